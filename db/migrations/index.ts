@@ -1,0 +1,23 @@
+import type { Knex } from 'knex';
+import * as m001 from './001_initial';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+// Migrations are listed here by a stable name (no file extension), so the same
+// database migrates the same way whether the code runs from .ts (tsx) or compiled .js.
+const migrations: Record<string, Migration> = {
+  '001_initial': m001,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`Migration inconnue : ${name}`);
+    return migration;
+  },
+};

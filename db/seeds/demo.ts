@@ -1,0 +1,238 @@
+import { addDays, addMonths, format } from 'date-fns';
+import type { Knex } from 'knex';
+import type { AuditActor } from '../../src/data/audit';
+import { createFiche, addNote, type FicheInput } from '../../src/data/fiches';
+import { communes, instances, milestones, services, teams } from '../../src/data/referentials';
+import { createUser } from '../../src/data/users';
+import type { Actor, Role } from '../../src/domain/roles';
+import { hashPassword } from '../../src/security/passwords';
+
+/** Shown on the sign-in page in demo mode only. Never used outside the demonstration plan. */
+export const DEMO_PASSWORD = 'demo-plan-rgs-2026';
+
+export const DEMO_ACCOUNTS: { email: string; name: string; role: Role; commune?: string }[] = [
+  { email: 'admin@metropole.example.org', name: 'Camille Martin', role: 'admin' },
+  { email: 'equipe-projet@metropole.example.org', name: 'Julien Petit', role: 'editor' },
+  { email: 'comite@metropole.example.org', name: 'Sophie Bernard', role: 'viewer' },
+  { email: 'agent@villeurbanne.example.org', name: 'Nadia Roux', role: 'commune', commune: 'Villeurbanne' },
+];
+
+// Sixteen partner towns: each has a test (recette) instance of the citizen portal, fourteen are in production.
+const COMMUNES = [
+  'Villeurbanne', 'Vénissieux', 'Bron', 'Caluire-et-Cuire', 'Saint-Priest', 'Vaulx-en-Velin', 'Rillieux-la-Pape', 'Oullins',
+  'Écully', 'Décines-Charpieu', 'Meyzieu', 'Tassin-la-Demi-Lune', 'Givors', 'Sainte-Foy-lès-Lyon', 'Craponne', 'Limonest',
+];
+const NOT_YET_IN_PRODUCTION = new Set(['Craponne', 'Limonest']);
+
+const loader: AuditActor = { id: null, name: 'Chargement du plan de démonstration' };
+
+/**
+ * Loads the demonstration plan, modelled on a Métropole's committee deck, with dates
+ * placed around `now` so that the calendar, the late marks and the coming dates mean something.
+ */
+export async function loadDemo(db: Knex, now: Date): Promise<void> {
+  const day = (months: number, days = 0) => format(addDays(addMonths(now, months), days), 'yyyy-MM-dd');
+
+  const [plan] = await db('plans').insert({
+    title: "Plan d'action de l'homologation RGS des téléservices",
+    organisation: 'Métropole (démonstration)',
+    reminder:
+      "Les instances communales du portail citoyen sont co-administrées par la Métropole et chaque commune partenaire. " +
+      "Les communes doivent donc être tenues informées du déploiement du plan d'action, et la mise en conformité de leurs instances vérifiée avec elles.",
+    is_demo: true,
+  }).returning('id');
+  const planId = Number(typeof plan === 'object' ? plan.id : plan);
+
+  const teamIds: Record<string, number> = {};
+  for (const [name, description] of [
+    ['PWN', "Pôle web et numérique : exploite l'intranet et l'extranet"],
+    ['SNU 1', 'Service numérique aux usagers, équipe 1 : exploite le service des demandes et le portail citoyen'],
+    ['DAUSN', "Direction des usages du numérique : pilote l'homologation et rédige le plan d'action"],
+  ] as const) {
+    const r = await teams.create(db, { name, description }, loader, now);
+    if (r.ok) teamIds[name] = r.id;
+  }
+
+  const serviceIds: Record<string, number> = {};
+  const serviceList = [
+    ['Intranet', 'Portail interne des agents', 'PWN'],
+    ['Extranet', 'Portail des partenaires et prestataires', 'PWN'],
+    ['SAU', 'Service des demandes des usagers (gestion de la relation usager)', 'SNU 1'],
+    ['Toodego', 'Portail citoyen, avec une instance par commune partenaire', 'SNU 1'],
+  ] as const;
+  for (const [i, [name, description]] of serviceList.entries()) {
+    const r = await services.create(db, { name, description, position: i + 1 }, loader, now);
+    if (r.ok) serviceIds[name] = r.id;
+  }
+
+  const communeIds: Record<string, number> = {};
+  for (const name of COMMUNES) {
+    const r = await communes.create(db, { name, inseeCode: null }, loader, now);
+    if (r.ok) communeIds[name] = r.id;
+  }
+
+  const instanceIdsOf: Record<string, number[]> = { Intranet: [], Extranet: [], SAU: [], Toodego: [] };
+  const addInstance = async (service: string, environment: 'prod' | 'recette', name: string, team: string, commune: string | null) => {
+    const r = await instances.create(db, {
+      serviceId: serviceIds[service]!, environment, name, teamId: teamIds[team]!, communeId: commune ? communeIds[commune]! : null,
+    }, loader, now);
+    if (r.ok) instanceIdsOf[service]!.push(r.id);
+  };
+  for (const [service, , team] of serviceList.slice(0, 3)) {
+    await addInstance(service, 'prod', `${service} production`, team, null);
+    await addInstance(service, 'recette', `${service} recette`, team, null);
+  }
+  for (const commune of COMMUNES) {
+    if (!NOT_YET_IN_PRODUCTION.has(commune)) await addInstance('Toodego', 'prod', `Toodego ${commune}`, 'SNU 1', commune);
+    await addInstance('Toodego', 'recette', `Toodego ${commune} (recette)`, 'SNU 1', commune);
+  }
+
+  const calendar: [number, string, boolean][] = [
+    [-6, "Ateliers d'évaluation des menaces avec l'outil d'analyse de risques", true],
+    [-5, "Construction du plan d'action", true],
+    [-4, "Rédaction du plan d'action par l'équipe DAUSN", true],
+    [-3, 'Relecture et échanges avec la direction des affaires juridiques', true],
+    [-1, 'Présentation du plan aux communes partenaires', true],
+    [1, "Présentation et validation par l'autorité d'homologation", false],
+    [2, "Signature de l'homologation", false],
+    [6, "Mise en œuvre du plan d'action", false],
+  ];
+  for (const [months, title, done] of calendar) {
+    await milestones.create(db, { planId, dueDate: day(months), title, done }, loader, now);
+  }
+
+  const users: Record<string, Actor> = {};
+  const passwordHash = await hashPassword(DEMO_PASSWORD);
+  for (const account of DEMO_ACCOUNTS) {
+    const communeId = account.commune ? communeIds[account.commune]! : null;
+    const r = await createUser(db, { email: account.email, name: account.name, role: account.role, communeId, active: true, passwordHash }, loader, now);
+    if (r.ok) users[account.role] = { id: r.id, email: account.email, name: account.name, role: account.role, communeId };
+  }
+  const editor = users.editor!;
+
+  const portal = [...instanceIdsOf.Toodego!, ...instanceIdsOf.SAU!];
+  const base: Pick<FicheInput, 'conclusion' | 'conclusionCounts' | 'costAmount' | 'costSource' | 'sideEffects'> = {
+    conclusion: '', conclusionCounts: [], costAmount: null, costSource: '', sideEffects: [],
+  };
+  const fiches: FicheInput[] = [
+    {
+      ...base,
+      number: 1,
+      title: "Sécuriser l'accès aux demandes par le code de suivi",
+      finding:
+        "Des usagers publient ou transmettent le code de suivi de leur demande. Quiconque le détient peut consulter la demande, " +
+        "y lire des données personnelles, voire agir au nom de l'usager.",
+      targetDate: day(1),
+      status: 'non_demarre',
+      conclusion: "Le recensement des champs mobilisables est terminé sur l'ensemble des formulaires.",
+      conclusionCounts: [
+        { count: 52, total: 84, label: 'action possible : un champ supplémentaire peut être demandé' },
+        { count: 28, total: 84, label: 'action impossible (surtout des saisines par voie électronique) : passage en mode connecté recommandé' },
+        { count: 3, total: 84, label: 'action impossible, mais formulaires disponibles en mode connecté : retrait du code de suivi' },
+      ],
+      scopeAll: false,
+      instanceIds: portal,
+      owners: [{ teamId: teamIds['SNU 1']!, serviceId: null }],
+      steps: [
+        { id: null, position: 1, label: 'Recenser, formulaire par formulaire, les champs qui peuvent servir de second facteur', status: 'fait' },
+        { id: null, position: 2, label: "Demander à l'usager un champ supplémentaire en plus du code de suivi", status: 'en_cours' },
+        { id: null, position: 3, label: 'Ne plus utiliser le code de suivi comme référence de la demande', status: 'non_demarre' },
+      ],
+      sideEffects: [
+        { level: 'fort', description: "Les agents du centre de contact consultent les demandes avec le code de suivi, comme s'ils étaient l'usager. Limiter ce code les obligera à passer par le back office, qu'ils refusent d'utiliser pour l'instant." },
+        { level: 'faible', description: 'Parcours de connexion plus complexe pour les usagers qui basculent en mode connecté.' },
+      ],
+    },
+    {
+      ...base,
+      number: 2,
+      title: "Formaliser une procédure d'anonymisation des demandes (instances Intranet et Extranet)",
+      finding:
+        'Les formulaires sont conçus par des administrateurs fonctionnels qui ne connaissent pas toujours les bonnes pratiques ' +
+        "d'anonymisation des données personnelles.",
+      targetDate: day(-1, -5),
+      status: 'non_demarre',
+      scopeAll: false,
+      instanceIds: [...instanceIdsOf.Intranet!, ...instanceIdsOf.Extranet!],
+      owners: [{ teamId: teamIds.PWN!, serviceId: null }],
+      steps: [
+        { id: null, position: 1, label: 'Informer les administrateurs fonctionnels des obligations du RGPD', status: 'non_demarre' },
+        { id: null, position: 2, label: 'Vérifier que chaque traitement a sa fiche au registre', status: 'non_demarre' },
+        { id: null, position: 3, label: 'Anonymiser automatiquement les demandes un délai fixé après leur clôture', status: 'non_demarre' },
+      ],
+    },
+    {
+      ...base,
+      number: 3,
+      title: 'Mettre en œuvre une double authentification sur le back office (Toodego et SAU)',
+      finding: 'Les agents se connectent au back office avec un simple identifiant et un mot de passe.',
+      targetDate: day(3),
+      status: 'non_demarre',
+      costAmount: 1500,
+      costSource: 'le prestataire de la plateforme',
+      scopeAll: false,
+      instanceIds: portal,
+      owners: [{ teamId: teamIds['SNU 1']!, serviceId: null }],
+      steps: [
+        { id: null, position: 1, label: 'Faire chiffrer le raccordement par le prestataire', status: 'fait' },
+        { id: null, position: 2, label: "Demander le raccordement au service d'authentification unique de la Métropole", status: 'bloque' },
+        { id: null, position: 3, label: "Raccorder l'authentification des agents au service d'authentification unique", status: 'non_demarre' },
+      ],
+      sideEffects: [
+        { level: 'fort', description: "Les agents des communes traitent les demandes dans le back office, mais leur identité n'est pas dans l'annuaire relié au service d'authentification unique. Comment les faire bénéficier de cette mesure ?" },
+        { level: 'faible', description: 'Parcours de connexion des agents un peu plus long.' },
+      ],
+    },
+    {
+      ...base,
+      number: 4,
+      title: "Ajuster et formaliser les droits d'agir sur les demandes",
+      finding: "Certains agents ne mesurent pas ce que leurs droits d'accès leur permettent de faire.",
+      targetDate: day(5),
+      status: 'non_demarre',
+      scopeAll: true,
+      instanceIds: [],
+      owners: [
+        { teamId: teamIds['SNU 1']!, serviceId: serviceIds.Toodego! },
+        { teamId: teamIds['SNU 1']!, serviceId: serviceIds.SAU! },
+        { teamId: teamIds.PWN!, serviceId: serviceIds.Intranet! },
+        { teamId: teamIds.PWN!, serviceId: serviceIds.Extranet! },
+      ],
+      steps: [
+        { id: null, position: 1, label: 'Décrire les droits associés à chaque rôle (évolution financée par la communauté, livraison non datée)', status: 'non_demarre' },
+        { id: null, position: 2, label: 'Rédiger la procédure de création des droits', status: 'non_demarre' },
+        { id: null, position: 3, label: 'Ajuster les droits dans les formulaires', status: 'non_demarre' },
+      ],
+      sideEffects: [{ level: 'faible', description: 'Risque de gêne passagère chez les agents qui traitent les demandes.' }],
+    },
+    {
+      ...base,
+      number: 5,
+      title: "Vérifier la redondance de l'hébergement en mode SaaS",
+      finding: "Avec les tensions sur l'énergie, des délestages électriques peuvent survenir chez l'hébergeur.",
+      targetDate: day(-4),
+      status: 'non_demarre',
+      conclusion: "L'éditeur a confirmé la redondance de l'hébergement et un haut niveau de service.",
+      scopeAll: false,
+      instanceIds: portal,
+      owners: [{ teamId: teamIds['SNU 1']!, serviceId: null }],
+      steps: [{ id: null, position: 1, label: "Faire le point sur la redondance avec l'éditeur", status: 'fait' }],
+    },
+  ];
+  const ficheIds: number[] = [];
+  for (const fiche of fiches) {
+    const r = await createFiche(db, planId, fiche, editor, now);
+    if (r.ok) ficheIds.push(r.id);
+  }
+  // The notes move the statuses, so the history tells how each fiche got where it is.
+  const notes: [number, number, string, 'en_cours' | 'bloque' | 'fait' | null][] = [
+    [0, -3, 'Recensement lancé sur les 84 formulaires du portail.', 'en_cours'],
+    [0, -1, 'Recensement terminé : 52 formulaires peuvent demander un champ supplémentaire.', null],
+    [2, -2, 'Chiffrage reçu du prestataire : 1 500 €.', 'en_cours'],
+    [2, -1, "Demande de raccordement envoyée à la tierce maintenance, toujours sans réponse.", 'bloque'],
+    [4, -4, "L'éditeur confirme la redondance de l'hébergement et le niveau de service.", 'fait'],
+  ];
+  for (const [index, months, body, status] of notes) {
+    await addNote(db, ficheIds[index]!, { body, notedOn: day(months), status }, editor, now);
+  }
+}

@@ -1,0 +1,116 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ejs from 'ejs';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import session from 'express-session';
+import { ConnectSessionKnexStore } from 'connect-session-knex';
+import { csrfSync } from 'csrf-sync';
+import helmet from 'helmet';
+import { configurePassport, requireSignIn } from './web/auth';
+import type { AppContext } from './web/context';
+import { HttpError } from './web/errors';
+import { adminRouter } from './web/routes/admin';
+import { authRouter } from './web/routes/auth';
+import { fichesRouter } from './web/routes/fiches';
+import { planRouter } from './web/routes/plan';
+import { viewHelpers } from './web/view-helpers';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export function createApp(ctx: AppContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('views', path.join(root, 'views'));
+  app.set('view engine', 'ejs');
+  app.engine('ejs', (file, data, cb) => {
+    ejs.renderFile(file, data as ejs.Data, { cache: ctx.config.production, escape: ejs.escapeXML }, cb);
+  });
+  if (ctx.config.production) app.set('trust proxy', 1);
+
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'self'"],
+          objectSrc: ["'none'"],
+        },
+      },
+    }),
+  );
+
+  app.use('/dsfr', express.static(path.join(root, 'node_modules/@gouvfr/dsfr/dist'), { maxAge: '7d', index: false }));
+  app.use('/static', express.static(path.join(root, 'public'), { maxAge: '1h', index: false }));
+
+  app.use(express.urlencoded({ extended: true, limit: '1mb', parameterLimit: 20000 }));
+  app.use(
+    session({
+      name: 'plan.sid',
+      secret: ctx.config.sessionSecret,
+      store: new ConnectSessionKnexStore({ knex: ctx.db, tableName: 'sessions', createTable: false, cleanupInterval: 0 }),
+      resave: false,
+      saveUninitialized: false,
+      rolling: true,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: ctx.config.production, maxAge: 8 * 60 * 60 * 1000 },
+    }),
+  );
+  const passport = configurePassport(ctx);
+  app.use(passport.initialize());
+  app.use(passport.session());
+
+  const { csrfSynchronisedProtection, generateToken } = csrfSync({
+    getTokenFromRequest: (req) => (req.body as Record<string, unknown> | undefined)?._csrf as string | undefined,
+    errorConfig: { statusCode: 403, code: 'EBADCSRFTOKEN', message: 'Jeton CSRF invalide' },
+  });
+  app.use((req, res, next) => {
+    res.locals.h = viewHelpers;
+    res.locals.user = req.user ?? null;
+    res.locals.path = req.path;
+    res.locals.demo = ctx.config.demo;
+    res.locals.csrfToken = () => generateToken(req);
+    next();
+  });
+  app.use(csrfSynchronisedProtection);
+
+  app.use(authRouter(ctx, passport));
+  app.get('/', (_req, res) => res.redirect('/plan'));
+  app.use(requireSignIn);
+  app.use(planRouter(ctx));
+  app.use(fichesRouter(ctx));
+  app.use('/admin', adminRouter(ctx));
+
+  app.use((_req, _res, next) => next(new HttpError(404, "Cette page n'existe pas ou n'existe plus.")));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let status = 500;
+    let message = "Une erreur inattendue s'est produite. Réessayez dans quelques instants ; si elle persiste, contactez l'administrateur.";
+    if (err instanceof HttpError) {
+      status = err.status;
+      message = err.message;
+    } else if (typeof err === 'object' && err !== null && (err as { code?: string }).code === 'EBADCSRFTOKEN') {
+      status = 403;
+      message = 'Le formulaire a expiré ou ne vient pas de cette application. Rechargez la page et recommencez.';
+    } else if (typeof err === 'object' && err !== null && 'status' in err && (err as { status: number }).status === 413) {
+      status = 413;
+      message = 'Le formulaire envoyé est trop volumineux.';
+    } else {
+      console.error(err);
+    }
+    res.status(status).render('errors/error', { title: titleFor(status), status, message, user: req.user ?? null });
+  });
+  return app;
+}
+
+function titleFor(status: number): string {
+  if (status === 404) return 'Page introuvable';
+  if (status === 403) return 'Accès refusé';
+  if (status < 500) return 'Requête refusée';
+  return 'Erreur du service';
+}

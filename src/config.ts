@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  dataDir: string;
+  databaseFile: string;
+  production: boolean;
+  /** Demo mode: outside production, an empty database is filled with the demonstration plan. */
+  demo: boolean;
+  sessionSecret: string;
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Reads the environment once, into one typed object.
+ * Outside production a missing SESSION_SECRET is generated and kept in DATA_DIR,
+ * so sessions survive a restart; in production it must be given.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const portText = env.PORT ?? '3000';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`PORT doit être un numéro de port entre 0 et 65535 (reçu : « ${portText} »).`);
+  }
+  const dataDir = path.resolve(env.DATA_DIR ?? './data');
+  let sessionSecret = env.SESSION_SECRET ?? '';
+  if (production) {
+    if (sessionSecret.length < 32) {
+      throw new ConfigError(
+        'SESSION_SECRET est obligatoire en production (NODE_ENV=production) et doit compter au moins 32 caractères. ' +
+          'Générez-en un avec : node -e "console.log(require(\'crypto\').randomBytes(48).toString(\'base64url\'))"',
+      );
+    }
+  } else if (!sessionSecret) {
+    sessionSecret = localSecret(dataDir);
+  }
+  return {
+    port,
+    dataDir,
+    databaseFile: path.join(dataDir, 'plan.sqlite'),
+    production,
+    demo: !production,
+    sessionSecret,
+  };
+}
+
+function localSecret(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, '.session-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}

@@ -1,0 +1,78 @@
+import type { SideEffectLevel, Status } from './statuses';
+
+export interface Step {
+  id?: number;
+  position: number;
+  label: string;
+  status: Status;
+}
+
+export interface ConclusionCount {
+  count: number;
+  total: number;
+  label: string;
+}
+
+export interface SideEffect {
+  level: SideEffectLevel;
+  description: string;
+}
+
+export interface Owner {
+  teamId: number;
+  teamName: string;
+  serviceId: number | null;
+  serviceName: string | null;
+}
+
+/** A fiche is late when its target date has passed and it is not done. */
+export function isLate(fiche: { targetDate: string | null; status: Status }, today: string): boolean {
+  return fiche.status !== 'fait' && fiche.targetDate !== null && fiche.targetDate < today;
+}
+
+export function stepsProgress(steps: readonly Pick<Step, 'status'>[]): { done: number; total: number } {
+  return { done: steps.filter((s) => s.status === 'fait').length, total: steps.length };
+}
+
+/**
+ * Orders steps by the position the user typed (ties keep their previous order)
+ * and renumbers them 1..n, so "3, 1, 2" or "10, 20, 15" become a clean sequence.
+ */
+export function renumberSteps<T extends { position: number }>(steps: readonly T[]): T[] {
+  return steps
+    .map((step, index) => ({ step, index }))
+    .sort((a, b) => a.step.position - b.step.position || a.index - b.index)
+    .map(({ step }, i) => ({ ...step, position: i + 1 }));
+}
+
+/**
+ * Groups owners by team for display: "SNU 1 pour Toodego et SAU ; PWN pour Intranet et Extranet".
+ * A team with no service owns the whole scope of the fiche.
+ */
+export function ownersByTeam(owners: readonly Owner[]): { teamName: string; services: string[] }[] {
+  const groups = new Map<string, string[]>();
+  for (const owner of owners) {
+    const services = groups.get(owner.teamName) ?? [];
+    if (owner.serviceName) services.push(owner.serviceName);
+    groups.set(owner.teamName, services);
+  }
+  return [...groups].map(([teamName, services]) => ({ teamName, services }));
+}
+
+export function ownersSummary(owners: readonly Owner[]): string {
+  return ownersByTeam(owners)
+    .map((g) => (g.services.length ? `${g.teamName} pour ${joinFrench(g.services)}` : g.teamName))
+    .join(' ; ');
+}
+
+export function joinFrench(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} et ${items[items.length - 1]}`;
+}
+
+export function sideEffectsByLevel<T extends SideEffect>(effects: readonly T[]): { fort: T[]; faible: T[] } {
+  return {
+    fort: effects.filter((e) => e.level === 'fort'),
+    faible: effects.filter((e) => e.level === 'faible'),
+  };
+}

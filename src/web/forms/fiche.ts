@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import type { FicheDetail, FicheInput } from '../../data/fiches';
+import { SIDE_EFFECT_LEVELS, STATUSES } from '../../domain/statuses';
+import { type FieldErrors, fieldErrors, idString, isoDate, optionalText, requiredText, rows, str, strings } from './fields';
+
+/** What the form shows: the raw strings the user typed, so nothing is lost on an error. */
+export interface FicheFormValues {
+  version: string;
+  number: string;
+  title: string;
+  finding: string;
+  targetDate: string;
+  status: string;
+  conclusion: string;
+  costAmount: string;
+  costSource: string;
+  scope: 'all' | 'part';
+  instanceIds: string[];
+  steps: { id: string; position: string; label: string; status: string; remove: boolean }[];
+  counts: { count: string; total: string; label: string }[];
+  effects: { level: string; description: string }[];
+  owners: { teamId: string; serviceId: string }[];
+}
+
+export function emptyFicheValues(nextNumber: number): FicheFormValues {
+  return {
+    version: '', number: String(nextNumber), title: '', finding: '', targetDate: '', status: 'non_demarre', conclusion: '',
+    costAmount: '', costSource: '', scope: 'all', instanceIds: [], steps: [], counts: [], effects: [], owners: [],
+  };
+}
+
+export function ficheToValues(fiche: FicheDetail, instanceIds: number[]): FicheFormValues {
+  return {
+    version: String(fiche.version),
+    number: String(fiche.number),
+    title: fiche.title,
+    finding: fiche.finding,
+    targetDate: fiche.targetDate ?? '',
+    status: fiche.status,
+    conclusion: fiche.conclusion,
+    costAmount: fiche.costAmount === null ? '' : String(fiche.costAmount),
+    costSource: fiche.costSource,
+    scope: fiche.scopeAll ? 'all' : 'part',
+    instanceIds: instanceIds.map(String),
+    steps: fiche.steps.map((s) => ({ id: String(s.id), position: String(s.position), label: s.label, status: s.status, remove: false })),
+    counts: fiche.conclusionCounts.map((c) => ({ count: String(c.count), total: String(c.total), label: c.label })),
+    effects: fiche.sideEffects.map((e) => ({ level: e.level, description: e.description })),
+    owners: fiche.owners.map((o) => ({ teamId: String(o.teamId), serviceId: o.serviceId === null ? '' : String(o.serviceId) })),
+  };
+}
+
+/** Reads the submitted body into form values, dropping the blank rows offered for additions. */
+export function readFicheForm(body: Record<string, unknown>): FicheFormValues {
+  return {
+    version: str(body.version),
+    number: str(body.number),
+    title: str(body.title),
+    finding: str(body.finding),
+    targetDate: str(body.targetDate),
+    status: str(body.status),
+    conclusion: str(body.conclusion),
+    costAmount: str(body.costAmount),
+    costSource: str(body.costSource),
+    scope: str(body.scope) === 'part' ? 'part' : 'all',
+    instanceIds: strings(body.instanceIds),
+    steps: rows(body.steps)
+      .map((r) => ({ id: str(r.id), position: str(r.position), label: str(r.label), status: str(r.status), remove: str(r.remove) === 'on' }))
+      .filter((r) => r.id || r.label.trim()),
+    counts: rows(body.counts)
+      .map((r) => ({ count: str(r.count), total: str(r.total), label: str(r.label) }))
+      .filter((r) => r.count.trim() || r.total.trim() || r.label.trim()),
+    effects: rows(body.effects)
+      .map((r) => ({ level: str(r.level), description: str(r.description) }))
+      .filter((r) => r.description.trim()),
+    owners: rows(body.owners)
+      .map((r) => ({ teamId: str(r.teamId), serviceId: str(r.serviceId) }))
+      .filter((r) => r.teamId),
+  };
+}
+
+const statusField = z.enum(STATUSES, { error: 'Choisissez un avancement dans la liste.' });
+
+const mainSchema = z.object({
+  number: z.string().trim().regex(/^\d{1,4}$/, { error: 'Saisissez un numéro entier (par exemple 6).' }).transform(Number)
+    .refine((n) => n >= 1, { error: 'Le numéro commence à 1.' }),
+  title: requiredText(300, "Saisissez l'intitulé de la fiche."),
+  finding: optionalText(5000),
+  targetDate: isoDate('Saisissez la date cible.'),
+  status: statusField,
+  conclusion: optionalText(5000),
+  costAmount: z.string().transform((v) => v.replace(/[\s\u00a0\u202f€]/g, ''))
+    .refine((v) => v === '' || /^\d{1,9}$/.test(v), { error: 'Saisissez un montant en euros, sans décimales (par exemple 1500).' })
+    .transform((v) => (v === '' ? null : Number(v))),
+  costSource: optionalText(200),
+});
+
+const stepSchema = z.object({
+  position: z.string().trim().regex(/^\d{1,4}$/, { error: 'Saisissez un rang entier.' }).transform(Number),
+  label: requiredText(500, "Saisissez l'intitulé de l'action ou cochez « Supprimer »."),
+  status: statusField,
+});
+const countSchema = z.object({
+  count: z.string().trim().regex(/^\d{1,7}$/, { error: 'Saisissez un nombre entier.' }).transform(Number),
+  total: z.string().trim().regex(/^\d{1,7}$/, { error: 'Saisissez un nombre entier.' }).transform(Number),
+  label: requiredText(500, 'Saisissez ce que ce nombre compte.'),
+}).refine((c) => c.count <= c.total, { error: 'Le nombre ne peut pas dépasser le total.', path: ['count'] });
+const effectSchema = z.object({
+  level: z.enum(SIDE_EFFECT_LEVELS, { error: 'Choisissez le niveau : fort ou faible.' }),
+  description: requiredText(2000, "Décrivez l'effet de bord."),
+});
+const ownerSchema = z.object({
+  teamId: idString("Choisissez l'équipe responsable."),
+  serviceId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez un service dans la liste.' }).transform((v) => (v ? Number(v) : null)),
+});
+
+export interface FicheReferences {
+  teamIds: Set<number>;
+  serviceIds: Set<number>;
+  instanceIds: Set<number>;
+}
+
+export type FicheValidation = { ok: true; input: FicheInput; version: number } | { ok: false; errors: FieldErrors };
+
+/** Validates every field and every row, collecting all errors at once so the user fixes them in one pass. */
+export function validateFiche(values: FicheFormValues, refs: FicheReferences): FicheValidation {
+  const errors: FieldErrors = {};
+  const main = mainSchema.safeParse(values);
+  if (!main.success) Object.assign(errors, fieldErrors(main.error));
+
+  const steps: FicheInput['steps'] = [];
+  values.steps.forEach((row, i) => {
+    if (row.remove) return;
+    const r = stepSchema.safeParse(row);
+    if (!r.success) return Object.assign(errors, fieldErrors(r.error, `steps.${i}.`));
+    steps.push({ id: /^\d+$/.test(row.id) ? Number(row.id) : null, ...r.data });
+  });
+  const conclusionCounts: FicheInput['conclusionCounts'] = [];
+  values.counts.forEach((row, i) => {
+    const r = countSchema.safeParse(row);
+    if (!r.success) return Object.assign(errors, fieldErrors(r.error, `counts.${i}.`));
+    conclusionCounts.push(r.data);
+  });
+  const sideEffects: FicheInput['sideEffects'] = [];
+  values.effects.forEach((row, i) => {
+    const r = effectSchema.safeParse(row);
+    if (!r.success) return Object.assign(errors, fieldErrors(r.error, `effects.${i}.`));
+    sideEffects.push(r.data);
+  });
+  const owners: FicheInput['owners'] = [];
+  values.owners.forEach((row, i) => {
+    const r = ownerSchema.safeParse(row);
+    if (!r.success) return Object.assign(errors, fieldErrors(r.error, `owners.${i}.`));
+    if (!refs.teamIds.has(r.data.teamId)) errors[`owners.${i}.teamId`] = "Cette équipe n'existe plus : choisissez-en une autre.";
+    else if (r.data.serviceId !== null && !refs.serviceIds.has(r.data.serviceId)) errors[`owners.${i}.serviceId`] = "Ce service n'existe plus.";
+    else if (owners.some((o) => o.teamId === r.data.teamId && o.serviceId === r.data.serviceId)) errors[`owners.${i}.teamId`] = 'Ce responsable est déjà indiqué.';
+    else owners.push(r.data);
+  });
+  if (values.owners.length === 0) errors.owners = 'Indiquez au moins une équipe responsable.';
+
+  const instanceIds = values.instanceIds.filter((v) => /^\d+$/.test(v)).map(Number);
+  if (values.scope === 'part') {
+    if (instanceIds.length === 0) errors.instanceIds = 'Cochez au moins une instance, ou choisissez « Tout le périmètre ».';
+    else if (instanceIds.some((id) => !refs.instanceIds.has(id))) errors.instanceIds = "Une des instances cochées n'existe plus.";
+  }
+  const version = Number(values.version);
+
+  if (!main.success || Object.keys(errors).length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    version: Number.isInteger(version) ? version : 0,
+    input: {
+      ...main.data,
+      scopeAll: values.scope === 'all',
+      instanceIds: values.scope === 'part' ? [...new Set(instanceIds)] : [],
+      steps,
+      conclusionCounts,
+      sideEffects,
+      owners,
+    },
+  };
+}

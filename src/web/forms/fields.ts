@@ -1,0 +1,47 @@
+import { isValid, parseISO } from 'date-fns';
+import { z } from 'zod';
+
+export type FieldErrors = Record<string, string>;
+
+/** Turns a zod failure into one French message per field, keyed by its path ("steps.2.label"). */
+export function fieldErrors(error: z.ZodError, prefix = ''): FieldErrors {
+  const errors: FieldErrors = {};
+  for (const issue of error.issues) {
+    const key = prefix + issue.path.join('.');
+    errors[key] ??= issue.message;
+  }
+  return errors;
+}
+
+export const str = (value: unknown): string => (typeof value === 'string' ? value : Array.isArray(value) ? str(value[0]) : '');
+
+/** Form rows arrive as an array or, past qs's array limit, as an object keyed by index. */
+export function rows(value: unknown): Record<string, unknown>[] {
+  if (Array.isArray(value)) return value.filter((v) => typeof v === 'object' && v !== null);
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value)
+      .filter(([k, v]) => /^\d+$/.test(k) && typeof v === 'object' && v !== null)
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([, v]) => v as Record<string, unknown>);
+  }
+  return [];
+}
+
+export const strings = (value: unknown): string[] =>
+  (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter((v): v is string => typeof v === 'string');
+
+export const requiredText = (max: number, missing: string) =>
+  z.string().trim().min(1, { error: missing }).max(max, { error: `${max} caractères au maximum.` });
+
+export const optionalText = (max: number) => z.string().trim().max(max, { error: `${max} caractères au maximum.` });
+
+export const isoDate = (missing: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, { error: missing })
+    .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'Saisissez une date valide (jj/mm/aaaa).' })
+    .refine((v) => isValid(parseISO(v)), { error: "Cette date n'existe pas." });
+
+export const idString = (missing: string) =>
+  z.string().regex(/^\d{1,9}$/, { error: missing }).transform(Number);

@@ -1,0 +1,308 @@
+import { type Request, type Response, Router } from 'express';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { listAudit } from '../../data/audit';
+import { currentPlan } from '../../data/plans';
+import { communes, instances, milestones, type Repository, services, teams } from '../../data/referentials';
+import { countAdmins, createUser, findUser, listUsers, updateUser, type User } from '../../data/users';
+import { auditChanges } from '../../domain/audit';
+import { passwordProblem } from '../../domain/password';
+import { ROLE_LABELS, ROLES } from '../../domain/roles';
+import { ENVIRONMENT_LABELS, ENVIRONMENTS } from '../../domain/statuses';
+import { hashPassword } from '../../security/passwords';
+import { actor, requirePermission } from '../auth';
+import type { AppContext } from '../context';
+import { idParam, notFound } from '../errors';
+import { type FieldErrors, fieldErrors, idString, isoDate, optionalText, requiredText, str } from '../forms/fields';
+import { viewHelpers as h } from '../view-helpers';
+
+interface Field {
+  name: string;
+  label: string;
+  type: 'text' | 'textarea' | 'number' | 'date' | 'checkbox' | 'select' | 'email' | 'password';
+  hint?: string;
+  required?: boolean;
+  autocomplete?: string;
+  options?: (db: Knex) => Promise<{ value: string; label: string }[]>;
+}
+
+type Values = Record<string, string>;
+
+interface Entity<T extends { id: number }, I> {
+  slug: string;
+  title: string;
+  /** "une équipe", "un service": used in buttons and messages. */
+  one: string;
+  repo: Repository<T, I>;
+  fields: Field[];
+  schema: z.ZodType<unknown>;
+  toInput: (data: never, ctx: AppContext) => Promise<I> | I;
+  toValues: (item: T) => Values;
+  columns: { label: string; value: (item: T) => string }[];
+  duplicate: string;
+}
+
+const optionsOf = (repo: Repository<{ id: number; name: string }, unknown>, none?: string) => async (db: Knex) => [
+  ...(none !== undefined ? [{ value: '', label: none }] : []),
+  ...(await repo.list(db)).map((i) => ({ value: String(i.id), label: i.name })),
+];
+
+const entity = <T extends { id: number }, I, S extends z.ZodType>(e: Omit<Entity<T, I>, 'schema' | 'toInput'> & { schema: S; toInput: (data: z.output<S>, ctx: AppContext) => Promise<I> | I }) =>
+  e as unknown as Entity<{ id: number }, unknown>;
+
+const ENTITIES: Entity<{ id: number }, unknown>[] = [
+  entity({
+    slug: 'equipes', title: 'Équipes', one: 'une équipe', repo: teams, duplicate: 'Une équipe porte déjà ce nom.',
+    fields: [
+      { name: 'name', label: 'Nom', type: 'text', required: true, hint: 'Par exemple : PWN, SNU 1' },
+      { name: 'description', label: 'Rôle de l’équipe', type: 'textarea' },
+    ],
+    schema: z.object({ name: requiredText(100, "Saisissez le nom de l'équipe."), description: optionalText(500) }),
+    toInput: (d) => d,
+    toValues: (t) => ({ name: t.name, description: t.description }),
+    columns: [{ label: 'Nom', value: (t) => t.name }, { label: 'Rôle', value: (t) => t.description }],
+  }),
+  entity({
+    slug: 'communes', title: 'Communes', one: 'une commune', repo: communes, duplicate: 'Une commune porte déjà ce nom.',
+    fields: [
+      { name: 'name', label: 'Nom', type: 'text', required: true },
+      { name: 'inseeCode', label: 'Code INSEE', type: 'text', hint: '5 caractères, facultatif (par exemple 69266)' },
+    ],
+    schema: z.object({
+      name: requiredText(150, 'Saisissez le nom de la commune.'),
+      inseeCode: z.string().trim().regex(/^(\d[\dAB]\d{3})?$/, { error: 'Le code INSEE compte 5 caractères (par exemple 69266 ou 2A004).' })
+        .transform((v) => v || null),
+    }),
+    toInput: (d) => d,
+    toValues: (c) => ({ name: c.name, inseeCode: c.inseeCode ?? '' }),
+    columns: [{ label: 'Nom', value: (c) => c.name }, { label: 'Code INSEE', value: (c) => c.inseeCode ?? '—' }],
+  }),
+  entity({
+    slug: 'services', title: 'Services', one: 'un service', repo: services, duplicate: 'Un service porte déjà ce nom.',
+    fields: [
+      { name: 'name', label: 'Nom', type: 'text', required: true },
+      { name: 'description', label: 'Description', type: 'textarea' },
+      { name: 'position', label: "Ordre d'affichage", type: 'number', hint: 'Les services sont présentés par ordre croissant.' },
+    ],
+    schema: z.object({
+      name: requiredText(100, 'Saisissez le nom du service.'),
+      description: optionalText(500),
+      position: z.string().trim().regex(/^\d{0,4}$/, { error: 'Saisissez un nombre entier.' }).transform((v) => Number(v || 0)),
+    }),
+    toInput: (d) => d,
+    toValues: (s) => ({ name: s.name, description: s.description, position: String(s.position) }),
+    columns: [{ label: 'Ordre', value: (s) => String(s.position) }, { label: 'Nom', value: (s) => s.name }, { label: 'Description', value: (s) => s.description }],
+  }),
+  entity({
+    slug: 'instances', title: 'Instances', one: 'une instance', repo: instances, duplicate: 'Ce service a déjà une instance de ce nom.',
+    fields: [
+      { name: 'name', label: 'Nom', type: 'text', required: true },
+      { name: 'serviceId', label: 'Service', type: 'select', required: true, options: optionsOf(services, '') },
+      { name: 'environment', label: 'Environnement', type: 'select', required: true, options: async () => [{ value: '', label: '' }, ...ENVIRONMENTS.map((e) => ({ value: e, label: ENVIRONMENT_LABELS[e] }))] },
+      { name: 'teamId', label: 'Équipe gestionnaire', type: 'select', required: true, options: optionsOf(teams, '') },
+      { name: 'communeId', label: 'Commune', type: 'select', hint: 'Pour une instance communale, co-gérée avec la commune.', options: optionsOf(communes, 'Aucune (instance de la collectivité)') },
+    ],
+    schema: z.object({
+      name: requiredText(150, "Saisissez le nom de l'instance."),
+      serviceId: idString('Choisissez le service.'),
+      environment: z.enum(ENVIRONMENTS, { error: "Choisissez l'environnement : production ou recette." }),
+      teamId: idString("Choisissez l'équipe qui gère l'instance."),
+      communeId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une commune dans la liste.' }).transform((v) => (v ? Number(v) : null)),
+    }),
+    toInput: (d) => d,
+    toValues: (i) => ({ name: i.name, serviceId: String(i.serviceId), environment: i.environment, teamId: String(i.teamId), communeId: i.communeId ? String(i.communeId) : '' }),
+    columns: [
+      { label: 'Service', value: (i) => i.serviceName },
+      { label: 'Nom', value: (i) => i.name },
+      { label: 'Environnement', value: (i) => ENVIRONMENT_LABELS[i.environment] },
+      { label: 'Équipe', value: (i) => i.teamName },
+      { label: 'Commune', value: (i) => i.communeName ?? '—' },
+    ],
+  }),
+  entity({
+    slug: 'jalons', title: 'Jalons du calendrier', one: 'un jalon', repo: milestones, duplicate: 'Ce jalon existe déjà.',
+    fields: [
+      { name: 'title', label: 'Intitulé', type: 'text', required: true },
+      { name: 'dueDate', label: 'Date', type: 'date', required: true },
+      { name: 'done', label: 'Réalisé', type: 'checkbox', hint: 'Décoché : le jalon figure dans le « reste à faire ».' },
+    ],
+    schema: z.object({
+      title: requiredText(300, "Saisissez l'intitulé du jalon."),
+      dueDate: isoDate('Saisissez la date du jalon.'),
+      done: z.string().transform((v) => v === 'on'),
+    }),
+    toInput: async (d, ctx) => ({ ...d, planId: (await currentPlan(ctx.db)).id }),
+    toValues: (m) => ({ title: m.title, dueDate: m.dueDate, done: m.done ? 'on' : '' }),
+    columns: [
+      { label: 'Date', value: (m) => h.date(m.dueDate) },
+      { label: 'Intitulé', value: (m) => m.title },
+      { label: 'État', value: (m) => (m.done ? 'Réalisé' : 'Reste à faire') },
+    ],
+  }),
+];
+
+const userFields = (creating: boolean): Field[] => [
+  { name: 'name', label: 'Nom et prénom', type: 'text', required: true, autocomplete: 'off' },
+  { name: 'email', label: 'Adresse électronique', type: 'email', required: true, autocomplete: 'off', hint: 'Sert d’identifiant de connexion.' },
+  { name: 'role', label: 'Rôle', type: 'select', required: true, options: async () => [{ value: '', label: '' }, ...ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] }))] },
+  { name: 'communeId', label: 'Commune', type: 'select', hint: 'Obligatoire pour un agent de commune, qui ne verra que les fiches de ses instances.', options: optionsOf(communes, '') },
+  { name: 'active', label: 'Compte actif', type: 'checkbox', hint: 'Un compte inactif ne peut plus se connecter.' },
+  {
+    name: 'password', label: creating ? 'Mot de passe' : 'Nouveau mot de passe', type: 'password', required: creating, autocomplete: 'new-password',
+    hint: creating ? 'Au moins 12 caractères ; une phrase de passe est idéale.' : 'Laissez vide pour ne pas le changer. Au moins 12 caractères.',
+  },
+];
+
+const userSchema = z.object({
+  name: requiredText(150, 'Saisissez le nom.'),
+  email: z.string().trim().min(1, { error: "Saisissez l'adresse électronique." }).max(254).pipe(z.email({ error: 'Saisissez une adresse électronique valide (par exemple prenom.nom@exemple.fr).' })),
+  role: z.enum(ROLES, { error: 'Choisissez un rôle.' }),
+  communeId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une commune dans la liste.' }).transform((v) => (v ? Number(v) : null)),
+  active: z.string().transform((v) => v === 'on'),
+  password: z.string(),
+});
+
+export function adminRouter(ctx: AppContext): Router {
+  const router = Router();
+  router.use(requirePermission('admin'));
+
+  router.get('/', (_req, res) => {
+    res.render('admin/index', { title: 'Administration', entities: [...ENTITIES.map((e) => ({ slug: e.slug, title: e.title })), { slug: 'utilisateurs', title: 'Utilisateurs' }] });
+  });
+
+  router.get('/journal', async (req, res) => {
+    const page = Math.max(1, Number(str(req.query.page)) || 1);
+    const entries = await listAudit(ctx.db, { limit: 100, offset: (page - 1) * 100 });
+    res.render('admin/journal', { title: "Journal d'audit", entries: entries.map((e) => ({ ...e, changes: auditChanges(e.before, e.after) })), page });
+  });
+
+  const renderForm = async (res: Response, status: number, o: { e: { slug: string; title: string; one: string }; fields: Field[]; values: Values; errors?: FieldErrors; id?: number; alert?: string }) => {
+    const options: Record<string, { value: string; label: string }[]> = {};
+    for (const f of o.fields) if (f.options) options[f.name] = await f.options(ctx.db);
+    res.status(status).render('admin/form', {
+      title: o.id ? `Modifier ${o.e.one}` : `Ajouter ${o.e.one}`,
+      entity: o.e, fields: o.fields, options, values: o.values, errors: o.errors ?? {}, id: o.id ?? null, alert: o.alert ?? null,
+    });
+  };
+  const read = (fields: Field[], body: Record<string, unknown>): Values =>
+    Object.fromEntries(fields.map((f) => [f.name, str(body[f.name])]));
+
+  // ---- users: same pages, with a password and role rules ----
+  const users = { slug: 'utilisateurs', title: 'Utilisateurs', one: 'un utilisateur' };
+
+  router.get('/utilisateurs', async (_req, res) => {
+    const list = await listUsers(ctx.db);
+    res.render('admin/list', {
+      title: users.title, entity: users,
+      columns: ['Nom', 'Adresse électronique', 'Rôle', 'Commune', 'État', 'Dernière connexion'],
+      rows: list.map((u) => ({ id: u.id, cells: [u.name, u.email, ROLE_LABELS[u.role], u.communeName ?? '—', u.active ? 'Actif' : 'Inactif', h.dateTime(u.lastLoginAt)] })),
+      canDelete: false,
+    });
+  });
+  router.get('/utilisateurs/nouveau', async (_req, res) => {
+    await renderForm(res, 200, { e: users, fields: userFields(true), values: { active: 'on' } });
+  });
+
+  async function validateUser(values: Values, creating: boolean, existing?: User) {
+    const errors: FieldErrors = {};
+    const parsed = userSchema.safeParse(values);
+    if (!parsed.success) Object.assign(errors, fieldErrors(parsed.error));
+    const data = parsed.success ? parsed.data : undefined;
+    if (data) {
+      if (data.role === 'commune' && data.communeId === null) errors.communeId = 'Choisissez la commune de cet agent.';
+      if (data.communeId !== null && !(await communes.get(ctx.db, data.communeId))) errors.communeId = "Cette commune n'existe plus.";
+      if (existing?.role === 'admin' && existing.active && (data.role !== 'admin' || !data.active) && (await countAdmins(ctx.db)) <= 1) {
+        errors.role = 'Ce compte est le dernier administrateur actif : nommez-en un autre avant de le modifier.';
+      }
+    }
+    if (creating || values.password) {
+      const problem = passwordProblem(values.password ?? '', { email: values.email });
+      if (problem) errors.password = problem;
+    }
+    if (!data || Object.keys(errors).length) return { ok: false as const, errors };
+    const input = { ...data, communeId: data.role === 'commune' ? data.communeId : null };
+    return { ok: true as const, input, passwordHash: data.password ? await hashPassword(data.password) : undefined };
+  }
+
+  router.post('/utilisateurs', async (req, res) => {
+    const fields = userFields(true);
+    const values = read(fields, req.body);
+    const v = await validateUser(values, true);
+    if (!v.ok) return renderForm(res, 422, { e: users, fields, values: { ...values, password: '' }, errors: v.errors });
+    const r = await createUser(ctx.db, { ...v.input, passwordHash: v.passwordHash! }, actor(req), ctx.now());
+    if (!r.ok) return renderForm(res, 422, { e: users, fields, values: { ...values, password: '' }, errors: { email: 'Un compte existe déjà avec cette adresse.' } });
+    res.redirect(303, '/admin/utilisateurs');
+  });
+  router.get('/utilisateurs/:id/modifier', async (req, res) => {
+    const user = await findUser(ctx.db, idParam(req.params.id, 'Ce compte'));
+    if (!user) throw notFound('Ce compte');
+    await renderForm(res, 200, {
+      e: users, fields: userFields(false), id: user.id,
+      values: { name: user.name, email: user.email, role: user.role, communeId: user.communeId ? String(user.communeId) : '', active: user.active ? 'on' : '', password: '' },
+    });
+  });
+  router.post('/utilisateurs/:id', async (req, res) => {
+    const id = idParam(req.params.id, 'Ce compte');
+    const existing = await findUser(ctx.db, id);
+    if (!existing) throw notFound('Ce compte');
+    const fields = userFields(false);
+    const values = read(fields, req.body);
+    const v = await validateUser(values, false, existing);
+    if (!v.ok) return renderForm(res, 422, { e: users, fields, id, values: { ...values, password: '' }, errors: v.errors });
+    const r = await updateUser(ctx.db, id, { ...v.input, passwordHash: v.passwordHash }, actor(req), ctx.now());
+    if (!r.ok && r.reason === 'not_found') throw notFound('Ce compte');
+    if (!r.ok) return renderForm(res, 422, { e: users, fields, id, values: { ...values, password: '' }, errors: { email: 'Un compte existe déjà avec cette adresse.' } });
+    res.redirect(303, '/admin/utilisateurs');
+  });
+
+  // ---- reference tables, one generic set of pages ----
+  for (const e of ENTITIES) {
+    const base = `/${e.slug}`;
+    const load = async (req: Request) => {
+      const item = await e.repo.get(ctx.db, idParam(req.params.id));
+      if (!item) throw notFound();
+      return item;
+    };
+    const save = async (req: Request, res: Response, id?: number) => {
+      const values = read(e.fields, req.body);
+      const parsed = e.schema.safeParse(values);
+      if (!parsed.success) return renderForm(res, 422, { e, fields: e.fields, values, id, errors: fieldErrors(parsed.error) });
+      const input = await e.toInput(parsed.data as never, ctx);
+      const r = id === undefined ? await e.repo.create(ctx.db, input, actor(req), ctx.now()) : await e.repo.update(ctx.db, id, input, actor(req), ctx.now());
+      if (!r.ok && r.reason === 'not_found') throw notFound();
+      if (!r.ok) return renderForm(res, 422, { e, fields: e.fields, values, id, errors: { [e.fields[0]!.name]: e.duplicate } });
+      res.redirect(303, `/admin${base}`);
+    };
+
+    router.get(base, async (_req, res) => {
+      const list = await e.repo.list(ctx.db);
+      res.render('admin/list', {
+        title: e.title, entity: e, columns: e.columns.map((c) => c.label),
+        rows: list.map((item) => ({ id: item.id, cells: e.columns.map((c) => c.value(item)) })), canDelete: true,
+      });
+    });
+    router.get(`${base}/nouveau`, async (_req, res) => renderForm(res, 200, { e, fields: e.fields, values: {} }));
+    router.post(base, (req, res) => save(req, res));
+    router.get(`${base}/:id/modifier`, async (req, res) => {
+      const item = await load(req);
+      await renderForm(res, 200, { e, fields: e.fields, values: e.toValues(item), id: item.id });
+    });
+    router.post(`${base}/:id`, async (req, res) => save(req, res, (await load(req)).id));
+    router.get(`${base}/:id/supprimer`, async (req, res) => {
+      const item = await load(req);
+      res.render('admin/delete', { title: `Supprimer ${e.one}`, entity: e, id: item.id, label: e.columns.map((c) => c.value(item)).join(' — '), error: null });
+    });
+    router.post(`${base}/:id/supprimer`, async (req, res) => {
+      const item = await load(req);
+      const r = await e.repo.remove(ctx.db, item.id, actor(req), ctx.now());
+      if (r.ok) return res.redirect(303, `/admin${base}`);
+      if (r.reason === 'not_found') throw notFound();
+      res.status(409).render('admin/delete', {
+        title: `Supprimer ${e.one}`, entity: e, id: item.id, label: e.columns.map((c) => c.value(item)).join(' — '),
+        error: "Impossible de supprimer : d'autres éléments y font référence (instances, fiches ou comptes). Modifiez-les d'abord.",
+      });
+    });
+  }
+
+  return router;
+}

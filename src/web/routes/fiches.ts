@@ -1,0 +1,191 @@
+import { format } from 'date-fns';
+import { type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import {
+  addNote, createFiche, deleteFiche, type FicheDetail, findByNumber, getFiche, listFiches, listNotes, scopeInstanceIds, updateFiche,
+} from '../../data/fiches';
+import { currentPlan } from '../../data/plans';
+import { instances, services, teams } from '../../data/referentials';
+import { isLate, ownersSummary, sideEffectsByLevel, stepsProgress } from '../../domain/fiche';
+import { can, communeRestriction } from '../../domain/roles';
+import { STATUSES } from '../../domain/statuses';
+import { actor, requirePermission } from '../auth';
+import type { AppContext } from '../context';
+import { forbidden, HttpError, idParam, notFound } from '../errors';
+import { type FieldErrors, fieldErrors, isoDate, requiredText, str } from '../forms/fields';
+import { emptyFicheValues, type FicheFormValues, ficheToValues, readFicheForm, validateFiche } from '../forms/fiche';
+
+type Extra = { steps: number; counts: number; effects: number; owners: number };
+
+const noteSchema = z.object({
+  body: requiredText(5000, "Saisissez le point d'avancement."),
+  notedOn: isoDate('Saisissez la date du point.'),
+  status: z.union([z.literal(''), z.enum(STATUSES)], { error: 'Choisissez un avancement dans la liste.' }).transform((v) => (v === '' ? null : v)),
+});
+
+export function fichesRouter(ctx: AppContext): Router {
+  const router = Router();
+  const canEdit = requirePermission('fiche:edit');
+  const today = () => format(ctx.now(), 'yyyy-MM-dd');
+
+  /** The fiche as the signed-in user may see it: 404 if it does not exist, 403 if it is another commune's. */
+  async function visibleFiche(req: Request): Promise<FicheDetail> {
+    const id = idParam(req.params.id, 'Cette fiche');
+    const restriction = communeRestriction(actor(req));
+    const fiche = await getFiche(ctx.db, id, restriction);
+    if (fiche) return fiche;
+    if (restriction !== null && (await getFiche(ctx.db, id))) throw forbidden();
+    throw notFound('Cette fiche');
+  }
+
+  async function renderForm(
+    res: Response, status: number, opts: { fiche?: FicheDetail; values: FicheFormValues; errors?: FieldErrors; extra?: Extra; alert?: string },
+  ) {
+    const [teamList, serviceList, instanceList] = await Promise.all([teams.list(ctx.db), services.list(ctx.db), instances.list(ctx.db)]);
+    const extra = opts.extra ?? { steps: opts.fiche ? 1 : 3, counts: 1, effects: opts.fiche ? 1 : 2, owners: opts.fiche ? 1 : 2 };
+    res.status(status).render('fiches/form', {
+      title: opts.fiche ? `Modifier la fiche n°${opts.fiche.number}` : 'Nouvelle fiche action',
+      fiche: opts.fiche ?? null,
+      values: opts.values,
+      errors: opts.errors ?? {},
+      alert: opts.alert ?? null,
+      extra,
+      teams: teamList,
+      services: serviceList,
+      instancesByService: serviceList.map((s) => ({ service: s, instances: instanceList.filter((i) => i.serviceId === s.id) })),
+    });
+  }
+
+  /**
+   * Buttons that change the form without saving it (add a row, move a step), so it works without JavaScript.
+   * Returns true when the request was such a button and the form was re-rendered.
+   */
+  async function handleFormButton(req: Request, res: Response, values: FicheFormValues, fiche?: FicheDetail): Promise<boolean> {
+    const body = req.body as Record<string, unknown>;
+    const action = str(body._action);
+    if (!action || action === 'save') return false;
+    const extraBody = (typeof body.extra === 'object' && body.extra !== null ? body.extra : {}) as Record<string, unknown>;
+    const extra: Extra = { steps: 1, counts: 1, effects: 1, owners: 1 };
+    for (const key of Object.keys(extra) as (keyof Extra)[]) {
+      const n = Number(str(extraBody[key]));
+      extra[key] = Number.isInteger(n) && n >= 0 && n <= 50 ? n : 1;
+    }
+    const add = /^add_(steps|counts|effects|owners)$/.exec(action);
+    const move = /^(up|down):(\d+)$/.exec(action);
+    if (add) extra[add[1] as keyof Extra] = Math.min(extra[add[1] as keyof Extra] + 1, 50);
+    else if (move) {
+      const i = Number(move[2]);
+      const j = move[1] === 'up' ? i - 1 : i + 1;
+      const a = values.steps[i];
+      const b = values.steps[j];
+      if (a && b) {
+        values.steps[i] = b;
+        values.steps[j] = a;
+      }
+      values.steps.forEach((s, k) => (s.position = String(k + 1)));
+    } else return false;
+    await renderForm(res, 200, { fiche, values, extra });
+    return true;
+  }
+
+  async function references() {
+    const [teamList, serviceList, instanceList] = await Promise.all([teams.list(ctx.db), services.list(ctx.db), instances.list(ctx.db)]);
+    return {
+      teamIds: new Set(teamList.map((t) => t.id)),
+      serviceIds: new Set(serviceList.map((s) => s.id)),
+      instanceIds: new Set(instanceList.map((i) => i.id)),
+    };
+  }
+
+  router.get('/fiches/nouvelle', canEdit, async (_req, res) => {
+    const plan = await currentPlan(ctx.db);
+    const fiches = await listFiches(ctx.db, plan.id, null);
+    const next = fiches.reduce((max, f) => Math.max(max, f.number), 0) + 1;
+    await renderForm(res, 200, { values: emptyFicheValues(next) });
+  });
+
+  router.post('/fiches', canEdit, async (req, res) => {
+    const values = readFicheForm(req.body);
+    if (await handleFormButton(req, res, values)) return;
+    const result = validateFiche(values, await references());
+    if (!result.ok) return renderForm(res, 422, { values, errors: result.errors });
+    const plan = await currentPlan(ctx.db);
+    const saved = await createFiche(ctx.db, plan.id, result.input, actor(req), ctx.now());
+    if (!saved.ok) return renderForm(res, 422, { values, errors: await numberTaken(plan.id, result.input.number) });
+    res.redirect(303, `/fiches/${saved.id}`);
+  });
+
+  async function numberTaken(planId: number, number: number): Promise<FieldErrors> {
+    const other = await findByNumber(ctx.db, planId, number);
+    return { number: `Le numéro ${number} est déjà pris${other ? ` par la fiche « ${other.title} »` : ''}.` };
+  }
+
+  router.get('/fiches/:id', async (req, res) => {
+    const fiche = await visibleFiche(req);
+    await renderFiche(req, res, fiche, 200);
+  });
+
+  async function renderFiche(req: Request, res: Response, fiche: FicheDetail, status: number, note?: { values: Record<string, string>; errors: FieldErrors }) {
+    const notes = await listNotes(ctx.db, fiche.id);
+    res.status(status).render('fiches/show', {
+      title: `Fiche n°${fiche.number} : ${fiche.title}`,
+      fiche,
+      notes,
+      late: isLate(fiche, today()),
+      progress: stepsProgress(fiche.steps),
+      owners: ownersSummary(fiche.owners),
+      effects: sideEffectsByLevel(fiche.sideEffects),
+      canEdit: can(actor(req), 'fiche:edit'),
+      note: note ?? { values: { body: '', notedOn: today(), status: '' }, errors: {} },
+    });
+  }
+
+  router.get('/fiches/:id/modifier', canEdit, async (req, res) => {
+    const fiche = await visibleFiche(req);
+    await renderForm(res, 200, { fiche, values: ficheToValues(fiche, await scopeInstanceIds(ctx.db, fiche.id)) });
+  });
+
+  router.post('/fiches/:id', canEdit, async (req, res) => {
+    const fiche = await visibleFiche(req);
+    const values = readFicheForm(req.body);
+    if (await handleFormButton(req, res, values, fiche)) return;
+    const result = validateFiche(values, await references());
+    if (!result.ok) return renderForm(res, 422, { fiche, values, errors: result.errors });
+    const saved = await updateFiche(ctx.db, fiche.id, result.version, result.input, actor(req), ctx.now());
+    if (saved.ok) return res.redirect(303, `/fiches/${fiche.id}`);
+    if (saved.reason === 'not_found') throw notFound('Cette fiche');
+    if (saved.reason === 'duplicate_number') return renderForm(res, 422, { fiche, values, errors: await numberTaken(fiche.planId, result.input.number) });
+    const current = await getFiche(ctx.db, fiche.id);
+    return renderForm(res, 409, {
+      fiche,
+      values,
+      alert:
+        `Cette fiche a été modifiée par quelqu'un d'autre (le ${current ? current.updatedAt.slice(0, 10).split('-').reverse().join('/') : ''}) ` +
+        "depuis que vous avez ouvert ce formulaire. Vos modifications n'ont pas été enregistrées, pour ne pas écraser les siennes. " +
+        'Ouvrez la fiche dans un autre onglet pour voir sa version actuelle, puis reportez-y vos changements : ils restent affichés ci-dessous.',
+    });
+  });
+
+  router.post('/fiches/:id/notes', canEdit, async (req, res) => {
+    const fiche = await visibleFiche(req);
+    const body = req.body as Record<string, unknown>;
+    const values = { body: str(body.body), notedOn: str(body.notedOn), status: str(body.status) };
+    const parsed = noteSchema.safeParse(values);
+    if (!parsed.success) return renderFiche(req, res, fiche, 422, { values, errors: fieldErrors(parsed.error) });
+    await addNote(ctx.db, fiche.id, parsed.data, actor(req), ctx.now());
+    res.redirect(303, `/fiches/${fiche.id}#historique`);
+  });
+
+  router.get('/fiches/:id/supprimer', canEdit, async (req, res) => {
+    const fiche = await visibleFiche(req);
+    res.render('fiches/delete', { title: `Supprimer la fiche n°${fiche.number}`, fiche });
+  });
+
+  router.post('/fiches/:id/supprimer', canEdit, async (req, res) => {
+    const fiche = await visibleFiche(req);
+    if (!(await deleteFiche(ctx.db, fiche.id, actor(req), ctx.now()))) throw new HttpError(404, "Cette fiche n'existe plus.");
+    res.redirect(303, '/plan');
+  });
+
+  return router;
+}

@@ -1,0 +1,37 @@
+import { format, parseISO } from 'date-fns';
+import { fr } from 'date-fns/locale';
+import { ownersByTeam, ownersSummary } from '../domain/fiche';
+import { ROLE_LABELS } from '../domain/roles';
+import { ENVIRONMENT_LABELS, SIDE_EFFECT_LABELS, STATUS_BADGES, STATUS_LABELS } from '../domain/statuses';
+
+/** Plain functions the views may call: formatting only, never a query. */
+export const viewHelpers = {
+  STATUS_LABELS,
+  STATUS_BADGES,
+  SIDE_EFFECT_LABELS,
+  ENVIRONMENT_LABELS,
+  ROLE_LABELS,
+  ownersSummary,
+  ownersByTeam,
+  /** 2026-06-30 → 30/06/2026 */
+  date(value: string | null | undefined): string {
+    if (!value) return '—';
+    return format(parseISO(value), 'dd/MM/yyyy');
+  },
+  /** 2026-06-30 → juin 2026 */
+  month(value: string): string {
+    return format(parseISO(value), 'MMMM yyyy', { locale: fr });
+  },
+  /** An ISO instant → 24/11/2026 à 14:05 */
+  dateTime(value: string | null | undefined): string {
+    if (!value) return '—';
+    return format(parseISO(value), "dd/MM/yyyy 'à' HH:mm");
+  },
+  euros(amount: number | null): string {
+    if (amount === null) return '—';
+    return `${new Intl.NumberFormat('fr-FR').format(amount)} €`;
+  },
+  plural(n: number, one: string, many: string): string {
+    return `${n} ${n > 1 ? many : one}`;
+  },
+};
