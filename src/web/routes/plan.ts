@@ -30,7 +30,7 @@ export function planRouter(ctx: AppContext): Router {
       restricted: restriction !== null,
       perimeter: perimeterLines(instanceList),
       instanceCount: instanceList.length,
-      communes: communeList.filter((c) => communesWithInstances.has(c.id)),
+      communes: communeList.filter((c) => communesWithInstances.has(c.id)).sort((a, b) => a.name.localeCompare(b.name, 'fr')),
       done: milestoneList.filter((m) => m.done),
       toDo: milestoneList.filter((m) => !m.done),
       fiches: fiches.map((f) => ({ ...f, late: isLate(f, today) })),

@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import request from 'supertest';
+import { ACCOUNTS, type Agent, ficheIdByNumber, freshApp, signIn, type TestApp } from './helpers';
+
+type Role = keyof typeof ACCOUNTS;
+
+/**
+ * What each role gets on each page: 200 allowed, 403 refused.
+ * Fiche 1 touches Villeurbanne's instances (the demo commune agent); fiche 2 only the Intranet and Extranet.
+ */
+const MATRIX: { url: (f: Record<number, number>) => string; expect: Record<Role, number> }[] = [
+  { url: () => '/plan', expect: { admin: 200, editor: 200, viewer: 200, commune: 200 } },
+  { url: (f) => `/fiches/${f[1]}`, expect: { admin: 200, editor: 200, viewer: 200, commune: 200 } },
+  { url: (f) => `/fiches/${f[2]}`, expect: { admin: 200, editor: 200, viewer: 200, commune: 403 } },
+  { url: () => '/fiches/nouvelle', expect: { admin: 200, editor: 200, viewer: 403, commune: 403 } },
+  { url: (f) => `/fiches/${f[1]}/modifier`, expect: { admin: 200, editor: 200, viewer: 403, commune: 403 } },
+  { url: (f) => `/fiches/${f[1]}/supprimer`, expect: { admin: 200, editor: 200, viewer: 403, commune: 403 } },
+  { url: () => '/admin', expect: { admin: 200, editor: 403, viewer: 403, commune: 403 } },
+  { url: () => '/admin/journal', expect: { admin: 200, editor: 403, viewer: 403, commune: 403 } },
+  { url: () => '/admin/utilisateurs', expect: { admin: 200, editor: 403, viewer: 403, commune: 403 } },
+  { url: () => '/admin/instances', expect: { admin: 200, editor: 403, viewer: 403, commune: 403 } },
+];
+
+describe('access by role, enforced on the server', () => {
+  let t: TestApp;
+  const agents = {} as Record<Role, Agent>;
+  const fiches: Record<number, number> = {};
+  before(async () => {
+    t = await freshApp();
+    for (const role of Object.keys(ACCOUNTS) as Role[]) agents[role] = await signIn(t.app, ACCOUNTS[role]);
+    for (const n of [1, 2, 3]) fiches[n] = await ficheIdByNumber(t.db, n);
+  });
+  after(() => t.close());
+
+  for (const row of MATRIX) {
+    it(`GET ${row.url({ 1: 1, 2: 2 })} answers ${JSON.stringify(row.expect)}`, async () => {
+      for (const role of Object.keys(ACCOUNTS) as Role[]) {
+        const res = await agents[role].get(row.url(fiches));
+        expect(res.status, `${role} on ${row.url(fiches)}`).to.equal(row.expect[role]);
+        if (res.status === 403) expect(res.text).to.contain('Accès refusé');
+      }
+    });
+  }
+
+  it('refuses the writes of viewers and commune agents, with a valid CSRF token, and changes nothing', async () => {
+    for (const role of ['viewer', 'commune'] as Role[]) {
+      const page = await agents[role].get('/plan');
+      const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+      const attempts = [
+        agents[role].post(`/fiches/${fiches[1]}/notes`).type('form').send({ _csrf: token, body: 'intrusion', notedOn: '2026-03-16', status: 'fait' }),
+        agents[role].post(`/fiches/${fiches[1]}`).type('form').send({ _csrf: token, title: 'intrusion' }),
+        agents[role].post('/fiches').type('form').send({ _csrf: token, title: 'intrusion' }),
+        agents[role].post(`/fiches/${fiches[1]}/supprimer`).type('form').send({ _csrf: token }),
+        agents[role].post('/admin/equipes').type('form').send({ _csrf: token, name: 'intrusion' }),
+      ];
+      for (const res of await Promise.all(attempts)) expect(res.status, role).to.equal(403);
+    }
+    expect(await t.db('progress_notes').where({ body: 'intrusion' })).to.have.length(0);
+    expect(await t.db('teams').where({ name: 'intrusion' })).to.have.length(0);
+    expect((await t.db('fiches').where({ id: fiches[1] }).first()).status).to.equal('en_cours');
+  });
+
+  it('shows a commune agent only its own instances in a fiche scope', async () => {
+    const res = await agents.commune.get(`/fiches/${fiches[1]}`).expect(200);
+    expect(res.text).to.contain('Toodego Villeurbanne');
+    expect(res.text).not.to.contain('Toodego Bron');
+    expect(res.text).not.to.contain('SAU production');
+    const admin = await agents.admin.get(`/fiches/${fiches[1]}`).expect(200);
+    expect(admin.text).to.contain('Toodego Bron');
+  });
+
+  it('sends anonymous visitors to the sign-in page for every page', async () => {
+    for (const row of MATRIX) {
+      const res = await request(t.app).get(row.url(fiches));
+      expect(res.status).to.equal(302);
+      expect(res.headers.location).to.match(/^\/connexion/);
+    }
+  });
+});
