@@ -13,6 +13,7 @@ import { adminRouter } from './web/routes/admin';
 import { authRouter } from './web/routes/auth';
 import { fichesRouter } from './web/routes/fiches';
 import { planRouter } from './web/routes/plan';
+import { planSettingsRouter } from './web/routes/plan-settings';
 import { viewHelpers } from './web/view-helpers';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -85,6 +86,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(requireSignIn);
   app.use(planRouter(ctx));
   app.use(fichesRouter(ctx));
+  app.use('/admin/plan', planSettingsRouter(ctx));
   app.use('/admin', adminRouter(ctx));
 
   app.use((_req, _res, next) => next(new HttpError(404, "Cette page n'existe pas ou n'existe plus.")));

@@ -1,0 +1,329 @@
+import type { Knex } from 'knex';
+import type { ConclusionCount, Owner, SideEffect, Step } from '../domain/fiche';
+import { renumberSteps } from '../domain/fiche';
+import type { Actor } from '../domain/roles';
+import type { Environment, SideEffectLevel, Status } from '../domain/statuses';
+import { recordAudit } from './audit';
+import { isUniqueViolation } from './errors';
+
+export interface FicheSummary {
+  id: number;
+  number: number;
+  title: string;
+  status: Status;
+  targetDate: string | null;
+  owners: Owner[];
+  stepsDone: number;
+  stepsTotal: number;
+}
+
+export interface ScopeInstance {
+  id: number;
+  name: string;
+  serviceName: string;
+  environment: Environment;
+  communeId: number | null;
+  communeName: string | null;
+}
+
+export interface ProgressNote {
+  id: number;
+  notedOn: string;
+  createdAt: string;
+  body: string;
+  statusBefore: Status | null;
+  statusAfter: Status | null;
+  authorName: string;
+}
+
+export interface FicheDetail {
+  id: number;
+  planId: number;
+  number: number;
+  title: string;
+  finding: string;
+  targetDate: string | null;
+  status: Status;
+  conclusion: string;
+  conclusionCounts: ConclusionCount[];
+  costAmount: number | null;
+  costSource: string;
+  scopeAll: boolean;
+  scope: ScopeInstance[];
+  owners: Owner[];
+  steps: (Step & { id: number })[];
+  sideEffects: (SideEffect & { id: number })[];
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface FicheInput {
+  number: number;
+  title: string;
+  finding: string;
+  targetDate: string | null;
+  status: Status;
+  conclusion: string;
+  conclusionCounts: ConclusionCount[];
+  costAmount: number | null;
+  costSource: string;
+  scopeAll: boolean;
+  instanceIds: number[];
+  owners: { teamId: number; serviceId: number | null }[];
+  steps: { id: number | null; position: number; label: string; status: Status }[];
+  sideEffects: { level: SideEffectLevel; description: string }[];
+}
+
+/** Restricts a fiche query to what a commune may see: fiches whose scope touches its instances. */
+function visibleTo(query: Knex.QueryBuilder, db: Knex, communeId: number | null): Knex.QueryBuilder {
+  if (communeId === null) return query;
+  return query.where((q) => {
+    q.where((all) =>
+      all.where('fiches.scope_all', true).whereExists(db('instances').select(db.raw('1')).where('instances.commune_id', communeId)),
+    ).orWhereExists(
+      db('fiche_instances')
+        .join('instances', 'instances.id', 'fiche_instances.instance_id')
+        .select(db.raw('1'))
+        .whereRaw('fiche_instances.fiche_id = fiches.id')
+        .where('instances.commune_id', communeId),
+    );
+  });
+}
+
+async function ownersOf(db: Knex, ficheIds: number[]): Promise<Map<number, Owner[]>> {
+  const rows = ficheIds.length
+    ? await db('fiche_owners')
+        .join('teams', 'teams.id', 'fiche_owners.team_id')
+        .leftJoin('services', 'services.id', 'fiche_owners.service_id')
+        .whereIn('fiche_owners.fiche_id', ficheIds)
+        .select('fiche_owners.fiche_id', 'fiche_owners.team_id', 'teams.name as team_name', 'fiche_owners.service_id', 'services.name as service_name')
+        .orderBy('fiche_owners.id')
+    : [];
+  const byFiche = new Map<number, Owner[]>();
+  for (const r of rows) {
+    const list = byFiche.get(r.fiche_id) ?? [];
+    list.push({ teamId: r.team_id, teamName: r.team_name, serviceId: r.service_id ?? null, serviceName: r.service_name ?? null });
+    byFiche.set(r.fiche_id, list);
+  }
+  return byFiche;
+}
+
+/** The plan's fiches, in number order, with owners and step counts: three queries whatever the size. */
+export async function listFiches(db: Knex, planId: number, communeId: number | null): Promise<FicheSummary[]> {
+  const rows: { id: number; number: number; title: string; status: Status; target_date: string | null }[] = await visibleTo(db('fiches').where('fiches.plan_id', planId), db, communeId)
+    .select('fiches.id', 'fiches.number', 'fiches.title', 'fiches.status', 'fiches.target_date')
+    .orderBy('fiches.number');
+  const ids = rows.map((r) => Number(r.id));
+  const [owners, counts] = await Promise.all([
+    ownersOf(db, ids),
+    ids.length
+      ? db('steps').whereIn('fiche_id', ids).groupBy('fiche_id')
+          .select('fiche_id', db.raw('count(*) as total'), db.raw("sum(case when status = 'fait' then 1 else 0 end) as done"))
+      : Promise.resolve([]),
+  ]);
+  const countBy = new Map<number, { done: number; total: number }>(
+    (counts as { fiche_id: number; total: number; done: number }[]).map((c) => [Number(c.fiche_id), { done: Number(c.done), total: Number(c.total) }]),
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    number: Number(r.number),
+    title: r.title,
+    status: r.status,
+    targetDate: r.target_date ?? null,
+    owners: owners.get(Number(r.id)) ?? [],
+    stepsDone: countBy.get(Number(r.id))?.done ?? 0,
+    stepsTotal: countBy.get(Number(r.id))?.total ?? 0,
+  }));
+}
+
+/** A fiche with everything it holds, or undefined when it does not exist or is not visible to the commune. */
+export async function getFiche(db: Knex, id: number, communeId: number | null = null): Promise<FicheDetail | undefined> {
+  const row = await visibleTo(db('fiches').where('fiches.id', id), db, communeId).select('fiches.*').first();
+  if (!row) return undefined;
+  const scopeQuery = db('instances')
+    .join('services', 'services.id', 'instances.service_id')
+    .leftJoin('communes', 'communes.id', 'instances.commune_id')
+    .select('instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
+    .orderBy(['services.position', 'instances.environment', 'instances.name']);
+  if (!row.scope_all) scopeQuery.whereIn('instances.id', db('fiche_instances').select('instance_id').where('fiche_id', id));
+  // A commune agent sees its own instances in the scope, never another commune's.
+  if (communeId !== null) scopeQuery.where('instances.commune_id', communeId);
+  const [scope, owners, steps, effects, counts] = await Promise.all([
+    scopeQuery,
+    ownersOf(db, [id]),
+    db('steps').where('fiche_id', id).orderBy('position'),
+    db('side_effects').where('fiche_id', id).orderBy('position'),
+    db('conclusion_counts').where('fiche_id', id).orderBy('position'),
+  ]);
+  return {
+    id: row.id,
+    planId: row.plan_id,
+    number: row.number,
+    title: row.title,
+    finding: row.finding,
+    targetDate: row.target_date ?? null,
+    status: row.status,
+    conclusion: row.conclusion,
+    conclusionCounts: counts.map((c) => ({ count: c.count, total: c.total, label: c.label })),
+    costAmount: row.cost_amount ?? null,
+    costSource: row.cost_source,
+    scopeAll: Boolean(row.scope_all),
+    scope: scope.map((s) => ({
+      id: s.id, name: s.name, serviceName: s.service_name, environment: s.environment,
+      communeId: s.commune_id ?? null, communeName: s.commune_name ?? null,
+    })),
+    owners: owners.get(id) ?? [],
+    steps: steps.map((s) => ({ id: s.id, position: s.position, label: s.label, status: s.status })),
+    sideEffects: effects.map((e) => ({ id: e.id, level: e.level, description: e.description })),
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export async function scopeInstanceIds(db: Knex, ficheId: number): Promise<number[]> {
+  return (await db('fiche_instances').where('fiche_id', ficheId).select('instance_id')).map((r) => Number(r.instance_id));
+}
+
+export async function listNotes(db: Knex, ficheId: number): Promise<ProgressNote[]> {
+  const rows = await db('progress_notes')
+    .leftJoin('users', 'users.id', 'progress_notes.author_id')
+    .where('progress_notes.fiche_id', ficheId)
+    .select('progress_notes.*', 'users.name as author_name')
+    .orderBy([{ column: 'progress_notes.noted_on', order: 'desc' }, { column: 'progress_notes.id', order: 'desc' }]);
+  return rows.map((r) => ({
+    id: r.id, notedOn: r.noted_on, createdAt: r.created_at, body: r.body,
+    statusBefore: r.status_before ?? null, statusAfter: r.status_after ?? null,
+    authorName: r.author_name ?? 'Compte supprimé',
+  }));
+}
+
+export async function findByNumber(db: Knex, planId: number, number: number): Promise<{ id: number; title: string } | undefined> {
+  return db('fiches').where({ plan_id: planId, number }).select('id', 'title').first();
+}
+
+async function writeChildren(trx: Knex, ficheId: number, input: FicheInput): Promise<void> {
+  // Steps keep their ids so their history can be followed; the others are replaced as a whole.
+  const steps = renumberSteps(input.steps);
+  const keptIds = steps.flatMap((s) => (s.id ? [s.id] : []));
+  await trx('steps').where('fiche_id', ficheId).whereNotIn('id', keptIds).delete();
+  for (const step of steps) {
+    if (step.id) {
+      await trx('steps').where({ id: step.id, fiche_id: ficheId }).update({ position: step.position, label: step.label, status: step.status });
+    } else {
+      await trx('steps').insert({ fiche_id: ficheId, position: step.position, label: step.label, status: step.status });
+    }
+  }
+  await trx('side_effects').where('fiche_id', ficheId).delete();
+  if (input.sideEffects.length) {
+    await trx('side_effects').insert(input.sideEffects.map((e, i) => ({ fiche_id: ficheId, position: i + 1, level: e.level, description: e.description })));
+  }
+  await trx('conclusion_counts').where('fiche_id', ficheId).delete();
+  if (input.conclusionCounts.length) {
+    await trx('conclusion_counts').insert(input.conclusionCounts.map((c, i) => ({ fiche_id: ficheId, position: i + 1, count: c.count, total: c.total, label: c.label })));
+  }
+  await trx('fiche_owners').where('fiche_id', ficheId).delete();
+  if (input.owners.length) {
+    await trx('fiche_owners').insert(input.owners.map((o) => ({ fiche_id: ficheId, team_id: o.teamId, service_id: o.serviceId })));
+  }
+  await trx('fiche_instances').where('fiche_id', ficheId).delete();
+  if (!input.scopeAll && input.instanceIds.length) {
+    await trx('fiche_instances').insert(input.instanceIds.map((instanceId) => ({ fiche_id: ficheId, instance_id: instanceId })));
+  }
+}
+
+function columns(input: FicheInput) {
+  return {
+    number: input.number, title: input.title, finding: input.finding, target_date: input.targetDate, status: input.status,
+    conclusion: input.conclusion, cost_amount: input.costAmount, cost_source: input.costSource, scope_all: input.scopeAll,
+  };
+}
+
+/** What the audit trail keeps of a fiche: its fields and children, with the ids of its scope. */
+async function auditView(trx: Knex, id: number) {
+  const fiche = await getFiche(trx, id);
+  if (!fiche) return undefined;
+  const { scope, ...rest } = fiche;
+  return { ...rest, scopeInstanceIds: fiche.scopeAll ? 'tout' : scope.map((s) => s.id) };
+}
+
+export type FicheSaveResult =
+  | { ok: true; id: number }
+  | { ok: false; reason: 'duplicate_number' | 'conflict' | 'not_found' };
+
+export async function createFiche(db: Knex, planId: number, input: FicheInput, actor: Actor, at: Date): Promise<FicheSaveResult> {
+  try {
+    return await db.transaction(async (trx) => {
+      const [row] = await trx('fiches')
+        .insert({ ...columns(input), plan_id: planId, version: 1, created_at: at.toISOString(), updated_at: at.toISOString() })
+        .returning('id');
+      const id = Number(typeof row === 'object' ? row.id : row);
+      await writeChildren(trx, id, input);
+      await recordAudit(trx, { actor, at, action: 'create', entityType: 'fiche', entityId: id, summary: `Fiche n°${input.number} : ${input.title}`, after: await auditView(trx, id) });
+      return { ok: true as const, id };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate_number' };
+    throw err;
+  }
+}
+
+/**
+ * Saves a fiche only if nobody saved it since the form was opened (optimistic locking on `version`).
+ */
+export async function updateFiche(
+  db: Knex, id: number, expectedVersion: number, input: FicheInput, actor: Actor, at: Date,
+): Promise<FicheSaveResult> {
+  try {
+    return await db.transaction(async (trx) => {
+      const before = await auditView(trx, id);
+      if (!before) return { ok: false as const, reason: 'not_found' as const };
+      const updated = await trx('fiches')
+        .where({ id, version: expectedVersion })
+        .update({ ...columns(input), version: expectedVersion + 1, updated_at: at.toISOString() });
+      if (updated === 0) return { ok: false as const, reason: 'conflict' as const };
+      await writeChildren(trx, id, input);
+      await recordAudit(trx, { actor, at, action: 'update', entityType: 'fiche', entityId: id, summary: `Fiche n°${input.number} : ${input.title}`, before, after: await auditView(trx, id) });
+      return { ok: true as const, id };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate_number' };
+    throw err;
+  }
+}
+
+export async function deleteFiche(db: Knex, id: number, actor: Actor, at: Date): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const before = await auditView(trx, id);
+    if (!before) return false;
+    await trx('fiches').where({ id }).delete();
+    await recordAudit(trx, { actor, at, action: 'delete', entityType: 'fiche', entityId: id, summary: `Fiche n°${before.number} : ${before.title}`, before });
+    return true;
+  });
+}
+
+/** Adds a dated progress note; when it changes the status, the fiche's version moves too. */
+export async function addNote(
+  db: Knex, ficheId: number, note: { body: string; notedOn: string; status: Status | null }, actor: Actor, at: Date,
+): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const fiche = await trx('fiches').where({ id: ficheId }).select('status', 'version', 'number').first();
+    if (!fiche) return false;
+    const changes = note.status !== null && note.status !== fiche.status;
+    const [row] = await trx('progress_notes').insert({
+      fiche_id: ficheId, author_id: actor.id, noted_on: note.notedOn, created_at: at.toISOString(), body: note.body,
+      status_before: changes ? fiche.status : null, status_after: changes ? note.status : null,
+    }).returning('id');
+    if (changes) {
+      await trx('fiches').where({ id: ficheId }).update({ status: note.status, version: fiche.version + 1, updated_at: at.toISOString() });
+    }
+    await recordAudit(trx, {
+      actor, at, action: 'note', entityType: 'fiche', entityId: ficheId,
+      summary: `Point d'avancement sur la fiche n°${fiche.number}`,
+      before: changes ? { status: fiche.status } : undefined,
+      after: { noteId: Number(typeof row === 'object' ? row.id : row), notedOn: note.notedOn, body: note.body, ...(changes ? { status: note.status } : {}) },
+    });
+    return true;
+  });
+}

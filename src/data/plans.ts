@@ -1,0 +1,32 @@
+import type { Knex } from 'knex';
+import { type AuditActor, recordAudit } from './audit';
+
+export interface Plan { id: number; title: string; organisation: string; reminder: string; isDemo: boolean }
+
+/** One plan per deployment for now: the first one, created empty on first start if needed. */
+export async function currentPlan(db: Knex): Promise<Plan> {
+  let row = await db('plans').orderBy('id').first();
+  if (!row) {
+    await db('plans').insert({ title: "Plan d'action de l'homologation RGS", organisation: 'Collectivité', reminder: '', is_demo: false });
+    row = await db('plans').orderBy('id').first();
+  }
+  return { id: row.id, title: row.title, organisation: row.organisation, reminder: row.reminder, isDemo: Boolean(row.is_demo) };
+}
+
+export async function isEmpty(db: Knex): Promise<boolean> {
+  const [plans, users] = await Promise.all([
+    db('plans').count({ n: '*' }).first(),
+    db('users').count({ n: '*' }).first(),
+  ]);
+  return Number(plans?.n ?? 0) === 0 && Number(users?.n ?? 0) === 0;
+}
+
+export interface PlanInput { title: string; organisation: string; reminder: string }
+
+export async function updatePlan(db: Knex, id: number, input: PlanInput, actor: AuditActor, at: Date): Promise<void> {
+  await db.transaction(async (trx) => {
+    const before = await trx('plans').where({ id }).select('title', 'organisation', 'reminder').first();
+    await trx('plans').where({ id }).update(input);
+    await recordAudit(trx, { actor, at, action: 'update', entityType: 'plan', entityId: id, summary: input.title, before, after: input });
+  });
+}

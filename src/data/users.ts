@@ -1,0 +1,108 @@
+import type { Knex } from 'knex';
+import type { Actor, Role } from '../domain/roles';
+import { type AuditActor, recordAudit } from './audit';
+import { isUniqueViolation } from './errors';
+
+export interface User extends Actor {
+  active: boolean;
+  communeName: string | null;
+  createdAt: string;
+  lastLoginAt: string | null;
+}
+
+export interface UserInput {
+  email: string;
+  name: string;
+  role: Role;
+  communeId: number | null;
+  active: boolean;
+}
+
+const select = (db: Knex) =>
+  db('users')
+    .leftJoin('communes', 'communes.id', 'users.commune_id')
+    .select('users.id', 'users.email', 'users.name', 'users.role', 'users.commune_id', 'users.active',
+      'users.created_at', 'users.last_login_at', 'communes.name as commune_name')
+    .orderBy('users.name');
+
+function fromRow(r: Record<string, unknown>): User {
+  return {
+    id: Number(r.id),
+    email: String(r.email),
+    name: String(r.name),
+    role: r.role as Role,
+    communeId: r.commune_id === null ? null : Number(r.commune_id),
+    communeName: (r.commune_name as string | null) ?? null,
+    active: Boolean(r.active),
+    createdAt: String(r.created_at),
+    lastLoginAt: (r.last_login_at as string | null) ?? null,
+  };
+}
+
+export const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+export async function listUsers(db: Knex): Promise<User[]> {
+  return (await select(db)).map(fromRow);
+}
+
+export async function findUser(db: Knex, id: number): Promise<User | undefined> {
+  const row = await select(db).where('users.id', id).first();
+  return row ? fromRow(row) : undefined;
+}
+
+export async function findCredentials(db: Knex, email: string): Promise<(User & { passwordHash: string }) | undefined> {
+  const row = await select(db).select('users.password_hash').where('users.email', normaliseEmail(email)).first();
+  return row ? { ...fromRow(row), passwordHash: String(row.password_hash) } : undefined;
+}
+
+type Created = { ok: true; id: number } | { ok: false; reason: 'duplicate' };
+
+export async function createUser(
+  db: Knex, input: UserInput & { passwordHash: string }, actor: AuditActor, at: Date,
+): Promise<Created> {
+  try {
+    return await db.transaction(async (trx) => {
+      const [row] = await trx('users').insert({
+        email: normaliseEmail(input.email), name: input.name, role: input.role, commune_id: input.communeId,
+        active: input.active, password_hash: input.passwordHash, created_at: at.toISOString(),
+      }).returning('id');
+      const id = Number(typeof row === 'object' ? row.id : row);
+      await recordAudit(trx, { actor, at, action: 'create', entityType: 'user', entityId: id, summary: input.email, after: await findUser(trx, id) });
+      return { ok: true as const, id };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate' };
+    throw err;
+  }
+}
+
+export async function updateUser(
+  db: Knex, id: number, input: UserInput & { passwordHash?: string }, actor: AuditActor, at: Date,
+): Promise<{ ok: true } | { ok: false; reason: 'duplicate' | 'not_found' }> {
+  try {
+    return await db.transaction(async (trx) => {
+      const before = await findUser(trx, id);
+      if (!before) return { ok: false as const, reason: 'not_found' as const };
+      await trx('users').where({ id }).update({
+        email: normaliseEmail(input.email), name: input.name, role: input.role, commune_id: input.communeId, active: input.active,
+        ...(input.passwordHash ? { password_hash: input.passwordHash } : {}),
+      });
+      const after = await findUser(trx, id);
+      const summary = input.passwordHash ? `${input.email} (mot de passe changé)` : input.email;
+      await recordAudit(trx, { actor, at, action: 'update', entityType: 'user', entityId: id, summary, before, after });
+      return { ok: true as const };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate' };
+    throw err;
+  }
+}
+
+export async function recordLogin(db: Knex, id: number, at: Date): Promise<void> {
+  await db('users').where({ id }).update({ last_login_at: at.toISOString() });
+}
+
+export async function countAdmins(db: Knex): Promise<number> {
+  const row = await db('users').where({ role: 'admin', active: true }).count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}
