@@ -36,9 +36,8 @@ export interface ProgressNote {
   authorName: string;
 }
 
-export interface FicheDetail {
-  id: number;
-  planId: number;
+/** The fields a fiche holds itself, as read and as written. */
+interface FicheFields {
   number: number;
   title: string;
   finding: string;
@@ -49,6 +48,11 @@ export interface FicheDetail {
   costAmount: number | null;
   costSource: string;
   scopeAll: boolean;
+}
+
+export interface FicheDetail extends FicheFields {
+  id: number;
+  planId: number;
   scope: ScopeInstance[];
   owners: Owner[];
   steps: (Step & { id: number })[];
@@ -58,17 +62,7 @@ export interface FicheDetail {
   updatedAt: string;
 }
 
-export interface FicheInput {
-  number: number;
-  title: string;
-  finding: string;
-  targetDate: string | null;
-  status: Status;
-  conclusion: string;
-  conclusionCounts: ConclusionCount[];
-  costAmount: number | null;
-  costSource: string;
-  scopeAll: boolean;
+export interface FicheInput extends FicheFields {
   instanceIds: number[];
   owners: { teamId: number; serviceId: number | null }[];
   steps: { id: number | null; position: number; label: string; status: Status }[];
