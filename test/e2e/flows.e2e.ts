@@ -1,0 +1,149 @@
+import { expect } from 'chai';
+import type { Browser, Page } from 'playwright-core';
+import { DEMO_PASSWORD } from '../../db/seeds/demo';
+import { ACCOUNTS, type TestApp } from '../helpers';
+import { checkPage, signInWithMouse, startBrowserSession } from './browser';
+
+describe('in a real browser (chromium)', function () {
+  this.timeout(120_000);
+  let session: Awaited<ReturnType<typeof startBrowserSession>>;
+  let browser: Browser;
+  let base: string;
+  let t: TestApp;
+  let page: Page;
+
+  before(async () => {
+    session = await startBrowserSession();
+    ({ browser, base, t } = session);
+  });
+  after(async () => session?.stop());
+  beforeEach(async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'fr-FR' });
+    page = await context.newPage();
+  });
+  afterEach(async () => page?.context().close());
+
+  for (const role of Object.keys(ACCOUNTS) as (keyof typeof ACCOUNTS)[]) {
+    it(`signs in as ${role}, reads the plan and a fiche, signs out; every page passes axe`, async () => {
+      await page.goto(`${base}/connexion`);
+      await checkPage(page, `${role}-connexion`);
+      await signInWithMouse(page, base, ACCOUNTS[role]);
+      await checkPage(page, `${role}-plan`);
+      await page.click('a:has-text("Sécuriser l\'accès aux demandes")');
+      await expect(page.locator('h1')).to.exist;
+      expect(await page.locator('h1').innerText()).to.contain('Sécuriser');
+      await checkPage(page, `${role}-fiche`);
+      if (role === 'admin') {
+        for (const url of ['/admin', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/plan', '/admin/journal', '/fiches/nouvelle']) {
+          await page.goto(`${base}${url}`);
+          await checkPage(page, `${role}${url.replace(/\//g, '-')}`);
+        }
+      }
+      if (role === 'commune') {
+        const other = await t.db('fiches').where({ number: 2 }).first();
+        const res = await page.goto(`${base}/fiches/${other.id}`);
+        expect(res!.status()).to.equal(403);
+        await checkPage(page, `${role}-refus`);
+      }
+      await page.click('button:has-text("Se déconnecter")');
+      await page.waitForURL(`${base}/connexion`);
+      const res = await page.goto(`${base}/plan`);
+      expect(page.url()).to.contain('/connexion');
+      expect(res!.ok()).to.equal(true);
+    });
+  }
+
+  it('creates a fiche with steps and side effects, adds a note that changes its status, and finds it in the plan', async () => {
+    await signInWithMouse(page, base, ACCOUNTS.editor);
+    await page.click('nav a:has-text("Nouvelle fiche")');
+    await checkPage(page, 'editeur-nouvelle-fiche');
+    await page.fill('#number', '6');
+    await page.fill('#title', 'Journaliser les accès au back office');
+    await page.fill('#finding', "Les accès des agents ne sont pas tracés.");
+    await page.fill('#targetDate', '2026-10-31');
+    await page.fill('#steps-0-label', 'Activer les journaux');
+    await page.fill('#steps-1-label', 'Centraliser les journaux');
+    await page.selectOption('#steps-0-status', 'en_cours');
+    await page.selectOption('#effects-0-level', 'fort');
+    await page.fill('#effects-0-description', 'Volume de stockage à prévoir');
+    await page.selectOption('#owners-0-teamId', { label: 'SNU 1' });
+    await page.click('label[for=scope-part]');
+    await page.click('label:has-text("SAU production")');
+    await page.click('button[value=save] >> nth=0');
+    await page.waitForURL(/\/fiches\/\d+$/);
+    const text = await page.locator('main').innerText();
+    expect(text).to.contain('Journaliser les accès au back office');
+    expect(text).to.contain('Activer les journaux');
+    expect(text).to.contain('Volume de stockage à prévoir');
+    await checkPage(page, 'editeur-fiche-creee');
+
+    await page.fill('#body', 'Journaux activés sur la production.');
+    await page.selectOption('#status', 'en_cours');
+    await page.click('button:has-text("Ajouter le point")');
+    await page.waitForURL(/#historique$/);
+    expect(await page.locator('#historique').locator('..').innerText()).to.contain('Non démarré → En cours');
+    await checkPage(page, 'editeur-point-ajoute');
+
+    await page.click('a:has-text("Plan d\'action") >> nth=0');
+    const row = page.locator('tr', { hasText: 'Journaliser les accès au back office' });
+    expect(await row.textContent()).to.contain('En cours');
+    await page.click('button:has-text("Se déconnecter")');
+    await page.waitForURL(`${base}/connexion`);
+  });
+
+  it('shows the errors and keeps what was typed when the fiche is invalid', async () => {
+    await signInWithMouse(page, base, ACCOUNTS.editor);
+    await page.goto(`${base}/fiches/nouvelle`);
+    await page.fill('#number', '7');
+    await page.fill('#finding', 'Constat saisi avant l’erreur');
+    await page.fill('#steps-0-label', 'Action saisie avant l’erreur');
+    await page.click('button[value=save] >> nth=0');
+    expect(await page.locator('#title-error').innerText()).to.contain("Saisissez l'intitulé de la fiche.");
+    expect(await page.locator('#targetDate-error').innerText()).to.contain('Saisissez la date cible.');
+    expect(await page.inputValue('#finding')).to.equal('Constat saisi avant l’erreur');
+    expect(await page.inputValue('#steps-0-label')).to.equal('Action saisie avant l’erreur');
+    await checkPage(page, 'editeur-fiche-erreurs');
+  });
+
+  it('works with the keyboard alone: sign in, edit a fiche, add a progress note', async () => {
+    const tabTo = async (selector: string, max = 80) => {
+      for (let i = 0; i < max; i++) {
+        await page.keyboard.press('Tab');
+        if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+      }
+      throw new Error(`Impossible d'atteindre ${selector} au clavier`);
+    };
+    await page.goto(`${base}/connexion`);
+    await tabTo('#email');
+    await page.keyboard.type(ACCOUNTS.editor);
+    await tabTo('#password');
+    await page.keyboard.type(DEMO_PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}/plan`);
+
+    await tabTo('a[href^="/fiches/"]:not([href="/fiches/nouvelle"])');
+    const href = await page.evaluate(() => document.activeElement!.getAttribute('href'));
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}${href}`);
+    await tabTo('a[href$="/modifier"]');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/modifier$/);
+    await tabTo('#title');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('Titre modifié au clavier');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}${href}`);
+    expect(await page.locator('h1').innerText()).to.equal('Titre modifié au clavier');
+
+    await tabTo('#body');
+    await page.keyboard.type('Point saisi au clavier.');
+    await tabTo('#status');
+    await page.keyboard.press('End');
+    await tabTo('button[type=submit]:not([name])');
+    expect(await page.evaluate(() => document.activeElement!.textContent)).to.contain('Ajouter le point');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/#historique$/);
+    expect(await page.locator('main').innerText()).to.contain('Point saisi au clavier.');
+    expect(await page.locator('main').innerText()).to.contain('→ Fait');
+  });
+});
