@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config';
 import { communes } from './data/referentials';
 import { createUser } from './data/users';
-import { migrate, openDatabase } from './db';
+import { connect, migrate } from './db';
 import { passwordProblem } from './domain/password';
 import { isRole, ROLES } from './domain/roles';
 import { hashPassword } from './security/passwords';
@@ -72,7 +72,7 @@ async function userCreate(args: string[]): Promise<void> {
   if (role !== 'commune' && values.commune) throw new CliError('--commune : réservé au rôle commune.');
 
   const config = loadConfig();
-  const db = openDatabase(config.databaseFile);
+  const db = connect(config);
   try {
     await migrate(db);
     let communeId: number | null = null;
@@ -97,10 +97,10 @@ async function userCreate(args: string[]): Promise<void> {
 
 async function migrateCommand(): Promise<void> {
   const config = loadConfig();
-  const db = openDatabase(config.databaseFile);
+  const db = connect(config);
   try {
     await migrate(db);
-    console.log(`Base à jour : ${config.databaseFile}`);
+    console.log(`Base à jour : ${config.databaseUrl ? 'PostgreSQL' : config.databaseFile}`);
   } finally {
     await db.destroy();
   }

@@ -6,6 +6,8 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseFile: string;
+  /** postgres://… to run on PostgreSQL (several app processes behind a load balancer); null for the embedded SQLite file. */
+  databaseUrl: string | null;
   production: boolean;
   /** Demo mode: outside production, an empty database is filled with the demonstration plan. */
   demo: boolean;
@@ -27,6 +29,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`PORT doit être un numéro de port entre 0 et 65535 (reçu : « ${portText} »).`);
   }
   const dataDir = path.resolve(env.DATA_DIR ?? './data');
+  const databaseUrl = env.DATABASE_URL?.trim() || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL doit être une adresse PostgreSQL (postgres://utilisateur@hôte:5432/base).');
+  }
   let sessionSecret = env.SESSION_SECRET ?? '';
   if (production) {
     if (sessionSecret.length < 32) {
@@ -42,6 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     dataDir,
     databaseFile: path.join(dataDir, 'plan.sqlite'),
+    databaseUrl,
     production,
     demo: !production,
     sessionSecret,

@@ -33,6 +33,16 @@ export function openDatabase(filename: string): Db {
   });
 }
 
+/** PostgreSQL, for deployments that outgrow one machine: same migrations, same queries. */
+export function openPostgres(url: string): Db {
+  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 10 } });
+}
+
+/** The database the configuration names: DATABASE_URL when set, else the SQLite file in DATA_DIR. */
+export function connect(config: { databaseUrl: string | null; databaseFile: string }): Db {
+  return config.databaseUrl ? openPostgres(config.databaseUrl) : openDatabase(config.databaseFile);
+}
+
 export async function migrate(db: Db): Promise<void> {
   await db.migrate.latest({ migrationSource });
 }

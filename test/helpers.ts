@@ -8,7 +8,7 @@ import { DEMO_PASSWORD } from '../db/seeds/demo';
 import { createApp } from '../src/app';
 import { prepareDatabase } from '../src/bootstrap';
 import type { Config } from '../src/config';
-import { openDatabase } from '../src/db';
+import { openDatabase, openPostgres } from '../src/db';
 
 /** The clock of every test: the demo plan's dates are placed around it. */
 export const NOW = new Date('2026-03-16T09:00:00.000Z');
@@ -20,11 +20,31 @@ export const ACCOUNTS = {
   commune: 'agent@villeurbanne.example.org',
 } as const;
 
-let template: string | undefined;
+/**
+ * The engine of this run: the embedded SQLite file by default, PostgreSQL when TEST_DATABASE_URL
+ * names a server database (the tests create and drop their own databases beside it).
+ */
+export const PG_URL = process.env.TEST_DATABASE_URL || null;
+export const ENGINE = PG_URL ? 'postgresql' : 'sqlite';
 
-/** Migrates and loads the demo plan once into a real SQLite file; each test copies it (fast, isolated). */
+let template: string | undefined;
+let counter = 0;
+
+/** Migrates and loads the demo plan once into a real database; each test gets a copy (fast, isolated). */
 async function templateFile(): Promise<string> {
   if (template) return template;
+  if (PG_URL) {
+    const name = `plan_tpl_${process.pid}`;
+    await pgAdmin(async (admin) => {
+      await admin.raw(`DROP DATABASE IF EXISTS ${name}`);
+      await admin.raw(`CREATE DATABASE ${name}`);
+    });
+    const db = openPostgres(pgUrlFor(name));
+    await prepareDatabase(db, { demo: true }, NOW);
+    await db.destroy();
+    template = name;
+    return name;
+  }
   const dir = mkdtempSync(path.join(tmpdir(), 'plan-template-'));
   const file = path.join(dir, 'template.sqlite');
   const db = openDatabase(file);
@@ -35,23 +55,66 @@ async function templateFile(): Promise<string> {
   return file;
 }
 
+function pgUrlFor(database: string): string {
+  const url = new URL(PG_URL!);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function pgAdmin<T>(work: (admin: Knex) => Promise<T>): Promise<T> {
+  const admin = openPostgres(PG_URL!);
+  try {
+    return await work(admin);
+  } finally {
+    await admin.destroy();
+  }
+}
+
 export interface TestApp {
   app: Express;
   db: Knex;
   dataDir: string;
+  config: Config;
+  /** Another connection to the same database, as a second app process would open. */
+  openAnother(): Knex;
   close(): Promise<void>;
 }
 
+/** An app over its own copy of the demo database: a SQLite file, or a PostgreSQL database made from the template. */
 export async function freshApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'plan-test-'));
   const databaseFile = path.join(dataDir, 'plan.sqlite');
-  copyFileSync(await templateFile(), databaseFile);
-  const db = openDatabase(databaseFile);
+  const source = await templateFile();
+  let databaseUrl: string | null = null;
+  let dropDatabase = async () => {};
+  if (PG_URL) {
+    const name = `plan_t_${process.pid}_${++counter}`;
+    await pgAdmin((admin) => admin.raw(`CREATE DATABASE ${name} TEMPLATE ${source}`));
+    databaseUrl = pgUrlFor(name);
+    dropDatabase = () => pgAdmin(async (admin) => { await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); });
+  } else {
+    copyFileSync(source, databaseFile);
+  }
+  const open = () => (databaseUrl ? openPostgres(databaseUrl) : openDatabase(databaseFile));
+  const db = open();
+  const others: Knex[] = [];
   const config: Config = {
-    port: 0, dataDir, databaseFile, production: false, demo: true, sessionSecret: 'secret-de-test-suffisamment-long-0123456789', ...overrides,
+    port: 0, dataDir, databaseFile, databaseUrl, production: false, demo: true,
+    sessionSecret: 'secret-de-test-suffisamment-long-0123456789', ...overrides,
   };
   const app = createApp({ db, config, now: () => NOW });
-  return { app, db, dataDir, close: () => db.destroy() };
+  return {
+    app, db, dataDir, config,
+    openAnother() {
+      const another = open();
+      others.push(another);
+      return another;
+    },
+    async close() {
+      await Promise.all([db, ...others].map((d) => d.destroy()));
+      await dropDatabase();
+    },
+  };
 }
 
 /** The CSRF token of the first form on a page. */
@@ -105,3 +168,8 @@ export async function ficheIdByNumber(db: Knex, number: number): Promise<number>
 export function textOf(html: string): string {
   return html.replace(/<script[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/&#39;/g, "'").replace(/&#34;|&quot;/g, '"').replace(/&amp;/g, '&').replace(/\s+/g, ' ');
 }
+
+// Root hook: the PostgreSQL template database of this run is dropped when the run ends.
+after(async () => {
+  if (PG_URL && template) await pgAdmin((admin) => admin.raw(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`));
+});
