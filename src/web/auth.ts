@@ -8,8 +8,9 @@ import type { AppContext } from './context';
 import { forbidden } from './errors';
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
+    // passport's req.user is the signed-in actor
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
     interface User extends Actor {}
   }
 }
