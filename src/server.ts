@@ -12,7 +12,13 @@ async function main() {
   const server = app.listen(config.port, () => {
     console.log(`Plan d'action RGS : http://localhost:${config.port} (${config.production ? 'production' : 'démonstration'}, base ${config.databaseUrl ? 'PostgreSQL' : config.databaseFile})`);
   });
+  // Expired sessions are purged hourly (the session store's own timer is off so tests can close the pool cleanly).
+  const purge = setInterval(() => {
+    db('sessions').where('expired', '<', new Date().toISOString()).delete().catch((err) => console.error('Purge des sessions :', err));
+  }, 60 * 60 * 1000);
+  purge.unref();
   const stop = () => {
+    clearInterval(purge);
     server.close(() => db.destroy().then(() => process.exit(0)));
   };
   process.on('SIGTERM', stop);
