@@ -12,6 +12,7 @@ import { HttpError } from './web/errors';
 import { adminRouter } from './web/routes/admin';
 import { authRouter } from './web/routes/auth';
 import { fichesRouter } from './web/routes/fiches';
+import { meetingsRouter } from './web/routes/meetings';
 import { planRouter } from './web/routes/plan';
 import { planSettingsRouter } from './web/routes/plan-settings';
 import { viewHelpers } from './web/view-helpers';
@@ -86,6 +87,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(requireSignIn);
   app.use(planRouter(ctx));
   app.use(fichesRouter(ctx));
+  app.use(meetingsRouter(ctx));
   app.use('/admin/plan', planSettingsRouter(ctx));
   app.use('/admin', adminRouter(ctx));
 

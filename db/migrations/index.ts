@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_initial';
+import * as m002 from './002_meetings';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -10,6 +11,7 @@ interface Migration {
 // database migrates the same way whether the code runs from .ts (tsx) or compiled .js.
 const migrations: Record<string, Migration> = {
   '001_initial': m001,
+  '002_meetings': m002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

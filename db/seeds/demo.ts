@@ -1,9 +1,12 @@
-import { addDays, addMonths, format } from 'date-fns';
+import { addDays, addMonths, format, parseISO } from 'date-fns';
 import type { Knex } from 'knex';
 import type { AuditActor } from '../../src/data/audit';
 import { createFiche, addNote, type FicheInput } from '../../src/data/fiches';
 import { communes, instances, milestones, services, teams } from '../../src/data/referentials';
 import { createUser } from '../../src/data/users';
+import { addDecision, createMeeting, getMeeting, holdMeeting, setRecord } from '../../src/data/meetings';
+import { currentPlan } from '../../src/data/plans';
+import { liveAgenda } from '../../src/services/agenda';
 import type { Actor, Role } from '../../src/domain/roles';
 import { hashPassword } from '../../src/security/passwords';
 
@@ -221,7 +224,7 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
   ];
   const ficheIds: number[] = [];
   for (const fiche of fiches) {
-    const r = await createFiche(db, planId, fiche, editor, now);
+    const r = await createFiche(db, planId, fiche, editor, addMonths(now, -5));
     if (r.ok) ficheIds.push(r.id);
   }
   // The notes move the statuses, so the history tells how each fiche got where it is.
@@ -232,7 +235,31 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
     [2, -1, "Demande de raccordement envoyée à la tierce maintenance, toujours sans réponse.", 'bloque'],
     [4, -4, "L'éditeur confirme la redondance de l'hébergement et le niveau de service.", 'fait'],
   ];
-  for (const [index, months, body, status] of notes) {
-    await addNote(db, ficheIds[index]!, { body, notedOn: day(months), status }, editor, now);
-  }
+  const addNotes = async (from: number, to: number) => {
+    for (const [index, months, body, status] of notes.filter(([, m]) => m >= from && m < to)) {
+      await addNote(db, ficheIds[index]!, { body, notedOn: day(months), status }, editor, parseISO(`${day(months)}T10:00:00`));
+    }
+  };
+  // A first committee meeting two months ago, held: its agenda was frozen with the plan as it then stood.
+  await addNotes(-12, -1);
+  const attendees = Object.values(users).filter((u) => u.role !== 'commune').map((u) => ({ userId: u.id, name: u.name, organisation: 'Métropole (démonstration)' }));
+  const past = await createMeeting(db, planId, {
+    title: 'Comité de pilotage', kind: 'suivi', startsAt: `${day(-2)}T14:00`, endsAt: `${day(-2)}T16:00`, place: 'Hôtel de la Métropole, salle du conseil', visioUrl: '',
+    objective: "Présentation et échange sur le plan d'action RGS à déployer en vue de l'homologation.", reminder: '', questions: '', coversAll: true, ficheIds: [],
+    attendees: [...attendees, { userId: null, name: 'Représentant des communes', organisation: 'Conférence des maires' }],
+  }, editor, addMonths(now, -2));
+  const planRow = await currentPlan(db);
+  const pastMeeting = (await getMeeting(db, past))!;
+  const at = parseISO(`${day(-2)}T16:00:00`);
+  await holdMeeting(db, past, await liveAgenda(db, planRow, pastMeeting, at), editor, at);
+  await addDecision(db, past, ficheIds[2]!, "Relancer la tierce maintenance du service d'authentification ; point d'étape au prochain comité.", editor, at);
+  await setRecord(db, past, "Le comité valide le plan d'action dans ses grandes lignes. Les communes seront informées du déploiement.", editor, at);
+  await addNotes(-1, 1);
+  // The next one, to prepare: the signature meeting.
+  await createMeeting(db, planId, {
+    title: "Comité de pilotage — signature de l'homologation", kind: 'signature', startsAt: `${day(1)}T10:00`, endsAt: `${day(1)}T12:00`,
+    place: 'Hôtel de la Métropole, salle du conseil', visioUrl: 'https://visio.example.org/comite-rgs',
+    objective: "Présenter l'avancement du plan d'action et recueillir la décision de l'autorité d'homologation.", reminder: '',
+    questions: '', coversAll: true, ficheIds: [], attendees,
+  }, editor, now);
 }

@@ -1,0 +1,236 @@
+import type { Knex } from 'knex';
+import type { Agenda } from '../domain/agenda';
+import type { FicheState } from '../domain/changes';
+import type { Actor } from '../domain/roles';
+import { recordAudit } from './audit';
+
+export type MeetingKind = 'suivi' | 'signature';
+
+export interface Attendee { userId: number | null; name: string; organisation: string }
+
+export interface Meeting {
+  id: number;
+  planId: number;
+  title: string;
+  kind: MeetingKind;
+  startsAt: string;
+  endsAt: string;
+  place: string;
+  visioUrl: string;
+  objective: string;
+  reminder: string;
+  questions: string;
+  coversAll: boolean;
+  ficheIds: number[];
+  sectionOrder: string[];
+  record: string;
+  heldAt: string | null;
+  snapshot: Agenda | null;
+  version: number;
+  attendees: Attendee[];
+}
+
+export interface MeetingInput {
+  title: string;
+  kind: MeetingKind;
+  startsAt: string;
+  endsAt: string;
+  place: string;
+  visioUrl: string;
+  objective: string;
+  reminder: string;
+  questions: string;
+  coversAll: boolean;
+  ficheIds: number[];
+  attendees: Attendee[];
+}
+
+export interface Decision { id: number; ficheId: number | null; text: string; authorName: string; createdAt: string }
+
+export interface Signature {
+  id: number; meetingId: number | null; signed: boolean; authority: string; decidedOn: string;
+  durationMonths: number | null; conditions: string; createdAt: string;
+}
+
+function fromRow(r: Record<string, unknown>, attendees: Attendee[], ficheIds: number[]): Meeting {
+  return {
+    id: Number(r.id), planId: Number(r.plan_id), title: String(r.title), kind: r.kind as MeetingKind,
+    startsAt: String(r.starts_at), endsAt: String(r.ends_at), place: String(r.place), visioUrl: String(r.visio_url),
+    objective: String(r.objective), reminder: String(r.reminder), questions: String(r.questions), coversAll: Boolean(r.covers_all),
+    ficheIds, sectionOrder: JSON.parse(String(r.section_order)) as string[], record: String(r.record),
+    heldAt: (r.held_at as string | null) ?? null, snapshot: r.snapshot ? (JSON.parse(String(r.snapshot)) as Agenda) : null,
+    version: Number(r.version), attendees,
+  };
+}
+
+export async function getMeeting(db: Knex, id: number): Promise<Meeting | undefined> {
+  const row = await db('meetings').where({ id }).first();
+  if (!row) return undefined;
+  const [attendees, fiches] = await Promise.all([
+    db('meeting_attendees').where({ meeting_id: id }).orderBy('id'),
+    db('meeting_fiches').where({ meeting_id: id }).select('fiche_id'),
+  ]);
+  return fromRow(
+    row,
+    attendees.map((a) => ({ userId: a.user_id ?? null, name: a.name, organisation: a.organisation })),
+    fiches.map((f) => Number(f.fiche_id)),
+  );
+}
+
+export interface MeetingSummary { id: number; title: string; kind: MeetingKind; startsAt: string; endsAt: string; place: string; heldAt: string | null }
+
+/** The plan's meetings, newest first; a commune agent sees those covering a fiche it may see. */
+export async function listMeetings(db: Knex, planId: number, visibleFicheIds: number[] | null): Promise<MeetingSummary[]> {
+  const query = db('meetings').where({ plan_id: planId }).orderBy('starts_at', 'desc')
+    .select('id', 'title', 'kind', 'starts_at', 'ends_at', 'place', 'held_at');
+  if (visibleFicheIds !== null) {
+    query.where((q) => {
+      q.where((all) => all.where('covers_all', true).whereRaw(visibleFicheIds.length > 0 ? '1 = 1' : '1 = 0'))
+        .orWhereExists(db('meeting_fiches').select(db.raw('1')).whereRaw('meeting_fiches.meeting_id = meetings.id').whereIn('fiche_id', visibleFicheIds));
+    });
+  }
+  return (await query).map((r) => ({ id: r.id, title: r.title, kind: r.kind, startsAt: r.starts_at, endsAt: r.ends_at, place: r.place, heldAt: r.held_at ?? null }));
+}
+
+/** The meeting of the same plan just before this one, held or not. */
+export async function previousMeeting(db: Knex, planId: number, startsAt: string, excludeId?: number): Promise<MeetingSummary | undefined> {
+  const query = db('meetings').where({ plan_id: planId }).where('starts_at', '<', startsAt).orderBy('starts_at', 'desc').first();
+  if (excludeId) query.whereNot('id', excludeId);
+  const r = await query;
+  return r ? { id: r.id, title: r.title, kind: r.kind, startsAt: r.starts_at, endsAt: r.ends_at, place: r.place, heldAt: r.held_at ?? null } : undefined;
+}
+
+async function writeChildren(trx: Knex, id: number, input: MeetingInput) {
+  await trx('meeting_attendees').where({ meeting_id: id }).delete();
+  if (input.attendees.length) {
+    await trx('meeting_attendees').insert(input.attendees.map((a) => ({ meeting_id: id, user_id: a.userId, name: a.name, organisation: a.organisation })));
+  }
+  await trx('meeting_fiches').where({ meeting_id: id }).delete();
+  if (!input.coversAll && input.ficheIds.length) {
+    await trx('meeting_fiches').insert(input.ficheIds.map((ficheId) => ({ meeting_id: id, fiche_id: ficheId })));
+  }
+}
+
+const columns = (i: MeetingInput) => ({
+  title: i.title, kind: i.kind, starts_at: i.startsAt, ends_at: i.endsAt, place: i.place, visio_url: i.visioUrl,
+  objective: i.objective, reminder: i.reminder, questions: i.questions, covers_all: i.coversAll,
+});
+
+export async function createMeeting(db: Knex, planId: number, input: MeetingInput, actor: Actor, at: Date): Promise<number> {
+  return db.transaction(async (trx) => {
+    const [row] = await trx('meetings').insert({ ...columns(input), plan_id: planId, section_order: '[]', created_at: at.toISOString(), updated_at: at.toISOString() }).returning('id');
+    const id = Number(typeof row === 'object' ? row.id : row);
+    await writeChildren(trx, id, input);
+    await recordAudit(trx, { actor, at, action: 'create', entityType: 'meeting', entityId: id, summary: input.title, after: input });
+    return id;
+  });
+}
+
+export type MeetingUpdate = 'ok' | 'conflict' | 'held' | 'not_found';
+
+/** Changes a meeting still in preparation; a held meeting's record is frozen. */
+export async function updateMeeting(
+  db: Knex, id: number, version: number, change: Partial<MeetingInput> & { sectionOrder?: string[] }, actor: Actor, at: Date,
+): Promise<MeetingUpdate> {
+  return db.transaction(async (trx) => {
+    const before = await getMeeting(trx, id);
+    if (!before) return 'not_found';
+    if (before.heldAt) return 'held';
+    const merged: MeetingInput = { ...before, ...change };
+    const n = await trx('meetings').where({ id, version }).whereNull('held_at').update({
+      ...columns(merged),
+      ...(change.sectionOrder ? { section_order: JSON.stringify(change.sectionOrder) } : {}),
+      version: version + 1, updated_at: at.toISOString(),
+    });
+    if (n === 0) return 'conflict';
+    await writeChildren(trx, id, merged);
+    const { snapshot: _s, ...beforeView } = before;
+    await recordAudit(trx, { actor, at, action: 'update', entityType: 'meeting', entityId: id, summary: merged.title, before: beforeView, after: { ...merged, ...(change.sectionOrder ? { sectionOrder: change.sectionOrder } : {}) } });
+    return 'ok';
+  });
+}
+
+/** Holds the meeting: its agenda is stored as it stands and never re-rendered from later data. */
+export async function holdMeeting(db: Knex, id: number, agenda: Agenda, actor: Actor, at: Date): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const n = await trx('meetings').where({ id }).whereNull('held_at')
+      .update({ held_at: at.toISOString(), snapshot: JSON.stringify(agenda), updated_at: at.toISOString() });
+    if (n === 0) return false;
+    await recordAudit(trx, { actor, at, action: 'update', entityType: 'meeting', entityId: id, summary: `Séance tenue : ${agenda.meetingTitle}`, after: { heldAt: at.toISOString() } });
+    return true;
+  });
+}
+
+export async function setRecord(db: Knex, id: number, record: string, actor: Actor, at: Date): Promise<void> {
+  await db.transaction(async (trx) => {
+    const before = await trx('meetings').where({ id }).select('record').first();
+    await trx('meetings').where({ id }).update({ record, updated_at: at.toISOString() });
+    await recordAudit(trx, { actor, at, action: 'update', entityType: 'meeting', entityId: id, summary: 'Relevé de décisions', before, after: { record } });
+  });
+}
+
+export async function addDecision(db: Knex, meetingId: number, ficheId: number | null, text: string, actor: Actor, at: Date): Promise<void> {
+  await db.transaction(async (trx) => {
+    const [row] = await trx('meeting_decisions').insert({ meeting_id: meetingId, fiche_id: ficheId, text, author_id: actor.id, created_at: at.toISOString() }).returning('id');
+    await recordAudit(trx, { actor, at, action: 'create', entityType: 'decision', entityId: Number(typeof row === 'object' ? row.id : row), summary: text.slice(0, 120), after: { meetingId, ficheId, text } });
+  });
+}
+
+export async function listDecisions(db: Knex, meetingId: number): Promise<Decision[]> {
+  const rows = await db('meeting_decisions').leftJoin('users', 'users.id', 'meeting_decisions.author_id')
+    .where('meeting_decisions.meeting_id', meetingId).orderBy('meeting_decisions.id')
+    .select('meeting_decisions.*', 'users.name as author_name');
+  return rows.map((r) => ({ id: r.id, ficheId: r.fiche_id ?? null, text: r.text, authorName: r.author_name ?? 'Compte supprimé', createdAt: r.created_at }));
+}
+
+export async function recordSignature(
+  db: Knex, planId: number, meetingId: number, s: Omit<Signature, 'id' | 'meetingId' | 'createdAt'>, actor: Actor, at: Date,
+): Promise<void> {
+  await db.transaction(async (trx) => {
+    const [row] = await trx('signatures').insert({
+      plan_id: planId, meeting_id: meetingId, signed: s.signed, authority: s.authority, decided_on: s.decidedOn,
+      duration_months: s.durationMonths, conditions: s.conditions, author_id: actor.id, created_at: at.toISOString(),
+    }).returning('id');
+    await recordAudit(trx, { actor, at, action: 'create', entityType: 'signature', entityId: Number(typeof row === 'object' ? row.id : row), summary: s.signed ? 'Homologation signée' : 'Homologation non signée', after: s });
+  });
+}
+
+export async function listSignatures(db: Knex, planId: number): Promise<Signature[]> {
+  const rows = await db('signatures').where({ plan_id: planId }).orderBy([{ column: 'decided_on', order: 'desc' }, { column: 'id', order: 'desc' }]);
+  return rows.map((r) => ({
+    id: r.id, meetingId: r.meeting_id ?? null, signed: Boolean(r.signed), authority: r.authority, decidedOn: r.decided_on,
+    durationMonths: r.duration_months ?? null, conditions: r.conditions, createdAt: r.created_at,
+  }));
+}
+
+/**
+ * Each fiche as it stood at an instant, rebuilt from the audit trail: the last full snapshot
+ * (creation or edit) before it, then the status changes of the progress notes that followed.
+ */
+export async function ficheStatesAt(db: Knex, ficheIds: number[], atIso: string): Promise<Map<number, FicheState>> {
+  const states = new Map<number, FicheState>();
+  if (!ficheIds.length) return states;
+  const rows = await db('audit_log').where('entity_type', 'fiche').whereIn('entity_id', ficheIds).where('at', '<=', atIso)
+    .orderBy('id').select('entity_id', 'action', 'after');
+  for (const r of rows) {
+    const after = r.after ? JSON.parse(r.after) : null;
+    const id = Number(r.entity_id);
+    if ((r.action === 'create' || r.action === 'update') && after) {
+      states.set(id, { status: after.status, targetDate: after.targetDate ?? null, steps: after.steps ?? [], sideEffects: after.sideEffects ?? [] });
+    } else if (r.action === 'note' && after?.status) {
+      const state = states.get(id);
+      if (state) state.status = after.status;
+    } else if (r.action === 'delete') states.delete(id);
+  }
+  return states;
+}
+
+/** Progress notes written since an instant, per fiche, oldest first. */
+export async function notesSince(db: Knex, ficheIds: number[], sinceIso: string) {
+  if (!ficheIds.length) return [];
+  const rows = await db('progress_notes').leftJoin('users', 'users.id', 'progress_notes.author_id')
+    .whereIn('progress_notes.fiche_id', ficheIds).where('progress_notes.created_at', '>', sinceIso)
+    .orderBy(['progress_notes.noted_on', 'progress_notes.id'])
+    .select('progress_notes.fiche_id', 'progress_notes.noted_on', 'progress_notes.body', 'users.name as author_name');
+  return rows.map((r) => ({ ficheId: Number(r.fiche_id), notedOn: String(r.noted_on), body: String(r.body), authorName: String(r.author_name ?? 'Compte supprimé') }));
+}

@@ -1,0 +1,173 @@
+import { format, parseISO } from 'date-fns';
+import { fr } from 'date-fns/locale';
+// The committee agenda (ordre du jour), as a display-ready model: the HTML page, the PDF and the
+// frozen record of a held meeting are all made from this one JSON-serialisable value.
+import type { SideEffectLevel } from './statuses';
+
+export interface AgendaStep { position: number; label: string; status: string }
+
+export interface AgendaFiche {
+  ficheId: number;
+  number: number;
+  title: string;
+  finding: string;
+  steps: AgendaStep[];
+  stepsDone: number;
+  targetDate: string;
+  late: boolean;
+  status: string;
+  progress: string;
+  conclusion: string;
+  conclusionCounts: string[];
+  cost: string | null;
+  owner: string;
+  scope: string;
+  sideEffects: { level: SideEffectLevel; levelLabel: string; description: string }[];
+  /** What changed since the previous meeting of the plan, in French sentences. */
+  changes: string[];
+}
+
+export type AgendaSection =
+  | { key: 'ordre_du_jour'; title: string; items: string[] }
+  | { key: 'objectif'; title: string; text: string }
+  | {
+      key: 'perimetre';
+      title: string;
+      lines: { service: string; prod: number; recette: number; teams: string }[];
+      communes: string[];
+      reminder: string;
+    }
+  | { key: 'calendrier'; title: string; done: string[]; toDo: string[] }
+  | { key: 'plan'; title: string; fiches: { number: number; title: string; status: string }[] }
+  | { key: 'fiche'; title: string; fiche: AgendaFiche }
+  | { key: 'questions'; title: string; text: string };
+
+export type SectionKey = AgendaSection['key'];
+
+export interface Agenda {
+  organisation: string;
+  planTitle: string;
+  meetingTitle: string;
+  /** "mardi 24 novembre 2026, 14 h 00 – 16 h 00" */
+  when: string;
+  /** "24/11/2026", for footers */
+  dateShort: string;
+  place: string;
+  previousMeeting: string | null;
+  sections: AgendaSection[];
+  generatedAt: string;
+}
+
+/** The default order of the deck; fiche sections stand where "fiches" is. */
+export const DEFAULT_SECTION_ORDER = ['ordre_du_jour', 'objectif', 'perimetre', 'calendrier', 'plan', 'fiches', 'questions'] as const;
+export type OrderKey = (typeof DEFAULT_SECTION_ORDER)[number];
+
+export const SECTION_TITLES: Record<OrderKey, string> = {
+  ordre_du_jour: 'Ordre du jour proposé',
+  objectif: 'Objectif de la séance',
+  perimetre: "Périmètre de l'homologation",
+  calendrier: 'Rappel du calendrier',
+  plan: "Présentation du plan d'action",
+  fiches: "Détail du plan d'action",
+  questions: 'Questions diverses',
+};
+
+/** Reads a stored order, keeping only known keys once each and appending the missing ones. */
+export function normaliseOrder(order: readonly string[]): OrderKey[] {
+  const known = new Set<string>(DEFAULT_SECTION_ORDER);
+  const kept = [...new Set(order.filter((k) => known.has(k)))] as OrderKey[];
+  return [...kept, ...DEFAULT_SECTION_ORDER.filter((k) => !kept.includes(k))];
+}
+
+/** Moves one section up or down in the order. */
+export function moveSection(order: readonly OrderKey[], key: OrderKey, direction: 'up' | 'down'): OrderKey[] {
+  const list = [...order];
+  const i = list.indexOf(key);
+  const j = direction === 'up' ? i - 1 : i + 1;
+  if (i < 0 || j < 0 || j >= list.length) return list;
+  [list[i], list[j]] = [list[j]!, list[i]!];
+  return list;
+}
+
+export interface AgendaInput {
+  organisation: string;
+  planTitle: string;
+  planReminder: string;
+  meeting: { title: string; startsAt: string; endsAt: string; place: string; visioUrl: string; objective: string; reminder: string; questions: string; sectionOrder: string[] };
+  previousMeeting: { title: string; startsAt: string } | null;
+  perimeter: { serviceName: string; prod: number; recette: number; teams: string[]; communes: string[] }[];
+  communes: string[];
+  milestones: { dueDate: string; title: string; done: boolean }[];
+  fiches: Omit<AgendaFiche, 'changes'>[];
+  changes: Map<number, string[]>;
+  generatedAt: Date;
+}
+
+function when(startsAt: string, endsAt: string): string {
+  const start = parseISO(startsAt);
+  const end = parseISO(endsAt);
+  const time = (d: Date) => format(d, "HH' h 'mm");
+  const sameDay = format(start, 'yyyy-MM-dd') === format(end, 'yyyy-MM-dd');
+  return sameDay
+    ? `${format(start, 'EEEE d MMMM yyyy', { locale: fr })}, ${time(start)} – ${time(end)}`
+    : `du ${format(start, 'EEEE d MMMM yyyy', { locale: fr })} ${time(start)} au ${format(end, 'EEEE d MMMM yyyy', { locale: fr })} ${time(end)}`;
+}
+
+/** Builds the agenda of a meeting from the live plan, in the deck's structure and the editors' order. */
+export function buildAgenda(input: AgendaInput): Agenda {
+  const m = input.meeting;
+  const month = (d: string) => format(parseISO(d), 'MMMM yyyy', { locale: fr });
+  const order = normaliseOrder(m.sectionOrder);
+  const parts: Record<OrderKey, AgendaSection[]> = {
+    ordre_du_jour: [],
+    objectif: [{ key: 'objectif', title: SECTION_TITLES.objectif, text: m.objective }],
+    perimetre: [{
+      key: 'perimetre', title: SECTION_TITLES.perimetre,
+      lines: input.perimeter.map((l) => ({ service: l.serviceName, prod: l.prod, recette: l.recette, teams: l.teams.join(', ') + (l.communes.length ? ' et les communes' : '') })),
+      communes: input.communes,
+      reminder: m.reminder || input.planReminder,
+    }],
+    calendrier: [{
+      key: 'calendrier', title: SECTION_TITLES.calendrier,
+      done: input.milestones.filter((x) => x.done).map((x) => `${capitalise(month(x.dueDate))} : ${x.title}`),
+      toDo: input.milestones.filter((x) => !x.done).map((x) => `${capitalise(month(x.dueDate))} : ${x.title}`),
+    }],
+    plan: [{ key: 'plan', title: SECTION_TITLES.plan, fiches: input.fiches.map((f) => ({ number: f.number, title: f.title, status: f.status })) }],
+    fiches: input.fiches.map((f) => ({
+      key: 'fiche' as const, title: `Détail de la fiche action n°${f.number}`, fiche: { ...f, changes: input.changes.get(f.ficheId) ?? [] },
+    })),
+    questions: [{ key: 'questions', title: SECTION_TITLES.questions, text: m.questions }],
+  };
+  parts.ordre_du_jour = [{ key: 'ordre_du_jour', title: SECTION_TITLES.ordre_du_jour, items: order.filter((k) => k !== 'ordre_du_jour').map((k) => SECTION_TITLES[k]) }];
+  return {
+    organisation: input.organisation,
+    planTitle: input.planTitle,
+    meetingTitle: m.title,
+    when: when(m.startsAt, m.endsAt),
+    dateShort: format(parseISO(m.startsAt), 'dd/MM/yyyy'),
+    place: [m.place, m.visioUrl].filter(Boolean).join(' — '),
+    previousMeeting: input.previousMeeting ? `${input.previousMeeting.title} du ${format(parseISO(input.previousMeeting.startsAt), 'dd/MM/yyyy')}` : null,
+    sections: order.flatMap((k) => parts[k]),
+    generatedAt: input.generatedAt.toISOString(),
+  };
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/**
+ * The agenda as a commune agent may read it: only the fiches touching its instances, and no other
+ * commune's name. Everyone else gets it whole.
+ */
+export function restrictAgenda(agenda: Agenda, visible: { ficheIds: Set<number>; communeName: string | null } | null): Agenda {
+  if (!visible) return agenda;
+  const numbers = new Set(agenda.sections.flatMap((s) => (s.key === 'fiche' && visible.ficheIds.has(s.fiche.ficheId) ? [s.fiche.number] : [])));
+  const sections = agenda.sections.flatMap((s): AgendaSection[] => {
+    if (s.key === 'fiche') return visible.ficheIds.has(s.fiche.ficheId) ? [s] : [];
+    if (s.key === 'plan') return [{ ...s, fiches: s.fiches.filter((f) => numbers.has(f.number)) }];
+    if (s.key === 'perimetre') return [{ ...s, communes: s.communes.filter((c) => c === visible.communeName) }];
+    return [s];
+  });
+  return { ...agenda, sections };
+}

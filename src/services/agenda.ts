@@ -1,0 +1,82 @@
+import { format } from 'date-fns';
+import type { Knex } from 'knex';
+import { getFiche, listFiches, listNotes } from '../data/fiches';
+import { ficheStatesAt, type Meeting, notesSince, previousMeeting } from '../data/meetings';
+import type { Plan } from '../data/plans';
+import { communes, instances, milestones } from '../data/referentials';
+import { type Agenda, type AgendaFiche, buildAgenda } from '../domain/agenda';
+import { changesSince } from '../domain/changes';
+import { isLate, ownersSummary, stepsProgress } from '../domain/fiche';
+import { perimeterLines } from '../domain/perimeter';
+import { SIDE_EFFECT_LABELS, STATUS_LABELS } from '../domain/statuses';
+
+const dmy = (d: string | null) => (d ? d.split('-').reverse().join('/') : '—');
+
+/** A local "2026-11-24T14:00" as the instant it names on this server, to compare with audit times. */
+export const instantOf = (local: string) => new Date(local).toISOString();
+
+/** The fiche ids a meeting covers: all the plan's by default. */
+export async function coveredFicheIds(db: Knex, meeting: Meeting): Promise<number[]> {
+  if (!meeting.coversAll) return meeting.ficheIds;
+  return (await listFiches(db, meeting.planId, null)).map((f) => f.id);
+}
+
+/** The live agenda of a meeting, built from today's plan (a held meeting shows its snapshot instead). */
+export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Date): Promise<Agenda> {
+  const today = format(now, 'yyyy-MM-dd');
+  const ids = new Set(await coveredFicheIds(db, meeting));
+  const summaries = (await listFiches(db, plan.id, null)).filter((f) => ids.has(f.id));
+  const details = await Promise.all(summaries.map((f) => getFiche(db, f.id)));
+  const lastNotes = await Promise.all(summaries.map((f) => listNotes(db, f.id)));
+  const fiches: Omit<AgendaFiche, 'changes'>[] = details.flatMap((f, i) => {
+    if (!f) return [];
+    const last = lastNotes[i]?.[0];
+    const services = [...new Set(f.scope.map((s) => s.serviceName))];
+    return [{
+      ficheId: f.id, number: f.number, title: f.title, finding: f.finding,
+      steps: f.steps.map((s) => ({ position: s.position, label: s.label, status: STATUS_LABELS[s.status] })),
+      stepsDone: stepsProgress(f.steps).done,
+      targetDate: dmy(f.targetDate), late: isLate(f, today), status: STATUS_LABELS[f.status],
+      progress: last ? `${STATUS_LABELS[f.status]} — dernier point le ${dmy(last.notedOn)} : ${last.body}` : STATUS_LABELS[f.status],
+      conclusion: f.conclusion,
+      conclusionCounts: f.conclusionCounts.map((c) => `${c.count} sur ${c.total} : ${c.label}`),
+      cost: f.costAmount === null ? null : `${new Intl.NumberFormat('fr-FR').format(f.costAmount).replace(/[\u202f\u00a0]/g, ' ')} €${f.costSource ? `, estimé par ${f.costSource}` : ''}`,
+      owner: ownersSummary(f.owners) || '—',
+      scope: f.scopeAll ? "Tout le périmètre de l'homologation" : `${f.scope.length} instance${f.scope.length > 1 ? 's' : ''} : ${services.join(', ')}`,
+      sideEffects: f.sideEffects.map((e) => ({ level: e.level, levelLabel: SIDE_EFFECT_LABELS[e.level], description: e.description })),
+    }];
+  });
+
+  const previous = await previousMeeting(db, plan.id, meeting.startsAt, meeting.id);
+  const changes = new Map<number, string[]>();
+  if (previous) {
+    const since = instantOf(previous.startsAt);
+    const [states, notes] = await Promise.all([ficheStatesAt(db, [...ids], since), notesSince(db, [...ids], since)]);
+    for (const f of details) {
+      if (!f) continue;
+      changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id)));
+    }
+  }
+  const [instanceList, communeList, milestoneList] = await Promise.all([
+    instances.list(db), communes.list(db), milestones.listWhere(db, 'plan_id', plan.id),
+  ]);
+  const withInstances = new Set(instanceList.map((i) => i.communeId));
+  return buildAgenda({
+    organisation: plan.organisation,
+    planTitle: plan.title,
+    planReminder: plan.reminder,
+    meeting,
+    previousMeeting: previous ?? null,
+    perimeter: perimeterLines(instanceList),
+    communes: communeList.filter((c) => withInstances.has(c.id)).map((c) => c.name).sort((a, b) => a.localeCompare(b, 'fr')),
+    milestones: milestoneList,
+    fiches,
+    changes,
+    generatedAt: now,
+  });
+}
+
+/** What a meeting shows: its frozen snapshot once held, the live agenda before. */
+export async function agendaOf(db: Knex, plan: Plan, meeting: Meeting, now: Date): Promise<Agenda> {
+  return meeting.snapshot ?? liveAgenda(db, plan, meeting, now);
+}
