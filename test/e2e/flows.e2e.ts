@@ -33,8 +33,14 @@ describe('in a real browser (chromium)', function () {
       await expect(page.locator('h1')).to.exist;
       expect(await page.locator('h1').innerText()).to.contain('Sécuriser');
       await checkPage(page, `${role}-fiche`);
+      await page.click('nav a:has-text("Séances")');
+      await checkPage(page, `${role}-seances`);
+      await page.click('a:has-text("signature de l")');
+      await checkPage(page, `${role}-seance`);
+      await page.click('a:has-text("Ordre du jour (à imprimer)")');
+      await checkPage(page, `${role}-ordre-du-jour`);
       if (role === 'admin') {
-        for (const url of ['/admin', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/plan', '/admin/journal', '/fiches/nouvelle']) {
+        for (const url of ['/seances/nouvelle', '/admin', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/plan', '/admin/journal', '/fiches/nouvelle']) {
           await page.goto(`${base}${url}`);
           await checkPage(page, `${role}${url.replace(/\//g, '-')}`);
         }
