@@ -11,6 +11,7 @@ import type { AppContext } from './web/context';
 import { HttpError } from './web/errors';
 import { adminRouter } from './web/routes/admin';
 import { authRouter } from './web/routes/auth';
+import { dashboardRouter } from './web/routes/dashboard';
 import { fichesRouter } from './web/routes/fiches';
 import { meetingsRouter } from './web/routes/meetings';
 import { planRouter } from './web/routes/plan';
@@ -86,6 +87,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.get('/', (_req, res) => res.redirect('/plan'));
   app.use(requireSignIn);
   app.use(planRouter(ctx));
+  app.use(dashboardRouter(ctx));
   app.use(fichesRouter(ctx));
   app.use(meetingsRouter(ctx));
   app.use('/admin/plan', planSettingsRouter(ctx));

@@ -70,7 +70,7 @@ export interface FicheInput extends FicheFields {
 }
 
 /** Restricts a fiche query to what a commune may see: fiches whose scope touches its instances. */
-function visibleTo(query: Knex.QueryBuilder, db: Knex, communeId: number | null): Knex.QueryBuilder {
+export function visibleTo(query: Knex.QueryBuilder, db: Knex, communeId: number | null): Knex.QueryBuilder {
   if (communeId === null) return query;
   return query.where((q) => {
     q.where((all) =>
@@ -85,7 +85,7 @@ function visibleTo(query: Knex.QueryBuilder, db: Knex, communeId: number | null)
   });
 }
 
-async function ownersOf(db: Knex, ficheIds: number[]): Promise<Map<number, Owner[]>> {
+export async function ownersOf(db: Knex, ficheIds: number[]): Promise<Map<number, Owner[]>> {
   const rows = ficheIds.length
     ? await db('fiche_owners')
         .join('teams', 'teams.id', 'fiche_owners.team_id')

@@ -1,0 +1,80 @@
+import type { Knex } from 'knex';
+import type { DashFiche, DashInstance } from '../domain/dashboard';
+import type { Status } from '../domain/statuses';
+import { visibleTo } from './fiches';
+
+export interface DashboardData {
+  fiches: DashFiche[];
+  instances: DashInstance[];
+  milestones: { dueDate: string; title: string; done: boolean }[];
+  teams: { id: number; name: string }[];
+  services: { id: number; name: string }[];
+  communes: { id: number; name: string }[];
+  /** Steps done per fiche after each change, for the trend. */
+  stepEvents: { ficheId: number; at: string; stepsDone: number }[];
+}
+
+/**
+ * Everything the dashboard needs in a fixed number of queries, whatever the size of the plan:
+ * the visible fiches and, through sub-queries on them, their steps, owners, strong side effects and scope.
+ */
+export async function loadDashboard(db: Knex, planId: number, communeId: number | null): Promise<DashboardData> {
+  const visible = () => visibleTo(db('fiches').where('fiches.plan_id', planId), db, communeId).select('fiches.id');
+  const instanceQuery = db('instances')
+    .join('services', 'services.id', 'instances.service_id')
+    .leftJoin('communes', 'communes.id', 'instances.commune_id')
+    .select('instances.id', 'instances.service_id', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name');
+  if (communeId !== null) instanceQuery.where('instances.commune_id', communeId);
+  const [fiches, steps, owners, effects, scope, instanceRows, milestones, teams, services, communes, audit] = await Promise.all([
+    db('fiches').whereIn('id', visible()).select('id', 'number', 'title', 'status', 'target_date', 'scope_all').orderBy('number'),
+    db('steps').whereIn('fiche_id', visible()).select('fiche_id', 'label', 'status').orderBy(['fiche_id', 'position']),
+    db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').whereIn('fiche_owners.fiche_id', visible())
+      .select('fiche_owners.fiche_id', 'teams.id as team_id', 'teams.name as team_name'),
+    db('side_effects').whereIn('fiche_id', visible()).where('level', 'fort').select('fiche_id', 'description').orderBy(['fiche_id', 'position']),
+    db('fiche_instances').whereIn('fiche_id', visible()).select('fiche_id', 'instance_id'),
+    instanceQuery,
+    db('milestones').where('plan_id', planId).select('due_date', 'title', 'done').orderBy('due_date'),
+    db('teams').select('id', 'name').orderBy('name'),
+    db('services').select('id', 'name').orderBy(['position', 'name']),
+    communeId === null ? db('communes').select('id', 'name').orderBy('name') : db('communes').where('id', communeId).select('id', 'name'),
+    db('audit_log').where('entity_type', 'fiche').whereIn('action', ['create', 'update']).whereIn('entity_id', visible())
+      .select('entity_id', 'at', 'after').orderBy('id'),
+  ]);
+  const group = <T>(rows: T[], key: (r: T) => number) => {
+    const map = new Map<number, T[]>();
+    for (const r of rows) {
+      const list = map.get(key(r));
+      if (list) list.push(r);
+      else map.set(key(r), [r]);
+    }
+    return map;
+  };
+  const stepsBy = group(steps, (r) => Number(r.fiche_id));
+  const ownersBy = group(owners, (r) => Number(r.fiche_id));
+  const effectsBy = group(effects, (r) => Number(r.fiche_id));
+  const scopeBy = group(scope, (r) => Number(r.fiche_id));
+  const visibleInstances = new Set(instanceRows.map((r) => Number(r.id)));
+  return {
+    fiches: fiches.map((f) => ({
+      id: Number(f.id), number: Number(f.number), title: f.title, status: f.status as Status, targetDate: f.target_date ?? null,
+      owners: [...new Map((ownersBy.get(Number(f.id)) ?? []).map((o) => [Number(o.team_id), { teamId: Number(o.team_id), teamName: o.team_name as string }])).values()],
+      steps: (stepsBy.get(Number(f.id)) ?? []).map((s) => ({ label: s.label as string, status: s.status as Status })),
+      strongEffects: (effectsBy.get(Number(f.id)) ?? []).map((e) => e.description as string),
+      // a commune agent's view of a fiche's scope is limited to its own instances
+      instanceIds: f.scope_all ? 'all' : (scopeBy.get(Number(f.id)) ?? []).map((s) => Number(s.instance_id)).filter((id) => visibleInstances.has(id)),
+    })),
+    instances: instanceRows.map((r) => ({
+      id: Number(r.id), serviceId: Number(r.service_id), serviceName: r.service_name, environment: r.environment,
+      communeId: r.commune_id === null ? null : Number(r.commune_id), communeName: r.commune_name ?? null,
+    })),
+    milestones: milestones.map((m) => ({ dueDate: m.due_date, title: m.title, done: Boolean(m.done) })),
+    teams: teams.map((t) => ({ id: Number(t.id), name: t.name })),
+    services: services.map((s) => ({ id: Number(s.id), name: s.name })),
+    communes: communes.map((c) => ({ id: Number(c.id), name: c.name })),
+    stepEvents: audit.flatMap((a) => {
+      const after = a.after ? JSON.parse(a.after) : null;
+      if (!after || !Array.isArray(after.steps)) return [];
+      return [{ ficheId: Number(a.entity_id), at: String(a.at), stepsDone: after.steps.filter((s: { status: string }) => s.status === 'fait').length }];
+    }),
+  };
+}

@@ -1,0 +1,168 @@
+import { addDays, format, parseISO } from 'date-fns';
+import { type Environment, ENVIRONMENTS, type Status, STATUSES } from './statuses';
+
+export interface DashFiche {
+  id: number;
+  number: number;
+  title: string;
+  status: Status;
+  targetDate: string | null;
+  owners: { teamId: number; teamName: string }[];
+  steps: { label: string; status: Status }[];
+  strongEffects: string[];
+  /** 'all' when the fiche concerns the whole perimeter. */
+  instanceIds: number[] | 'all';
+}
+
+export interface DashInstance {
+  id: number;
+  serviceId: number;
+  serviceName: string;
+  environment: Environment;
+  communeId: number | null;
+  communeName: string | null;
+}
+
+export interface DashFilters {
+  team?: number;
+  service?: number;
+  environment?: Environment;
+  commune?: number;
+  status?: Status;
+}
+
+/** The instances a fiche touches. */
+export function touched(fiche: DashFiche, instances: readonly DashInstance[]): DashInstance[] {
+  if (fiche.instanceIds === 'all') return [...instances];
+  const ids = new Set(fiche.instanceIds);
+  return instances.filter((i) => ids.has(i.id));
+}
+
+export function applyFilters(fiches: readonly DashFiche[], instances: readonly DashInstance[], f: DashFilters): DashFiche[] {
+  return fiches.filter((fiche) => {
+    if (f.status && fiche.status !== f.status) return false;
+    if (f.team && !fiche.owners.some((o) => o.teamId === f.team)) return false;
+    if (f.service || f.environment || f.commune) {
+      const scope = touched(fiche, instances);
+      if (f.service && !scope.some((i) => i.serviceId === f.service)) return false;
+      if (f.environment && !scope.some((i) => i.environment === f.environment)) return false;
+      if (f.commune && !scope.some((i) => i.communeId === f.commune)) return false;
+    }
+    return true;
+  });
+}
+
+const late = (f: DashFiche, today: string) => f.status !== 'fait' && f.targetDate !== null && f.targetDate < today;
+
+export interface ReadinessComponent { key: string; label: string; value: number; weight: number; points: number; gain: number; advice: string }
+
+/**
+ * Readiness for the signature, from 0 to 5: a weighted mean of four shares, times 5.
+ *   40 % actions done (steps done / steps)
+ *   25 % fiches on time (fiches not late / fiches)
+ *   20 % strong side effects settled (strong effects on done fiches / strong effects; 1 when there are none)
+ *   15 % fiches done (done / fiches)
+ * Each component shows how many points it brings and how many it would add if complete.
+ */
+export const READINESS_WEIGHTS = { steps: 0.4, onTime: 0.25, strong: 0.2, done: 0.15 } as const;
+
+export function readiness(fiches: readonly DashFiche[], today: string): { index: number; components: ReadinessComponent[] } {
+  const steps = fiches.flatMap((f) => f.steps);
+  const stepsDone = steps.filter((s) => s.status === 'fait').length;
+  const lateCount = fiches.filter((f) => late(f, today)).length;
+  const strong = fiches.flatMap((f) => f.strongEffects.map(() => f.status));
+  const strongOpen = strong.filter((s) => s !== 'fait').length;
+  const done = fiches.filter((f) => f.status === 'fait').length;
+  const share = (n: number, d: number, empty = 0) => (d === 0 ? empty : n / d);
+  const parts: [keyof typeof READINESS_WEIGHTS, string, number, string][] = [
+    ['steps', 'Actions faites', share(stepsDone, steps.length), `${steps.length - stepsDone} action(s) restent à faire.`],
+    ['onTime', 'Fiches dans les délais', share(fiches.length - lateCount, fiches.length), `${lateCount} fiche(s) en retard à replanifier ou terminer.`],
+    ['strong', 'Effets de bord forts levés', share(strong.length - strongOpen, strong.length, 1), `${strongOpen} effet(s) de bord fort(s) sur des fiches non terminées, à arbitrer.`],
+    ['done', 'Fiches terminées', share(done, fiches.length), `${fiches.length - done} fiche(s) non terminée(s).`],
+  ];
+  const components = parts.map(([key, label, value, advice]) => {
+    const weight = READINESS_WEIGHTS[key];
+    return { key, label, value, weight, points: 5 * weight * value, gain: 5 * weight * (1 - value), advice };
+  });
+  return { index: components.reduce((sum, c) => sum + c.points, 0), components };
+}
+
+export function lateFiches(fiches: readonly DashFiche[], today: string) {
+  const list = fiches.filter((f) => late(f, today)).sort((a, b) => (a.targetDate! < b.targetDate! ? -1 : a.targetDate! > b.targetDate! ? 1 : a.number - b.number));
+  return list.map((f) => ({ fiche: f, lateSteps: f.steps.filter((s) => s.status !== 'fait') }));
+}
+
+export interface ComingItem { date: string; kind: 'fiche' | 'jalon'; label: string; ficheId?: number; window: 30 | 60 | 90 }
+
+export function coming(fiches: readonly DashFiche[], milestones: readonly { dueDate: string; title: string; done: boolean }[], today: string): ComingItem[] {
+  const limit = (days: number) => format(addDays(parseISO(today), days), 'yyyy-MM-dd');
+  const windowOf = (d: string): 30 | 60 | 90 | null => (d < today ? null : d <= limit(30) ? 30 : d <= limit(60) ? 60 : d <= limit(90) ? 90 : null);
+  const items: ComingItem[] = [];
+  for (const f of fiches) {
+    const w = f.targetDate && f.status !== 'fait' ? windowOf(f.targetDate) : null;
+    if (w) items.push({ date: f.targetDate!, kind: 'fiche', label: `Fiche n°${f.number} : ${f.title}`, ficheId: f.id, window: w });
+  }
+  for (const m of milestones) {
+    const w = !m.done ? windowOf(m.dueDate) : null;
+    if (w) items.push({ date: m.dueDate, kind: 'jalon', label: m.title, window: w });
+  }
+  return items.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+}
+
+export type StatusCounts = Record<Status, number> & { total: number };
+const emptyCounts = (): StatusCounts => ({ non_demarre: 0, en_cours: 0, bloque: 0, fait: 0, total: 0 });
+
+export function countByStatus(fiches: readonly DashFiche[]): StatusCounts {
+  const c = emptyCounts();
+  for (const f of fiches) { c[f.status] += 1; c.total += 1; }
+  return c;
+}
+
+/** Fiches by status for each group a fiche belongs to (a fiche may count in several groups). */
+export function groupCounts<K>(fiches: readonly DashFiche[], keysOf: (f: DashFiche) => K[], labelOf: (k: K) => string): { label: string; counts: StatusCounts }[] {
+  const groups = new Map<string, StatusCounts>();
+  for (const f of fiches) {
+    for (const key of new Set(keysOf(f).map(labelOf))) {
+      const c = groups.get(key) ?? emptyCounts();
+      c[f.status] += 1; c.total += 1;
+      groups.set(key, c);
+    }
+  }
+  return [...groups].map(([label, counts]) => ({ label, counts })).sort((a, b) => a.label.localeCompare(b.label, 'fr'));
+}
+
+export function byEnvironment(fiches: readonly DashFiche[], instances: readonly DashInstance[]) {
+  return groupCounts(fiches, (f) => [...new Set(touched(f, instances).map((i) => i.environment))], (e) => (e === 'prod' ? 'Production' : 'Recette'));
+}
+
+/** One row per commune: the status of each fiche touching its instances, or null. */
+export function communeMatrix(fiches: readonly DashFiche[], instances: readonly DashInstance[]) {
+  const communes = new Map<number, string>();
+  for (const i of instances) if (i.communeId !== null) communes.set(i.communeId, i.communeName ?? '');
+  const touchedCommunes = new Map<number, Set<number>>();
+  for (const f of fiches) touchedCommunes.set(f.id, new Set(touched(f, instances).flatMap((i) => (i.communeId === null ? [] : [i.communeId]))));
+  return [...communes]
+    .sort((a, b) => a[1].localeCompare(b[1], 'fr'))
+    .map(([id, name]) => ({ communeId: id, communeName: name, cells: fiches.map((f) => (touchedCommunes.get(f.id)!.has(id) ? f.status : null)) }));
+}
+
+export function openStrongEffects(fiches: readonly DashFiche[]) {
+  return fiches.filter((f) => f.status !== 'fait').flatMap((f) => f.strongEffects.map((description) => ({ fiche: f, description })));
+}
+
+/** Steps done at the end of each month, from successive snapshots of each fiche. */
+export function stepsTrend(events: readonly { ficheId: number; at: string; stepsDone: number }[], today: string): { month: string; done: number }[] {
+  if (events.length === 0) return [];
+  const sorted = [...events].sort((a, b) => (a.at < b.at ? -1 : 1));
+  const months: string[] = [];
+  for (let m = sorted[0]!.at.slice(0, 7); m <= today.slice(0, 7); m = format(addDays(parseISO(`${m}-01`), 32), 'yyyy-MM')) months.push(m);
+  const current = new Map<number, number>();
+  let i = 0;
+  return months.map((month) => {
+    while (i < sorted.length && sorted[i]!.at.slice(0, 7) <= month) { current.set(sorted[i]!.ficheId, sorted[i]!.stepsDone); i++; }
+    return { month, done: [...current.values()].reduce((a, b) => a + b, 0) };
+  });
+}
+
+export function isEnvironment(v: string): v is Environment { return (ENVIRONMENTS as readonly string[]).includes(v); }
+export function isStatusValue(v: string): v is Status { return (STATUSES as readonly string[]).includes(v); }
