@@ -33,6 +33,8 @@ describe('in a real browser (chromium)', function () {
       await expect(page.locator('h1')).to.exist;
       expect(await page.locator('h1').innerText()).to.contain('Sécuriser');
       await checkPage(page, `${role}-fiche`);
+      await page.click('nav a:has-text("Tableau de bord")');
+      await checkPage(page, `${role}-tableau-de-bord`);
       await page.click('nav a:has-text("Séances")');
       await checkPage(page, `${role}-seances`);
       await page.click('a:has-text("signature de l")');
