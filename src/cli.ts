@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadDatabaseConfig } from './config';
 import { communes } from './data/referentials';
 import { createUser } from './data/users';
 import { connect, migrate } from './db';
@@ -22,7 +22,8 @@ Commandes :
   --help
       Affiche cette aide.
 
-Variables d'environnement : DATA_DIR (dossier de la base, ./data par défaut), NODE_ENV.
+Variables d'environnement : DATA_DIR (dossier de la base, ./data par défaut) ou DATABASE_URL (PostgreSQL).
+SESSION_SECRET n'est pas nécessaire à la ligne de commande.
 `;
 
 class CliError extends Error {}
@@ -56,12 +57,26 @@ async function readPassword(): Promise<string> {
   });
 }
 
+const USER_CREATE_OPTIONS = { email: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, commune: { type: 'string' } } as const;
+
+/** node:util parseArgs, with its English errors told in French. */
+function parseOptions(args: string[]) {
+  try {
+    return parseArgs({ args, options: USER_CREATE_OPTIONS, strict: true });
+  } catch (err) {
+    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+    const quoted = /'([^']+)'/.exec(err instanceof Error ? err.message : '')?.[1] ?? '';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new CliError(`option inconnue : ${quoted}. Voir npm run cli -- --help`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new CliError(`l'option ${quoted.replace(/ <value>$/, '')} attend une valeur.`);
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      throw new CliError(`argument inattendu : « ${quoted} ». Mettez entre guillemets une valeur qui contient des espaces (--name "Prénom Nom").`);
+    }
+    throw err;
+  }
+}
+
 async function userCreate(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { email: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, commune: { type: 'string' } },
-    strict: true,
-  });
+  const { values } = parseOptions(args);
   const email = values.email?.trim() ?? '';
   const name = values.name?.trim() ?? '';
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new CliError('--email : adresse électronique manquante ou invalide.');
@@ -71,7 +86,7 @@ async function userCreate(args: string[]): Promise<void> {
   if (role === 'commune' && !values.commune) throw new CliError('--commune : obligatoire pour le rôle commune.');
   if (role !== 'commune' && values.commune) throw new CliError('--commune : réservé au rôle commune.');
 
-  const config = loadConfig();
+  const config = loadDatabaseConfig();
   const db = connect(config);
   try {
     await migrate(db);
@@ -96,7 +111,7 @@ async function userCreate(args: string[]): Promise<void> {
 }
 
 async function migrateCommand(): Promise<void> {
-  const config = loadConfig();
+  const config = loadDatabaseConfig();
   const db = connect(config);
   try {
     await migrate(db);

@@ -16,6 +16,21 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+export type DatabaseConfig = Pick<Config, 'dataDir' | 'databaseFile' | 'databaseUrl'>;
+
+/**
+ * Only where the database is: what the command line needs. It neither asks for SESSION_SECRET
+ * nor writes one, so an operator can create accounts in production without the web server's secret.
+ */
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
+  const dataDir = path.resolve(env.DATA_DIR ?? './data');
+  const databaseUrl = env.DATABASE_URL?.trim() || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL doit être une adresse PostgreSQL (postgres://utilisateur@hôte:5432/base).');
+  }
+  return { dataDir, databaseFile: path.join(dataDir, 'plan.sqlite'), databaseUrl };
+}
+
 /**
  * Reads the environment once, into one typed object.
  * Outside production a missing SESSION_SECRET is generated and kept in DATA_DIR,
@@ -23,16 +38,12 @@ export class ConfigError extends Error {}
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production';
-  const portText = env.PORT ?? '3000';
+  const portText = env.PORT?.trim() || '3000';
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  if (!/^\d+$/.test(portText) || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError(`PORT doit être un numéro de port entre 0 et 65535 (reçu : « ${portText} »).`);
   }
-  const dataDir = path.resolve(env.DATA_DIR ?? './data');
-  const databaseUrl = env.DATABASE_URL?.trim() || null;
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL doit être une adresse PostgreSQL (postgres://utilisateur@hôte:5432/base).');
-  }
+  const { dataDir, databaseFile, databaseUrl } = loadDatabaseConfig(env);
   let sessionSecret = env.SESSION_SECRET ?? '';
   if (production) {
     if (sessionSecret.length < 32) {
@@ -47,7 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port,
     dataDir,
-    databaseFile: path.join(dataDir, 'plan.sqlite'),
+    databaseFile,
     databaseUrl,
     production,
     demo: !production,

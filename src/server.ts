@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import { prepareDatabase } from './bootstrap';
 import { ConfigError, loadConfig } from './config';
@@ -9,8 +10,16 @@ async function main() {
   const { demoLoaded } = await prepareDatabase(db, config, new Date());
   if (demoLoaded) console.log('Base vide : plan de démonstration chargé (comptes affichés sur la page de connexion).');
   const app = createApp({ db, config, now: () => new Date() });
-  const server = app.listen(config.port, () => {
-    console.log(`Plan d'action RGS : http://localhost:${config.port} (${config.production ? 'production' : 'démonstration'}, base ${config.databaseUrl ? 'PostgreSQL' : config.databaseFile})`);
+  const server = app.listen(config.port, (err?: Error) => {
+    // Express 5 hands a listen failure (port taken, no permission) to this callback instead of throwing.
+    if (err) {
+      console.error(`Démarrage impossible : le port ${config.port} n'est pas utilisable (${(err as NodeJS.ErrnoException).code ?? err.message}). Choisissez-en un autre avec PORT.`);
+      db.destroy().finally(() => process.exit(1));
+      return;
+    }
+    // PORT=0 lets the system choose: show the port actually listened on.
+    const port = (server.address() as AddressInfo).port;
+    console.log(`Plan d'action RGS : http://localhost:${port} (${config.production ? 'production' : 'démonstration'}, base ${config.databaseUrl ? 'PostgreSQL' : config.databaseFile})`);
   });
   // Expired sessions are purged hourly (the session store's own timer is off so tests can close the pool cleanly).
   const purge = setInterval(() => {

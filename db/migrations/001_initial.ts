@@ -95,7 +95,8 @@ export async function up(knex: Knex): Promise<void> {
   });
   await knex.schema.createTable('fiche_instances', (t) => {
     t.integer('fiche_id').notNullable().references('id').inTable('fiches').onDelete('CASCADE');
-    t.integer('instance_id').notNullable().references('id').inTable('instances').onDelete('CASCADE');
+    // An instance in a fiche's scope cannot be deleted silently: the fiche must be changed first.
+    t.integer('instance_id').notNullable().references('id').inTable('instances').onDelete('RESTRICT');
     t.primary(['fiche_id', 'instance_id']);
     t.index(['instance_id']);
   });

@@ -10,5 +10,7 @@ export function isUniqueViolation(err: unknown): boolean {
 
 export function isForeignKeyViolation(err: unknown): boolean {
   const c = code(err);
-  return c === 'SQLITE_CONSTRAINT_FOREIGNKEY' || c === '23503';
+  // SQLite reports an ON DELETE RESTRICT refusal as a trigger constraint with this message.
+  const message = err instanceof Error ? err.message : '';
+  return c === 'SQLITE_CONSTRAINT_FOREIGNKEY' || c === '23503' || (c === 'SQLITE_CONSTRAINT_TRIGGER' && message.includes('FOREIGN KEY constraint failed'));
 }

@@ -37,6 +37,8 @@ interface Entity<T extends { id: number }, I> {
   fields: Field[];
   schema: z.ZodType<unknown>;
   toInput: (data: never, ctx: AppContext) => Promise<I> | I;
+  /** Checks that need the database: the rows a choice refers to still exist (another administrator may have deleted them). */
+  check?: (data: never, ctx: AppContext) => Promise<FieldErrors>;
   toValues: (item: T) => Values;
   columns: { label: string; value: (item: T) => string }[];
   duplicate: string;
@@ -47,7 +49,11 @@ const optionsOf = (repo: Repository<{ id: number; name: string }, unknown>, none
   ...(await repo.list(db)).map((i) => ({ value: String(i.id), label: i.name })),
 ];
 
-const entity = <T extends { id: number }, I, S extends z.ZodType>(e: Omit<Entity<T, I>, 'schema' | 'toInput'> & { schema: S; toInput: (data: z.output<S>, ctx: AppContext) => Promise<I> | I }) =>
+const entity = <T extends { id: number }, I, S extends z.ZodType>(e: Omit<Entity<T, I>, 'schema' | 'toInput' | 'check'> & {
+  schema: S;
+  toInput: (data: z.output<S>, ctx: AppContext) => Promise<I> | I;
+  check?: (data: z.output<S>, ctx: AppContext) => Promise<FieldErrors>;
+}) =>
   e as unknown as Entity<{ id: number }, unknown>;
 
 const ENTITIES: Entity<{ id: number }, unknown>[] = [
@@ -110,6 +116,13 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
       communeId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une commune dans la liste.' }).transform((v) => (v ? Number(v) : null)),
     }),
     toInput: (d) => d,
+    check: async (d, ctx) => {
+      const errors: FieldErrors = {};
+      if (!(await services.get(ctx.db, d.serviceId))) errors.serviceId = "Ce service n'existe plus : choisissez-en un autre.";
+      if (!(await teams.get(ctx.db, d.teamId))) errors.teamId = "Cette équipe n'existe plus : choisissez-en une autre.";
+      if (d.communeId !== null && !(await communes.get(ctx.db, d.communeId))) errors.communeId = "Cette commune n'existe plus : choisissez-en une autre.";
+      return errors;
+    },
     toValues: (i) => ({ name: i.name, serviceId: String(i.serviceId), environment: i.environment, teamId: String(i.teamId), communeId: i.communeId ? String(i.communeId) : '' }),
     columns: [
       { label: 'Service', value: (i) => i.serviceName },
@@ -171,7 +184,7 @@ export function adminRouter(ctx: AppContext): Router {
   });
 
   router.get('/journal', async (req, res) => {
-    const page = Math.max(1, Number(str(req.query.page)) || 1);
+    const page = Math.max(1, Math.floor(Number(str(req.query.page))) || 1);
     const entries = await listAudit(ctx.db, { limit: 100, offset: (page - 1) * 100 });
     res.render('admin/journal', { title: "Journal d'audit", entries: entries.map((e) => ({ ...e, changes: auditChanges(e.before, e.after) })), page });
   });
@@ -267,6 +280,8 @@ export function adminRouter(ctx: AppContext): Router {
       const values = read(e.fields, req.body);
       const parsed = e.schema.safeParse(values);
       if (!parsed.success) return renderForm(res, 422, { e, fields: e.fields, values, id, errors: fieldErrors(parsed.error) });
+      const missing = e.check ? await e.check(parsed.data as never, ctx) : {};
+      if (Object.keys(missing).length) return renderForm(res, 422, { e, fields: e.fields, values, id, errors: missing });
       const input = await e.toInput(parsed.data as never, ctx);
       const r = id === undefined ? await e.repo.create(ctx.db, input, actor(req), ctx.now()) : await e.repo.update(ctx.db, id, input, actor(req), ctx.now());
       if (!r.ok && r.reason === 'not_found') throw notFound();
