@@ -35,6 +35,8 @@ describe('fiches', () => {
     expect(text).not.to.contain('Modifier la fiche');
     expect(text).not.to.contain("Ajouter un point d'avancement");
     const f3 = textOf((await agent.get(`/fiches/${await ficheIdByNumber(t.db, 3)}`)).text);
+    // the demo's held meeting decided about fiche 3
+    expect(f3).to.match(/Décisions du comité de pilotage Comité de pilotage du \d\d\/\d\d\/\d{4} : Relancer la tierce maintenance/);
     expect(f3).to.contain('1 500 €, estimé par le prestataire de la plateforme');
     expect(f3).to.contain('Non démarré → Bloqué'.replace('Non démarré', 'En cours'));
   });

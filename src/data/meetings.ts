@@ -234,3 +234,17 @@ export async function notesSince(db: Knex, ficheIds: number[], sinceIso: string)
     .select('progress_notes.fiche_id', 'progress_notes.noted_on', 'progress_notes.body', 'users.name as author_name');
   return rows.map((r) => ({ ficheId: Number(r.fiche_id), notedOn: String(r.noted_on), body: String(r.body), authorName: String(r.author_name ?? 'Compte supprimé') }));
 }
+
+/** The committee's decisions about one fiche, newest meeting first. */
+export async function decisionsForFiche(db: Knex, ficheId: number): Promise<(Decision & { meetingId: number; meetingTitle: string; meetingDate: string })[]> {
+  const rows = await db('meeting_decisions')
+    .join('meetings', 'meetings.id', 'meeting_decisions.meeting_id')
+    .leftJoin('users', 'users.id', 'meeting_decisions.author_id')
+    .where('meeting_decisions.fiche_id', ficheId)
+    .orderBy([{ column: 'meetings.starts_at', order: 'desc' }, { column: 'meeting_decisions.id', order: 'desc' }])
+    .select('meeting_decisions.*', 'users.name as author_name', 'meetings.title as meeting_title', 'meetings.starts_at as meeting_date');
+  return rows.map((r) => ({
+    id: r.id, ficheId: r.fiche_id, text: r.text, authorName: r.author_name ?? 'Compte supprimé', createdAt: r.created_at,
+    meetingId: r.meeting_id, meetingTitle: r.meeting_title, meetingDate: String(r.meeting_date).slice(0, 10),
+  }));
+}
