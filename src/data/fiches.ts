@@ -321,3 +321,70 @@ export async function addNote(
     return true;
   });
 }
+
+/**
+ * Several fiches with everything they hold (no commune restriction), in a fixed number of queries:
+ * what the agenda needs, whatever the size of the plan.
+ */
+export async function getFiches(db: Knex, ids: number[]): Promise<FicheDetail[]> {
+  if (!ids.length) return [];
+  const idsQuery = () => db('fiches').whereIn('id', ids).select('id');
+  const [rows, partScope, allInstances, owners, steps, effects, counts] = await Promise.all([
+    db('fiches').whereIn('id', idsQuery()).select('*').orderBy('number'),
+    db('fiche_instances').join('instances', 'instances.id', 'fiche_instances.instance_id').join('services', 'services.id', 'instances.service_id')
+      .leftJoin('communes', 'communes.id', 'instances.commune_id').whereIn('fiche_instances.fiche_id', idsQuery())
+      .select('fiche_instances.fiche_id', 'instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
+      .orderBy(['services.position', 'instances.environment', 'instances.name']),
+    db('instances').join('services', 'services.id', 'instances.service_id').leftJoin('communes', 'communes.id', 'instances.commune_id')
+      .select('instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
+      .orderBy(['services.position', 'instances.environment', 'instances.name']),
+    db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').leftJoin('services', 'services.id', 'fiche_owners.service_id')
+      .whereIn('fiche_owners.fiche_id', idsQuery())
+      .select('fiche_owners.fiche_id', 'fiche_owners.team_id', 'teams.name as team_name', 'fiche_owners.service_id', 'services.name as service_name').orderBy('fiche_owners.id'),
+    db('steps').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
+    db('side_effects').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
+    db('conclusion_counts').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
+  ]);
+  const by = <T extends { fiche_id: number }>(list: T[]) => {
+    const map = new Map<number, T[]>();
+    for (const r of list) {
+      const k = Number(r.fiche_id);
+      const l = map.get(k);
+      if (l) l.push(r); else map.set(k, [r]);
+    }
+    return map;
+  };
+  const scopeBy = by(partScope);
+  const ownersBy = by(owners);
+  const stepsBy = by(steps);
+  const effectsBy = by(effects);
+  const countsBy = by(counts);
+  const toScope = (s: Record<string, unknown>): ScopeInstance => ({
+    id: Number(s.id), name: String(s.name), serviceName: String(s.service_name), environment: s.environment as Environment,
+    communeId: s.commune_id === null ? null : Number(s.commune_id), communeName: (s.commune_name as string | null) ?? null,
+  });
+  return rows.map((row) => {
+    const id = Number(row.id);
+    return {
+      id, planId: row.plan_id, number: row.number, title: row.title, finding: row.finding, targetDate: row.target_date ?? null, status: row.status,
+      conclusion: row.conclusion,
+      conclusionCounts: (countsBy.get(id) ?? []).map((c) => ({ count: c.count, total: c.total, label: c.label })),
+      costAmount: row.cost_amount ?? null, costSource: row.cost_source, scopeAll: Boolean(row.scope_all),
+      scope: (row.scope_all ? allInstances : scopeBy.get(id) ?? []).map(toScope),
+      owners: (ownersBy.get(id) ?? []).map((o) => ({ teamId: o.team_id, teamName: o.team_name, serviceId: o.service_id ?? null, serviceName: o.service_name ?? null })),
+      steps: (stepsBy.get(id) ?? []).map((s) => ({ id: s.id, position: s.position, label: s.label, status: s.status })),
+      sideEffects: (effectsBy.get(id) ?? []).map((e) => ({ id: e.id, level: e.level, description: e.description })),
+      version: row.version, createdAt: row.created_at, updatedAt: row.updated_at,
+    };
+  });
+}
+
+/** The latest progress note of each fiche, in one query. */
+export async function latestNotes(db: Knex, ids: number[]): Promise<Map<number, { notedOn: string; body: string }>> {
+  if (!ids.length) return new Map();
+  const rows = await db('progress_notes as p')
+    .whereIn('p.fiche_id', db('fiches').whereIn('id', ids).select('id'))
+    .whereRaw('p.id = (select q.id from progress_notes q where q.fiche_id = p.fiche_id order by q.noted_on desc, q.id desc limit 1)')
+    .select('p.fiche_id', 'p.noted_on', 'p.body');
+  return new Map(rows.map((r) => [Number(r.fiche_id), { notedOn: String(r.noted_on), body: String(r.body) }]));
+}

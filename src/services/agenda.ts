@@ -1,6 +1,6 @@
 import { format } from 'date-fns';
 import type { Knex } from 'knex';
-import { getFiche, listFiches, listNotes } from '../data/fiches';
+import { getFiches, latestNotes, listFiches } from '../data/fiches';
 import { ficheStatesAt, type Meeting, notesSince, previousMeeting } from '../data/meetings';
 import type { Plan } from '../data/plans';
 import { communes, instances, milestones } from '../data/referentials';
@@ -25,14 +25,11 @@ export async function coveredFicheIds(db: Knex, meeting: Meeting): Promise<numbe
 export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Date): Promise<Agenda> {
   const today = format(now, 'yyyy-MM-dd');
   const ids = new Set(await coveredFicheIds(db, meeting));
-  const summaries = (await listFiches(db, plan.id, null)).filter((f) => ids.has(f.id));
-  const details = await Promise.all(summaries.map((f) => getFiche(db, f.id)));
-  const lastNotes = await Promise.all(summaries.map((f) => listNotes(db, f.id)));
-  const fiches: Omit<AgendaFiche, 'changes'>[] = details.flatMap((f, i) => {
-    if (!f) return [];
-    const last = lastNotes[i]?.[0];
+  const [details, lastNotes] = await Promise.all([getFiches(db, [...ids]), latestNotes(db, [...ids])]);
+  const fiches: Omit<AgendaFiche, 'changes'>[] = details.map((f) => {
+    const last = lastNotes.get(f.id);
     const services = [...new Set(f.scope.map((s) => s.serviceName))];
-    return [{
+    return {
       ficheId: f.id, number: f.number, title: f.title, finding: f.finding,
       steps: f.steps.map((s) => ({ position: s.position, label: s.label, status: STATUS_LABELS[s.status] })),
       stepsDone: stepsProgress(f.steps).done,
@@ -44,7 +41,7 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
       owner: ownersSummary(f.owners) || '—',
       scope: f.scopeAll ? "Tout le périmètre de l'homologation" : `${f.scope.length} instance${f.scope.length > 1 ? 's' : ''} : ${services.join(', ')}`,
       sideEffects: f.sideEffects.map((e) => ({ level: e.level, levelLabel: SIDE_EFFECT_LABELS[e.level], description: e.description })),
-    }];
+    };
   });
 
   const previous = await previousMeeting(db, plan.id, meeting.startsAt, meeting.id);
@@ -53,7 +50,6 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
     const since = instantOf(previous.startsAt);
     const [states, notes] = await Promise.all([ficheStatesAt(db, [...ids], since), notesSince(db, [...ids], since)]);
     for (const f of details) {
-      if (!f) continue;
       changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id)));
     }
   }
