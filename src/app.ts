@@ -26,7 +26,8 @@ export function createApp(ctx: AppContext): express.Express {
   app.set('views', path.join(root, 'views'));
   app.set('view engine', 'ejs');
   app.engine('ejs', (file, data, cb) => {
-    ejs.renderFile(file, data as ejs.Data, { cache: ctx.config.production, escape: ejs.escapeXML }, cb);
+    // compiled templates are cached (a template edit needs a restart), else every include is re-read and re-compiled
+    ejs.renderFile(file, data as ejs.Data, { cache: true, escape: ejs.escapeXML }, cb);
   });
   if (ctx.config.production) app.set('trust proxy', 1);
 

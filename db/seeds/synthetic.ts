@@ -73,10 +73,10 @@ export async function generateSyntheticPlan(
       password_hash: hash, active: true, created_at: iso,
     })));
     const editorId = Number((await trx('users').where('role', 'editor').first()).id);
-    await bulk(trx, 'progress_notes', Array.from({ length: o.notes }, (_, i) => ({
-      fiche_id: ficheIds[i % ficheIds.length], author_id: editorId, noted_on: day(-Math.floor(rnd() * 540)), created_at: iso, body: `Point ${i + 1}`,
-      status_before: null, status_after: null,
-    })));
+    await bulk(trx, 'progress_notes', Array.from({ length: o.notes }, (_, i) => {
+      const notedOn = day(-Math.floor(rnd() * 540));
+      return { fiche_id: ficheIds[i % ficheIds.length], author_id: editorId, noted_on: notedOn, created_at: `${notedOn}T10:00:00.000Z`, body: `Point ${i + 1}`, status_before: null, status_after: null };
+    }));
     // one audit snapshot per fiche, in the shape the app writes, so history-based views work
     const steps = await trx('steps').whereIn('fiche_id', trx('fiches').where('plan_id', planId).select('id')).select('id', 'fiche_id', 'position', 'label', 'status');
     const stepsBy = new Map<number, typeof steps>();

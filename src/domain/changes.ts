@@ -16,7 +16,7 @@ const day = (d: string | null) => (d ? format(parseISO(d), 'dd/MM/yyyy') : 'aucu
  * steps completed or added, new side effects, and the progress notes written in between.
  */
 export function changesSince(
-  before: FicheState | undefined, after: FicheState, notes: { notedOn: string; body: string; authorName: string }[],
+  before: FicheState | undefined, after: FicheState, notes: { notedOn: string; body: string; authorName: string }[], maxNotes = 5,
 ): string[] {
   const out: string[] = [];
   if (!before) out.push('Nouvelle fiche depuis la dernière séance.');
@@ -34,6 +34,9 @@ export function changesSince(
       if (!known.has(`${effect.level}|${effect.description}`)) out.push(`Nouvel effet de bord (${SIDE_EFFECT_LABELS[effect.level].toLowerCase()}) : ${effect.description}`);
     }
   }
-  for (const note of notes) out.push(`Point du ${day(note.notedOn)} (${note.authorName}) : ${note.body}`);
+  // A committee reads the latest notes; older ones are counted, not listed.
+  const shown = notes.slice(-maxNotes);
+  if (notes.length > shown.length) out.push(`${notes.length - shown.length} point(s) d'avancement plus ancien(s) depuis la dernière séance, à lire sur la fiche.`);
+  for (const note of shown) out.push(`Point du ${day(note.notedOn)} (${note.authorName}) : ${note.body}`);
   return out;
 }

@@ -31,23 +31,36 @@ export interface DashFilters {
   status?: Status;
 }
 
-/** The instances a fiche touches. */
-export function touched(fiche: DashFiche, instances: readonly DashInstance[]): DashInstance[] {
-  if (fiche.instanceIds === 'all') return [...instances];
-  const ids = new Set(fiche.instanceIds);
-  return instances.filter((i) => ids.has(i.id));
+/** What a fiche's scope touches: services, environments, communes. */
+export interface Reach { services: Map<number, string>; environments: Set<Environment>; communes: Set<number> }
+
+/**
+ * The reach of every fiche, computed once: fiches on the whole perimeter share one value,
+ * so the cost is the size of the scopes, not fiches × instances.
+ */
+export function reachOf(fiches: readonly DashFiche[], instances: readonly DashInstance[]): Map<number, Reach> {
+  const byId = new Map(instances.map((i) => [i.id, i]));
+  const reach = (list: Iterable<DashInstance>): Reach => {
+    const r: Reach = { services: new Map(), environments: new Set(), communes: new Set() };
+    for (const i of list) {
+      r.services.set(i.serviceId, i.serviceName);
+      r.environments.add(i.environment);
+      if (i.communeId !== null) r.communes.add(i.communeId);
+    }
+    return r;
+  };
+  const all = reach(instances);
+  return new Map(fiches.map((f) => [f.id, f.instanceIds === 'all' ? all : reach(f.instanceIds.flatMap((id) => byId.get(id) ?? []))]));
 }
 
-export function applyFilters(fiches: readonly DashFiche[], instances: readonly DashInstance[], f: DashFilters): DashFiche[] {
+export function applyFilters(fiches: readonly DashFiche[], reach: Map<number, Reach>, f: DashFilters): DashFiche[] {
   return fiches.filter((fiche) => {
     if (f.status && fiche.status !== f.status) return false;
     if (f.team && !fiche.owners.some((o) => o.teamId === f.team)) return false;
-    if (f.service || f.environment || f.commune) {
-      const scope = touched(fiche, instances);
-      if (f.service && !scope.some((i) => i.serviceId === f.service)) return false;
-      if (f.environment && !scope.some((i) => i.environment === f.environment)) return false;
-      if (f.commune && !scope.some((i) => i.communeId === f.commune)) return false;
-    }
+    const r = reach.get(fiche.id)!;
+    if (f.service && !r.services.has(f.service)) return false;
+    if (f.environment && !r.environments.has(f.environment)) return false;
+    if (f.commune && !r.communes.has(f.commune)) return false;
     return true;
   });
 }
@@ -128,22 +141,26 @@ export function groupCounts<K>(fiches: readonly DashFiche[], keysOf: (f: DashFic
       groups.set(key, c);
     }
   }
-  return [...groups].map(([label, counts]) => ({ label, counts })).sort((a, b) => a.label.localeCompare(b.label, 'fr'));
+  const collator = new Intl.Collator('fr');
+  return [...groups].map(([label, counts]) => ({ label, counts })).sort((a, b) => collator.compare(a.label, b.label));
 }
 
-export function byEnvironment(fiches: readonly DashFiche[], instances: readonly DashInstance[]) {
-  return groupCounts(fiches, (f) => [...new Set(touched(f, instances).map((i) => i.environment))], (e) => (e === 'prod' ? 'Production' : 'Recette'));
+export function byEnvironment(fiches: readonly DashFiche[], reach: Map<number, Reach>) {
+  return groupCounts(fiches, (f) => [...reach.get(f.id)!.environments], (e) => (e === 'prod' ? 'Production' : 'Recette'));
+}
+
+export function byService(fiches: readonly DashFiche[], reach: Map<number, Reach>) {
+  return groupCounts(fiches, (f) => [...reach.get(f.id)!.services.values()], (n) => n);
 }
 
 /** One row per commune: the status of each fiche touching its instances, or null. */
-export function communeMatrix(fiches: readonly DashFiche[], instances: readonly DashInstance[]) {
+export function communeMatrix(fiches: readonly DashFiche[], instances: readonly DashInstance[], reach: Map<number, Reach>) {
   const communes = new Map<number, string>();
   for (const i of instances) if (i.communeId !== null) communes.set(i.communeId, i.communeName ?? '');
-  const touchedCommunes = new Map<number, Set<number>>();
-  for (const f of fiches) touchedCommunes.set(f.id, new Set(touched(f, instances).flatMap((i) => (i.communeId === null ? [] : [i.communeId]))));
+  const collator = new Intl.Collator('fr');
   return [...communes]
-    .sort((a, b) => a[1].localeCompare(b[1], 'fr'))
-    .map(([id, name]) => ({ communeId: id, communeName: name, cells: fiches.map((f) => (touchedCommunes.get(f.id)!.has(id) ? f.status : null)) }));
+    .sort((a, b) => collator.compare(a[1], b[1]))
+    .map(([id, name]) => ({ communeId: id, communeName: name, cells: fiches.map((f) => (reach.get(f.id)!.communes.has(id) ? f.status : null)) }));
 }
 
 export function openStrongEffects(fiches: readonly DashFiche[]) {

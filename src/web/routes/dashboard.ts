@@ -4,8 +4,8 @@ import { stringify } from 'csv-stringify/sync';
 import { loadDashboard } from '../../data/dashboard';
 import { currentPlan } from '../../data/plans';
 import {
-  applyFilters, byEnvironment, coming, communeMatrix, countByStatus, type DashFilters, groupCounts, isEnvironment, isStatusValue,
-  lateFiches, openStrongEffects, readiness, READINESS_WEIGHTS, stepsTrend, touched,
+  applyFilters, byEnvironment, byService as countByService, coming, communeMatrix, countByStatus, type DashFilters, groupCounts, isEnvironment,
+  isStatusValue, lateFiches, openStrongEffects, reachOf, readiness, READINESS_WEIGHTS, stepsTrend,
 } from '../../domain/dashboard';
 import { ownersSummary } from '../../domain/fiche';
 import { communeRestriction } from '../../domain/roles';
@@ -17,6 +17,7 @@ import { HttpError } from '../errors';
 import { str } from '../forms/fields';
 
 const MATRIX_ROWS = 100;
+const MATRIX_COLUMNS = 40;
 const EXPORTS = ['statuts', 'retards', 'a-venir', 'equipes', 'services', 'environnements', 'communes', 'effets-forts', 'calendrier', 'tendance', 'indice'] as const;
 type Export = (typeof EXPORTS)[number];
 
@@ -62,7 +63,8 @@ export function dashboardRouter(ctx: AppContext): Router {
       teams: new Set(data.teams.map((t) => t.id)), services: new Set(data.services.map((s) => s.id)), communes: new Set(data.communes.map((c) => c.id)),
     });
     const today = format(ctx.now(), 'yyyy-MM-dd');
-    const fiches = applyFilters(data.fiches, data.instances, filters);
+    const reach = reachOf(data.fiches, data.instances);
+    const fiches = applyFilters(data.fiches, reach, filters);
     const ready = readiness(fiches, today);
     const statusCounts = countByStatus(fiches);
     const steps = fiches.flatMap((f) => f.steps);
@@ -70,9 +72,9 @@ export function dashboardRouter(ctx: AppContext): Router {
     const soon = coming(fiches, data.milestones, today);
     const teamNames = new Map(data.teams.map((t) => [t.id, t.name]));
     const byTeam = groupCounts(fiches, (f) => f.owners.map((o) => o.teamId), (id) => teamNames.get(id) ?? '?');
-    const byService = groupCounts(fiches, (f) => touched(f, data.instances).map((i) => i.serviceName), (n) => n);
-    const byEnv = byEnvironment(fiches, data.instances);
-    const matrix = communeMatrix(fiches, data.instances);
+    const byService = countByService(fiches, reach);
+    const byEnv = byEnvironment(fiches, reach);
+    const matrix = communeMatrix(fiches, data.instances, reach);
     const strong = openStrongEffects(fiches);
     const shown = new Set(fiches.map((f) => f.id));
     const trend = stepsTrend(data.stepEvents.filter((e) => shown.has(e.ficheId)), today);
@@ -107,7 +109,9 @@ export function dashboardRouter(ctx: AppContext): Router {
       plan, restricted: restriction !== null, filters, query, queryString, data, fiches, today,
       ready, weights: READINESS_WEIGHTS, statusCounts, stepsDone: steps.filter((s) => s.status === 'fait').length, stepsTotal: steps.length,
       late, soon, byTeam, byService, byEnv, strong, trend, calendar,
-      matrix: matrix.slice(0, MATRIX_ROWS), matrixTotal: matrix.length, MATRIX_ROWS,
+      // the on-screen matrix stays readable at national scale; the CSV export has every row and column
+      matrix: matrix.slice(0, MATRIX_ROWS).map((r) => ({ ...r, cells: r.cells.slice(0, MATRIX_COLUMNS) })), matrixTotal: matrix.length, MATRIX_ROWS,
+      matrixFiches: fiches.slice(0, MATRIX_COLUMNS), MATRIX_COLUMNS,
       statusChart: barChart(STATUSES.map((s) => ({ label: STATUS_LABELS[s], value: statusCounts[s], css: `app-bar--${s}` }))),
       trendChart: lineChart(trend.map((t) => ({ month: t.month, value: t.done }))),
       timelineChart: timeline(calendar.slice(0, 60), today),

@@ -1,0 +1,102 @@
+// npm run bench: a national-scale synthetic plan, then requests/s and latency per page under concurrent
+// load on localhost, SQL statements per page, and the same load on a bare route returning a prebuilt
+// string of the same size (the stack's own floor). Results go to bench/RESULTS.md.
+import { writeFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import express from 'express';
+import { generateSyntheticPlan } from '../db/seeds/synthetic';
+import { createApp } from '../src/app';
+import { countQueries } from '../src/data/query-count';
+import { migrate, openDatabase } from '../src/db';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = 10;
+const SIZE = { communes: 1000, instances: 5000, fiches: 500, steps: 10000, notes: 100000, seed: 42 };
+const now = new Date('2026-11-24T09:00:00Z');
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'plan-bench-'));
+const db = openDatabase(path.join(dir, 'plan.sqlite'));
+await migrate(db);
+let t0 = Date.now();
+const plan = await generateSyntheticPlan(db, { ...SIZE, now });
+const generation = (Date.now() - t0) / 1000;
+console.log(`Plan synthétique généré en ${generation.toFixed(1)} s`);
+
+const app = createApp({
+  db, now: () => now,
+  config: { port: 0, dataDir: dir, databaseFile: path.join(dir, 'plan.sqlite'), databaseUrl: null, production: false, demo: false, sessionSecret: 'secret-de-banc-d-essai-suffisamment-long-0123' },
+});
+const listen = (a: express.Express) => new Promise<{ url: string; close: () => void }>((resolve) => {
+  const s = a.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, close: () => s.close() }));
+});
+const server = await listen(app);
+
+// sign in as the editor, as a browser would
+const login = await fetch(`${server.url}/connexion`);
+let cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+const token = /name="_csrf" value="([^"]+)"/.exec(await login.text())![1]!;
+const signed = await fetch(`${server.url}/connexion`, {
+  method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams({ _csrf: token, email: plan.userEmail, password: plan.password }),
+});
+cookie = (signed.headers.get('set-cookie') ?? '').split(';')[0]!;
+if (signed.status !== 302) throw new Error(`connexion impossible (${signed.status})`);
+
+const busiestRow = await db('steps').select('fiche_id').count({ n: '*' }).groupBy('fiche_id').orderBy('n', 'desc').first();
+const busiest = Number((busiestRow as { fiche_id: number }).fiche_id);
+const pages = [
+  ['Tableau de bord', '/tableau-de-bord'],
+  ['Liste du plan', '/plan'],
+  ['Page d’une fiche', `/fiches/${busiest}`],
+  ['Ordre du jour', `/seances/${plan.meetingId}/ordre-du-jour`],
+] as const;
+
+async function load(url: string, headers: Record<string, string>) {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers });
+  return { rps: r.requests.average, p50: r.latency.p50, p90: r.latency.p90, p97_5: r.latency.p97_5, errors: r.errors + r.non2xx };
+}
+
+const rows: string[] = [];
+for (const [name, url] of pages) {
+  const counter = countQueries(db);
+  t0 = Date.now();
+  const res = await fetch(server.url + url, { headers: { cookie } });
+  const body = await res.text();
+  const single = Date.now() - t0;
+  const queries = counter.count();
+  counter.stop();
+  if (res.status !== 200) throw new Error(`${url} : ${res.status}`);
+  const page = await load(server.url + url, { cookie });
+  // the floor: a bare Express route sending a prebuilt string of the same size
+  const bare = express();
+  bare.get('/', (_req, r) => { r.type('html').send(body); });
+  const floor = await listen(bare);
+  const base = await load(floor.url + '/', {});
+  floor.close();
+  const line = `| ${name} | ${(body.length / 1024).toFixed(0)} Kio | ${queries} | ${single} ms | ${page.rps.toFixed(1)} | ${page.p50} | ${page.p90} | ${page.p97_5} | ${base.rps.toFixed(0)} | ${(page.rps / base.rps * 100).toFixed(2)} % | ${page.errors} |`;
+  console.log(line);
+  rows.push(line);
+}
+server.close();
+await db.destroy();
+
+const cpu = os.cpus()[0]?.model ?? 'inconnu';
+const report = `# Banc d'essai (\`npm run bench\`)
+
+Mesuré le ${new Date().toISOString().slice(0, 10)} sur ${cpu}, ${os.cpus().length} cœurs, Node ${process.version}, SQLite (fichier, WAL).
+Plan synthétique (graine ${SIZE.seed}) : ${SIZE.communes} communes, ${SIZE.instances} instances, ${SIZE.fiches} fiches, ${SIZE.steps} actions, ${SIZE.notes} points d'avancement ; généré en ${generation.toFixed(1)} s.
+Charge : autocannon, ${CONNECTIONS} connexions pendant ${SECONDS} s par page, sur 127.0.0.1, en session « équipe projet ».
+Latences en millisecondes ; autocannon donne p50, p90 et p97,5 (pas de p95 : on donne les deux qui l'encadrent).
+« Plancher » : une route Express nue renvoyant une chaîne préparée de la même taille ; le ratio rapporte la page à ce plancher.
+
+| Page | Taille | Requêtes SQL | 1re requête | req/s | p50 | p90 | p97,5 | req/s plancher | ratio | erreurs |
+|---|---|---|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+`;
+mkdirSync('bench', { recursive: true });
+writeFileSync('bench/RESULTS.md', report);
+console.log('\nRésultats écrits dans bench/RESULTS.md');
+process.exit(0);
