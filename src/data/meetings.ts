@@ -8,28 +8,7 @@ export type MeetingKind = 'suivi' | 'signature';
 
 export interface Attendee { userId: number | null; name: string; organisation: string }
 
-export interface Meeting {
-  id: number;
-  planId: number;
-  title: string;
-  kind: MeetingKind;
-  startsAt: string;
-  endsAt: string;
-  place: string;
-  visioUrl: string;
-  objective: string;
-  reminder: string;
-  questions: string;
-  coversAll: boolean;
-  ficheIds: number[];
-  sectionOrder: string[];
-  record: string;
-  heldAt: string | null;
-  snapshot: Agenda | null;
-  version: number;
-  attendees: Attendee[];
-}
-
+/** What an editor sets on a meeting. */
 export interface MeetingInput {
   title: string;
   kind: MeetingKind;
@@ -43,6 +22,16 @@ export interface MeetingInput {
   coversAll: boolean;
   ficheIds: number[];
   attendees: Attendee[];
+}
+
+export interface Meeting extends MeetingInput {
+  id: number;
+  planId: number;
+  sectionOrder: string[];
+  record: string;
+  heldAt: string | null;
+  snapshot: Agenda | null;
+  version: number;
 }
 
 export interface Decision { id: number; ficheId: number | null; text: string; authorName: string; createdAt: string }
