@@ -99,6 +99,34 @@ describe('in a real browser (chromium)', function () {
     await page.waitForURL(`${base}/connexion`);
   });
 
+  it('prepares a meeting, holds it and records a decision', async () => {
+    await signInWithMouse(page, base, ACCOUNTS.editor);
+    await page.goto(`${base}/seances/nouvelle`);
+    await page.fill('#title', 'Comité de test');
+    await page.fill('#date', '2026-04-20');
+    await page.fill('#startTime', '16:00');
+    await page.fill('#endTime', '15:00');
+    await page.click('button:has-text("Enregistrer la séance")');
+    expect(await page.locator('#endTime-error').innerText()).to.contain("L'heure de fin doit être après l'heure de début.");
+    expect(await page.locator('#place-error').innerText()).to.contain('Indiquez un lieu');
+    expect(await page.inputValue('#title')).to.equal('Comité de test');
+    await checkPage(page, 'editeur-seance-erreurs');
+    await page.fill('#endTime', '17:30');
+    await page.fill('#place', 'Salle du conseil');
+    await page.click('button:has-text("Enregistrer la séance")');
+    await page.waitForURL(/\/seances\/\d+$/);
+    expect(await page.locator('h1').innerText()).to.equal('Comité de test');
+    await page.click('button:has-text("Marquer la séance comme tenue")');
+    await page.waitForURL(/\/seances\/\d+$/);
+    expect(await page.locator('main').textContent()).to.contain('ordre du jour figé');
+    await page.selectOption('#decision-ficheId', { index: 1 });
+    await page.fill('#decision-text', 'Valider la priorité de cette fiche.');
+    await page.click('button:has-text("Enregistrer la décision")');
+    await page.waitForURL(/#decisions$/);
+    expect(await page.locator('#decisions').locator('..').innerText()).to.contain('Valider la priorité de cette fiche.');
+    await checkPage(page, 'editeur-seance-tenue');
+  });
+
   it('shows the errors and keeps what was typed when the fiche is invalid', async () => {
     await signInWithMouse(page, base, ACCOUNTS.editor);
     await page.goto(`${base}/fiches/nouvelle`);
