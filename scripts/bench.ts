@@ -9,6 +9,7 @@ import autocannon from 'autocannon';
 import express from 'express';
 import { generateSyntheticPlan } from '../db/seeds/synthetic';
 import { createApp } from '../src/app';
+import { loadMailConfig } from '../src/config';
 import { countQueries } from '../src/data/query-count';
 import { migrate, openDatabase } from '../src/db';
 
@@ -27,7 +28,7 @@ console.log(`Plan synthétique généré en ${generation.toFixed(1)} s`);
 
 const app = createApp({
   db, now: () => now,
-  config: { port: 0, dataDir: dir, databaseFile: path.join(dir, 'plan.sqlite'), databaseUrl: null, production: false, demo: false, sessionSecret: 'secret-de-banc-d-essai-suffisamment-long-0123' },
+  config: { port: 0, dataDir: dir, databaseFile: path.join(dir, 'plan.sqlite'), databaseUrl: null, production: false, demo: false, sessionSecret: 'secret-de-banc-d-essai-suffisamment-long-0123', mail: loadMailConfig({}), schedulerIntervalSeconds: 60 },
 });
 const listen = (a: express.Express) => new Promise<{ url: string; close: () => void }>((resolve) => {
   const s = a.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, close: () => s.close() }));

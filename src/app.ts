@@ -10,6 +10,10 @@ import { configurePassport, requireSignIn } from './web/auth';
 import type { AppContext } from './web/context';
 import { HttpError } from './web/errors';
 import { adminRouter } from './web/routes/admin';
+import { alertsRouter } from './web/routes/alerts';
+import { contactsRouter } from './web/routes/contacts';
+import { mailAdminRouter } from './web/routes/mail-admin';
+import { unsubscribeRouter } from './web/routes/unsubscribe';
 import { authRouter } from './web/routes/auth';
 import { dashboardRouter } from './web/routes/dashboard';
 import { fichesRouter } from './web/routes/fiches';
@@ -82,6 +86,8 @@ export function createApp(ctx: AppContext): express.Express {
     res.locals.csrfToken = () => generateToken(req);
     next();
   });
+  // Before the CSRF check: the unsubscribe link's token is its own credential (one-click unsubscribe, RFC 8058).
+  app.use(unsubscribeRouter(ctx));
   app.use(csrfSynchronisedProtection);
 
   app.use(authRouter(ctx, passport));
@@ -91,6 +97,9 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(dashboardRouter(ctx));
   app.use(fichesRouter(ctx));
   app.use(meetingsRouter(ctx));
+  app.use(contactsRouter(ctx));
+  app.use(alertsRouter(ctx));
+  app.use('/admin', mailAdminRouter(ctx));
   app.use('/admin/plan', planSettingsRouter(ctx));
   app.use('/admin', adminRouter(ctx));
 

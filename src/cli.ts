@@ -1,5 +1,12 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadDatabaseConfig } from './config';
+import { ConfigError, loadDatabaseConfig, loadMailConfig } from './config';
+import { getMailSettings } from './data/mail-settings';
+import { type Db } from './db';
+import { PERIOD_PATTERN, periodOf } from './domain/schedule';
+import { smtpMailer } from './mail/transport';
+import { deliverDue } from './mail/worker';
+import { scanAlerts } from './services/alerts';
+import { enqueueDigests } from './services/digests';
 import { communes } from './data/referentials';
 import { createUser } from './data/users';
 import { connect, migrate } from './db';
@@ -16,13 +23,27 @@ Commandes :
       Au moins 12 caractères. --commune est obligatoire pour le rôle commune.
       Utilisable pendant que le serveur tourne. Sert à créer le premier administrateur en production.
 
+  digest:send --all | --commune "Nom" [--period 2026-12]
+      Envoie le point d'avancement de chaque commune (ou d'une seule) à ses contacts inscrits.
+      Une commune reçoit un seul point par période (le mois, ou la semaine ISO si l'envoi planifié est
+      hebdomadaire ; --period pour en nommer une autre) : relancer la commande, même en parallèle ou
+      après une interruption, n'envoie rien en double. Délivre ensuite les messages en attente.
+      Code de sortie 1 si un message n'a pas pu être remis (il sera retenté, voir Administration > Courriels).
+
+  outbox:deliver
+      Délivre les messages en attente de la boîte d'envoi (le serveur le fait aussi chaque minute).
+
+  alerts:scan
+      Crée les alertes des fiches dont la date cible est dépassée, envoie les rappels non acquittés.
+
   migrate
       Applique les migrations de la base (le serveur le fait aussi à chaque démarrage).
 
   --help
       Affiche cette aide.
 
-Variables d'environnement : DATA_DIR (dossier de la base, ./data par défaut) ou DATABASE_URL (PostgreSQL).
+Variables d'environnement : DATA_DIR (dossier de la base, ./data par défaut) ou DATABASE_URL (PostgreSQL) ;
+SMTP_URL, MAIL_FROM et PUBLIC_URL pour les courriels (sans SMTP_URL, ils restent dans la boîte d'envoi).
 SESSION_SECRET n'est pas nécessaire à la ligne de commande.
 `;
 
@@ -58,11 +79,14 @@ async function readPassword(): Promise<string> {
 }
 
 const USER_CREATE_OPTIONS = { email: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, commune: { type: 'string' } } as const;
+const DIGEST_OPTIONS = { all: { type: 'boolean' }, commune: { type: 'string' }, period: { type: 'string' } } as const;
+
+type Options = Parameters<typeof parseArgs>[0] extends infer C ? C extends { options?: infer O } ? NonNullable<O> : never : never;
 
 /** node:util parseArgs, with its English errors told in French. */
-function parseOptions(args: string[]) {
+function parseOptions<O extends Options>(args: string[], options: O) {
   try {
-    return parseArgs({ args, options: USER_CREATE_OPTIONS, strict: true });
+    return parseArgs({ args, options, strict: true });
   } catch (err) {
     const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
     const quoted = /'([^']+)'/.exec(err instanceof Error ? err.message : '')?.[1] ?? '';
@@ -76,7 +100,7 @@ function parseOptions(args: string[]) {
 }
 
 async function userCreate(args: string[]): Promise<void> {
-  const { values } = parseOptions(args);
+  const { values } = parseOptions(args, USER_CREATE_OPTIONS);
   const email = values.email?.trim() ?? '';
   const name = values.name?.trim() ?? '';
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new CliError('--email : adresse électronique manquante ou invalide.');
@@ -121,6 +145,60 @@ async function migrateCommand(): Promise<void> {
   }
 }
 
+async function withDatabase<T>(work: (db: Db) => Promise<T>): Promise<T> {
+  const db = connect(loadDatabaseConfig());
+  try {
+    await migrate(db);
+    return await work(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Delivers what is due; returns false if a message could not be handed over. */
+async function deliver(db: Db): Promise<boolean> {
+  const mail = loadMailConfig();
+  if (!mail.smtpUrl) {
+    const pending = await db('outbox').where('status', 'pending').count({ n: '*' }).first();
+    console.log(`SMTP_URL n'est pas défini : ${Number(pending?.n ?? 0)} message(s) restent dans la boîte d'envoi, lisibles dans l'application (Administration > Courriels), non envoyés.`);
+    return true;
+  }
+  const mailer = smtpMailer(mail.smtpUrl);
+  try {
+    const report = await deliverDue(db, mailer, mail, () => new Date());
+    console.log(`Remis : ${report.sent}. À retenter : ${report.retrying}. En échec définitif : ${report.failed}.`);
+    for (const error of report.errors) console.error(`Échec : ${error}`);
+    return report.retrying === 0 && report.failed === 0;
+  } finally {
+    mailer.close();
+  }
+}
+
+async function digestSend(args: string[]): Promise<number> {
+  const { values } = parseOptions(args, DIGEST_OPTIONS);
+  if (Boolean(values.all) === Boolean(values.commune)) throw new CliError('Indiquez --all ou --commune "Nom de la commune" (l\'un ou l\'autre).');
+  if (values.period !== undefined && !PERIOD_PATTERN.test(values.period)) {
+    throw new CliError('--period : lettres, chiffres et tirets, 40 caractères au plus (par exemple 2026-12).');
+  }
+  const mail = loadMailConfig();
+  return withDatabase(async (db) => {
+    let communeIds: number[] | 'all' = 'all';
+    if (values.commune) {
+      const found = (await communes.list(db)).find((c) => c.name.toLowerCase() === values.commune!.trim().toLowerCase());
+      if (!found) throw new CliError(`--commune : la commune « ${values.commune} » est inconnue.`);
+      communeIds = [found.id];
+    }
+    const now = new Date();
+    const settings = await getMailSettings(db);
+    const period = values.period ?? periodOf(now, settings.schedule.frequency === 'weekly' ? 'weekly' : 'monthly', mail.timeZone);
+    const outcomes = await enqueueDigests(db, mail, now, { communeIds, period, origin: 'cli' });
+    const said = { queued: 'point préparé', already_sent: 'déjà envoyé pour cette période, rien de plus', no_contact: 'aucun contact inscrit, rien envoyé' };
+    for (const o of outcomes) console.log(`${o.communeName} : ${said[o.result]}${o.result === 'queued' ? ` pour ${o.recipients} destinataire(s)` : ''}.`);
+    console.log(`Période ${period} : ${outcomes.filter((o) => o.result === 'queued').length} point(s) préparé(s).`);
+    return (await deliver(db)) ? 0 : 1;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
@@ -129,6 +207,15 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'user:create') await userCreate(rest);
   else if (command === 'migrate') await migrateCommand();
+  else if (command === 'digest:send') return digestSend(rest);
+  else if (command === 'outbox:deliver') return withDatabase(async (db) => ((await deliver(db)) ? 0 : 1));
+  else if (command === 'alerts:scan') {
+    return withDatabase(async (db) => {
+      const r = await scanAlerts(db, loadMailConfig(), new Date());
+      console.log(`Alertes créées : ${r.created}. Rappels : ${r.reminded}. Alertes closes : ${r.resolved}.`);
+      return (await deliver(db)) ? 0 : 1;
+    });
+  }
   else throw new CliError(`Commande inconnue : ${command}. Voir npm run cli -- --help`);
   return 0;
 }

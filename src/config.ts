@@ -12,6 +12,24 @@ export interface Config {
   /** Demo mode: outside production, an empty database is filled with the demonstration plan. */
   demo: boolean;
   sessionSecret: string;
+  mail: MailConfig;
+  /** How often the server runs its background work (scheduled digests, alerts, delivery). */
+  schedulerIntervalSeconds: number;
+}
+
+/** Where e-mails go and what their links point to. */
+export interface MailConfig {
+  /** smtp://user:pass@host:587 or smtps://…; null: e-mails stay in the outbox, readable in the app, not sent. */
+  smtpUrl: string | null;
+  from: string;
+  /** The address users reach the app at, for the links in e-mails. */
+  publicUrl: string;
+  /** How long a worker holds a message it is sending; past it, another worker may take it over. */
+  leaseSeconds: number;
+  /** Delivery attempts before a message shows as failed. */
+  maxAttempts: number;
+  /** The time zone of the digest schedule. */
+  timeZone: string;
 }
 
 export class ConfigError extends Error {}
@@ -29,6 +47,36 @@ export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Databa
     throw new ConfigError('DATABASE_URL doit être une adresse PostgreSQL (postgres://utilisateur@hôte:5432/base).');
   }
   return { dataDir, databaseFile: path.join(dataDir, 'plan.sqlite'), databaseUrl };
+}
+
+const positive = (env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number => {
+  const text = env[name]?.trim() || String(fallback);
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > max) throw new ConfigError(`${name} doit être un nombre entier entre 1 et ${max} (reçu : « ${text} »).`);
+  return value;
+};
+
+export function loadMailConfig(env: NodeJS.ProcessEnv = process.env, port = 3000): MailConfig {
+  const smtpUrl = env.SMTP_URL?.trim() || null;
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) {
+    throw new ConfigError('SMTP_URL doit être une adresse smtp:// ou smtps:// (par exemple smtp://utilisateur:motdepasse@smtp.example.org:587).');
+  }
+  const publicUrl = (env.PUBLIC_URL?.trim() || `http://localhost:${port || 3000}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s/]+/.test(publicUrl)) throw new ConfigError('PUBLIC_URL doit être une adresse http:// ou https:// (par exemple https://plan.metropole.fr).');
+  const timeZone = env.PLAN_TIMEZONE?.trim() || 'Europe/Paris';
+  try {
+    new Intl.DateTimeFormat('fr-FR', { timeZone });
+  } catch {
+    throw new ConfigError(`PLAN_TIMEZONE n'est pas un fuseau horaire connu (reçu : « ${timeZone} »).`);
+  }
+  return {
+    smtpUrl,
+    from: env.MAIL_FROM?.trim() || "Plan d'action RGS <ne-pas-repondre@localhost>",
+    publicUrl,
+    leaseSeconds: positive(env, 'OUTBOX_LEASE_SECONDS', 120, 3600),
+    maxAttempts: positive(env, 'OUTBOX_MAX_ATTEMPTS', 6, 50),
+    timeZone,
+  };
 }
 
 /**
@@ -63,6 +111,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production,
     demo: !production,
     sessionSecret,
+    mail: loadMailConfig(env, port),
+    schedulerIntervalSeconds: positive(env, 'SCHEDULER_INTERVAL_SECONDS', 60, 86400),
   };
 }
 

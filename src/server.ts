@@ -3,13 +3,19 @@ import { createApp } from './app';
 import { prepareDatabase } from './bootstrap';
 import { ConfigError, loadConfig } from './config';
 import { connect } from './db';
+import { startScheduler } from './mail/scheduler';
+import { smtpMailer } from './mail/transport';
 
 async function main() {
   const config = loadConfig();
   const db = connect(config);
   const { demoLoaded } = await prepareDatabase(db, config, new Date());
   if (demoLoaded) console.log('Base vide : plan de démonstration chargé (comptes affichés sur la page de connexion).');
-  const app = createApp({ db, config, now: () => new Date() });
+  // Background work: scheduled digests, late-fiche alerts and delivery of the outbox, every minute.
+  const mailer = config.mail.smtpUrl ? smtpMailer(config.mail.smtpUrl) : null;
+  const scheduler = startScheduler({ db, mail: config.mail, now: () => new Date(), mailer }, config.schedulerIntervalSeconds * 1000);
+  if (!mailer) console.log("SMTP_URL n'est pas défini : les courriels restent dans la boîte d'envoi (Administration > Courriels), non envoyés.");
+  const app = createApp({ db, config, now: () => new Date(), wake: scheduler.wake });
   const server = app.listen(config.port, (err?: Error) => {
     // Express 5 hands a listen failure (port taken, no permission) to this callback instead of throwing.
     if (err) {
@@ -28,7 +34,12 @@ async function main() {
   purge.unref();
   const stop = () => {
     clearInterval(purge);
-    server.close(() => db.destroy().then(() => process.exit(0)));
+    server.close(() => {
+      scheduler.stop().then(() => {
+        mailer?.close();
+        return db.destroy();
+      }).then(() => process.exit(0));
+    });
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -100,7 +100,10 @@ export async function freshApp(overrides: Partial<Config> = {}): Promise<TestApp
   const others: Knex[] = [];
   const config: Config = {
     port: 0, dataDir, databaseFile, databaseUrl, production: false, demo: true,
-    sessionSecret: 'secret-de-test-suffisamment-long-0123456789', ...overrides,
+    sessionSecret: 'secret-de-test-suffisamment-long-0123456789',
+    mail: { smtpUrl: null, from: 'Plan RGS <plan@metropole.example.org>', publicUrl: 'https://plan.metropole.example.org', leaseSeconds: 60, maxAttempts: 3, timeZone: 'Europe/Paris' },
+    schedulerIntervalSeconds: 60,
+    ...overrides,
   };
   const app = createApp({ db, config, now: () => NOW });
   return {

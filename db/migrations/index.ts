@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_initial';
 import * as m002 from './002_meetings';
+import * as m003 from './003_mail';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -12,6 +13,7 @@ interface Migration {
 const migrations: Record<string, Migration> = {
   '001_initial': m001,
   '002_meetings': m002,
+  '003_mail': m003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -9,6 +9,10 @@ import { currentPlan } from '../../src/data/plans';
 import { liveAgenda } from '../../src/services/agenda';
 import type { Actor, Role } from '../../src/domain/roles';
 import { hashPassword } from '../../src/security/passwords';
+import { loadMailConfig } from '../../src/config';
+import { createContact } from '../../src/data/contacts';
+import { periodOf } from '../../src/domain/schedule';
+import { enqueueDigests } from '../../src/services/digests';
 
 /** Shown on the sign-in page in demo mode only. Never used outside the demonstration plan. */
 export const DEMO_PASSWORD = 'demo-plan-rgs-2026';
@@ -26,6 +30,11 @@ const COMMUNES = [
   'Écully', 'Décines-Charpieu', 'Meyzieu', 'Tassin-la-Demi-Lune', 'Givors', 'Sainte-Foy-lès-Lyon', 'Craponne', 'Limonest',
 ];
 const NOT_YET_IN_PRODUCTION = new Set(['Craponne', 'Limonest']);
+
+const CONTACT_NAMES = [
+  'Claire Fontaine', 'Mehdi Benali', 'Hélène Girard', 'Thomas Lefèvre', 'Aurélie Chevalier', 'Karim Haddad', 'Sandrine Moreau', 'Nicolas Dupuis',
+  'Isabelle Garnier', 'Yacine Mebarki', 'Céline Rousseau', 'Pierre Lambert', 'Fatima Ouali', 'Laurent Mercier', 'Émilie Blanc', 'Olivier Perrin',
+];
 
 const loader: AuditActor = { id: null, name: 'Chargement du plan de démonstration' };
 
@@ -112,6 +121,18 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
     if (r.ok) users[account.role] = { id: r.id, email: account.email, name: account.name, role: account.role, communeId };
   }
   const editor = users.editor!;
+  // The project team's members receive the late-fiche alerts of the fiches their teams own.
+  await db('team_members').insert([
+    { team_id: teamIds['SNU 1']!, user_id: editor.id },
+    { team_id: teamIds.PWN!, user_id: editor.id },
+    { team_id: teamIds.DAUSN!, user_id: users.admin!.id },
+  ]);
+  // Each commune has a digital-services contact, some a second one: the digests show out of the box.
+  for (const [i, commune] of COMMUNES.entries()) {
+    const domain = `${commune.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z]+/g, '-')}.example.org`;
+    await createContact(db, communeIds[commune]!, { name: CONTACT_NAMES[i]!, email: `numerique@${domain}`, function: 'Référent numérique' }, loader, now);
+    if (i % 3 === 0) await createContact(db, communeIds[commune]!, { name: `Direction générale des services de ${commune}`, email: `dgs@${domain}`, function: 'Directeur général des services' }, loader, now);
+  }
 
   const portal = [...instanceIdsOf.Toodego!, ...instanceIdsOf.SAU!];
   const base: Pick<FicheInput, 'conclusion' | 'conclusionCounts' | 'costAmount' | 'costSource' | 'sideEffects'> = {
@@ -180,6 +201,7 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
         { id: null, position: 1, label: 'Faire chiffrer le raccordement par le prestataire', status: 'fait' },
         { id: null, position: 2, label: "Demander le raccordement au service d'authentification unique de la Métropole", status: 'bloque' },
         { id: null, position: 3, label: "Raccorder l'authentification des agents au service d'authentification unique", status: 'non_demarre' },
+        { id: null, position: 4, label: 'Recenser les agents communaux qui traitent des demandes dans le back office', status: 'en_cours', forCommunes: true },
       ],
       sideEffects: [
         { level: 'fort', description: "Les agents des communes traitent les demandes dans le back office, mais leur identité n'est pas dans l'annuaire relié au service d'authentification unique. Comment les faire bénéficier de cette mesure ?" },
@@ -262,4 +284,10 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
     objective: "Présenter l'avancement du plan d'action et recueillir la décision de l'autorité d'homologation.", reminder: '',
     questions: '', coversAll: true, ficheIds: [], attendees,
   }, editor, now);
+  // Last month's digests were sent (they sit in the outbox, unsent, in the demo) and the schedule is monthly:
+  // "since the previous digest" means something in the preview.
+  const lastMonth = addMonths(now, -1);
+  const mail = loadMailConfig(process.env);
+  await enqueueDigests(db, mail, lastMonth, { communeIds: 'all', period: periodOf(lastMonth, 'monthly', mail.timeZone), origin: 'planifie' });
+  await db('mail_settings').where('id', 1).update({ digest_frequency: 'monthly', digest_weekday: 1, digest_week: '1', digest_time: '09:00', digest_checked_at: now.toISOString() });
 }

@@ -65,9 +65,13 @@ export interface FicheDetail extends FicheFields {
 export interface FicheInput extends FicheFields {
   instanceIds: number[];
   owners: { teamId: number; serviceId: number | null }[];
-  steps: { id: number | null; position: number; label: string; status: Status }[];
+  steps: { id: number | null; position: number; label: string; status: Status; forCommunes?: boolean }[];
   sideEffects: { level: SideEffectLevel; description: string }[];
 }
+
+const stepOf = (s: { id: number; position: number; label: string; status: Status; for_communes: unknown }) => ({
+  id: Number(s.id), position: Number(s.position), label: s.label, status: s.status, forCommunes: Boolean(s.for_communes),
+});
 
 /** Restricts a fiche query to what a commune may see: fiches whose scope touches its instances. */
 export function visibleTo(query: Knex.QueryBuilder, db: Knex, communeId: number | null): Knex.QueryBuilder {
@@ -168,7 +172,7 @@ export async function getFiche(db: Knex, id: number, communeId: number | null = 
       communeId: s.commune_id ?? null, communeName: s.commune_name ?? null,
     })),
     owners: owners.get(id) ?? [],
-    steps: steps.map((s) => ({ id: s.id, position: s.position, label: s.label, status: s.status })),
+    steps: steps.map(stepOf),
     sideEffects: effects.map((e) => ({ id: e.id, level: e.level, description: e.description })),
     version: row.version,
     createdAt: row.created_at,
@@ -204,9 +208,9 @@ async function writeChildren(trx: Knex, ficheId: number, input: FicheInput): Pro
   await trx('steps').where('fiche_id', ficheId).whereNotIn('id', keptIds).delete();
   for (const step of steps) {
     if (step.id) {
-      await trx('steps').where({ id: step.id, fiche_id: ficheId }).update({ position: step.position, label: step.label, status: step.status });
+      await trx('steps').where({ id: step.id, fiche_id: ficheId }).update({ position: step.position, label: step.label, status: step.status, for_communes: Boolean(step.forCommunes) });
     } else {
-      await trx('steps').insert({ fiche_id: ficheId, position: step.position, label: step.label, status: step.status });
+      await trx('steps').insert({ fiche_id: ficheId, position: step.position, label: step.label, status: step.status, for_communes: Boolean(step.forCommunes) });
     }
   }
   await trx('side_effects').where('fiche_id', ficheId).delete();
@@ -372,7 +376,7 @@ export async function getFiches(db: Knex, ids: number[]): Promise<FicheDetail[]>
       costAmount: row.cost_amount ?? null, costSource: row.cost_source, scopeAll: Boolean(row.scope_all),
       scope: (row.scope_all ? allInstances : scopeBy.get(id) ?? []).map(toScope),
       owners: (ownersBy.get(id) ?? []).map((o) => ({ teamId: o.team_id, teamName: o.team_name, serviceId: o.service_id ?? null, serviceName: o.service_name ?? null })),
-      steps: (stepsBy.get(id) ?? []).map((s) => ({ id: s.id, position: s.position, label: s.label, status: s.status })),
+      steps: (stepsBy.get(id) ?? []).map(stepOf),
       sideEffects: (effectsBy.get(id) ?? []).map((e) => ({ id: e.id, level: e.level, description: e.description })),
       version: row.version, createdAt: row.created_at, updatedAt: row.updated_at,
     };

@@ -8,6 +8,8 @@ export interface User extends Actor {
   communeName: string | null;
   createdAt: string;
   lastLoginAt: string | null;
+  /** The team the user belongs to (receives its late-fiche alerts). */
+  teamId: number | null;
 }
 
 export interface UserInput {
@@ -16,13 +18,15 @@ export interface UserInput {
   role: Role;
   communeId: number | null;
   active: boolean;
+  teamId?: number | null;
 }
 
 const select = (db: Knex) =>
   db('users')
     .leftJoin('communes', 'communes.id', 'users.commune_id')
     .select('users.id', 'users.email', 'users.name', 'users.role', 'users.commune_id', 'users.active',
-      'users.created_at', 'users.last_login_at', 'communes.name as commune_name')
+      'users.created_at', 'users.last_login_at', 'communes.name as commune_name',
+      db.raw('(select min(tm.team_id) from team_members tm where tm.user_id = users.id) as team_id'))
     .orderBy('users.name');
 
 function fromRow(r: Record<string, unknown>): User {
@@ -36,6 +40,7 @@ function fromRow(r: Record<string, unknown>): User {
     active: Boolean(r.active),
     createdAt: String(r.created_at),
     lastLoginAt: (r.last_login_at as string | null) ?? null,
+    teamId: r.team_id === null || r.team_id === undefined ? null : Number(r.team_id),
   };
 }
 
@@ -67,6 +72,7 @@ export async function createUser(
         active: input.active, password_hash: input.passwordHash, created_at: at.toISOString(),
       }).returning('id');
       const id = Number(typeof row === 'object' ? row.id : row);
+      if (input.teamId) await trx('team_members').insert({ team_id: input.teamId, user_id: id });
       await recordAudit(trx, { actor, at, action: 'create', entityType: 'user', entityId: id, summary: input.email, after: await findUser(trx, id) });
       return { ok: true as const, id };
     });
@@ -87,6 +93,10 @@ export async function updateUser(
         email: normaliseEmail(input.email), name: input.name, role: input.role, commune_id: input.communeId, active: input.active,
         ...(input.passwordHash ? { password_hash: input.passwordHash } : {}),
       });
+      if (input.teamId !== undefined) {
+        await trx('team_members').where('user_id', id).delete();
+        if (input.teamId) await trx('team_members').insert({ team_id: input.teamId, user_id: id });
+      }
       const after = await findUser(trx, id);
       const summary = input.passwordHash ? `${input.email} (mot de passe changé)` : input.email;
       await recordAudit(trx, { actor, at, action: 'update', entityType: 'user', entityId: id, summary, before, after });

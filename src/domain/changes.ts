@@ -17,9 +17,10 @@ const day = (d: string | null) => (d ? format(parseISO(d), 'dd/MM/yyyy') : 'aucu
  */
 export function changesSince(
   before: FicheState | undefined, after: FicheState, notes: { notedOn: string; body: string; authorName: string }[], maxNotes = 5,
+  since = 'depuis la dernière séance',
 ): string[] {
   const out: string[] = [];
-  if (!before) out.push('Nouvelle fiche depuis la dernière séance.');
+  if (!before) out.push(`Nouvelle fiche ${since}.`);
   else {
     if (before.status !== after.status) out.push(`Avancement : ${STATUS_LABELS[before.status]} → ${STATUS_LABELS[after.status]}.`);
     if (before.targetDate !== after.targetDate) out.push(`Date cible déplacée du ${day(before.targetDate)} au ${day(after.targetDate)}.`);
@@ -36,7 +37,7 @@ export function changesSince(
   }
   // A committee reads the latest notes; older ones are counted, not listed.
   const shown = notes.slice(-maxNotes);
-  if (notes.length > shown.length) out.push(`${notes.length - shown.length} point(s) d'avancement plus ancien(s) depuis la dernière séance, à lire sur la fiche.`);
+  if (notes.length > shown.length) out.push(`${notes.length - shown.length} point(s) d'avancement plus ancien(s) ${since}, à lire sur la fiche.`);
   for (const note of shown) out.push(`Point du ${day(note.notedOn)} (${note.authorName}) : ${note.body}`);
   return out;
 }

@@ -5,6 +5,8 @@ export interface Step {
   position: number;
   label: string;
   status: Status;
+  /** Carried out by the partner communes themselves: shown in their digest. */
+  forCommunes?: boolean;
 }
 
 export interface ConclusionCount {

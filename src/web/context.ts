@@ -6,4 +6,6 @@ export interface AppContext {
   db: Knex;
   config: Config;
   now: () => Date;
+  /** Asks the background worker to deliver now (the server's scheduler); absent in tests and the CLI. */
+  wake?: () => void;
 }

@@ -16,7 +16,7 @@ export interface FicheFormValues {
   costSource: string;
   scope: 'all' | 'part';
   instanceIds: string[];
-  steps: { id: string; position: string; label: string; status: string; remove: boolean }[];
+  steps: { id: string; position: string; label: string; status: string; forCommunes: boolean; remove: boolean }[];
   counts: { count: string; total: string; label: string }[];
   effects: { level: string; description: string }[];
   owners: { teamId: string; serviceId: string }[];
@@ -42,7 +42,7 @@ export function ficheToValues(fiche: FicheDetail, instanceIds: number[]): FicheF
     costSource: fiche.costSource,
     scope: fiche.scopeAll ? 'all' : 'part',
     instanceIds: instanceIds.map(String),
-    steps: fiche.steps.map((s) => ({ id: String(s.id), position: String(s.position), label: s.label, status: s.status, remove: false })),
+    steps: fiche.steps.map((s) => ({ id: String(s.id), position: String(s.position), label: s.label, status: s.status, forCommunes: Boolean(s.forCommunes), remove: false })),
     counts: fiche.conclusionCounts.map((c) => ({ count: String(c.count), total: String(c.total), label: c.label })),
     effects: fiche.sideEffects.map((e) => ({ level: e.level, description: e.description })),
     owners: fiche.owners.map((o) => ({ teamId: String(o.teamId), serviceId: o.serviceId === null ? '' : String(o.serviceId) })),
@@ -64,7 +64,7 @@ export function readFicheForm(body: Record<string, unknown>): FicheFormValues {
     scope: str(body.scope) === 'part' ? 'part' : 'all',
     instanceIds: strings(body.instanceIds),
     steps: rows(body.steps)
-      .map((r) => ({ id: str(r.id), position: str(r.position), label: str(r.label), status: str(r.status), remove: str(r.remove) === 'on' }))
+      .map((r) => ({ id: str(r.id), position: str(r.position), label: str(r.label), status: str(r.status), forCommunes: str(r.forCommunes) === 'on', remove: str(r.remove) === 'on' }))
       .filter((r) => r.id || r.label.trim()),
     counts: rows(body.counts)
       .map((r) => ({ count: str(r.count), total: str(r.total), label: str(r.label) }))
@@ -132,7 +132,7 @@ export function validateFiche(values: FicheFormValues, refs: FicheReferences): F
     if (row.remove) return;
     const r = stepSchema.safeParse(row);
     if (!r.success) return Object.assign(errors, fieldErrors(r.error, `steps.${i}.`));
-    steps.push({ id: /^\d+$/.test(row.id) ? Number(row.id) : null, ...r.data });
+    steps.push({ id: /^\d+$/.test(row.id) ? Number(row.id) : null, ...r.data, forCommunes: row.forCommunes });
   });
   const conclusionCounts: FicheInput['conclusionCounts'] = [];
   values.counts.forEach((row, i) => {

@@ -159,6 +159,7 @@ const userFields = (creating: boolean): Field[] => [
   { name: 'email', label: 'Adresse électronique', type: 'email', required: true, autocomplete: 'off', hint: 'Sert d’identifiant de connexion.' },
   { name: 'role', label: 'Rôle', type: 'select', required: true, options: async () => [{ value: '', label: '' }, ...ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] }))] },
   { name: 'communeId', label: 'Commune', type: 'select', hint: 'Obligatoire pour un agent de commune, qui ne verra que les fiches de ses instances.', options: optionsOf(communes, '') },
+  { name: 'teamId', label: 'Équipe', type: 'select', hint: 'Ses membres reçoivent les alertes de retard des fiches dont l’équipe est responsable. Pas pour un agent de commune.', options: optionsOf(teams, 'Aucune') },
   { name: 'active', label: 'Compte actif', type: 'checkbox', hint: 'Un compte inactif ne peut plus se connecter.' },
   {
     name: 'password', label: creating ? 'Mot de passe' : 'Nouveau mot de passe', type: 'password', required: creating, autocomplete: 'new-password',
@@ -171,6 +172,7 @@ const userSchema = z.object({
   email: z.string().trim().min(1, { error: "Saisissez l'adresse électronique." }).max(254).pipe(z.email({ error: 'Saisissez une adresse électronique valide (par exemple prenom.nom@exemple.fr).' })),
   role: z.enum(ROLES, { error: 'Choisissez un rôle.' }),
   communeId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une commune dans la liste.' }).transform((v) => (v ? Number(v) : null)),
+  teamId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une équipe dans la liste.' }).transform((v) => (v ? Number(v) : null)),
   active: z.string().transform((v) => v === 'on'),
   password: z.string(),
 });
@@ -224,6 +226,8 @@ export function adminRouter(ctx: AppContext): Router {
     if (data) {
       if (data.role === 'commune' && data.communeId === null) errors.communeId = 'Choisissez la commune de cet agent.';
       if (data.communeId !== null && !(await communes.get(ctx.db, data.communeId))) errors.communeId = "Cette commune n'existe plus.";
+      if (data.teamId !== null && data.role === 'commune') errors.teamId = "Un agent de commune n'est membre d'aucune équipe de la Métropole.";
+      else if (data.teamId !== null && !(await teams.get(ctx.db, data.teamId))) errors.teamId = "Cette équipe n'existe plus.";
       if (existing?.role === 'admin' && existing.active && (data.role !== 'admin' || !data.active) && (await countAdmins(ctx.db)) <= 1) {
         errors.role = 'Ce compte est le dernier administrateur actif : nommez-en un autre avant de le modifier.';
       }
@@ -251,7 +255,7 @@ export function adminRouter(ctx: AppContext): Router {
     if (!user) throw notFound('Ce compte');
     await renderForm(res, 200, {
       e: users, fields: userFields(false), id: user.id,
-      values: { name: user.name, email: user.email, role: user.role, communeId: user.communeId ? String(user.communeId) : '', active: user.active ? 'on' : '', password: '' },
+      values: { name: user.name, email: user.email, role: user.role, communeId: user.communeId ? String(user.communeId) : '', teamId: user.teamId ? String(user.teamId) : '', active: user.active ? 'on' : '', password: '' },
     });
   });
   router.post('/utilisateurs/:id', async (req, res) => {

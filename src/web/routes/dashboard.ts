@@ -10,6 +10,7 @@ import {
 import { ownersSummary } from '../../domain/fiche';
 import { communeRestriction } from '../../domain/roles';
 import { ENVIRONMENT_LABELS, STATUS_LABELS, STATUSES } from '../../domain/statuses';
+import { listAlerts } from '../../services/alerts';
 import { actor } from '../auth';
 import { barChart, lineChart, timeline } from '../charts';
 import type { AppContext } from '../context';
@@ -103,12 +104,14 @@ export function dashboardRouter(ctx: AppContext): Router {
       return;
     }
 
+    // Late-fiche alerts are the Métropole teams' business: commune agents do not see them.
+    const openAlerts = restriction === null ? await listAlerts(ctx.db, { open: true }) : [];
     const queryString = (extra: Record<string, string>) => new URLSearchParams({ ...query, ...extra }).toString();
     res.render('dashboard/index', {
       title: 'Tableau de bord',
       plan, restricted: restriction !== null, filters, query, queryString, data, fiches, today,
       ready, weights: READINESS_WEIGHTS, statusCounts, stepsDone: steps.filter((s) => s.status === 'fait').length, stepsTotal: steps.length,
-      late, soon, byTeam, byService, byEnv, strong, trend, calendar,
+      late, openAlerts, soon, byTeam, byService, byEnv, strong, trend, calendar,
       // the on-screen matrix stays readable at national scale; the CSV export has every row and column
       matrix: matrix.slice(0, MATRIX_ROWS).map((r) => ({ ...r, cells: r.cells.slice(0, MATRIX_COLUMNS) })), matrixTotal: matrix.length, MATRIX_ROWS,
       matrixFiches: fiches.slice(0, MATRIX_COLUMNS), MATRIX_COLUMNS,

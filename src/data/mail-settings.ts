@@ -1,0 +1,49 @@
+import type { Knex } from 'knex';
+import type { DigestSchedule, Frequency, Week } from '../domain/schedule';
+import { type AuditActor, recordAudit } from './audit';
+
+export interface MailSettings {
+  schedule: DigestSchedule;
+  checkedAt: string | null;
+  alertsEnabled: boolean;
+  alertReminderDays: number;
+  updatedAt: string | null;
+}
+
+export async function getMailSettings(db: Knex): Promise<MailSettings> {
+  const r = await db('mail_settings').where('id', 1).first();
+  return {
+    schedule: { frequency: r.digest_frequency as Frequency, weekday: Number(r.digest_weekday), week: String(r.digest_week) as Week, time: String(r.digest_time) },
+    checkedAt: r.digest_checked_at ?? null,
+    alertsEnabled: Boolean(r.alerts_enabled),
+    alertReminderDays: Number(r.alert_reminder_days),
+    updatedAt: r.updated_at ?? null,
+  };
+}
+
+/** Saves the admin's settings. The schedule starts from now: past occurrences are not caught up. */
+export async function saveMailSettings(
+  db: Knex, input: Omit<MailSettings, 'checkedAt' | 'updatedAt'>, actor: AuditActor, at: Date,
+): Promise<void> {
+  await db.transaction(async (trx) => {
+    const before = await getMailSettings(trx);
+    await trx('mail_settings').where('id', 1).update({
+      digest_frequency: input.schedule.frequency, digest_weekday: input.schedule.weekday, digest_week: input.schedule.week,
+      digest_time: input.schedule.time, digest_checked_at: at.toISOString(), alerts_enabled: input.alertsEnabled,
+      alert_reminder_days: input.alertReminderDays, updated_at: at.toISOString(),
+    });
+    const strip = ({ checkedAt: _c, updatedAt: _u, ...rest }: MailSettings) => rest;
+    await recordAudit(trx, { actor, at, action: 'update', entityType: 'mail_settings', entityId: 1, summary: 'Envois automatiques', before: strip(before), after: strip(await getMailSettings(trx)) });
+  });
+}
+
+/**
+ * Moves the scheduler's mark from `previous` to `now`, unless another process moved it first:
+ * of several servers over one database, one only acts on an occurrence.
+ */
+export async function advanceCheck(db: Knex, previous: string | null, now: Date): Promise<boolean> {
+  const q = db('mail_settings').where('id', 1);
+  if (previous === null) q.whereNull('digest_checked_at');
+  else q.where('digest_checked_at', previous);
+  return (await q.update({ digest_checked_at: now.toISOString() })) === 1;
+}

@@ -1,0 +1,66 @@
+import type { Knex } from 'knex';
+import type { MailConfig } from '../config';
+import { advanceCheck, getMailSettings } from '../data/mail-settings';
+import { dueOccurrence, periodOf } from '../domain/schedule';
+import { scanAlerts } from '../services/alerts';
+import { enqueueDigests } from '../services/digests';
+import type { Mailer } from './transport';
+import { deliverDue } from './worker';
+
+export interface SchedulerDeps {
+  db: Knex;
+  mail: MailConfig;
+  now: () => Date;
+  /** null without SMTP_URL: messages are decided and kept in the outbox, not delivered. */
+  mailer: Mailer | null;
+}
+
+/** Sends the scheduled digests if an occurrence has come since the last look. Returns the period sent, if any. */
+export async function runScheduledDigests(deps: SchedulerDeps): Promise<string | null> {
+  const now = deps.now();
+  const settings = await getMailSettings(deps.db);
+  if (settings.schedule.frequency === 'none') return null;
+  if (!settings.checkedAt) {
+    await advanceCheck(deps.db, null, now);
+    return null;
+  }
+  const occurrence = dueOccurrence(settings.schedule, new Date(settings.checkedAt), now, deps.mail.timeZone);
+  if (!occurrence) {
+    await advanceCheck(deps.db, settings.checkedAt, now);
+    return null;
+  }
+  // Digests first, mark after: a crash in between repeats the (idempotent) enqueue rather than losing the occurrence;
+  // several servers over one database insert each (commune, period) digest once.
+  const period = periodOf(occurrence, settings.schedule.frequency, deps.mail.timeZone);
+  await enqueueDigests(deps.db, deps.mail, now, { communeIds: 'all', period, origin: 'planifie' });
+  await advanceCheck(deps.db, settings.checkedAt, now);
+  return period;
+}
+
+/** One round of the server's background work: scheduled digests, late-fiche alerts, then delivery. */
+export async function tick(deps: SchedulerDeps): Promise<void> {
+  await runScheduledDigests(deps);
+  await scanAlerts(deps.db, deps.mail, deps.now());
+  if (deps.mailer) await deliverDue(deps.db, deps.mailer, deps.mail, deps.now);
+}
+
+/** Runs `tick` every `intervalMs`, one round at a time; errors are logged, never fatal. */
+export function startScheduler(deps: SchedulerDeps, intervalMs: number): { stop(): Promise<void>; wake(): void } {
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  const round = () => {
+    if (running || stopped) return;
+    running = tick(deps).catch((err) => console.error('Tâches planifiées :', err)).finally(() => { running = null; });
+  };
+  const timer = setInterval(round, intervalMs);
+  timer.unref();
+  setImmediate(round);
+  return {
+    wake: () => setImmediate(round),
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

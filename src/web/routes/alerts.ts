@@ -1,0 +1,33 @@
+import { Router } from 'express';
+import { acknowledge, canAcknowledge, getAlert, listAlerts } from '../../services/alerts';
+import { actor } from '../auth';
+import type { AppContext } from '../context';
+import { forbidden, idParam, notFound } from '../errors';
+
+/** Late-fiche alerts and their acknowledgement; commune agents have none (they are the Métropole's teams'). */
+export function alertsRouter(ctx: AppContext): Router {
+  const router = Router();
+  router.use('/alertes', (req, _res, next) => next(actor(req).role === 'commune' ? forbidden() : undefined));
+
+  router.get('/alertes', async (req, res) => {
+    const alerts = await listAlerts(ctx.db, { limit: 200 });
+    res.render('alerts/index', { title: 'Alertes de retard', alerts, open: alerts.filter((a) => !a.acknowledgedAt && !a.resolvedAt) });
+  });
+  const load = async (id: string | string[] | undefined) => {
+    const alert = await getAlert(ctx.db, idParam(id, 'Cette alerte'));
+    if (!alert) throw notFound('Cette alerte');
+    return alert;
+  };
+  router.get('/alertes/:id', async (req, res) => {
+    const alert = await load(req.params.id);
+    res.render('alerts/show', { title: `Alerte : fiche n°${alert.ficheNumber} en retard`, alert, mayAcknowledge: await canAcknowledge(ctx.db, actor(req), alert) });
+  });
+  router.post('/alertes/:id/acquitter', async (req, res) => {
+    const alert = await load(req.params.id);
+    const user = actor(req);
+    if (!(await canAcknowledge(ctx.db, user, alert))) throw forbidden();
+    await acknowledge(ctx.db, alert.id, user, ctx.now());
+    res.redirect(303, `/alertes/${alert.id}`);
+  });
+  return router;
+}

@@ -1,0 +1,108 @@
+import { type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import { type Contact, createContact, deleteContact, getContact, listContacts, updateContact } from '../../data/contacts';
+import { currentPlan } from '../../data/plans';
+import { communes } from '../../data/referentials';
+import { getMailSettings } from '../../data/mail-settings';
+import { periodOf } from '../../domain/schedule';
+import { communeDigest, renderDigest } from '../../services/digests';
+import { actor } from '../auth';
+import type { AppContext } from '../context';
+import { forbidden, idParam, notFound } from '../errors';
+import { type FieldErrors, fieldErrors, optionalText, requiredText, str } from '../forms/fields';
+
+const contactSchema = z.object({
+  name: requiredText(150, 'Saisissez le nom du contact.'),
+  email: z.string().trim().min(1, { error: "Saisissez l'adresse électronique du contact." }).max(254, { error: '254 caractères au maximum.' })
+    .regex(/^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/, { error: 'Saisissez une adresse électronique valide (par exemple prenom.nom@commune.fr).' }),
+  function: optionalText(150),
+});
+
+/** A commune's mail page is its own agents' and the admins'; nobody else's, whatever the id typed. */
+async function communeFor(ctx: AppContext, req: Request) {
+  const id = idParam(req.params.communeId, 'Cette commune');
+  const user = actor(req);
+  if (user.role !== 'admin' && !(user.role === 'commune' && user.communeId === id)) throw forbidden();
+  const commune = await communes.get(ctx.db, id);
+  if (!commune) throw notFound('Cette commune');
+  return commune;
+}
+
+/** The same CSP as the app but for inline styles, which e-mail HTML needs; no script at all. */
+export function sendMailHtml(res: Response, html: string): void {
+  res.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'");
+  res.type('html').send(html);
+}
+
+/** Contacts of a commune (admins, and the commune's own agents) and the preview of its digest. */
+export function contactsRouter(ctx: AppContext): Router {
+  const router = Router();
+
+  const renderList = async (res: Response, commune: { id: number; name: string }, status = 200, extra: { values?: Record<string, string>; errors?: FieldErrors } = {}) => {
+    const contacts = await listContacts(ctx.db, commune.id);
+    res.status(status).render('contacts/index', {
+      title: `Contacts de ${commune.name}`, commune, contacts, values: extra.values ?? { name: '', email: '', function: '' }, errors: extra.errors ?? {},
+    });
+  };
+
+  router.get('/communes/:communeId/contacts', async (req, res) => renderList(res, await communeFor(ctx, req)));
+
+  router.post('/communes/:communeId/contacts', async (req, res) => {
+    const commune = await communeFor(ctx, req);
+    const values = { name: str(req.body.name), email: str(req.body.email), function: str(req.body.function) };
+    const parsed = contactSchema.safeParse(values);
+    if (!parsed.success) return renderList(res, commune, 422, { values, errors: fieldErrors(parsed.error) });
+    const r = await createContact(ctx.db, commune.id, parsed.data, actor(req), ctx.now());
+    if (!r.ok) return renderList(res, commune, 422, { values, errors: { email: 'Cette adresse est déjà parmi les contacts de la commune.' } });
+    res.redirect(303, `/communes/${commune.id}/contacts`);
+  });
+
+  const loadContact = async (req: Request) => {
+    const commune = await communeFor(ctx, req);
+    const contact = await getContact(ctx.db, commune.id, idParam(req.params.id, 'Ce contact'));
+    if (!contact) throw notFound('Ce contact');
+    return { commune, contact };
+  };
+  const renderForm = (res: Response, commune: { id: number; name: string }, contact: Contact, values: Record<string, string>, errors: FieldErrors = {}, status = 200) =>
+    res.status(status).render('contacts/form', { title: `Modifier le contact ${contact.name}`, commune, contact, values, errors });
+
+  router.get('/communes/:communeId/contacts/:id/modifier', async (req, res) => {
+    const { commune, contact } = await loadContact(req);
+    renderForm(res, commune, contact, { name: contact.name, email: contact.email, function: contact.function, resubscribe: '' });
+  });
+  router.post('/communes/:communeId/contacts/:id', async (req, res) => {
+    const { commune, contact } = await loadContact(req);
+    const values = { name: str(req.body.name), email: str(req.body.email), function: str(req.body.function), resubscribe: str(req.body.resubscribe) };
+    const parsed = contactSchema.safeParse(values);
+    if (!parsed.success) return renderForm(res, commune, contact, values, fieldErrors(parsed.error), 422);
+    const r = await updateContact(ctx.db, commune.id, contact.id, { ...parsed.data, resubscribe: values.resubscribe === 'on' }, actor(req), ctx.now());
+    if (!r.ok && r.reason === 'not_found') throw notFound('Ce contact');
+    if (!r.ok) return renderForm(res, commune, contact, values, { email: 'Cette adresse est déjà parmi les contacts de la commune.' }, 422);
+    res.redirect(303, `/communes/${commune.id}/contacts`);
+  });
+  router.get('/communes/:communeId/contacts/:id/supprimer', async (req, res) => {
+    const { commune, contact } = await loadContact(req);
+    res.render('contacts/delete', { title: `Supprimer le contact ${contact.name}`, commune, contact });
+  });
+  router.post('/communes/:communeId/contacts/:id/supprimer', async (req, res) => {
+    const { commune, contact } = await loadContact(req);
+    await deleteContact(ctx.db, commune.id, contact.id, actor(req), ctx.now());
+    res.redirect(303, `/communes/${commune.id}/contacts`);
+  });
+
+  const preview = async (req: Request) => {
+    const commune = await communeFor(ctx, req);
+    const now = ctx.now();
+    const settings = await getMailSettings(ctx.db);
+    const period = periodOf(now, settings.schedule.frequency === 'weekly' ? 'weekly' : 'monthly', ctx.config.mail.timeZone);
+    const digest = await communeDigest(ctx.db, ctx.config.mail, await currentPlan(ctx.db), commune, period, now);
+    return { commune, digest, ...(await renderDigest(ctx.config.mail, digest)) };
+  };
+  router.get('/communes/:communeId/point', async (req, res) => {
+    const { commune, digest, text } = await preview(req);
+    res.render('digests/preview', { title: `Aperçu du point d'avancement de ${commune.name}`, commune, digest, text });
+  });
+  router.get('/communes/:communeId/point/courriel.html', async (req, res) => sendMailHtml(res, (await preview(req)).html));
+
+  return router;
+}

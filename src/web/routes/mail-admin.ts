@@ -1,0 +1,136 @@
+import { type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import { contactCounts } from '../../data/contacts';
+import { lastDigests } from '../../data/digests';
+import { getMailSettings, saveMailSettings } from '../../data/mail-settings';
+import { getMessage, listOutbox, type MessageKind, OUTBOX_STATUSES, type OutboxStatus, outboxCounts, retryMessage } from '../../data/outbox';
+import { communes } from '../../data/referentials';
+import { recordAudit } from '../../data/audit';
+import {
+  describeSchedule, FREQUENCIES, FREQUENCY_LABELS, nextOccurrence, PERIOD_PATTERN, periodLabel, periodOf, WEEK_LABELS, WEEKDAY_LABELS, WEEKS,
+} from '../../domain/schedule';
+import { enqueueDigests } from '../../services/digests';
+import { actor, requirePermission } from '../auth';
+import type { AppContext } from '../context';
+import { HttpError, idParam, notFound } from '../errors';
+import { type FieldErrors, fieldErrors, str } from '../forms/fields';
+import { sendMailHtml } from './contacts';
+
+export const STATUS_TEXT: Record<OutboxStatus, string> = { pending: 'En attente', sending: 'En cours d’envoi', sent: 'Envoyé', failed: 'Échec' };
+export const KIND_TEXT: Record<MessageKind, string> = { digest: "Point d'avancement", alert: 'Alerte de retard', reminder: "Rappel d'alerte" };
+
+const settingsSchema = z.object({
+  frequency: z.enum(FREQUENCIES, { error: 'Choisissez une fréquence dans la liste.' }),
+  weekday: z.string().regex(/^[1-7]$/, { error: 'Choisissez un jour de la semaine.' }).transform(Number),
+  week: z.enum(WEEKS, { error: 'Choisissez la semaine du mois.' }),
+  time: z.string().trim().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: "Saisissez une heure au format hh:mm (par exemple 09:00)." }),
+  alertsEnabled: z.boolean(),
+  alertReminderDays: z.string().trim().regex(/^\d{1,3}$/, { error: 'Saisissez un nombre de jours entier.' }).transform(Number)
+    .refine((n) => n >= 1 && n <= 90, { error: 'Le délai de rappel est compris entre 1 et 90 jours.' }),
+});
+
+const PAGE = 50;
+
+/** Administration of e-mails: the send log (outbox), the digest schedule and alert settings, sending digests by hand. */
+export function mailAdminRouter(ctx: AppContext): Router {
+  const router = Router();
+  router.use(requirePermission('admin'));
+
+  router.get('/courriels', async (req, res) => {
+    const status = str(req.query.etat);
+    const kind = str(req.query.type);
+    if (status && !(OUTBOX_STATUSES as readonly string[]).includes(status)) throw new HttpError(400, "L'état demandé n'existe pas : choisissez-en un dans la liste.");
+    if (kind && !(kind in KIND_TEXT)) throw new HttpError(400, "Le type de message demandé n'existe pas : choisissez-en un dans la liste.");
+    const page = Math.max(1, Number(/^\d{1,6}$/.test(str(req.query.page)) ? str(req.query.page) : '1'));
+    const [list, counts] = await Promise.all([
+      listOutbox(ctx.db, { status: (status || undefined) as OutboxStatus | undefined, kind: (kind || undefined) as MessageKind | undefined, limit: PAGE, offset: (page - 1) * PAGE }),
+      outboxCounts(ctx.db),
+    ]);
+    res.render('outbox/index', {
+      title: 'Courriels envoyés et en attente', list, counts, status, kind, page, pages: Math.max(1, Math.ceil(list.total / PAGE)),
+      STATUS_TEXT, KIND_TEXT, smtp: Boolean(ctx.config.mail.smtpUrl),
+    });
+  });
+  const loadMessage = async (req: Request) => {
+    const m = await getMessage(ctx.db, idParam(req.params.id, 'Ce message'));
+    if (!m) throw notFound('Ce message');
+    return m;
+  };
+  router.get('/courriels/:id', async (req, res) => {
+    const message = await loadMessage(req);
+    res.render('outbox/show', { title: message.subject, message, STATUS_TEXT, KIND_TEXT, smtp: Boolean(ctx.config.mail.smtpUrl) });
+  });
+  router.get('/courriels/:id/courriel.html', async (req, res) => sendMailHtml(res, (await loadMessage(req)).html));
+  router.post('/courriels/:id/relancer', async (req, res) => {
+    const message = await loadMessage(req);
+    if (await retryMessage(ctx.db, message.id, ctx.now())) {
+      await recordAudit(ctx.db, { actor: actor(req), at: ctx.now(), action: 'update', entityType: 'outbox', entityId: message.id, summary: `Nouvel essai d'envoi à ${message.toAddress}` });
+      ctx.wake?.();
+    }
+    res.redirect(303, `/admin/courriels/${message.id}`);
+  });
+
+  const renderDigests = async (res: Response, status = 200, extra: { values?: Record<string, string>; errors?: FieldErrors; sendValues?: Record<string, string>; sendErrors?: FieldErrors; outcomes?: unknown } = {}) => {
+    const now = ctx.now();
+    const settings = await getMailSettings(ctx.db);
+    const [communeList, counts, lastDigests_] = await Promise.all([
+      communes.list(ctx.db), contactCounts(ctx.db),
+      lastDigests(ctx.db),
+    ]);
+    const last = lastDigests_;
+    const frequency = settings.schedule.frequency === 'weekly' ? 'weekly' : 'monthly';
+    const period = periodOf(now, frequency, ctx.config.mail.timeZone);
+    const next = nextOccurrence(settings.schedule, now, ctx.config.mail.timeZone);
+    res.status(status).render('digests/index', {
+      title: "Points d'avancement des communes",
+      settings, describe: describeSchedule(settings.schedule), next: next?.toISOString() ?? null,
+      values: extra.values ?? {
+        frequency: settings.schedule.frequency, weekday: String(settings.schedule.weekday), week: settings.schedule.week, time: settings.schedule.time,
+        alertsEnabled: settings.alertsEnabled ? 'on' : '', alertReminderDays: String(settings.alertReminderDays),
+      },
+      errors: extra.errors ?? {},
+      sendValues: extra.sendValues ?? { communeId: 'all', period },
+      sendErrors: extra.sendErrors ?? {},
+      outcomes: extra.outcomes ?? null,
+      period, periodText: periodLabel(period),
+      communes: communeList.map((c) => ({ ...c, contacts: counts.get(c.id) ?? { subscribed: 0, unsubscribed: 0 }, last: last.get(c.id) ?? null })),
+      FREQUENCIES, FREQUENCY_LABELS, WEEKS, WEEK_LABELS, WEEKDAY_LABELS, smtp: Boolean(ctx.config.mail.smtpUrl),
+    });
+  };
+  router.get('/points', async (_req, res) => renderDigests(res));
+
+  router.post('/points/reglages', async (req, res) => {
+    const values = {
+      frequency: str(req.body.frequency), weekday: str(req.body.weekday), week: str(req.body.week), time: str(req.body.time),
+      alertsEnabled: str(req.body.alertsEnabled), alertReminderDays: str(req.body.alertReminderDays),
+    };
+    const parsed = settingsSchema.safeParse({ ...values, alertsEnabled: values.alertsEnabled === 'on' });
+    if (!parsed.success) return renderDigests(res, 422, { values, errors: fieldErrors(parsed.error) });
+    const d = parsed.data;
+    await saveMailSettings(ctx.db, {
+      schedule: { frequency: d.frequency, weekday: d.weekday, week: d.week, time: d.time }, alertsEnabled: d.alertsEnabled, alertReminderDays: d.alertReminderDays,
+    }, actor(req), ctx.now());
+    res.redirect(303, '/admin/points?enregistre=1');
+  });
+
+  router.post('/points/envoyer', async (req, res) => {
+    const sendValues = { communeId: str(req.body.communeId), period: str(req.body.period).trim() };
+    const sendErrors: FieldErrors = {};
+    const all = await communes.list(ctx.db);
+    const chosen = sendValues.communeId === 'all' ? 'all' as const : all.find((c) => String(c.id) === sendValues.communeId);
+    if (!chosen) sendErrors.communeId = 'Choisissez une commune dans la liste, ou toutes les communes.';
+    if (!PERIOD_PATTERN.test(sendValues.period)) sendErrors.period = 'Saisissez la période : lettres, chiffres et tirets (par exemple 2026-12).';
+    if (Object.keys(sendErrors).length || !chosen) return renderDigests(res, 422, { sendValues, sendErrors });
+    const outcomes = await enqueueDigests(ctx.db, ctx.config.mail, ctx.now(), {
+      communeIds: chosen === 'all' ? 'all' : [chosen.id], period: sendValues.period, origin: 'manuel',
+    });
+    await recordAudit(ctx.db, {
+      actor: actor(req), at: ctx.now(), action: 'create', entityType: 'digest', entityId: null,
+      summary: `Points d'avancement ${sendValues.period} : ${outcomes.filter((o) => o.result === 'queued').map((o) => o.communeName).join(', ') || 'aucun nouveau'}`,
+    });
+    ctx.wake?.();
+    return renderDigests(res, 200, { sendValues, outcomes });
+  });
+
+  return router;
+}
