@@ -289,5 +289,7 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
   const lastMonth = addMonths(now, -1);
   const mail = loadMailConfig(process.env);
   await enqueueDigests(db, mail, lastMonth, { communeIds: 'all', period: periodOf(lastMonth, 'monthly', mail.timeZone), origin: 'planifie' });
+  // They are the demo's history: shown as delivered then, never delivered again if SMTP_URL is set later.
+  await db('outbox').where('kind', 'digest').update({ status: 'sent', attempts: 1, sent_at: lastMonth.toISOString() });
   await db('mail_settings').where('id', 1).update({ digest_frequency: 'monthly', digest_weekday: 1, digest_week: '1', digest_time: '09:00', digest_checked_at: now.toISOString() });
 }
