@@ -432,6 +432,23 @@ describe('administration: accounts', () => {
     await wrong.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: 'lucie.garnier@metropole.example.org', password: DEMO_PASSWORD }).expect(401);
   });
 
+  it("puts a user in a team, whose late-fiche alerts they then receive, but never a commune agent", async () => {
+    const pwn = await t.db('teams').where({ name: 'PWN' }).first();
+    const res = await postForm(admin, '/admin/utilisateurs/nouveau', '/admin/utilisateurs', {
+      name: 'Hugo Marchand', email: 'hugo.marchand@metropole.example.org', role: 'viewer', communeId: '', teamId: String(pwn.id), active: 'on', password: 'une phrase de passe solide',
+    });
+    expect(res.status).to.equal(303);
+    const hugo = await t.db('users').where({ email: 'hugo.marchand@metropole.example.org' }).first();
+    expect(await t.db('team_members').where({ user_id: hugo.id }).select('team_id')).to.deep.equal([{ team_id: pwn.id }]);
+    const form = await admin.get(`/admin/utilisateurs/${hugo.id}/modifier`).expect(200);
+    expect(fieldValue(form.text, 'teamId')).to.equal(String(pwn.id));
+    const refused = await postForm(admin, '/admin/utilisateurs/nouveau', '/admin/utilisateurs', {
+      name: 'Agent Bron', email: 'agent@bron.example.org', role: 'commune', communeId: String((await t.db('communes').where({ name: 'Bron' }).first()).id), teamId: String(pwn.id), active: 'on', password: 'une phrase de passe solide',
+    });
+    expect(refused.status).to.equal(422);
+    expect(fieldError(refused.text, 'teamId')).to.equal("Un agent de commune n'est membre d'aucune équipe de la Métropole.");
+  });
+
   it('refuses a password under 12 characters, keeping the name and e-mail typed but never the password', async () => {
     const users = await count(t.db, 'users');
     const res = await postForm(admin, '/admin/utilisateurs/nouveau', '/admin/utilisateurs', {

@@ -162,6 +162,24 @@ describe('fiches', () => {
     expect((await getFiche(t.db, id))!.title).to.equal(fiche.title);
   });
 
+  it('marks a step as carried out by the communes, shown on the fiche', async () => {
+    const agent = await signIn(t.app, ACCOUNTS.editor);
+    const id = await ficheIdByNumber(t.db, 4);
+    const fiche = (await getFiche(t.db, id))!;
+    const form = await agent.get(`/fiches/${id}/modifier`).expect(200);
+    expect(form.text).to.contain('Action n°1 à mener par les communes');
+    const steps = fiche.steps.map((s, i) => ({ id: String(s.id), position: String(s.position), label: s.label, status: s.status, ...(i === 1 ? { forCommunes: 'on' } : {}) }));
+    const res = await agent.post(`/fiches/${id}`).type('form').send(formBody({
+      _csrf: csrfOf(form.text), _action: 'save', version: String(fiche.version), number: '4', title: fiche.title, finding: fiche.finding, targetDate: fiche.targetDate,
+      status: fiche.status, conclusion: '', costAmount: '', costSource: '', scope: 'all', steps, owners: fiche.owners.map((o) => ({ teamId: String(o.teamId), serviceId: String(o.serviceId ?? '') })),
+      effects: fiche.sideEffects.map((e) => ({ level: e.level, description: e.description })),
+    }));
+    expect(res.status).to.equal(303);
+    expect((await getFiche(t.db, id))!.steps.map((s) => s.forCommunes)).to.deep.equal([false, true, false]);
+    const page = textOf((await agent.get(`/fiches/${id}`).expect(200)).text);
+    expect(page).to.contain(`${fiche.steps[1]!.label} À mener par les communes`);
+  });
+
   it('refuses the second of two concurrent edits instead of overwriting the first', async () => {
     const r = await ids(t);
     const first = await signIn(t.app, ACCOUNTS.editor);

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { DEMO_PASSWORD } from '../db/seeds/demo';
 import { openDatabase } from '../src/db';
+import { startSmtp } from './smtp';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECRET = 'k3J9vQ2mX7pL4sT8wZ1nB6cR5yH0aD3fG9uE2iO7qW4eR1tY'; // 48 characters
@@ -24,7 +25,7 @@ const children: ChildProcess[] = [];
 /** Starts the server as `npm start` does, with only the variables given (plus PATH and the like). */
 function start(env: NodeJS.ProcessEnv): Run {
   const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['NODE_ENV', 'SESSION_SECRET', 'DATABASE_URL', 'TEST_DATABASE_URL', 'PORT', 'DATA_DIR']) delete base[name];
+  for (const name of ['NODE_ENV', 'SESSION_SECRET', 'DATABASE_URL', 'TEST_DATABASE_URL', 'PORT', 'DATA_DIR', 'SMTP_URL', 'PUBLIC_URL']) delete base[name];
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
@@ -185,6 +186,22 @@ describe('starting the server (src/server.ts)', function () {
     expect(await count(db, 'fiches')).to.equal(5);
     expect(await count(db, 'plans')).to.equal(1);
     await stop(again);
+  });
+
+  it('runs its background work itself: e-mails the late fiche’s team through SMTP_URL without being asked', async () => {
+    const smtp = await startSmtp();
+    try {
+      const run = start({ DATA_DIR: emptyDir(), PORT: '0', SMTP_URL: smtp.url, PUBLIC_URL: 'https://plan.example.org' });
+      await listening(run);
+      await smtp.count(1);
+      expect(smtp.received[0]!.envelopeTo).to.deep.equal(['equipe-projet@metropole.example.org']);
+      expect(smtp.received[0]!.subject).to.match(/^fiche n°2 en retard/);
+      expect(smtp.received[0]!.text).to.match(/https:\/\/plan\.example\.org\/alertes\/\d+/);
+      expect(run.stdout()).not.to.contain("SMTP_URL n'est pas défini");
+      expect(await stop(run)).to.deep.equal({ code: 0, signal: null });
+    } finally {
+      await smtp.close();
+    }
   });
 
   it('exits with a message when the port is taken, instead of claiming to listen', async () => {
