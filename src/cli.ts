@@ -200,6 +200,7 @@ async function digestSend(args: string[]): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  process.env.TZ ||= loadMailConfig().timeZone;
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     console.log(HELP);

@@ -8,6 +8,8 @@ import { smtpMailer } from './mail/transport';
 
 async function main() {
   const config = loadConfig();
+  // Times are shown and meetings typed in the plan's time zone (Paris by default), whatever the machine's is.
+  process.env.TZ ||= config.mail.timeZone;
   const db = connect(config);
   const { demoLoaded } = await prepareDatabase(db, config, new Date());
   if (demoLoaded) console.log('Base vide : plan de démonstration chargé (comptes affichés sur la page de connexion).');

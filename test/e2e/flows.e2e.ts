@@ -20,6 +20,7 @@ describe('in a real browser (chromium)', function () {
   beforeEach(async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'fr-FR' });
     page = await context.newPage();
+    page.setDefaultTimeout(10_000);
   });
   afterEach(async () => page?.context().close());
 
@@ -125,6 +126,55 @@ describe('in a real browser (chromium)', function () {
     await page.waitForURL(/#decisions$/);
     expect(await page.locator('#decisions').locator('..').innerText()).to.contain('Valider la priorité de cette fiche.');
     await checkPage(page, 'editeur-seance-tenue');
+  });
+
+  it('previews a commune digest, manages its contacts, sends it and reads it in the send log', async () => {
+    await signInWithMouse(page, base, ACCOUNTS.admin);
+    await page.goto(`${base}/admin`);
+    await page.click('a:has-text("Points d\'avancement des communes")');
+    await checkPage(page, 'admin-points');
+    await page.click('a:has-text("Aperçu"):has(span:has-text("de Villeurbanne"))');
+    await checkPage(page, 'admin-point-apercu');
+    const frame = page.frameLocator('iframe.app-mail-preview');
+    expect(await frame.locator('h1').innerText()).to.equal("Point d'avancement pour Villeurbanne");
+    expect(await frame.locator('body').innerText()).to.contain('Toodego Villeurbanne').and.not.contain('Toodego Bron');
+    // the e-mail itself, as a mail client would show it
+    const communeId = (await t.db('communes').where({ name: 'Villeurbanne' }).first()).id;
+    await page.goto(`${base}/communes/${communeId}/point/courriel.html`);
+    await checkPage(page, 'courriel-point-html');
+    await page.goto(`${base}/admin/points`);
+    await page.click('a:has-text("Contacts"):has(span:has-text("de Villeurbanne"))');
+    await page.fill('#name', 'Inès Morel');
+    await page.fill('#email', 'ines.morel@');
+    await page.click('button:has-text("Ajouter le contact")');
+    expect(await page.locator('#email-error').innerText()).to.contain('Saisissez une adresse électronique valide');
+    expect(await page.inputValue('#name')).to.equal('Inès Morel');
+    await checkPage(page, 'admin-contacts-erreur');
+    await page.fill('#email', 'ines.morel@villeurbanne.example.org');
+    await page.click('button:has-text("Ajouter le contact")');
+    expect(await page.locator('table').innerText()).to.contain('ines.morel@villeurbanne.example.org');
+    await page.goto(`${base}/admin/points`);
+    await page.selectOption('#communeId', { label: 'Villeurbanne' });
+    await page.click('button:has-text("Envoyer le point d\'avancement")');
+    expect(await page.locator('[role=status]').innerText()).to.contain('Villeurbanne : point préparé pour 3 destinataires');
+    await page.click('a:has-text("boîte d\'envoi") >> nth=-1');
+    await checkPage(page, 'admin-courriels');
+    await page.click('a:has-text("point d\'avancement pour Villeurbanne") >> nth=0');
+    expect(await page.locator('main').innerText()).to.contain('Non envoyé');
+    await checkPage(page, 'admin-courriel');
+  });
+
+  it('lets a commune agent see its contacts, and the editor the alerts', async () => {
+    await signInWithMouse(page, base, ACCOUNTS.commune);
+    await page.click('nav a:has-text("Contacts de ma commune")');
+    expect(await page.locator('h1').innerText()).to.equal('Contacts de Villeurbanne');
+    await checkPage(page, 'commune-contacts');
+    await page.click('a:has-text("aperçu du prochain point")');
+    await checkPage(page, 'commune-point-apercu');
+    await page.click('button:has-text("Se déconnecter")');
+    await signInWithMouse(page, base, ACCOUNTS.editor);
+    await page.click('nav a:has-text("Alertes")');
+    await checkPage(page, 'editeur-alertes');
   });
 
   it('shows the errors and keeps what was typed when the fiche is invalid', async () => {
