@@ -12,7 +12,9 @@ import { HttpError } from './web/errors';
 import { adminRouter } from './web/routes/admin';
 import { alertsRouter } from './web/routes/alerts';
 import { contactsRouter } from './web/routes/contacts';
+import { journalRouter } from './web/routes/journal';
 import { mailAdminRouter } from './web/routes/mail-admin';
+import { supervisionRouter } from './web/routes/supervision';
 import { unsubscribeRouter } from './web/routes/unsubscribe';
 import { authRouter } from './web/routes/auth';
 import { dashboardRouter } from './web/routes/dashboard';
@@ -100,6 +102,8 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(contactsRouter(ctx));
   app.use(alertsRouter(ctx));
   app.use('/admin', mailAdminRouter(ctx));
+  app.use('/admin', journalRouter(ctx));
+  app.use('/admin', supervisionRouter(ctx));
   app.use('/admin/plan', planSettingsRouter(ctx));
   app.use('/admin', adminRouter(ctx));
 

@@ -11,7 +11,7 @@ import { communes } from './data/referentials';
 import { createUser } from './data/users';
 import { connect, migrate } from './db';
 import { passwordProblem } from './domain/password';
-import { isRole, ROLES } from './domain/roles';
+import { isCommuneRole, isRole, ROLES } from './domain/roles';
 import { hashPassword } from './security/passwords';
 
 const HELP = `Usage : npm run cli -- <commande> [options]
@@ -107,8 +107,8 @@ async function userCreate(args: string[]): Promise<void> {
   if (!name) throw new CliError('--name : nom manquant.');
   if (!isRole(values.role)) throw new CliError(`--role : rôle manquant ou inconnu (attendu : ${ROLES.join(', ')}).`);
   const role = values.role;
-  if (role === 'commune' && !values.commune) throw new CliError('--commune : obligatoire pour le rôle commune.');
-  if (role !== 'commune' && values.commune) throw new CliError('--commune : réservé au rôle commune.');
+  if (isCommuneRole(role) && !values.commune) throw new CliError(`--commune : obligatoire pour le rôle ${role}.`);
+  if (!isCommuneRole(role) && values.commune) throw new CliError('--commune : réservé aux rôles commune et commune_admin.');
 
   const config = loadDatabaseConfig();
   const db = connect(config);

@@ -122,7 +122,7 @@ describe('command line (src/cli.ts)', function () {
     expect(missing.stderr).to.contain('--commune : obligatoire pour le rôle commune.');
     const role = cli(dir, ['user:create', '--email', 'x@collectivite.fr', '--name', 'X', '--role', 'superadmin'], STRONG);
     expect(role.status).not.to.equal(0);
-    expect(role.stderr).to.contain('--role : rôle manquant ou inconnu (attendu : admin, editor, viewer, commune).');
+    expect(role.stderr).to.contain('--role : rôle manquant ou inconnu (attendu : admin, editor, viewer, commune, commune_admin).');
     const email = cli(dir, ['user:create', '--email', 'pas-une-adresse', '--name', 'X', '--role', 'viewer'], STRONG);
     expect(email.status).not.to.equal(0);
     expect(email.stderr).to.contain('--email : adresse électronique manquante ou invalide.');
@@ -158,7 +158,7 @@ describe('command line (src/cli.ts)', function () {
 
     const other = cli(dir, ['user:create', '--email', 'agent@villeurbanne.fr', '--name', 'Lina Agent', '--role', 'viewer', '--commune', 'Villeurbanne'], STRONG);
     expect(other.status).not.to.equal(0);
-    expect(other.stderr).to.contain('--commune : réservé au rôle commune.');
+    expect(other.stderr).to.contain('--commune : réservé aux rôles commune et commune_admin.');
   });
 
   it('refuses an e-mail already used, whatever its case, leaving the account as it was', async () => {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as m001 from './001_initial';
 import * as m002 from './002_meetings';
 import * as m003 from './003_mail';
+import * as m004 from './004_security';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '001_initial': m001,
   '002_meetings': m002,
   '003_mail': m003,
+  '004_security': m004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

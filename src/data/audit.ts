@@ -1,7 +1,15 @@
 import type { Knex } from 'knex';
 import type { Actor } from '../domain/roles';
 
-export type AuditAction = 'create' | 'update' | 'delete' | 'note' | 'login' | 'logout' | 'login_failed';
+export type AuditAction =
+  | 'create' | 'update' | 'delete' | 'note'
+  // security events: kept for the retention period the admin sets, then purged
+  | 'login' | 'logout' | 'login_failed' | 'freeze' | 'unfreeze' | 'password_change' | 'password_link' | 'totp_enrolled' | 'totp_reset'
+  | 'role_change' | 'suspend' | 'anonymize' | 'session_expired';
+
+export const SECURITY_ACTIONS: readonly AuditAction[] = [
+  'login', 'logout', 'login_failed', 'freeze', 'unfreeze', 'password_change', 'password_link', 'totp_enrolled', 'totp_reset', 'role_change', 'suspend', 'anonymize', 'session_expired',
+];
 
 export interface AuditEntry {
   id: number;

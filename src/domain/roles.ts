@@ -1,4 +1,4 @@
-export const ROLES = ['admin', 'editor', 'viewer', 'commune'] as const;
+export const ROLES = ['admin', 'editor', 'viewer', 'commune', 'commune_admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const ROLE_LABELS: Record<Role, string> = {
@@ -6,6 +6,7 @@ export const ROLE_LABELS: Record<Role, string> = {
   editor: 'Équipe projet (édition)',
   viewer: 'Comité de pilotage (lecture)',
   commune: 'Agent de commune',
+  commune_admin: 'Administrateur de commune',
 };
 
 export interface Actor {
@@ -16,13 +17,15 @@ export interface Actor {
   communeId: number | null;
 }
 
-export type Permission = 'plan:read' | 'fiche:edit' | 'admin';
+/** 'commune:users': manage the accounts of one's own commune, within the commune role (delegation). */
+export type Permission = 'plan:read' | 'fiche:edit' | 'admin' | 'commune:users';
 
 const GRANTS: Record<Role, readonly Permission[]> = {
   admin: ['plan:read', 'fiche:edit', 'admin'],
   editor: ['plan:read', 'fiche:edit'],
   viewer: ['plan:read'],
   commune: ['plan:read'],
+  commune_admin: ['plan:read', 'commune:users'],
 };
 
 export function can(actor: Pick<Actor, 'role'>, permission: Permission): boolean {
@@ -31,11 +34,16 @@ export function can(actor: Pick<Actor, 'role'>, permission: Permission): boolean
 
 /** The commune a user is restricted to, or null when the user sees the whole plan. */
 export function communeRestriction(actor: Pick<Actor, 'role' | 'communeId'>): number | null {
-  if (actor.role !== 'commune') return null;
+  if (!isCommuneRole(actor.role)) return null;
   // A commune account without a commune sees nothing rather than everything.
   return actor.communeId ?? -1;
 }
 
 export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+/** The roles of a commune's own staff: they see their commune only. */
+export function isCommuneRole(role: Role): boolean {
+  return role === 'commune' || role === 'commune_admin';
 }

@@ -7,6 +7,7 @@ import { enqueue, type NewMessage } from '../data/outbox';
 import { localDate } from '../domain/schedule';
 import { STATUS_LABELS, type Status } from '../domain/statuses';
 import { renderMail } from '../mail/render';
+import { isCommuneRole, type Role } from '../domain/roles';
 
 export interface Alert {
   id: number;
@@ -29,7 +30,7 @@ const dmy = (d: string) => format(parseISO(d), 'dd/MM/yyyy');
 async function recipientsOf(db: Knex, ficheId: number) {
   return db('team_members').join('users', 'users.id', 'team_members.user_id')
     .whereIn('team_members.team_id', db('fiche_owners').where('fiche_id', ficheId).select('team_id'))
-    .where('users.active', true).whereNot('users.role', 'commune')
+    .where('users.active', true).whereNotIn('users.role', ['commune', 'commune_admin'])
     .distinct('users.id', 'users.email', 'users.name').orderBy('users.id');
 }
 
@@ -129,7 +130,7 @@ export async function getAlert(db: Knex, id: number): Promise<Alert | undefined>
 /** May this user acknowledge the alert: an editor or admin, or a member of one of the fiche's owner teams. */
 export async function canAcknowledge(db: Knex, user: { id: number; role: string }, alert: Pick<Alert, 'ficheId'>): Promise<boolean> {
   if (user.role === 'admin' || user.role === 'editor') return true;
-  if (user.role === 'commune') return false;
+  if (isCommuneRole(user.role as Role)) return false;
   const row = await db('team_members').where('user_id', user.id)
     .whereIn('team_id', db('fiche_owners').where('fiche_id', alert.ficheId).select('team_id')).first();
   return Boolean(row);

@@ -1,13 +1,11 @@
 import { type Request, type Response, Router } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { listAudit } from '../../data/audit';
 import { currentPlan } from '../../data/plans';
 import { communes, instances, milestones, type Repository, services, teams } from '../../data/referentials';
 import { countAdmins, createUser, findUser, listUsers, updateUser, type User } from '../../data/users';
-import { auditChanges } from '../../domain/audit';
 import { passwordProblem } from '../../domain/password';
-import { ROLE_LABELS, ROLES } from '../../domain/roles';
+import { isCommuneRole, ROLE_LABELS, ROLES } from '../../domain/roles';
 import { ENVIRONMENT_LABELS, ENVIRONMENTS } from '../../domain/statuses';
 import { hashPassword } from '../../security/passwords';
 import { actor, requirePermission } from '../auth';
@@ -185,12 +183,6 @@ export function adminRouter(ctx: AppContext): Router {
     res.render('admin/index', { title: 'Administration', entities: [...ENTITIES.map((e) => ({ slug: e.slug, title: e.title })), { slug: 'utilisateurs', title: 'Utilisateurs' }] });
   });
 
-  router.get('/journal', async (req, res) => {
-    const page = Math.max(1, Math.floor(Number(str(req.query.page))) || 1);
-    const entries = await listAudit(ctx.db, { limit: 100, offset: (page - 1) * 100 });
-    res.render('admin/journal', { title: "Journal d'audit", entries: entries.map((e) => ({ ...e, changes: auditChanges(e.before, e.after) })), page });
-  });
-
   const renderForm = async (res: Response, status: number, o: { e: { slug: string; title: string; one: string }; fields: Field[]; values: Values; errors?: FieldErrors; id?: number; alert?: string }) => {
     const options: Record<string, { value: string; label: string }[]> = {};
     for (const f of o.fields) if (f.options) options[f.name] = await f.options(ctx.db);
@@ -224,9 +216,9 @@ export function adminRouter(ctx: AppContext): Router {
     if (!parsed.success) Object.assign(errors, fieldErrors(parsed.error));
     const data = parsed.success ? parsed.data : undefined;
     if (data) {
-      if (data.role === 'commune' && data.communeId === null) errors.communeId = 'Choisissez la commune de cet agent.';
+      if (isCommuneRole(data.role) && data.communeId === null) errors.communeId = 'Choisissez la commune de cet agent.';
       if (data.communeId !== null && !(await communes.get(ctx.db, data.communeId))) errors.communeId = "Cette commune n'existe plus.";
-      if (data.teamId !== null && data.role === 'commune') errors.teamId = "Un agent de commune n'est membre d'aucune équipe de la Métropole.";
+      if (data.teamId !== null && isCommuneRole(data.role)) errors.teamId = "Un agent de commune n'est membre d'aucune équipe de la Métropole.";
       else if (data.teamId !== null && !(await teams.get(ctx.db, data.teamId))) errors.teamId = "Cette équipe n'existe plus.";
       if (existing?.role === 'admin' && existing.active && (data.role !== 'admin' || !data.active) && (await countAdmins(ctx.db)) <= 1) {
         errors.role = 'Ce compte est le dernier administrateur actif : nommez-en un autre avant de le modifier.';
@@ -237,7 +229,7 @@ export function adminRouter(ctx: AppContext): Router {
       if (problem) errors.password = problem;
     }
     if (!data || Object.keys(errors).length) return { ok: false as const, errors };
-    const input = { ...data, communeId: data.role === 'commune' ? data.communeId : null };
+    const input = { ...data, communeId: isCommuneRole(data.role) ? data.communeId : null };
     return { ok: true as const, input, passwordHash: data.password ? await hashPassword(data.password) : undefined };
   }
 

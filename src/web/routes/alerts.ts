@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { acknowledge, canAcknowledge, getAlert, listAlerts } from '../../services/alerts';
+import { isCommuneRole } from '../../domain/roles';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, idParam, notFound } from '../errors';
@@ -7,7 +8,7 @@ import { forbidden, idParam, notFound } from '../errors';
 /** Late-fiche alerts and their acknowledgement; commune agents have none (they are the Métropole's teams'). */
 export function alertsRouter(ctx: AppContext): Router {
   const router = Router();
-  router.use('/alertes', (req, _res, next) => next(actor(req).role === 'commune' ? forbidden() : undefined));
+  router.use('/alertes', (req, _res, next) => next(isCommuneRole(actor(req).role) ? forbidden() : undefined));
 
   router.get('/alertes', async (req, res) => {
     const alerts = await listAlerts(ctx.db, { limit: 200 });

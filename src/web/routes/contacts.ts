@@ -6,6 +6,7 @@ import { communes } from '../../data/referentials';
 import { getMailSettings } from '../../data/mail-settings';
 import { periodOf } from '../../domain/schedule';
 import { communeDigest, renderDigest } from '../../services/digests';
+import { isCommuneRole } from '../../domain/roles';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, idParam, notFound } from '../errors';
@@ -22,7 +23,7 @@ const contactSchema = z.object({
 async function communeFor(ctx: AppContext, req: Request) {
   const id = idParam(req.params.communeId, 'Cette commune');
   const user = actor(req);
-  if (user.role !== 'admin' && !(user.role === 'commune' && user.communeId === id)) throw forbidden();
+  if (user.role !== 'admin' && !(isCommuneRole(user.role) && user.communeId === id)) throw forbidden();
   const commune = await communes.get(ctx.db, id);
   if (!commune) throw notFound('Cette commune');
   return commune;
