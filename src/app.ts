@@ -6,11 +6,13 @@ import session from 'express-session';
 import { ConnectSessionKnexStore } from 'connect-session-knex';
 import { csrfSync } from 'csrf-sync';
 import helmet from 'helmet';
-import { configurePassport, requireSignIn } from './web/auth';
+import { configurePassport, idleTimeout, requireAccountReady, requireSignIn } from './web/auth';
 import type { AppContext } from './web/context';
 import { HttpError } from './web/errors';
 import { adminRouter } from './web/routes/admin';
+import { accountRouter } from './web/routes/account';
 import { alertsRouter } from './web/routes/alerts';
+import { communeUsersRouter } from './web/routes/commune-users';
 import { contactsRouter } from './web/routes/contacts';
 import { journalRouter } from './web/routes/journal';
 import { mailAdminRouter } from './web/routes/mail-admin';
@@ -75,6 +77,7 @@ export function createApp(ctx: AppContext): express.Express {
   const passport = configurePassport(ctx);
   app.use(passport.initialize());
   app.use(passport.session());
+  app.use(idleTimeout(ctx));
 
   const { csrfSynchronisedProtection, generateToken } = csrfSync({
     getTokenFromRequest: (req) => (req.body as Record<string, unknown> | undefined)?._csrf as string | undefined,
@@ -95,11 +98,14 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(authRouter(ctx, passport));
   app.get('/', (_req, res) => res.redirect('/plan'));
   app.use(requireSignIn);
+  app.use(requireAccountReady);
+  app.use(accountRouter(ctx));
   app.use(planRouter(ctx));
   app.use(dashboardRouter(ctx));
   app.use(fichesRouter(ctx));
   app.use(meetingsRouter(ctx));
   app.use(contactsRouter(ctx));
+  app.use(communeUsersRouter(ctx));
   app.use(alertsRouter(ctx));
   app.use('/admin', mailAdminRouter(ctx));
   app.use('/admin', journalRouter(ctx));

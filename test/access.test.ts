@@ -9,18 +9,18 @@ type Role = keyof typeof ACCOUNTS;
  * Fiche 1 touches Villeurbanne's instances (the demo commune agent); fiche 2 only the Intranet and Extranet.
  */
 const MATRIX: { url: (f: Record<number, number>) => string; expect: Record<Role, number> }[] = [
-  { url: () => '/plan', expect: { admin: 200, editor: 200, viewer: 200, commune: 200 } },
-  { url: (f) => `/fiches/${f[1]}`, expect: { admin: 200, editor: 200, viewer: 200, commune: 200 } },
-  { url: (f) => `/fiches/${f[2]}`, expect: { admin: 200, editor: 200, viewer: 200, commune: 403 } },
-  { url: () => '/fiches/nouvelle', expect: { admin: 200, editor: 200, viewer: 403, commune: 403 } },
-  { url: (f) => `/fiches/${f[1]}/modifier`, expect: { admin: 200, editor: 200, viewer: 403, commune: 403 } },
-  { url: (f) => `/fiches/${f[1]}/supprimer`, expect: { admin: 200, editor: 200, viewer: 403, commune: 403 } },
-  { url: () => '/seances', expect: { admin: 200, editor: 200, viewer: 200, commune: 200 } },
-  { url: () => '/seances/nouvelle', expect: { admin: 200, editor: 200, viewer: 403, commune: 403 } },
-  { url: () => '/admin', expect: { admin: 200, editor: 403, viewer: 403, commune: 403 } },
-  { url: () => '/admin/journal', expect: { admin: 200, editor: 403, viewer: 403, commune: 403 } },
-  { url: () => '/admin/utilisateurs', expect: { admin: 200, editor: 403, viewer: 403, commune: 403 } },
-  { url: () => '/admin/instances', expect: { admin: 200, editor: 403, viewer: 403, commune: 403 } },
+  { url: () => '/plan', expect: { admin: 200, editor: 200, viewer: 200, commune: 200, communeAdmin: 200 } },
+  { url: (f) => `/fiches/${f[1]}`, expect: { admin: 200, editor: 200, viewer: 200, commune: 200, communeAdmin: 200 } },
+  { url: (f) => `/fiches/${f[2]}`, expect: { admin: 200, editor: 200, viewer: 200, commune: 403, communeAdmin: 403 } },
+  { url: () => '/fiches/nouvelle', expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: (f) => `/fiches/${f[1]}/modifier`, expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: (f) => `/fiches/${f[1]}/supprimer`, expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: () => '/seances', expect: { admin: 200, editor: 200, viewer: 200, commune: 200, communeAdmin: 200 } },
+  { url: () => '/seances/nouvelle', expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: () => '/admin', expect: { admin: 200, editor: 403, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: () => '/admin/journal', expect: { admin: 200, editor: 403, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: () => '/admin/utilisateurs', expect: { admin: 200, editor: 403, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: () => '/admin/instances', expect: { admin: 200, editor: 403, viewer: 403, commune: 403, communeAdmin: 403 } },
 ];
 
 describe('access by role, enforced on the server', () => {

@@ -52,8 +52,8 @@ describe('sign in and out', () => {
     const unknown = await agent.post('/connexion').type('form').send({ _csrf: token, email: 'personne@example.org', password: 'pas-le-bon-mot-de-passe' });
     expect(wrong.status).to.equal(401);
     expect(unknown.status).to.equal(401);
-    expect(wrong.text).to.contain('Adresse électronique ou mot de passe incorrect.');
-    expect(unknown.text).to.contain('Adresse électronique ou mot de passe incorrect.');
+    expect(wrong.text).to.contain('Connexion refusée : adresse électronique ou mot de passe incorrect, ou compte bloqué.');
+    expect(unknown.text).to.contain('Connexion refusée : adresse électronique ou mot de passe incorrect, ou compte bloqué.');
     expect(wrong.text).to.contain(`value="${ACCOUNTS.admin}"`);
     const failures = await t.db('audit_log').where({ action: 'login_failed' }).count({ n: '*' }).first();
     expect(Number(failures!.n)).to.equal(2);

@@ -54,7 +54,7 @@ describe('demonstration plan', () => {
     expect(list.filter((m) => m.done).length).to.be.greaterThan(0);
     expect(list.filter((m) => !m.done).length).to.be.greaterThan(0);
     const roles = (await listUsers(t.db)).map((u) => u.role).sort();
-    expect(roles).to.deep.equal(['admin', 'commune', 'editor', 'viewer']);
+    expect(roles).to.deep.equal(['admin', 'commune', 'commune_admin', 'editor', 'viewer']);
   });
 
   it('records progress notes with their authors, moving the statuses', async () => {

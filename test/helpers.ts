@@ -18,6 +18,7 @@ export const ACCOUNTS = {
   editor: 'equipe-projet@metropole.example.org',
   viewer: 'comite@metropole.example.org',
   commune: 'agent@villeurbanne.example.org',
+  communeAdmin: 'dsi@villeurbanne.example.org',
 } as const;
 
 /**

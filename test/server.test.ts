@@ -173,7 +173,7 @@ describe('starting the server (src/server.ts)', function () {
 
     const db = open(dir);
     expect(await count(db, 'fiches')).to.equal(5);
-    expect(await count(db, 'users')).to.equal(4);
+    expect(await count(db, 'users')).to.equal(5);
     // The generated session secret is kept for the next start, readable by its owner only.
     const secret = path.join(dir, '.session-secret');
     expect(statSync(secret).mode & 0o777).to.equal(0o600);

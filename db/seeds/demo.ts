@@ -22,6 +22,7 @@ export const DEMO_ACCOUNTS: { email: string; name: string; role: Role; commune?:
   { email: 'equipe-projet@metropole.example.org', name: 'Julien Petit', role: 'editor' },
   { email: 'comite@metropole.example.org', name: 'Sophie Bernard', role: 'viewer' },
   { email: 'agent@villeurbanne.example.org', name: 'Nadia Roux', role: 'commune', commune: 'Villeurbanne' },
+  { email: 'dsi@villeurbanne.example.org', name: 'Marc Lemoine', role: 'commune_admin', commune: 'Villeurbanne' },
 ];
 
 // Sixteen partner towns: each has a test (recette) instance of the citizen portal, fourteen are in production.
@@ -264,7 +265,7 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
   };
   // A first committee meeting two months ago, held: its agenda was frozen with the plan as it then stood.
   await addNotes(-12, -1);
-  const attendees = Object.values(users).filter((u) => u.role !== 'commune').map((u) => ({ userId: u.id, name: u.name, organisation: 'Métropole (démonstration)' }));
+  const attendees = Object.values(users).filter((u) => u.role !== 'commune' && u.role !== 'commune_admin').map((u) => ({ userId: u.id, name: u.name, organisation: 'Métropole (démonstration)' }));
   const past = await createMeeting(db, planId, {
     title: 'Comité de pilotage', kind: 'suivi', startsAt: `${day(-2)}T14:00`, endsAt: `${day(-2)}T16:00`, place: 'Hôtel de la Métropole, salle du conseil', visioUrl: '',
     objective: "Présentation et échange sur le plan d'action RGS à déployer en vue de l'homologation.", reminder: '', questions: '', coversAll: true, ficheIds: [],
@@ -291,5 +292,8 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
   await enqueueDigests(db, mail, lastMonth, { communeIds: 'all', period: periodOf(lastMonth, 'monthly', mail.timeZone), origin: 'planifie' });
   // They are the demo's history: shown as delivered then, never delivered again if SMTP_URL is set later.
   await db('outbox').where('kind', 'digest').update({ status: 'sent', attempts: 1, sent_at: lastMonth.toISOString() });
+  // The demo lets every role in with the shown password alone; a real installation requires a second factor
+  // for admins and the project team (the migration's default), which the sign-in page says in demo mode.
+  await db('security_settings').where('id', 1).update({ totp_roles: '' });
   await db('mail_settings').where('id', 1).update({ digest_frequency: 'monthly', digest_weekday: 1, digest_week: '1', digest_time: '09:00', digest_checked_at: now.toISOString() });
 }

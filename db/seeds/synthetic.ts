@@ -31,6 +31,8 @@ export async function generateSyntheticPlan(
   const pick = <T>(list: readonly T[]) => list[Math.floor(rnd() * list.length)]!;
   const day = (offset: number) => format(addDays(o.now, offset), 'yyyy-MM-dd');
   const iso = o.now.toISOString();
+  // a measuring account signs in with its password alone, as in the demo
+  await db('security_settings').where('id', 1).update({ totp_roles: '' });
   const statuses = ['non_demarre', 'en_cours', 'bloque', 'fait'] as const;
 
   return db.transaction(async (trx) => {

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 
 export const OUTBOX_STATUSES = ['pending', 'sending', 'sent', 'failed'] as const;
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
-export type MessageKind = 'digest' | 'alert' | 'reminder';
+export type MessageKind = 'digest' | 'alert' | 'reminder' | 'account' | 'security';
 
 /** An e-mail decided on, written in the same transaction as the decision. */
 export interface NewMessage {
@@ -95,8 +95,12 @@ export async function claimDue(db: Knex, now: Date, leaseSeconds: number, limit:
   return (await db('outbox').whereIn('id', claimed).where('claim', claim).orderBy('id')).map(fromRow);
 }
 
-export async function markSent(db: Knex, id: number, claim: string, at: Date): Promise<void> {
-  await db('outbox').where({ id, claim }).update({ status: 'sent', sent_at: at.toISOString(), locked_until: null, last_error: null });
+/** Marks a message sent; a message carrying a one-time link loses its body then, so no reader of the log can use it. */
+export async function markSent(db: Knex, id: number, claim: string, at: Date, redact = false): Promise<void> {
+  await db('outbox').where({ id, claim }).update({
+    status: 'sent', sent_at: at.toISOString(), locked_until: null, last_error: null,
+    ...(redact ? { text: '[Contenu retiré après envoi : il contenait un lien à usage unique.]', html: '<p>[Contenu retiré après envoi : il contenait un lien à usage unique.]</p>' } : {}),
+  });
 }
 
 /** After a failed try: back to pending for a later try, or failed for good. */

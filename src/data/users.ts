@@ -10,6 +10,11 @@ export interface User extends Actor {
   lastLoginAt: string | null;
   /** The team the user belongs to (receives its late-fiche alerts). */
   teamId: number | null;
+  frozenUntil: string | null;
+  failedLogins: number;
+  totpEnabled: boolean;
+  passwordChangedAt: string | null;
+  anonymizedAt: string | null;
 }
 
 export interface UserInput {
@@ -25,7 +30,8 @@ const select = (db: Knex) =>
   db('users')
     .leftJoin('communes', 'communes.id', 'users.commune_id')
     .select('users.id', 'users.email', 'users.name', 'users.role', 'users.commune_id', 'users.active',
-      'users.created_at', 'users.last_login_at', 'communes.name as commune_name',
+      'users.created_at', 'users.last_login_at', 'communes.name as commune_name', 'users.frozen_until', 'users.failed_logins',
+      'users.totp_enabled_at', 'users.password_changed_at', 'users.anonymized_at',
       db.raw('(select min(tm.team_id) from team_members tm where tm.user_id = users.id) as team_id'))
     .orderBy('users.name');
 
@@ -41,13 +47,20 @@ function fromRow(r: Record<string, unknown>): User {
     createdAt: String(r.created_at),
     lastLoginAt: (r.last_login_at as string | null) ?? null,
     teamId: r.team_id === null || r.team_id === undefined ? null : Number(r.team_id),
+    frozenUntil: (r.frozen_until as string | null) ?? null,
+    failedLogins: Number(r.failed_logins ?? 0),
+    totpEnabled: Boolean(r.totp_enabled_at),
+    passwordChangedAt: (r.password_changed_at as string | null) ?? null,
+    anonymizedAt: (r.anonymized_at as string | null) ?? null,
   };
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
-export async function listUsers(db: Knex): Promise<User[]> {
-  return (await select(db)).map(fromRow);
+export async function listUsers(db: Knex, filter: { communeId?: number } = {}): Promise<User[]> {
+  const q = select(db);
+  if (filter.communeId !== undefined) q.where('users.commune_id', filter.communeId);
+  return (await q).map(fromRow);
 }
 
 export async function findUser(db: Knex, id: number): Promise<User | undefined> {
@@ -56,7 +69,7 @@ export async function findUser(db: Knex, id: number): Promise<User | undefined> 
 }
 
 export async function findCredentials(db: Knex, email: string): Promise<(User & { passwordHash: string }) | undefined> {
-  const row = await select(db).select('users.password_hash').where('users.email', normaliseEmail(email)).first();
+  const row = await select(db).select('users.password_hash').where('users.email', normaliseEmail(email)).whereNull('users.anonymized_at').first();
   return row ? { ...fromRow(row), passwordHash: String(row.password_hash) } : undefined;
 }
 
@@ -70,6 +83,7 @@ export async function createUser(
       const [row] = await trx('users').insert({
         email: normaliseEmail(input.email), name: input.name, role: input.role, commune_id: input.communeId,
         active: input.active, password_hash: input.passwordHash, created_at: at.toISOString(),
+        password_changed_at: input.passwordHash.startsWith('!') ? null : at.toISOString(),
       }).returning('id');
       const id = Number(typeof row === 'object' ? row.id : row);
       if (input.teamId) await trx('team_members').insert({ team_id: input.teamId, user_id: id });
@@ -100,6 +114,10 @@ export async function updateUser(
       const after = await findUser(trx, id);
       const summary = input.passwordHash ? `${input.email} (mot de passe changé)` : input.email;
       await recordAudit(trx, { actor, at, action: 'update', entityType: 'user', entityId: id, summary, before, after });
+      // a change of rights is a security event of its own, kept and filtered as such
+      if (before.role !== input.role) {
+        await recordAudit(trx, { actor, at, action: 'role_change', entityType: 'user', entityId: id, summary: `${input.email} : ${before.role} → ${input.role}`, before: { role: before.role }, after: { role: input.role } });
+      }
       return { ok: true as const };
     });
   } catch (err) {

@@ -38,7 +38,7 @@ export async function deliverDue(db: Knex, mailer: Mailer, config: MailConfig, n
           messageId: messageIdOf(m, config.publicUrl), from: config.from, to: { name: m.toName, address: m.toAddress },
           subject: m.subject, text: m.text, html: m.html, headers,
         });
-        await markSent(db, m.id, m.claim!, now());
+        await markSent(db, m.id, m.claim!, now(), m.kind === 'account');
         report.sent++;
       } catch (err) {
         const permanent = err instanceof DeliveryError && err.permanent;

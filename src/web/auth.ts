@@ -1,41 +1,52 @@
 import type { NextFunction, Request, Response } from 'express';
 import passport from 'passport';
-import { Strategy as LocalStrategy } from 'passport-local';
-import { findCredentials, findUser } from '../data/users';
+import { recordAudit } from '../data/audit';
+import { sessionTokenOf } from '../data/accounts';
+import { getSecuritySettings } from '../data/security-settings';
+import { findUser } from '../data/users';
 import { type Actor, type Permission, can } from '../domain/roles';
-import { verifyPassword, hashPassword } from '../security/passwords';
 import type { AppContext } from './context';
 import { forbidden } from './errors';
 
 declare global {
   namespace Express {
-    // passport's req.user is the signed-in actor
-    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-    interface User extends Actor {}
+    // passport's req.user is the signed-in actor; sessionToken only travels from sign-in to the session
+    interface User extends Actor {
+      sessionToken?: string;
+    }
   }
 }
 
-// Compared against when the e-mail is unknown, so the answer takes as long either way.
-const decoyHash = hashPassword('mot-de-passe-leurre-jamais-valide');
+declare module 'express-session' {
+  interface SessionData {
+    /** Password checked, second factor awaited. */
+    pending?: { userId: number; retour: string; at: number };
+    /** Signed in, but must first enrol a second factor (required for the role) or change an expired password. */
+    mustEnrol?: boolean;
+    mustChangePassword?: boolean;
+    /** Last request of the signed-in user (ms), for the idle timeout. */
+    seenAt?: number;
+    /** The TOTP secret being enrolled, until the first code confirms it. */
+    totpSetup?: string;
+  }
+}
 
+/**
+ * Passport keeps in the session the user's id and the token of their latest sign-in. A session whose
+ * token is no longer the user's (they signed in elsewhere, an admin reset them, they were removed)
+ * is not a session any more: one active session per user.
+ */
 export function configurePassport(ctx: AppContext): passport.PassportStatic {
   const instance = new passport.Passport() as unknown as passport.PassportStatic;
-  instance.use(
-    new LocalStrategy({ usernameField: 'email', passwordField: 'password' }, (email, password, done) => {
-      (async () => {
-        const user = await findCredentials(ctx.db, email);
-        const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash), password);
-        if (!user || !ok || !user.active) return done(null, false);
-        const { passwordHash: _ignored, ...actor } = user;
-        return done(null, actor);
-      })().catch(done);
-    }),
-  );
-  instance.serializeUser((user, done) => done(null, user.id));
-  instance.deserializeUser((id: number, done) => {
-    findUser(ctx.db, id)
-      .then((user) => done(null, user && user.active ? user : false))
-      .catch(done);
+  instance.serializeUser((user, done) => done(null, { id: user.id, t: user.sessionToken ?? null }));
+  instance.deserializeUser((stored: unknown, done) => {
+    (async () => {
+      if (typeof stored !== 'object' || stored === null) return false;
+      const { id, t } = stored as { id: number; t: string | null };
+      const [user, token] = await Promise.all([findUser(ctx.db, id), sessionTokenOf(ctx.db, id)]);
+      if (!user || !user.active || !t || token !== t) return false;
+      return user;
+    })().then((user) => done(null, user), done);
   });
   return instance;
 }
@@ -43,6 +54,34 @@ export function configurePassport(ctx: AppContext): passport.PassportStatic {
 export function requireSignIn(req: Request, res: Response, next: NextFunction): void {
   if (req.user) return next();
   res.redirect(`/connexion?retour=${encodeURIComponent(req.originalUrl)}`);
+}
+
+/** Ends the session after the idle delay the admin sets (30 minutes by default), counted on the app's clock. */
+export function idleTimeout(ctx: AppContext) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!req.user) return next();
+    (async () => {
+      const { sessionIdleMinutes } = await getSecuritySettings(ctx.db);
+      const now = ctx.now().getTime();
+      const seen = req.session.seenAt;
+      if (seen !== undefined && now - seen > sessionIdleMinutes * 60_000) {
+        const user = req.user!;
+        await recordAudit(ctx.db, { actor: user, at: ctx.now(), action: 'session_expired', entityType: 'session', entityId: user.id, summary: `Session fermée après ${sessionIdleMinutes} minutes d'inactivité` });
+        await new Promise<void>((resolve, reject) => req.logout((e) => (e ? reject(e) : resolve())));
+        const back = req.method === 'GET' ? `&retour=${encodeURIComponent(req.originalUrl)}` : '';
+        return res.redirect(`/connexion?expiree=1${back}`);
+      }
+      req.session.seenAt = now;
+      next();
+    })().catch(next);
+  };
+}
+
+/** Until the second factor required for the role is enrolled (or an expired password changed), only that page is open. */
+export function requireAccountReady(req: Request, res: Response, next: NextFunction): void {
+  if (req.session.mustEnrol && !req.path.startsWith('/compte/double-authentification')) return res.redirect('/compte/double-authentification');
+  if (!req.session.mustEnrol && req.session.mustChangePassword && req.path !== '/compte/mot-de-passe') return res.redirect('/compte/mot-de-passe');
+  next();
 }
 
 export function requirePermission(permission: Permission) {
@@ -56,5 +95,6 @@ export function requirePermission(permission: Permission) {
 /** The signed-in actor; routes behind requireSignIn may rely on it. */
 export function actor(req: Request): Actor {
   if (!req.user) throw forbidden();
-  return req.user;
+  const { sessionToken: _t, ...user } = req.user;
+  return user;
 }

@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { currentPlan } from '../../data/plans';
 import { communes, instances, milestones, type Repository, services, teams } from '../../data/referentials';
 import { countAdmins, createUser, findUser, listUsers, updateUser, type User } from '../../data/users';
-import { passwordProblem } from '../../domain/password';
 import { isCommuneRole, ROLE_LABELS, ROLES } from '../../domain/roles';
 import { ENVIRONMENT_LABELS, ENVIRONMENTS } from '../../domain/statuses';
-import { hashPassword } from '../../security/passwords';
+import { anonymizeUser, resetTotp, unfreeze, unusablePasswordHash } from '../../data/accounts';
+import { passwordLink } from '../../services/accounts';
 import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
 import { idParam, notFound } from '../errors';
@@ -152,17 +152,13 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
   }),
 ];
 
-const userFields = (creating: boolean): Field[] => [
+const userFields = (): Field[] => [
   { name: 'name', label: 'Nom et prénom', type: 'text', required: true, autocomplete: 'off' },
   { name: 'email', label: 'Adresse électronique', type: 'email', required: true, autocomplete: 'off', hint: 'Sert d’identifiant de connexion.' },
   { name: 'role', label: 'Rôle', type: 'select', required: true, options: async () => [{ value: '', label: '' }, ...ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] }))] },
-  { name: 'communeId', label: 'Commune', type: 'select', hint: 'Obligatoire pour un agent de commune, qui ne verra que les fiches de ses instances.', options: optionsOf(communes, '') },
+  { name: 'communeId', label: 'Commune', type: 'select', hint: 'Obligatoire pour un agent ou un administrateur de commune, qui ne verra que les fiches de ses instances.', options: optionsOf(communes, '') },
   { name: 'teamId', label: 'Équipe', type: 'select', hint: 'Ses membres reçoivent les alertes de retard des fiches dont l’équipe est responsable. Pas pour un agent de commune.', options: optionsOf(teams, 'Aucune') },
-  { name: 'active', label: 'Compte actif', type: 'checkbox', hint: 'Un compte inactif ne peut plus se connecter.' },
-  {
-    name: 'password', label: creating ? 'Mot de passe' : 'Nouveau mot de passe', type: 'password', required: creating, autocomplete: 'new-password',
-    hint: creating ? 'Au moins 12 caractères ; une phrase de passe est idéale.' : 'Laissez vide pour ne pas le changer. Au moins 12 caractères.',
-  },
+  { name: 'active', label: 'Compte actif', type: 'checkbox', hint: 'Un compte inactif (suspendu) ne peut plus se connecter.' },
 ];
 
 const userSchema = z.object({
@@ -172,7 +168,6 @@ const userSchema = z.object({
   communeId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une commune dans la liste.' }).transform((v) => (v ? Number(v) : null)),
   teamId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une équipe dans la liste.' }).transform((v) => (v ? Number(v) : null)),
   active: z.string().transform((v) => v === 'on'),
-  password: z.string(),
 });
 
 export function adminRouter(ctx: AppContext): Router {
@@ -183,12 +178,12 @@ export function adminRouter(ctx: AppContext): Router {
     res.render('admin/index', { title: 'Administration', entities: [...ENTITIES.map((e) => ({ slug: e.slug, title: e.title })), { slug: 'utilisateurs', title: 'Utilisateurs' }] });
   });
 
-  const renderForm = async (res: Response, status: number, o: { e: { slug: string; title: string; one: string }; fields: Field[]; values: Values; errors?: FieldErrors; id?: number; alert?: string }) => {
+  const renderForm = async (res: Response, status: number, o: { e: { slug: string; title: string; one: string }; fields: Field[]; values: Values; errors?: FieldErrors; id?: number; alert?: string; account?: User }) => {
     const options: Record<string, { value: string; label: string }[]> = {};
     for (const f of o.fields) if (f.options) options[f.name] = await f.options(ctx.db);
     res.status(status).render('admin/form', {
       title: o.id ? `Modifier ${o.e.one}` : `Ajouter ${o.e.one}`,
-      entity: o.e, fields: o.fields, options, values: o.values, errors: o.errors ?? {}, id: o.id ?? null, alert: o.alert ?? null,
+      entity: o.e, fields: o.fields, options, values: o.values, errors: o.errors ?? {}, id: o.id ?? null, alert: o.alert ?? null, account: o.account ?? null, now: ctx.now().toISOString(),
     });
   };
   const read = (fields: Field[], body: Record<string, unknown>): Values =>
@@ -199,18 +194,20 @@ export function adminRouter(ctx: AppContext): Router {
 
   router.get('/utilisateurs', async (_req, res) => {
     const list = await listUsers(ctx.db);
+    const now = ctx.now().toISOString();
+    const state = (u: User) => (u.anonymizedAt ? 'Supprimé (anonymisé)' : !u.active ? 'Suspendu' : u.frozenUntil && u.frozenUntil > now ? 'Gelé' : 'Actif');
     res.render('admin/list', {
       title: users.title, entity: users,
-      columns: ['Nom', 'Adresse électronique', 'Rôle', 'Commune', 'État', 'Dernière connexion'],
-      rows: list.map((u) => ({ id: u.id, cells: [u.name, u.email, ROLE_LABELS[u.role], u.communeName ?? '—', u.active ? 'Actif' : 'Inactif', h.dateTime(u.lastLoginAt)] })),
-      canDelete: false,
+      columns: ['Nom', 'Adresse électronique', 'Rôle', 'Commune', 'État', 'Double authentification', 'Dernière connexion'],
+      rows: list.map((u) => ({ id: u.id, cells: [u.name, u.email, ROLE_LABELS[u.role], u.communeName ?? '—', state(u), u.totpEnabled ? 'Activée' : '—', h.dateTime(u.lastLoginAt)] })),
+      canDelete: true,
     });
   });
   router.get('/utilisateurs/nouveau', async (_req, res) => {
-    await renderForm(res, 200, { e: users, fields: userFields(true), values: { active: 'on' } });
+    await renderForm(res, 200, { e: users, fields: userFields(), values: { active: 'on' } });
   });
 
-  async function validateUser(values: Values, creating: boolean, existing?: User) {
+  async function validateUser(values: Values, existing?: User) {
     const errors: FieldErrors = {};
     const parsed = userSchema.safeParse(values);
     if (!parsed.success) Object.assign(errors, fieldErrors(parsed.error));
@@ -224,43 +221,81 @@ export function adminRouter(ctx: AppContext): Router {
         errors.role = 'Ce compte est le dernier administrateur actif : nommez-en un autre avant de le modifier.';
       }
     }
-    if (creating || values.password) {
-      const problem = passwordProblem(values.password ?? '', { email: values.email });
-      if (problem) errors.password = problem;
-    }
     if (!data || Object.keys(errors).length) return { ok: false as const, errors };
-    const input = { ...data, communeId: isCommuneRole(data.role) ? data.communeId : null };
-    return { ok: true as const, input, passwordHash: data.password ? await hashPassword(data.password) : undefined };
+    return { ok: true as const, input: { ...data, communeId: isCommuneRole(data.role) ? data.communeId : null } };
   }
 
+  /** The one-time link of a new account, or a fresh one: e-mailed when SMTP is set, else shown here once. */
+  const showLink = async (req: Request, res: Response, user: { id: number; email: string; name: string }, purpose: 'set' | 'reset', status: number) => {
+    const { link, emailed } = await passwordLink(ctx.db, ctx.config.mail, user, purpose, actor(req), ctx.now());
+    ctx.wake?.();
+    res.status(status).render('admin/user-link', { title: `Lien de mot de passe pour ${user.name}`, account: user, link: emailed ? null : link, purpose });
+  };
+
   router.post('/utilisateurs', async (req, res) => {
-    const fields = userFields(true);
+    const fields = userFields();
     const values = read(fields, req.body);
-    const v = await validateUser(values, true);
-    if (!v.ok) return renderForm(res, 422, { e: users, fields, values: { ...values, password: '' }, errors: v.errors });
-    const r = await createUser(ctx.db, { ...v.input, passwordHash: v.passwordHash! }, actor(req), ctx.now());
-    if (!r.ok) return renderForm(res, 422, { e: users, fields, values: { ...values, password: '' }, errors: { email: 'Un compte existe déjà avec cette adresse.' } });
-    res.redirect(303, '/admin/utilisateurs');
+    const v = await validateUser(values);
+    if (!v.ok) return renderForm(res, 422, { e: users, fields, values, errors: v.errors });
+    // no password is typed by the admin: the new user chooses it through a one-time link
+    const r = await createUser(ctx.db, { ...v.input, passwordHash: unusablePasswordHash() }, actor(req), ctx.now());
+    if (!r.ok) return renderForm(res, 422, { e: users, fields, values, errors: { email: 'Un compte existe déjà avec cette adresse.' } });
+    await showLink(req, res, { id: r.id, email: v.input.email, name: v.input.name }, 'set', 201);
   });
-  router.get('/utilisateurs/:id/modifier', async (req, res) => {
+  const loadUser = async (req: Request) => {
     const user = await findUser(ctx.db, idParam(req.params.id, 'Ce compte'));
-    if (!user) throw notFound('Ce compte');
+    if (!user || user.anonymizedAt) throw notFound('Ce compte');
+    return user;
+  };
+  router.get('/utilisateurs/:id/modifier', async (req, res) => {
+    const user = await loadUser(req);
     await renderForm(res, 200, {
-      e: users, fields: userFields(false), id: user.id,
-      values: { name: user.name, email: user.email, role: user.role, communeId: user.communeId ? String(user.communeId) : '', teamId: user.teamId ? String(user.teamId) : '', active: user.active ? 'on' : '', password: '' },
+      e: users, fields: userFields(), id: user.id, account: user,
+      values: { name: user.name, email: user.email, role: user.role, communeId: user.communeId ? String(user.communeId) : '', teamId: user.teamId ? String(user.teamId) : '', active: user.active ? 'on' : '' },
     });
   });
   router.post('/utilisateurs/:id', async (req, res) => {
-    const id = idParam(req.params.id, 'Ce compte');
-    const existing = await findUser(ctx.db, id);
-    if (!existing) throw notFound('Ce compte');
-    const fields = userFields(false);
+    const existing = await loadUser(req);
+    const id = existing.id;
+    const fields = userFields();
     const values = read(fields, req.body);
-    const v = await validateUser(values, false, existing);
-    if (!v.ok) return renderForm(res, 422, { e: users, fields, id, values: { ...values, password: '' }, errors: v.errors });
-    const r = await updateUser(ctx.db, id, { ...v.input, passwordHash: v.passwordHash }, actor(req), ctx.now());
+    const v = await validateUser(values, existing);
+    if (!v.ok) return renderForm(res, 422, { e: users, fields, id, values, errors: v.errors, account: existing });
+    const r = await updateUser(ctx.db, id, v.input, actor(req), ctx.now());
     if (!r.ok && r.reason === 'not_found') throw notFound('Ce compte');
-    if (!r.ok) return renderForm(res, 422, { e: users, fields, id, values: { ...values, password: '' }, errors: { email: 'Un compte existe déjà avec cette adresse.' } });
+    if (!r.ok) return renderForm(res, 422, { e: users, fields, id, values, errors: { email: 'Un compte existe déjà avec cette adresse.' }, account: existing });
+    // a suspended account's session ends at once
+    if (!v.input.active) await ctx.db('users').where('id', id).update({ session_token: null });
+    res.redirect(303, '/admin/utilisateurs');
+  });
+  router.post('/utilisateurs/:id/lien', async (req, res) => {
+    const user = await loadUser(req);
+    await showLink(req, res, user, user.passwordChangedAt ? 'reset' : 'set', 200);
+  });
+  router.post('/utilisateurs/:id/double-authentification', async (req, res) => {
+    const user = await loadUser(req);
+    await resetTotp(ctx.db, user.id, actor(req), ctx.now());
+    res.redirect(303, `/admin/utilisateurs/${user.id}/modifier`);
+  });
+  router.post('/utilisateurs/:id/debloquer', async (req, res) => {
+    const user = await loadUser(req);
+    await unfreeze(ctx.db, user.id, actor(req), ctx.now());
+    res.redirect(303, `/admin/utilisateurs/${user.id}/modifier`);
+  });
+  const removalProblem = async (req: Request, user: User) => {
+    if (user.id === actor(req).id) return 'Vous ne pouvez pas supprimer votre propre compte.';
+    if (user.role === 'admin' && user.active && (await countAdmins(ctx.db)) <= 1) return 'Ce compte est le dernier administrateur actif : nommez-en un autre avant de le supprimer.';
+    return null;
+  };
+  router.get('/utilisateurs/:id/supprimer', async (req, res) => {
+    const user = await loadUser(req);
+    res.render('admin/user-delete', { title: `Supprimer le compte de ${user.name}`, account: user, error: await removalProblem(req, user) });
+  });
+  router.post('/utilisateurs/:id/supprimer', async (req, res) => {
+    const user = await loadUser(req);
+    const problem = await removalProblem(req, user);
+    if (problem) return res.status(409).render('admin/user-delete', { title: `Supprimer le compte de ${user.name}`, account: user, error: problem });
+    await anonymizeUser(ctx.db, user.id, actor(req), ctx.now());
     res.redirect(303, '/admin/utilisateurs');
   });
 

@@ -17,7 +17,9 @@ import { type FieldErrors, fieldErrors, str } from '../forms/fields';
 import { sendMailHtml } from './contacts';
 
 export const STATUS_TEXT: Record<OutboxStatus, string> = { pending: 'En attente', sending: 'En cours d’envoi', sent: 'Envoyé', failed: 'Échec' };
-export const KIND_TEXT: Record<MessageKind, string> = { digest: "Point d'avancement", alert: 'Alerte de retard', reminder: "Rappel d'alerte" };
+export const KIND_TEXT: Record<MessageKind, string> = {
+  digest: "Point d'avancement", alert: 'Alerte de retard', reminder: "Rappel d'alerte", account: 'Lien de mot de passe', security: 'Alerte de sécurité',
+};
 
 const settingsSchema = z.object({
   frequency: z.enum(FREQUENCIES, { error: 'Choisissez une fréquence dans la liste.' }),

@@ -1,0 +1,259 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { hashPassword, verifyPassword } from '../security/passwords';
+import { newRecoveryCodes, normaliseRecoveryCode, sha256 } from '../security/totp';
+import { type AuditActor, recordAudit } from './audit';
+import type { SecuritySettings } from './security-settings';
+
+/** What sign-in needs beyond the profile: secrets stay out of `User`. */
+export interface Credentials {
+  id: number;
+  passwordHash: string;
+  failedLogins: number;
+  frozenUntil: string | null;
+  passwordChangedAt: string | null;
+  totpSecret: string | null;
+  totpLastStep: number | null;
+  sessionToken: string | null;
+}
+
+/** "Until an admin unfreezes it". */
+export const FROZEN_FOR_GOOD = '9999-12-31T23:59:59.999Z';
+
+export async function credentialsOf(db: Knex, id: number): Promise<Credentials | undefined> {
+  const r = await db('users').where('id', id).first();
+  if (!r) return undefined;
+  return {
+    id: Number(r.id), passwordHash: String(r.password_hash), failedLogins: Number(r.failed_logins ?? 0), frozenUntil: r.frozen_until ?? null,
+    passwordChangedAt: r.password_changed_at ?? null, totpSecret: r.totp_enabled_at ? r.totp_secret : null,
+    totpLastStep: r.totp_last_step === null || r.totp_last_step === undefined ? null : Number(r.totp_last_step), sessionToken: r.session_token ?? null,
+  };
+}
+
+export const isFrozen = (c: Pick<Credentials, 'frozenUntil'>, now: Date) => c.frozenUntil !== null && c.frozenUntil > now.toISOString();
+
+/** A password hash no password matches: an account waiting for its owner to set one. */
+export const unusablePasswordHash = () => `!${randomBytes(24).toString('base64url')}`;
+
+/**
+ * Counts a failed sign-in; at the threshold, freezes the account (for the set delay, or until an admin
+ * unfreezes it), audits the freeze and tells every active admin through the outbox. Returns whether it froze now.
+ */
+export async function recordFailure(
+  db: Knex, userId: number, settings: SecuritySettings, now: Date, notify: (trx: Knex, userId: number) => Promise<void>,
+): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    await trx('users').where('id', userId).increment('failed_logins', 1);
+    const row = await trx('users').where('id', userId).select('failed_logins', 'frozen_until', 'email', 'name').first();
+    if (Number(row.failed_logins) < settings.lockoutThreshold || (row.frozen_until && row.frozen_until > now.toISOString())) return false;
+    const until = settings.lockoutMinutes ? new Date(now.getTime() + settings.lockoutMinutes * 60_000).toISOString() : FROZEN_FOR_GOOD;
+    await trx('users').where('id', userId).update({ frozen_until: until });
+    await recordAudit(trx, {
+      actor: { id: null, name: 'Contrôle des connexions' }, at: now, action: 'freeze', entityType: 'user', entityId: userId,
+      summary: `Compte ${row.email} gelé après ${row.failed_logins} échecs de connexion consécutifs${until === FROZEN_FOR_GOOD ? ", jusqu'à déblocage par un administrateur" : ` jusqu'au ${until}`}`,
+      after: { frozenUntil: until, failedLogins: Number(row.failed_logins) },
+    });
+    await notify(trx, userId);
+    return true;
+  });
+}
+
+export async function clearFailures(db: Knex, userId: number): Promise<void> {
+  await db('users').where('id', userId).update({ failed_logins: 0 });
+}
+
+/** A new sign-in: the only session that counts from now on is the one holding this token. */
+export async function newSessionToken(db: Knex, userId: number, at: Date): Promise<string> {
+  const token = randomBytes(24).toString('base64url');
+  await db('users').where('id', userId).update({ session_token: token, last_login_at: at.toISOString(), failed_logins: 0 });
+  return token;
+}
+
+export async function sessionTokenOf(db: Knex, userId: number): Promise<string | null> {
+  return (await db('users').where('id', userId).select('session_token').first())?.session_token ?? null;
+}
+
+// ---- passwords ----
+
+/** Whether the password is the current one or one of the last `history` ones. */
+export async function passwordReused(db: Knex, userId: number, password: string, history: number): Promise<boolean> {
+  if (history <= 0) return false;
+  const current = await db('users').where('id', userId).select('password_hash').first();
+  const past = await db('password_history').where('user_id', userId).orderBy('id', 'desc').limit(history).select('password_hash');
+  for (const h of [current?.password_hash, ...past.map((p: { password_hash: string }) => p.password_hash)]) {
+    if (h && (await verifyPassword(h, password))) return true;
+  }
+  return false;
+}
+
+/** Sets a new password, keeping the previous one in the history, and unfreezes the account. */
+export async function changePassword(
+  db: Knex, userId: number, password: string, settings: SecuritySettings, actor: AuditActor, at: Date, summary: string,
+): Promise<void> {
+  const hash = await hashPassword(password);
+  await db.transaction(async (trx) => {
+    const previous = await trx('users').where('id', userId).select('password_hash').first();
+    if (previous?.password_hash && !String(previous.password_hash).startsWith('!')) {
+      await trx('password_history').insert({ user_id: userId, password_hash: previous.password_hash, created_at: at.toISOString() });
+    }
+    const keep = Math.max(settings.password.history, 1);
+    const old = await trx('password_history').where('user_id', userId).orderBy('id', 'desc').offset(keep).select('id');
+    if (old.length) await trx('password_history').whereIn('id', old.map((o: { id: number }) => o.id)).delete();
+    await trx('users').where('id', userId).update({ password_hash: hash, password_changed_at: at.toISOString(), failed_logins: 0, frozen_until: null });
+    await recordAudit(trx, { actor, at, action: 'password_change', entityType: 'user', entityId: userId, summary });
+  });
+}
+
+// ---- one-time links ----
+
+export type TokenPurpose = 'set' | 'reset';
+export const TOKEN_LIFETIME_MS: Record<TokenPurpose, number> = { set: 72 * 3_600_000, reset: 3_600_000 };
+
+/** A new one-time link secret for a user; earlier unused links of the same purpose stop working. */
+export async function issueToken(db: Knex, userId: number, purpose: TokenPurpose, at: Date): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  await db.transaction(async (trx) => {
+    await trx('auth_tokens').where({ user_id: userId, purpose }).whereNull('used_at').update({ used_at: at.toISOString() });
+    await trx('auth_tokens').insert({
+      user_id: userId, purpose, token_hash: sha256(token), expires_at: new Date(at.getTime() + TOKEN_LIFETIME_MS[purpose]).toISOString(), created_at: at.toISOString(),
+    });
+  });
+  return token;
+}
+
+/** The user a still-valid link belongs to, without using it. */
+export async function peekToken(db: Knex, token: string, at: Date): Promise<{ userId: number; purpose: TokenPurpose } | undefined> {
+  const row = await db('auth_tokens').where('token_hash', sha256(token)).whereNull('used_at').where('expires_at', '>', at.toISOString()).first();
+  return row ? { userId: Number(row.user_id), purpose: row.purpose } : undefined;
+}
+
+/** Uses a link once: a second use, or a use after expiry, finds nothing. */
+export async function consumeToken(db: Knex, token: string, at: Date): Promise<{ userId: number; purpose: TokenPurpose } | undefined> {
+  const found = await peekToken(db, token, at);
+  if (!found) return undefined;
+  const n = await db('auth_tokens').where('token_hash', sha256(token)).whereNull('used_at').update({ used_at: at.toISOString() });
+  return n === 1 ? found : undefined;
+}
+
+// ---- second factor ----
+
+export async function enrolTotp(db: Knex, userId: number, secret: string, step: number, actor: AuditActor, at: Date): Promise<string[]> {
+  const codes = newRecoveryCodes();
+  await db.transaction(async (trx) => {
+    await trx('users').where('id', userId).update({ totp_secret: secret, totp_enabled_at: at.toISOString(), totp_last_step: step });
+    await trx('recovery_codes').where('user_id', userId).delete();
+    await trx('recovery_codes').insert(codes.map((c) => ({ user_id: userId, code_hash: sha256(normaliseRecoveryCode(c)), created_at: at.toISOString() })));
+    await recordAudit(trx, { actor, at, action: 'totp_enrolled', entityType: 'user', entityId: userId, summary: 'Double authentification activée' });
+  });
+  return codes;
+}
+
+/** New recovery codes; the old ones stop working. */
+export async function renewRecoveryCodes(db: Knex, userId: number, actor: AuditActor, at: Date): Promise<string[]> {
+  const codes = newRecoveryCodes();
+  await db.transaction(async (trx) => {
+    await trx('recovery_codes').where('user_id', userId).delete();
+    await trx('recovery_codes').insert(codes.map((c) => ({ user_id: userId, code_hash: sha256(normaliseRecoveryCode(c)), created_at: at.toISOString() })));
+    await recordAudit(trx, { actor, at, action: 'update', entityType: 'user', entityId: userId, summary: 'Nouveaux codes de secours' });
+  });
+  return codes;
+}
+
+export async function recordTotpStep(db: Knex, userId: number, step: number): Promise<boolean> {
+  const n = await db('users').where('id', userId).where((q) => q.whereNull('totp_last_step').orWhere('totp_last_step', '<', step)).update({ totp_last_step: step });
+  return n === 1;
+}
+
+/** Uses a recovery code once. */
+export async function useRecoveryCode(db: Knex, userId: number, code: string, at: Date): Promise<boolean> {
+  const n = await db('recovery_codes').where({ user_id: userId, code_hash: sha256(normaliseRecoveryCode(code)) }).whereNull('used_at').update({ used_at: at.toISOString() });
+  return n === 1;
+}
+
+export async function remainingRecoveryCodes(db: Knex, userId: number): Promise<number> {
+  return Number((await db('recovery_codes').where('user_id', userId).whereNull('used_at').count({ n: '*' }).first())?.n ?? 0);
+}
+
+/** An admin's reset of a user's second factor (lost phone): audited; the user enrols again at next sign-in if required. */
+export async function resetTotp(db: Knex, userId: number, actor: AuditActor, at: Date): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('users').where('id', userId).update({ totp_secret: null, totp_enabled_at: null, totp_last_step: null, session_token: null });
+    await trx('recovery_codes').where('user_id', userId).delete();
+    const u = await trx('users').where('id', userId).select('email').first();
+    await recordAudit(trx, { actor, at, action: 'totp_reset', entityType: 'user', entityId: userId, summary: `Double authentification réinitialisée pour ${u?.email ?? userId}` });
+  });
+}
+
+export async function unfreeze(db: Knex, userId: number, actor: AuditActor, at: Date): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('users').where('id', userId).update({ frozen_until: null, failed_logins: 0 });
+    await recordAudit(trx, { actor, at, action: 'unfreeze', entityType: 'user', entityId: userId, summary: 'Compte débloqué' });
+  });
+}
+
+// ---- personal data ----
+
+/** The label that replaces a removed user's name everywhere. */
+export const anonymousName = (id: number) => `Utilisateur supprimé n°${id}`;
+
+/**
+ * Removes a user's personal data while what they did stays readable: the account row keeps its id
+ * (so notes, decisions and audit entries still point to it) with name and address replaced, its
+ * secrets, team, sessions and links deleted; the audit trail's author labels and the meeting attendee
+ * lists are rewritten with "Utilisateur supprimé n°12".
+ */
+export async function anonymizeUser(db: Knex, userId: number, actor: AuditActor, at: Date): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const user = await trx('users').where('id', userId).whereNull('anonymized_at').first();
+    if (!user) return false;
+    const label = anonymousName(userId);
+    await trx('users').where('id', userId).update({
+      name: label, email: `supprime-${userId}@invalid`, active: false, password_hash: unusablePasswordHash(), session_token: null,
+      totp_secret: null, totp_enabled_at: null, totp_last_step: null, frozen_until: null, failed_logins: 0, anonymized_at: at.toISOString(),
+    });
+    await trx('team_members').where('user_id', userId).delete();
+    await trx('recovery_codes').where('user_id', userId).delete();
+    await trx('auth_tokens').where('user_id', userId).delete();
+    await trx('password_history').where('user_id', userId).delete();
+    await trx('meeting_attendees').where('user_id', userId).update({ name: label });
+    await trx('audit_log').where('user_id', userId).update({ actor: label });
+    // the audit entries about the account itself held its name and address in their before/after snapshots
+    const about = await trx('audit_log').where({ entity_type: 'user', entity_id: userId }).select('id', 'before', 'after', 'summary');
+    const scrub = (text: string | null) => (text === null ? null : text.split(String(user.email)).join(`supprime-${userId}@invalid`).split(String(user.name)).join(label));
+    for (const a of about) {
+      await trx('audit_log').where('id', a.id).update({ before: scrub(a.before), after: scrub(a.after), summary: scrub(a.summary) ?? '' });
+    }
+    await trx('audit_log').where('summary', 'like', `%${String(user.email)}%`).update({ summary: trx.raw('replace(summary, ?, ?)', [String(user.email), `supprime-${userId}@invalid`]) });
+    await recordAudit(trx, { actor, at, action: 'anonymize', entityType: 'user', entityId: userId, summary: `${label} : données personnelles anonymisées` });
+    // sessions hold the user's id only; the cleared session token already ends them
+    return true;
+  });
+}
+
+/** Everything the app holds about a user, for their own download (RGPD right of access). */
+export async function personalData(db: Knex, userId: number) {
+  const user = await db('users').leftJoin('communes', 'communes.id', 'users.commune_id').where('users.id', userId)
+    .select('users.id', 'users.email', 'users.name', 'users.role', 'communes.name as commune', 'users.active', 'users.created_at', 'users.last_login_at',
+      'users.password_changed_at', 'users.totp_enabled_at', 'users.failed_logins', 'users.frozen_until').first();
+  const [teams, notes, audit, attendances, decisions, alerts] = await Promise.all([
+    db('team_members').join('teams', 'teams.id', 'team_members.team_id').where('team_members.user_id', userId).select('teams.name'),
+    db('progress_notes').join('fiches', 'fiches.id', 'progress_notes.fiche_id').where('progress_notes.author_id', userId)
+      .select('fiches.number as fiche', 'progress_notes.noted_on', 'progress_notes.body', 'progress_notes.created_at').orderBy('progress_notes.id'),
+    db('audit_log').where('user_id', userId).select('at', 'action', 'entity_type', 'entity_id', 'summary').orderBy('id'),
+    db('meeting_attendees').join('meetings', 'meetings.id', 'meeting_attendees.meeting_id').where('meeting_attendees.user_id', userId)
+      .select('meetings.title', 'meetings.starts_at', 'meeting_attendees.name', 'meeting_attendees.organisation'),
+    db('meeting_decisions').where('author_id', userId).select('text', 'created_at'),
+    db('alerts').where('acknowledged_by', userId).select('id', 'acknowledged_at'),
+  ]);
+  return {
+    generatedBy: "Plan d'action RGS — vos données personnelles",
+    account: user,
+    teams: teams.map((t: { name: string }) => t.name),
+    progressNotes: notes,
+    meetingsAttended: attendances,
+    decisionsWritten: decisions,
+    alertsAcknowledged: alerts,
+    auditTrail: audit,
+    notKept: 'Mot de passe : seule une empreinte argon2id est conservée, jamais le mot de passe. Secret de double authentification et codes de secours : non exportés (ce sont des secrets).',
+  };
+}
