@@ -123,7 +123,7 @@ export function authRouter(ctx: AppContext, passport: PassportStatic): Router {
       req.session.pending = undefined;
       return renderLogin(res, 401, { email: '', retour: '/plan' }, REFUSED);
     }
-    let how = '';
+    let how: string;
     const step = creds.totpSecret ? verifyTotp(creds.totpSecret, code, now, creds.totpLastStep) : null;
     if (step !== null && (await recordTotpStep(ctx.db, user.id, step))) how = ' (double authentification)';
     else if (code.length > 6 && (await useRecoveryCode(ctx.db, user.id, code, now))) {
