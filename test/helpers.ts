@@ -82,7 +82,7 @@ export interface TestApp {
 }
 
 /** An app over its own copy of the demo database: a SQLite file, or a PostgreSQL database made from the template. */
-export async function freshApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+export async function freshApp(overrides: Partial<Config> = {}, clock: () => Date = () => NOW): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'plan-test-'));
   const databaseFile = path.join(dataDir, 'plan.sqlite');
   const source = await templateFile();
@@ -106,7 +106,7 @@ export async function freshApp(overrides: Partial<Config> = {}): Promise<TestApp
     schedulerIntervalSeconds: 60,
     ...overrides,
   };
-  const app = createApp({ db, config, now: () => NOW });
+  const app = createApp({ db, config, now: clock });
   return {
     app, db, dataDir, config,
     openAnother() {

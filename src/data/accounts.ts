@@ -217,13 +217,19 @@ export async function anonymizeUser(db: Knex, userId: number, actor: AuditActor,
     await trx('password_history').where('user_id', userId).delete();
     await trx('meeting_attendees').where('user_id', userId).update({ name: label });
     await trx('audit_log').where('user_id', userId).update({ actor: label });
-    // the audit entries about the account itself held its name and address in their before/after snapshots
-    const about = await trx('audit_log').where({ entity_type: 'user', entity_id: userId }).select('id', 'before', 'after', 'summary');
-    const scrub = (text: string | null) => (text === null ? null : text.split(String(user.email)).join(`supprime-${userId}@invalid`).split(String(user.name)).join(label));
-    for (const a of about) {
+    // snapshots in the audit trail (the account's own, meeting attendee lists…) and held agendas name them too
+    const email = String(user.email);
+    const name = String(user.name);
+    const scrub = (text: string | null) => (text === null ? null : text.split(email).join(`supprime-${userId}@invalid`).split(name).join(label));
+    const mentions = (q: Knex.QueryBuilder, columns: string[]) => q.where((w) => {
+      for (const c of columns) w.orWhere(c, 'like', `%${email}%`).orWhere(c, 'like', `%${name}%`);
+    });
+    for (const a of await mentions(trx('audit_log'), ['before', 'after', 'summary']).select('id', 'before', 'after', 'summary')) {
       await trx('audit_log').where('id', a.id).update({ before: scrub(a.before), after: scrub(a.after), summary: scrub(a.summary) ?? '' });
     }
-    await trx('audit_log').where('summary', 'like', `%${String(user.email)}%`).update({ summary: trx.raw('replace(summary, ?, ?)', [String(user.email), `supprime-${userId}@invalid`]) });
+    for (const m of await mentions(trx('meetings'), ['snapshot']).select('id', 'snapshot')) {
+      await trx('meetings').where('id', m.id).update({ snapshot: scrub(m.snapshot) });
+    }
     await recordAudit(trx, { actor, at, action: 'anonymize', entityType: 'user', entityId: userId, summary: `${label} : données personnelles anonymisées` });
     // sessions hold the user's id only; the cleared session token already ends them
     return true;
