@@ -177,6 +177,53 @@ describe('in a real browser (chromium)', function () {
     await checkPage(page, 'editeur-alertes');
   });
 
+  it('lets a commune administrator create an agent, who sets a password with the one-time link', async () => {
+    await signInWithMouse(page, base, ACCOUNTS.communeAdmin);
+    await page.click('nav a:has-text("Comptes de ma commune")');
+    await checkPage(page, 'commune-admin-comptes');
+    await page.fill('#name', 'Léa Girard');
+    await page.click('button:has-text("Créer le compte")');
+    expect(await page.locator('#email-error').innerText()).to.contain("Saisissez l'adresse électronique.");
+    expect(await page.inputValue('#name')).to.equal('Léa Girard');
+    await checkPage(page, 'commune-admin-comptes-erreur');
+    await page.fill('#email', 'lea.girard@villeurbanne.example.org');
+    await page.click('button:has-text("Créer le compte")');
+    const link = await page.locator('code.app-link').innerText();
+    await page.click('button:has-text("Se déconnecter")');
+    await page.goto(link.replace(/^https?:\/\/[^/]+/, base));
+    await checkPage(page, 'mot-de-passe-lien');
+    await page.fill('#password', 'court');
+    await page.fill('#confirm', 'court');
+    await page.click('button:has-text("Enregistrer le mot de passe")');
+    expect(await page.locator('#password-error').innerText()).to.contain('au moins 12 caractères');
+    await page.fill('#password', 'une phrase de passe pour léa');
+    await page.fill('#confirm', 'une phrase de passe pour léa');
+    await page.click('button:has-text("Enregistrer le mot de passe")');
+    await page.waitForURL(/\/connexion\?mot-de-passe=1$/);
+    await page.fill('#email', 'lea.girard@villeurbanne.example.org');
+    await page.fill('#password', 'une phrase de passe pour léa');
+    await page.click('button:has-text("Se connecter")');
+    await page.waitForURL(`${base}/plan`);
+  });
+
+  it('shows the account pages: password change with errors, second-factor enrolment with its QR code, forgotten password', async () => {
+    await signInWithMouse(page, base, ACCOUNTS.viewer);
+    await page.click('a[href="/compte"]');
+    await checkPage(page, 'compte');
+    await page.click('a:has-text("Changer mon mot de passe")');
+    await page.fill('#current', 'faux');
+    await page.fill('#password', 'x');
+    await page.click('button:has-text("Changer le mot de passe")');
+    expect(await page.locator('#current-error').innerText()).to.contain('Le mot de passe actuel est incorrect.');
+    await checkPage(page, 'compte-mot-de-passe-erreurs');
+    await page.goto(`${base}/compte/double-authentification`);
+    expect(await page.locator('.app-qr svg').count()).to.equal(1);
+    await checkPage(page, 'compte-double-authentification');
+    await page.click('button:has-text("Se déconnecter")');
+    await page.click('a:has-text("Mot de passe oublié")');
+    await checkPage(page, 'mot-de-passe-oublie');
+  });
+
   it('shows the errors and keeps what was typed when the fiche is invalid', async () => {
     await signInWithMouse(page, base, ACCOUNTS.editor);
     await page.goto(`${base}/fiches/nouvelle`);
