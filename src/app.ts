@@ -16,6 +16,7 @@ import { communeUsersRouter } from './web/routes/commune-users';
 import { contactsRouter } from './web/routes/contacts';
 import { journalRouter } from './web/routes/journal';
 import { mailAdminRouter } from './web/routes/mail-admin';
+import { securitySettingsRouter } from './web/routes/security-settings';
 import { supervisionRouter } from './web/routes/supervision';
 import { unsubscribeRouter } from './web/routes/unsubscribe';
 import { authRouter } from './web/routes/auth';
@@ -110,6 +111,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use('/admin', mailAdminRouter(ctx));
   app.use('/admin', journalRouter(ctx));
   app.use('/admin', supervisionRouter(ctx));
+  app.use('/admin', securitySettingsRouter(ctx));
   app.use('/admin/plan', planSettingsRouter(ctx));
   app.use('/admin', adminRouter(ctx));
 

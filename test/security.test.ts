@@ -4,6 +4,7 @@ import { DEMO_PASSWORD } from '../db/seeds/demo';
 import { totpCode } from '../src/security/totp';
 import { smtpMailer } from '../src/mail/transport';
 import { deliverDue } from '../src/mail/worker';
+import { purgeExpiredEvents } from '../src/mail/scheduler';
 import { ACCOUNTS, type Agent, csrfOf, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
 import { startSmtp } from './smtp';
 
@@ -200,6 +201,14 @@ describe('account security', function () {
     expect((await postForm(dsi, '/ma-commune/utilisateurs', `/ma-commune/utilisateurs/${nadia}/suspendre`, {})).status).to.equal(303);
     expect((await attempt(t, ACCOUNTS.commune, DEMO_PASSWORD)).res.status).to.equal(401);
     expect((await postForm(dsi, '/ma-commune/utilisateurs', `/ma-commune/utilisateurs/${nadia}/reactiver`, {})).status).to.equal(303);
+    const agent = await signIn(t.app, ACCOUNTS.commune);
+    await agent.get('/ma-commune/utilisateurs').expect(403);
+    // a suspension by the Métropole is not the commune's to lift
+    const admin = await signIn(t.app, ACCOUNTS.admin);
+    expect((await postForm(admin, '/admin/supervision', `/admin/supervision/utilisateurs/${nadia}/suspendre`, {})).status).to.equal(303);
+    const lift = await postForm(dsi, '/ma-commune/utilisateurs', `/ma-commune/utilisateurs/${nadia}/reactiver`, {});
+    expect(lift.status).to.equal(403);
+    expect(textOf(lift.text)).to.contain('suspendu par la Métropole');
     // never a Métropole account, another commune's, or themself
     await t.db('users').insert({ email: 'agent@bron.example.org', name: 'Agent Bron', role: 'commune', commune_id: bron, password_hash: '!', active: true, created_at: NOW.toISOString() });
     const bronAgent = await userId(t, 'agent@bron.example.org');
@@ -210,8 +219,6 @@ describe('account security', function () {
     expect(textOf((await dsi.get('/ma-commune/utilisateurs')).text)).not.to.contain('Agent Bron');
     // and no administration of the Métropole
     await dsi.get('/admin/utilisateurs').expect(403);
-    const agent = await signIn(t.app, ACCOUNTS.commune);
-    await agent.get('/ma-commune/utilisateurs').expect(403);
   });
 
   it('anonymizes a removed user while the history of what they did stays readable', async () => {
@@ -278,6 +285,19 @@ describe('account security', function () {
     } finally {
       await smtp.close();
     }
+  });
+
+  it('purges security events past the retention the admin sets, never the history of the plan', async () => {
+    await t.db('security_settings').update({ audit_retention_months: 6 });
+    const old = new Date(NOW.getTime() - 200 * 86_400_000).toISOString();
+    await t.db('audit_log').insert([
+      { at: old, actor: 'X', action: 'login_failed', entity_type: 'session', summary: 'ancien échec' },
+      { at: old, actor: 'X', action: 'update', entity_type: 'fiche', entity_id: 1, summary: 'ancienne modification' },
+      { at: NOW.toISOString(), actor: 'X', action: 'login', entity_type: 'session', summary: 'connexion récente' },
+    ]);
+    expect(await purgeExpiredEvents({ db: t.db, now: () => NOW })).to.equal(1);
+    const left = (await t.db('audit_log').whereIn('summary', ['ancien échec', 'ancienne modification', 'connexion récente']).select('summary')).map((r) => r.summary).sort();
+    expect(left).to.deep.equal(['ancienne modification', 'connexion récente']);
   });
 
   it('audits a change of role as a security event of its own', async () => {

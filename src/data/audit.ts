@@ -73,3 +73,58 @@ export async function listAudit(
     after: r.after ? JSON.parse(r.after) : null,
   }));
 }
+
+/** What the journal can be narrowed to; every criterion is optional. */
+export interface AuditFilter {
+  action?: AuditAction;
+  /** A piece of the author's name or address, any case. */
+  actor?: string;
+  entityType?: string;
+  /** Entries at or after this instant. */
+  from?: Date;
+  /** Entries strictly before this instant. */
+  before?: Date;
+}
+
+/** The journal, narrowed by a filter, newest first; without a limit, every matching entry (the CSV export). */
+export async function searchAudit(db: Knex, filter: AuditFilter & { limit?: number; offset?: number }): Promise<AuditEntry[]> {
+  // in the order of recording, as listAudit: the demo plan records past events after the fact
+  const query = db('audit_log').orderBy('id', 'desc');
+  if (filter.action) query.where('action', filter.action);
+  if (filter.entityType) query.where('entity_type', filter.entityType);
+  if (filter.actor) {
+    // LIKE's wildcards typed by the user are taken literally
+    const pattern = `%${filter.actor.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query.whereRaw("lower(actor) like ? escape '\\'", [pattern]);
+  }
+  if (filter.from) query.where('at', '>=', filter.from.toISOString());
+  if (filter.before) query.where('at', '<', filter.before.toISOString());
+  if (filter.limit !== undefined) query.limit(filter.limit).offset(filter.offset ?? 0);
+  const rows = await query;
+  return rows.map((r) => ({
+    id: r.id,
+    at: r.at,
+    userId: r.user_id,
+    actor: r.actor,
+    action: r.action,
+    entityType: r.entity_type,
+    entityId: r.entity_id,
+    summary: r.summary,
+    before: r.before ? JSON.parse(r.before) : null,
+    after: r.after ? JSON.parse(r.after) : null,
+  }));
+}
+
+/** The kinds of object the journal mentions, for the filter's list. */
+export async function auditEntityTypes(db: Knex): Promise<string[]> {
+  const rows = await db('audit_log').distinct('entity_type').orderBy('entity_type');
+  return rows.map((r: { entity_type: string }) => r.entity_type);
+}
+
+/**
+ * Retention: deletes the security events (sign-ins, failures, freezes…) older than `before` and returns how many.
+ * The business history (create, update, delete, note) is never purged: the committee's "since the last meeting" is rebuilt from it.
+ */
+export async function purgeSecurityEvents(db: Knex, before: Date): Promise<number> {
+  return db('audit_log').whereIn('action', SECURITY_ACTIONS).where('at', '<', before.toISOString()).delete();
+}

@@ -134,3 +134,9 @@ export async function countAdmins(db: Knex): Promise<number> {
   const row = await db('users').where({ role: 'admin', active: true }).count({ n: '*' }).first();
   return Number(row?.n ?? 0);
 }
+
+/** Who last suspended an account (its latest 'suspend' audit entry), if anyone did through a suspension. */
+export async function lastSuspender(db: Knex, userId: number): Promise<User | undefined> {
+  const row = await db('audit_log').where({ entity_type: 'user', entity_id: userId, action: 'suspend' }).orderBy('id', 'desc').first();
+  return row?.user_id ? findUser(db, Number(row.user_id)) : undefined;
+}

@@ -1,4 +1,7 @@
+import { subMonths } from 'date-fns';
 import type { Knex } from 'knex';
+import { purgeSecurityEvents } from '../data/audit';
+import { getSecuritySettings } from '../data/security-settings';
 import type { MailConfig } from '../config';
 import { advanceCheck, getMailSettings } from '../data/mail-settings';
 import { dueOccurrence, periodOf } from '../domain/schedule';
@@ -37,10 +40,17 @@ export async function runScheduledDigests(deps: SchedulerDeps): Promise<string |
   return period;
 }
 
-/** One round of the server's background work: scheduled digests, late-fiche alerts, then delivery. */
+/** Security events past the retention the admin sets (12 months by default) are deleted; business history is kept. */
+export async function purgeExpiredEvents(deps: Pick<SchedulerDeps, 'db' | 'now'>): Promise<number> {
+  const { auditRetentionMonths } = await getSecuritySettings(deps.db);
+  return purgeSecurityEvents(deps.db, subMonths(deps.now(), auditRetentionMonths));
+}
+
+/** One round of the server's background work: scheduled digests, late-fiche alerts, retention, then delivery. */
 export async function tick(deps: SchedulerDeps): Promise<void> {
   await runScheduledDigests(deps);
   await scanAlerts(deps.db, deps.mail, deps.now());
+  await purgeExpiredEvents(deps);
   if (deps.mailer) await deliverDue(deps.db, deps.mailer, deps.mail, deps.now);
 }
 

@@ -3,11 +3,12 @@ import { z } from 'zod';
 import { anonymizeUser, unusablePasswordHash } from '../../data/accounts';
 import { recordAudit } from '../../data/audit';
 import { communes } from '../../data/referentials';
-import { createUser, findUser, listUsers } from '../../data/users';
+import { createUser, findUser, lastSuspender, listUsers } from '../../data/users';
+import { isCommuneRole } from '../../domain/roles';
 import { passwordLink } from '../../services/accounts';
 import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
-import { forbidden, idParam, notFound } from '../errors';
+import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { type FieldErrors, fieldErrors, requiredText, str } from '../forms/fields';
 
 const newUserSchema = z.object({
@@ -74,6 +75,11 @@ export function communeUsersRouter(ctx: AppContext): Router {
   });
   router.post('/ma-commune/utilisateurs/:id/reactiver', async (req, res) => {
     const user = await managed(req);
+    // a suspension decided by the Métropole (supervision, administration) is not the commune's to lift
+    const suspender = await lastSuspender(ctx.db, user.id);
+    if (!user.active && (!suspender || suspender.communeId !== user.communeId || !isCommuneRole(suspender.role))) {
+      throw new HttpError(403, "Ce compte a été suspendu par la Métropole : seul un administrateur de la Métropole peut le réactiver.");
+    }
     await ctx.db.transaction(async (trx) => {
       await trx('users').where('id', user.id).update({ active: true });
       await recordAudit(trx, { actor: actor(req), at: ctx.now(), action: 'update', entityType: 'user', entityId: user.id, summary: `${user.email} réactivé par l'administrateur de sa commune` });

@@ -1,18 +1,133 @@
-import { Router } from 'express';
-import { listAudit } from '../../data/audit';
+import { stringify } from 'csv-stringify/sync';
+import { isValid, parseISO } from 'date-fns';
+import { type Request, Router } from 'express';
+import { type AuditAction, type AuditFilter, auditEntityTypes, searchAudit } from '../../data/audit';
+import { addDays, localMidnight } from '../../data/supervision';
 import { auditChanges } from '../../domain/audit';
+import { localDate } from '../../domain/schedule';
 import { requirePermission } from '../auth';
 import type { AppContext } from '../context';
+import { HttpError } from '../errors';
 import { str } from '../forms/fields';
 
-/** The audit journal (admins only): every change and every security event. Mounted at /admin. */
+/** Every action the journal records, in French. */
+export const AUDIT_ACTION_LABELS: Record<AuditAction, string> = {
+  create: 'Création',
+  update: 'Modification',
+  delete: 'Suppression',
+  note: "Point d'avancement",
+  login: 'Connexion',
+  logout: 'Déconnexion',
+  login_failed: 'Échec de connexion',
+  freeze: 'Blocage du compte',
+  unfreeze: 'Déblocage du compte',
+  password_change: 'Changement de mot de passe',
+  password_link: 'Lien de mot de passe envoyé',
+  totp_enrolled: 'Second facteur activé',
+  totp_reset: 'Second facteur réinitialisé',
+  role_change: 'Changement de rôle',
+  suspend: 'Suspension du compte',
+  anonymize: 'Anonymisation du compte',
+  session_expired: 'Session expirée',
+};
+const ACTIONS = Object.keys(AUDIT_ACTION_LABELS) as AuditAction[];
+
+/** The objects the journal mentions, in French; a type not listed here shows as recorded. */
+export const ENTITY_TYPE_LABELS: Record<string, string> = {
+  alert: 'Alerte de retard', commune: 'Commune', contact: 'Contact de commune', decision: 'Décision', digest: "Point d'avancement des communes",
+  fiche: 'Fiche action', instance: 'Instance', mail_settings: 'Réglages des courriels', meeting: 'Séance', milestone: 'Jalon', outbox: 'Courriel',
+  plan: 'Plan', security_settings: 'Politique de sécurité', service: 'Service', session: 'Session', signature: 'Signature', step: 'Action',
+  team: 'Équipe', user: 'Compte utilisateur',
+};
+export const entityTypeLabel = (type: string) => ENTITY_TYPE_LABELS[type] ?? type;
+
+const PAGE = 100;
+
+interface Query { action: string; auteur: string; objet: string; du: string; au: string }
+
+const day = (value: string) => /^\d{4}-\d{2}-\d{2}$/.test(value) && isValid(parseISO(value));
+
+/** Reads the journal's filters from the query string; a malformed one is a 400 with a French explanation. */
+function readFilter(req: Request, timeZone: string): { query: Query; filter: AuditFilter } {
+  const query: Query = {
+    action: str(req.query.action).trim(), auteur: str(req.query.auteur).trim(), objet: str(req.query.objet).trim(),
+    du: str(req.query.du).trim(), au: str(req.query.au).trim(),
+  };
+  const filter: AuditFilter = {};
+  if (query.action) {
+    if (!(ACTIONS as string[]).includes(query.action)) throw new HttpError(400, "L'action demandée n'existe pas : choisissez-en une dans la liste.");
+    filter.action = query.action as AuditAction;
+  }
+  if (query.auteur) {
+    if (query.auteur.length > 100) throw new HttpError(400, "L'auteur recherché compte 100 caractères au maximum.");
+    filter.actor = query.auteur;
+  }
+  if (query.objet) {
+    if (!/^[a-z][a-z_]{0,39}$/.test(query.objet)) throw new HttpError(400, "Le type d'objet demandé n'existe pas : choisissez-en un dans la liste.");
+    filter.entityType = query.objet;
+  }
+  if (query.du) {
+    if (!day(query.du)) throw new HttpError(400, 'La date de début est invalide : saisissez une date existante au format aaaa-mm-jj.');
+    filter.from = localMidnight(query.du, timeZone);
+  }
+  if (query.au) {
+    if (!day(query.au)) throw new HttpError(400, 'La date de fin est invalide : saisissez une date existante au format aaaa-mm-jj.');
+    // the whole end day is included
+    filter.before = localMidnight(addDays(query.au, 1), timeZone);
+  }
+  if (query.du && query.au && query.du > query.au) throw new HttpError(400, 'La date de début est postérieure à la date de fin : inversez-les.');
+  return { query, filter };
+}
+
+/** The filters as a query string, empty ones left out, with a page number if given. */
+function queryString(query: Query, page?: number): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v) params.set(k, v);
+  if (page !== undefined) params.set('page', String(page));
+  return params.toString();
+}
+
+/** Spreadsheets run a cell that starts like a formula: such text is exported as text. */
+const cell = (value: string) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value);
+
+/** The audit journal (admins only): every change and every security event, filtered, and exported as CSV. Mounted at /admin. */
 export function journalRouter(ctx: AppContext): Router {
   const router = Router();
   router.use('/journal', requirePermission('admin'));
+  router.use('/journal.csv', requirePermission('admin'));
+
   router.get('/journal', async (req, res) => {
+    const { query, filter } = readFilter(req, ctx.config.mail.timeZone);
     const page = Math.max(1, Math.floor(Number(str(req.query.page))) || 1);
-    const entries = await listAudit(ctx.db, { limit: 100, offset: (page - 1) * 100 });
-    res.render('admin/journal', { title: "Journal d'audit", entries: entries.map((e) => ({ ...e, changes: auditChanges(e.before, e.after) })), page });
+    const [entries, types] = await Promise.all([
+      searchAudit(ctx.db, { ...filter, limit: PAGE, offset: (page - 1) * PAGE }),
+      auditEntityTypes(ctx.db),
+    ]);
+    const filtered = Object.values(query).some(Boolean);
+    res.render('admin/journal', {
+      title: "Journal d'audit",
+      entries: entries.map((e) => ({ ...e, changes: auditChanges(e.before, e.after) })),
+      page, query, filtered, pageSize: PAGE,
+      pageLink: (n: number) => `?${queryString(query, n)}`,
+      csvLink: `/admin/journal.csv${filtered ? `?${queryString(query)}` : ''}`,
+      actionOptions: [{ value: '', label: 'Toutes les actions' }, ...ACTIONS.map((a) => ({ value: a, label: AUDIT_ACTION_LABELS[a] }))],
+      typeOptions: [{ value: '', label: 'Tous les objets' }, ...[...new Set([...types, ...(query.objet ? [query.objet] : [])])]
+        .map((t) => ({ value: t, label: entityTypeLabel(t) })).sort((a, b) => a.label.localeCompare(b.label, 'fr'))],
+      AUDIT_ACTION_LABELS, entityTypeLabel,
+    });
   });
+
+  router.get('/journal.csv', async (req, res) => {
+    const { filter } = readFilter(req, ctx.config.mail.timeZone);
+    const entries = await searchAudit(ctx.db, filter);
+    const rows = [
+      ['Date', 'Auteur', 'Action', 'Objet', 'Identifiant', 'Résumé'],
+      ...entries.map((e) => [e.at, cell(e.actor), AUDIT_ACTION_LABELS[e.action] ?? e.action, entityTypeLabel(e.entityType), e.entityId === null ? '' : String(e.entityId), cell(e.summary)]),
+    ];
+    const today = localDate(ctx.now(), ctx.config.mail.timeZone);
+    res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="journal-audit-${today}.csv"`)
+      .send(`\ufeff${stringify(rows, { delimiter: ';' })}`);
+  });
+
   return router;
 }

@@ -1,0 +1,598 @@
+import { createHmac } from 'node:crypto';
+import { expect } from 'chai';
+import type { Express } from 'express';
+import type { Knex } from 'knex';
+import request from 'supertest';
+import { DEMO_PASSWORD } from '../db/seeds/demo';
+import { issueToken } from '../src/data/accounts';
+import { listContacts } from '../src/data/contacts';
+import { createMeeting, getMeeting, holdMeeting } from '../src/data/meetings';
+import { currentPlan } from '../src/data/plans';
+import { createUser, findUser } from '../src/data/users';
+import { hashPassword } from '../src/security/passwords';
+import { liveAgenda } from '../src/services/agenda';
+import { ACCOUNTS, type Agent, csrfOf, ficheIdByNumber, formBody, freshApp, NOW, type TestApp } from './helpers';
+
+/*
+ * The authorization matrix: every route the app's router holds, for every kind of visitor.
+ *
+ * The routes are read from the router itself, so a route added without a decision here fails the
+ * first test with its name. Each decision is a policy (who may use the route) applied to the
+ * cases its parameters allow: for a fiche, a meeting or a commune, one the Villeurbanne agent
+ * may see ("own") and one it may not ("other").
+ */
+
+// ---------------------------------------------------------------- actors
+
+const ACTORS = ['anonymous', 'admin', 'editor', 'viewer', 'commune', 'commune_admin'] as const;
+type ActorName = (typeof ACTORS)[number];
+type SignedIn = Exclude<ActorName, 'anonymous'>;
+const COMMUNE_ROLES: readonly ActorName[] = ['commune', 'commune_admin'];
+
+/** The demo account of an actor: ACCOUNTS.communeAdmin (or commune_admin) for the commune administrator. */
+function demoAccountOf(actor: SignedIn): string | undefined {
+  const accounts = ACCOUNTS as Partial<Record<string, string>>;
+  return actor === 'commune_admin' ? accounts.communeAdmin ?? accounts.commune_admin : accounts[actor];
+}
+
+/** Without a demo commune administrator, the tests create one at Villeurbanne. */
+const CREATED_COMMUNE_ADMIN = { email: 'admin-commune@villeurbanne.example.org', password: 'phrase-de-passe-admin-commune-2026' };
+/** The password hash of the accounts the tests create (computed once: argon2 is slow on purpose). */
+let testPasswordHash: Promise<string> | undefined;
+
+function credentialsOf(actor: SignedIn): { email: string; password: string } {
+  const known = demoAccountOf(actor);
+  if (known) return { email: known, password: DEMO_PASSWORD };
+  if (actor === 'commune_admin') return CREATED_COMMUNE_ADMIN;
+  throw new Error(`Aucun compte de démonstration pour le rôle ${actor}`);
+}
+
+/** The second factor of the roles that must have one, enrolled in the test database (RFC 6238 test secret). */
+const TOTP_SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+
+function totpCode(secret: string, at: Date): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const ch of secret.replace(/=+$/, '')) {
+    value = ((value << 5) | alphabet.indexOf(ch)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at.getTime() / 30_000)));
+  const mac = createHmac('sha1', Buffer.from(bytes)).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+/** Enrols a second factor for the accounts whose role requires one (security settings), as in production. */
+async function enrolRequiredSecondFactors(db: Knex): Promise<void> {
+  const settings = await db('security_settings').first().catch(() => undefined);
+  const roles = String(settings?.totp_roles ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+  if (roles.length) await db('users').whereIn('role', roles).update({ totp_secret: TOTP_SECRET, totp_enabled_at: NOW.toISOString(), totp_last_step: null });
+}
+
+/**
+ * Signs in through the real pages: password, then the second factor when the account has one.
+ * Fails unless the session ends up usable (not sent back to sign in, to an enrolment or a password change).
+ */
+async function signInAs(t: TestApp, email: string, password: string): Promise<Agent> {
+  const agent = request.agent(t.app);
+  const page = await agent.get('/connexion').expect(200);
+  let res = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email, password });
+  if (res.headers.location === '/connexion/code') {
+    const row = await t.db('users').where({ email }).first();
+    const codePage = await agent.get('/connexion/code').expect(200);
+    res = await agent.post('/connexion/code').type('form').send({ _csrf: csrfOf(codePage.text), code: totpCode(String(row.totp_secret), NOW) });
+  }
+  const where = String(res.headers.location ?? '');
+  if (![302, 303].includes(res.status) || /^\/(connexion|compte)/.test(where)) {
+    throw new Error(`Connexion de ${email} : ${res.status}${where ? ` vers ${where}` : ''}, pas une session utilisable`);
+  }
+  return agent;
+}
+
+// ---------------------------------------------------------------- policies
+
+/** own: an object of Villeurbanne (the commune actors'); other: one they may not see; unknown: a token that exists nowhere. */
+type CaseName = 'own' | 'other' | 'any' | 'unknown';
+type Outcome = 'allowed' | 'login' | 403 | 404;
+type Rule = (actor: SignedIn, c: CaseName) => Outcome;
+
+const signedIn = (rule: Rule) => (actor: ActorName, c: CaseName): Outcome => (actor === 'anonymous' ? 'login' : rule(actor, c));
+/** Commune roles act on their own commune's objects only; everyone else as the rule says. */
+const ownCommuneOnly = (rule: Rule): Rule => (actor, c) => (COMMUNE_ROLES.includes(actor) && c === 'other' ? 403 : rule(actor, c));
+const only = (...roles: SignedIn[]): Rule => (actor) => (roles.includes(actor) ? 'allowed' : 403);
+
+const POLICIES = {
+  /** Anyone, signed in or not. */
+  public: () => 'allowed' as Outcome,
+  /** Every signed-in role; commune roles only on what concerns their commune (fiche, meeting). */
+  reader: signedIn(ownCommuneOnly(() => 'allowed')),
+  /** The Métropole's people: every role but the commune roles. */
+  staff: signedIn(only('admin', 'editor', 'viewer')),
+  /** Those who edit the plan. */
+  editor: signedIn(only('admin', 'editor')),
+  /**
+   * Acknowledging a late-fiche alert: admins, editors and members of the fiche's owner teams.
+   * In the demo the viewer is in no team: the same actors as 'editor'.
+   */
+  alertAck: signedIn(only('admin', 'editor')),
+  /** Administrators. */
+  admin: signedIn(only('admin')),
+  /** A commune's own pages (:communeId): administrators, and that commune's own roles. */
+  ownCommune: signedIn(ownCommuneOnly(only('admin', 'commune', 'commune_admin'))),
+  /**
+   * Delegated administration of a commune's agents (permission commune:users): commune administrators only,
+   * on their own commune's agents. The Métropole's administrators manage accounts in /admin/utilisateurs.
+   */
+  communeAdmin: signedIn(ownCommuneOnly(only('commune_admin'))),
+} satisfies Record<string, (actor: ActorName, c: CaseName) => Outcome>;
+type PolicyName = keyof typeof POLICIES;
+
+interface Entry {
+  policy: PolicyName;
+  /** Changes shared data when allowed (deletes, logout): each allowed actor runs in its own fresh app. */
+  isolate?: boolean;
+  /** Part of signing in or out: a redirect to /connexion is its normal answer, not a refusal. */
+  signInFlow?: boolean;
+  /** Fields sent with a POST (by default none: an empty form, which changes nothing when validation refuses it). */
+  body?: Record<string, string>;
+  /** Meeting routes that change an open meeting: use held meetings, which the route refuses (409) after the access check. */
+  held?: boolean;
+}
+
+const MATRIX: Record<string, PolicyName | Entry> = {
+  // ---- public: sign-in, the root redirect, the token-protected unsubscribe link
+  'GET /': 'public',
+  'GET /connexion': 'public',
+  'POST /connexion': 'public',
+  'POST /deconnexion': { policy: 'public', isolate: true, signInFlow: true },
+  // the second-factor step: without a password just checked, back to /connexion
+  'GET /connexion/code': { policy: 'public', signInFlow: true },
+  'POST /connexion/code': { policy: 'public', signInFlow: true },
+  // forgotten password and one-time links (a real link, of the Bron agent; an unknown one → 404)
+  'GET /mot-de-passe-oublie': 'public',
+  'POST /mot-de-passe-oublie': 'public',
+  'GET /mot-de-passe/:token': 'public',
+  // an empty password is refused (422): the link stays unused
+  'POST /mot-de-passe/:token': 'public',
+  'GET /desinscription/:token': 'public',
+  'POST /desinscription/:token': 'public',
+
+  // ---- the plan, read by every role (a commune sees its own fiches and meetings only)
+  'GET /plan': 'reader',
+  'GET /tableau-de-bord': 'reader',
+  'GET /fiches/:id': 'reader',
+  'GET /seances': 'reader',
+  'GET /seances/:id': 'reader',
+  'GET /seances/:id/ordre-du-jour': 'reader',
+  'GET /seances/:id/ordre-du-jour.pdf': 'reader',
+  'GET /seances/:id/invitation.ics': 'reader',
+
+  // ---- one's own account
+  'GET /compte': 'reader',
+  'GET /compte/mot-de-passe': 'reader',
+  'POST /compte/mot-de-passe': 'reader',
+  'GET /compte/double-authentification': 'reader',
+  'POST /compte/double-authentification': 'reader',
+  'POST /compte/double-authentification/codes': 'reader',
+  'GET /compte/donnees': 'reader',
+
+  // ---- editing the plan
+  'GET /fiches/nouvelle': 'editor',
+  'POST /fiches': 'editor',
+  'GET /fiches/:id/modifier': 'editor',
+  'POST /fiches/:id': 'editor',
+  'POST /fiches/:id/notes': 'editor',
+  'GET /fiches/:id/supprimer': 'editor',
+  'POST /fiches/:id/supprimer': { policy: 'editor', isolate: true },
+  'GET /seances/nouvelle': 'editor',
+  'POST /seances': 'editor',
+  'GET /seances/:id/modifier': 'editor',
+  'POST /seances/:id': 'editor',
+  'POST /seances/:id/ordre': 'editor',
+  'POST /seances/:id/tenir': { policy: 'editor', held: true },
+  'POST /seances/:id/decisions': 'editor',
+  // an empty record is valid (it clears the record): send one too long instead
+  'POST /seances/:id/releve': { policy: 'editor', body: { record: 'x'.repeat(20001) } },
+  'POST /seances/:id/signature': 'editor',
+
+  // ---- late-fiche alerts: the Métropole's teams
+  'GET /alertes': 'staff',
+  'GET /alertes/:id': 'staff',
+  'POST /alertes/:id/acquitter': 'alertAck',
+
+  // ---- a commune's contacts and digest preview
+  'GET /communes/:communeId/contacts': 'ownCommune',
+  'POST /communes/:communeId/contacts': 'ownCommune',
+  'GET /communes/:communeId/contacts/:id/modifier': 'ownCommune',
+  'POST /communes/:communeId/contacts/:id': 'ownCommune',
+  'GET /communes/:communeId/contacts/:id/supprimer': 'ownCommune',
+  'POST /communes/:communeId/contacts/:id/supprimer': { policy: 'ownCommune', isolate: true },
+  'GET /communes/:communeId/point': 'ownCommune',
+  'GET /communes/:communeId/point/courriel.html': 'ownCommune',
+
+  // ---- a commune administrator's agents (own: the Villeurbanne agent; other: an agent of Bron)
+  'GET /ma-commune/utilisateurs': 'communeAdmin',
+  'POST /ma-commune/utilisateurs': 'communeAdmin',
+  'POST /ma-commune/utilisateurs/:id/suspendre': { policy: 'communeAdmin', isolate: true },
+  'POST /ma-commune/utilisateurs/:id/reactiver': 'communeAdmin',
+  'GET /ma-commune/utilisateurs/:id/supprimer': 'communeAdmin',
+  'POST /ma-commune/utilisateurs/:id/supprimer': { policy: 'communeAdmin', isolate: true },
+
+  // ---- administration
+  'GET /admin': 'admin',
+  'GET /admin/journal': 'admin',
+  'GET /admin/journal.csv': 'admin',
+  'GET /admin/courriels': 'admin',
+  'GET /admin/courriels/:id': 'admin',
+  'GET /admin/courriels/:id/courriel.html': 'admin',
+  'POST /admin/courriels/:id/relancer': 'admin',
+  'GET /admin/points': 'admin',
+  'POST /admin/points/reglages': 'admin',
+  'POST /admin/points/envoyer': 'admin',
+  'GET /admin/plan': 'admin',
+  'POST /admin/plan': 'admin',
+  'GET /admin/utilisateurs': 'admin',
+  'GET /admin/utilisateurs/nouveau': 'admin',
+  'POST /admin/utilisateurs': 'admin',
+  'GET /admin/utilisateurs/:id/modifier': 'admin',
+  'POST /admin/utilisateurs/:id': 'admin',
+  // a new password link for the viewer (the link the public pages test is another user's)
+  'POST /admin/utilisateurs/:id/lien': 'admin',
+  // resetting the second factor ends the user's session
+  'POST /admin/utilisateurs/:id/double-authentification': { policy: 'admin', isolate: true },
+  'POST /admin/utilisateurs/:id/debloquer': 'admin',
+  'GET /admin/utilisateurs/:id/supprimer': 'admin',
+  'POST /admin/utilisateurs/:id/supprimer': { policy: 'admin', isolate: true },
+  'GET /admin/supervision': 'admin',
+  'POST /admin/supervision/utilisateurs/:id/suspendre': { policy: 'admin', isolate: true },
+  // the viewer is not frozen: "nothing changed"
+  'POST /admin/supervision/utilisateurs/:id/debloquer': 'admin',
+  'GET /admin/securite': 'admin',
+  'POST /admin/securite': 'admin',
+  ...referenceTable('equipes'),
+  ...referenceTable('communes'),
+  ...referenceTable('services'),
+  ...referenceTable('instances'),
+  ...referenceTable('jalons'),
+};
+
+/** The generic pages of one reference table of the administration. */
+function referenceTable(slug: string): Record<string, PolicyName | Entry> {
+  const base = `/admin/${slug}`;
+  return {
+    [`GET ${base}`]: 'admin',
+    [`GET ${base}/nouveau`]: 'admin',
+    [`POST ${base}`]: 'admin',
+    [`GET ${base}/:id/modifier`]: 'admin',
+    [`POST ${base}/:id`]: 'admin',
+    [`GET ${base}/:id/supprimer`]: 'admin',
+    [`POST ${base}/:id/supprimer`]: { policy: 'admin', isolate: true },
+  };
+}
+
+const entryOf = (route: string): Entry => {
+  const e = MATRIX[route]!;
+  return typeof e === 'string' ? { policy: e } : e;
+};
+
+// ---------------------------------------------------------------- routes, from the router
+
+interface LayerLike {
+  route?: { path: unknown; methods: Record<string, boolean> };
+  handle?: { stack?: LayerLike[] };
+  rawPath?: unknown;
+}
+
+function joinPath(prefix: string, path: string): string {
+  const joined = `${prefix}${path === '/' ? '' : path}`;
+  return joined === '' ? '/' : joined;
+}
+
+function collectRoutes(stack: LayerLike[], prefix: string, out: Set<string>): void {
+  for (const layer of stack) {
+    if (layer.route) {
+      const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+      for (const path of paths) {
+        for (const [method, on] of Object.entries(layer.route.methods)) {
+          if (on) out.add(`${method === '_all' ? 'ALL' : method.toUpperCase()} ${joinPath(prefix, String(path))}`);
+        }
+      }
+    } else if (layer.handle?.stack) {
+      // a nested router: its mount path, when it has one ('/' for app.use(router))
+      const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
+      collectRoutes(layer.handle.stack, joinPath(prefix, mount) === '/' ? '' : joinPath(prefix, mount), out);
+    }
+    // other layers (static files, session, CSRF, permission checks mounted with use) are not routes
+  }
+}
+
+/** 'GET /fiches/:id', … for every route of the app, mount paths included. */
+function routesOf(app: Express): string[] {
+  const out = new Set<string>();
+  collectRoutes((app as unknown as { router: { stack: LayerLike[] } }).router.stack, '', out);
+  return [...out].sort();
+}
+
+// ---------------------------------------------------------------- demo rows for the parameters
+
+interface Fixtures {
+  /** Values of a parameter, by the resource named before it in the path. */
+  byResource: Record<string, Partial<Record<CaseName, number | string>>>;
+  villeurbanneId: number;
+}
+
+const UNKNOWN_TOKEN = 'inconnu-inconnu-inconnu-0000';
+
+async function prepare(t: TestApp): Promise<Fixtures> {
+  const db = t.db;
+  const plan = await currentPlan(db);
+  const fiche1 = await ficheIdByNumber(db, 1);
+  const fiche2 = await ficheIdByNumber(db, 2);
+  const communeId = async (name: string) => Number((await db('communes').where({ name }).first()).id);
+  const villeurbanne = await communeId('Villeurbanne');
+  const bron = await communeId('Bron');
+
+  // the commune administrator of Villeurbanne, when the demo has none
+  if (!demoAccountOf('commune_admin')) {
+    testPasswordHash ??= hashPassword(CREATED_COMMUNE_ADMIN.password);
+    const r = await createUser(db, {
+      email: CREATED_COMMUNE_ADMIN.email, name: 'Lina Morel (test)', role: 'commune_admin', communeId: villeurbanne, active: true, passwordHash: await testPasswordHash,
+    }, { id: null, name: 'Tests' }, NOW);
+    if (!r.ok) throw new Error('Création du compte administrateur de commune impossible');
+  }
+
+  // meetings: the demo's cover the whole plan (a commune sees them); one on fiche 2 only it may not see
+  const editorRow = await db('users').where({ email: ACCOUNTS.editor }).first();
+  const editor = (await findUser(db, Number(editorRow.id)))!;
+  const demoMeetings = await db('meetings').where('plan_id', plan.id).orderBy('id');
+  const openOwn = demoMeetings.find((m) => !m.held_at);
+  const heldOwn = demoMeetings.find((m) => m.held_at);
+  if (!openOwn || !heldOwn) throw new Error('La démonstration devait avoir une séance tenue et une à venir');
+  const hiddenMeeting = (title: string) => createMeeting(db, plan.id, {
+    title, kind: 'suivi', startsAt: '2026-04-20T10:00', endsAt: '2026-04-20T11:00', place: 'Salle 2', visioUrl: '',
+    objective: "Point sur l'Intranet et l'Extranet.", reminder: '', questions: '', coversAll: false, ficheIds: [fiche2], attendees: [],
+  }, editor, NOW);
+  const openOther = await hiddenMeeting('Point Intranet (test des droits)');
+  const heldOther = await hiddenMeeting('Point Intranet tenu (test des droits)');
+  if (!(await holdMeeting(db, heldOther, await liveAgenda(db, plan, (await getMeeting(db, heldOther))!, NOW), editor, NOW))) throw new Error('Séance non tenue');
+
+  // a late-fiche alert and an outbox message (the demo has sent digests; alerts need the scan)
+  let alert = await db('alerts').orderBy('id').first();
+  if (!alert) {
+    const fiche = await db('fiches').where({ id: fiche2 }).first();
+    await db('alerts').insert({ fiche_id: fiche2, target_date: fiche.target_date, created_at: NOW.toISOString(), last_sent_at: NOW.toISOString() });
+    alert = await db('alerts').orderBy('id').first();
+  }
+  let message = await db('outbox').orderBy('id').first();
+  if (!message) {
+    await db('outbox').insert({
+      kind: 'digest', dedup_key: 'test-droits', to_address: 'numerique@bron.example.org', subject: 'Point', text: 'Point', html: '<p>Point</p>',
+      status: 'failed', next_attempt_at: NOW.toISOString(), created_at: NOW.toISOString(),
+    });
+    message = await db('outbox').orderBy('id').first();
+  }
+
+  // contacts: one of Villeurbanne, one of Bron; the unsubscribe link of a third commune's contact
+  const [ownContact] = await listContacts(db, villeurbanne);
+  const [otherContact] = await listContacts(db, bron);
+  const [tokenContact] = await listContacts(db, await communeId('Vénissieux'));
+  if (!ownContact || !otherContact || !tokenContact) throw new Error('La démonstration devait avoir des contacts');
+
+  const viewer = await db('users').where({ email: ACCOUNTS.viewer }).first();
+  const communeAgent = await db('users').where({ email: ACCOUNTS.commune }).first();
+  // an agent of another commune, for the delegated administration's "other" case
+  const bronUser = await createUser(db, {
+    email: 'agent@bron.example.org', name: 'Agent de Bron (test)', role: 'commune', communeId: bron, active: true, passwordHash: await (testPasswordHash ??= hashPassword(CREATED_COMMUNE_ADMIN.password)),
+  }, { id: null, name: 'Tests' }, NOW);
+  if (!bronUser.ok) throw new Error("Création de l'agent de Bron impossible");
+  const bronAgent = bronUser.id;
+  const passwordLink = await issueToken(db, bronAgent, 'set', NOW);
+  await enrolRequiredSecondFactors(db);
+  const lastId = async (table: string) => Number((await db(table).orderBy('id', 'desc').first()).id);
+
+  return {
+    villeurbanneId: villeurbanne,
+    byResource: {
+      fiches: { own: fiche1, other: fiche2 },
+      seances: { own: Number(openOwn.id), other: openOther },
+      'seances(tenues)': { own: Number(heldOwn.id), other: heldOther },
+      communes: { own: villeurbanne, other: bron },
+      contacts: { own: ownContact.id, other: otherContact.id },
+      desinscription: { any: tokenContact.unsubscribeToken, unknown: UNKNOWN_TOKEN },
+      alertes: { any: Number(alert.id) },
+      courriels: { any: Number(message.id) },
+      utilisateurs: { any: Number(viewer.id) },
+      'mot-de-passe': { any: passwordLink, unknown: UNKNOWN_TOKEN },
+      equipes: { any: await lastId('teams') },
+      'admin/communes': { any: bron },
+      'ma-commune/utilisateurs': { own: Number(communeAgent.id), other: bronAgent },
+      services: { any: await lastId('services') },
+      instances: { any: await lastId('instances') },
+      jalons: { any: await lastId('milestones') },
+    },
+  };
+}
+
+/** The requests of a route: one per case its parameters offer. */
+function casesOf(route: string, entry: Entry, fx: Fixtures): { name: CaseName; url: string }[] {
+  const [, path] = route.split(' ') as [string, string];
+  const segments = path.split('/');
+  const values: Partial<Record<CaseName, number | string>>[] = [];
+  segments.forEach((s, i) => {
+    if (!s.startsWith(':')) return;
+    // the most precise key first: the path before the parameter, then the resource just before it
+    const prefix = segments.slice(1, i).join('/');
+    let resource = s === ':communeId' ? 'communes' : segments[i - 1] ?? '';
+    if (resource === 'seances' && entry.held) resource = 'seances(tenues)';
+    const v = fx.byResource[prefix] ?? fx.byResource[resource];
+    if (!v) throw new Error(`${route} : aucune donnée de démonstration pour ${s} après /${prefix}/ — ajoutez-en une dans prepare()`);
+    values.push(v);
+  });
+  const names = new Set<CaseName>(values.flatMap((v) => Object.keys(v) as CaseName[]));
+  const caseNames: CaseName[] = values.length === 0 ? ['any'] : names.has('own') ? ['own', 'other'] : [...names];
+  return caseNames.map((name) => {
+    let k = 0;
+    const url = segments.map((s) => {
+      if (!s.startsWith(':')) return s;
+      const v = values[k++]!;
+      const value = v[name] ?? v.any ?? (name === 'other' ? v.own : undefined);
+      if (value === undefined) throw new Error(`${route} : pas de valeur « ${name} » pour ${s}`);
+      return encodeURIComponent(String(value));
+    }).join('/');
+    return { name, url: url || '/' };
+  });
+}
+
+function expected(entry: Entry, actor: ActorName, c: CaseName): Outcome {
+  const outcome = POLICIES[entry.policy](actor, c);
+  // an unknown token or id: whoever may use the route gets a 404
+  return c === 'unknown' && outcome === 'allowed' ? 404 : outcome;
+}
+
+// ---------------------------------------------------------------- requests
+
+interface World {
+  t: TestApp;
+  fx: Fixtures;
+  agents: Partial<Record<ActorName, Agent>>;
+  tokens: Partial<Record<ActorName, string>>;
+}
+
+async function worldOf(t: TestApp, actors: readonly ActorName[]): Promise<World> {
+  const fx = await prepare(t);
+  const agents: Partial<Record<ActorName, Agent>> = {};
+  for (const actor of actors) {
+    if (actor === 'anonymous') agents.anonymous = request.agent(t.app);
+    else {
+      const { email, password } = credentialsOf(actor);
+      agents[actor] = await signInAs(t, email, password);
+    }
+  }
+  return { t, fx, agents, tokens: {} };
+}
+
+/** A valid CSRF token of the actor's session, from a page it can load. */
+async function tokenOf(w: World, actor: ActorName, fresh = false): Promise<string> {
+  if (!fresh && w.tokens[actor]) return w.tokens[actor];
+  const page = await w.agents[actor]!.get(actor === 'anonymous' ? '/connexion' : '/plan');
+  if (page.status !== 200) throw new Error(`${actor} : pas de page pour un jeton CSRF (${actor === 'anonymous' ? '/connexion' : '/plan'} répond ${page.status})`);
+  const token = csrfOf(page.text);
+  w.tokens[actor] = token;
+  return token;
+}
+
+interface Answer { status: number; location: string; text: string }
+
+const CSRF_REFUSED = 'Le formulaire a expiré';
+
+async function send(w: World, actor: ActorName, method: string, url: string, body: Record<string, string>): Promise<Answer> {
+  const agent = w.agents[actor]!;
+  const go = async (fresh: boolean) => {
+    if (method === 'GET' || method === 'ALL') return agent.get(url);
+    const form = formBody({ _csrf: await tokenOf(w, actor, fresh), ...body });
+    const m = method.toLowerCase();
+    if (m === 'post') return agent.post(url).type('form').send(form);
+    if (m === 'put') return agent.put(url).type('form').send(form);
+    if (m === 'patch') return agent.patch(url).type('form').send(form);
+    if (m === 'delete') return agent.delete(url).type('form').send(form);
+    throw new Error(`Méthode non prévue : ${method}`);
+  };
+  let res = await go(false);
+  // a token that went stale (session regenerated): once more with a new one
+  if (res.status === 403 && res.text.includes(CSRF_REFUSED)) res = await go(true);
+  return { status: res.status, location: String(res.headers.location ?? ''), text: res.text };
+}
+
+function problemOf(entry: Entry, want: Outcome, got: Answer): string | null {
+  // a refused CSRF token is a fault of the test, never a proof of a refusal
+  if (got.status === 403 && got.text.includes(CSRF_REFUSED)) return 'CSRF token refused (test setup)';
+  const toSignIn = (got.status === 302 || got.status === 303) && /^\/connexion(\?|$)/.test(got.location);
+  if (want === 'login') return got.status === 302 && toSignIn ? null : 'expected a redirect to /connexion';
+  if (want === 403) return got.status === 403 ? null : 'expected 403';
+  if (want === 404) return got.status === 404 ? null : 'expected 404';
+  if ([401, 403, 404].includes(got.status)) return 'expected access';
+  if (got.status >= 500) return 'expected access, got a server error';
+  if (toSignIn && !entry.signInFlow) return 'expected access, was sent to sign in';
+  return null;
+}
+
+const describeAnswer = (a: Answer) => `${a.status}${a.location ? ` → ${a.location}` : ''}`;
+
+async function check(w: World, route: string, entry: Entry, actor: ActorName, problems: string[]): Promise<number> {
+  const [method] = route.split(' ') as [string];
+  let count = 0;
+  for (const c of casesOf(route, entry, w.fx)) {
+    const want = expected(entry, actor, c.name);
+    const got = await send(w, actor, method, c.url, entry.body ?? {});
+    const problem = problemOf(entry, want, got);
+    if (problem) problems.push(`${route} as ${actor} (${c.name}: ${method} ${c.url}): ${problem} [${want}], got ${describeAnswer(got)}`);
+    count++;
+  }
+  return count;
+}
+
+// ---------------------------------------------------------------- the tests
+
+describe('authorization matrix: every route × every actor', function () {
+  let shared: World;
+  before(async () => {
+    shared = await worldOf(await freshApp(), ACTORS);
+  });
+  after(() => shared.t.close());
+
+  it('has an access decision for every route of the router, and none for a route that no longer exists', () => {
+    const routes = routesOf(shared.t.app);
+    const declared = Object.keys(MATRIX);
+    // the walk itself must find the routes, or this test proves nothing
+    expect(routes, 'routes found in app.router').to.include.members(['GET /plan', 'GET /fiches/:id', 'GET /admin/journal', 'POST /admin/plan']);
+    const undeclared = routes.filter((r) => !declared.includes(r));
+    const stale = declared.filter((r) => !routes.includes(r));
+    expect(undeclared, `Routes without an access decision in test/authorization.test.ts (MATRIX):\n  ${undeclared.join('\n  ')}\n`).to.deep.equal([]);
+    expect(stale, `MATRIX entries matching no route of the app:\n  ${stale.join('\n  ')}\n`).to.deep.equal([]);
+  });
+
+  it('fills every route parameter with a demo row', () => {
+    for (const route of Object.keys(MATRIX)) expect(() => casesOf(route, entryOf(route), shared.fx), route).not.to.throw();
+  });
+
+  it('the Villeurbanne commune actors really are restricted to Villeurbanne', async () => {
+    for (const actor of COMMUNE_ROLES) {
+      const { email } = credentialsOf(actor as SignedIn);
+      const row = await shared.t.db('users').where({ email }).first();
+      expect(row.role, email).to.equal(actor);
+      expect(Number(row.commune_id), email).to.equal(shared.fx.villeurbanneId);
+    }
+  });
+
+  for (const route of Object.keys(MATRIX)) {
+    const entry = entryOf(route);
+    it(`${route} — ${entry.policy}${entry.isolate ? ' (each allowed actor in a fresh app)' : ''}`, async function () {
+      const problems: string[] = [];
+      let checks = 0;
+      for (const actor of ACTORS) {
+        const cases = casesOf(route, entry, shared.fx);
+        const allowedSomewhere = cases.some((c) => expected(entry, actor, c.name) === 'allowed');
+        if (entry.isolate && allowedSomewhere && actor !== 'anonymous') {
+          const t = await freshApp();
+          try {
+            checks += await check(await worldOf(t, [actor]), route, entry, actor, problems);
+          } finally {
+            await t.close();
+          }
+        } else {
+          checks += await check(shared, route, entry, actor, problems);
+        }
+      }
+      expect(checks, route).to.be.at.least(ACTORS.length);
+      expect(problems, `\n  ${problems.join('\n  ')}\n`).to.deep.equal([]);
+    });
+  }
+});
