@@ -43,7 +43,7 @@ describe('in a real browser (chromium)', function () {
       await page.click('a:has-text("Ordre du jour (à imprimer)")');
       await checkPage(page, `${role}-ordre-du-jour`);
       if (role === 'admin') {
-        for (const url of ['/seances/nouvelle', '/admin', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/plan', '/admin/journal', '/fiches/nouvelle']) {
+        for (const url of ['/seances/nouvelle', '/admin', '/admin/securite', '/admin/supervision', '/admin/journal?action=login', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/plan', '/admin/journal', '/fiches/nouvelle']) {
           await page.goto(`${base}${url}`);
           await checkPage(page, `${role}${url.replace(/\//g, '-')}`);
         }
