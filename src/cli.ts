@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadDatabaseConfig, loadMailConfig } from './config';
 import { getMailSettings } from './data/mail-settings';
+import { getSecuritySettings } from './data/security-settings';
 import { type Db } from './db';
 import { PERIOD_PATTERN, periodOf } from './domain/schedule';
 import { smtpMailer } from './mail/transport';
@@ -121,7 +122,8 @@ async function userCreate(args: string[]): Promise<void> {
       communeId = found.id;
     }
     const password = await readPassword();
-    const problem = passwordProblem(password, { email });
+    const { password: policy } = await getSecuritySettings(db);
+    const problem = passwordProblem(password, { email, name }, policy);
     if (problem) throw new CliError(`Mot de passe refusé : ${problem}`);
     const result = await createUser(
       db, { email, name, role, communeId, active: true, passwordHash: await hashPassword(password) },

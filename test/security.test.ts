@@ -300,6 +300,19 @@ describe('account security', function () {
     expect(left).to.deep.equal(['ancienne modification', 'connexion récente']);
   });
 
+  it('e-mails a new account its one-time link through the outbox when SMTP is set, showing the admin nothing secret', async () => {
+    await t.close();
+    t = await freshApp({ mail: { smtpUrl: 'smtp://127.0.0.1:9', from: 'Plan <plan@metropole.example.org>', publicUrl: 'https://plan.metropole.example.org', leaseSeconds: 60, maxAttempts: 3, timeZone: 'Europe/Paris' } }, () => clock);
+    const admin = await signIn(t.app, ACCOUNTS.admin);
+    const res = await postForm(admin, '/admin/utilisateurs/nouveau', '/admin/utilisateurs', { name: 'Paul Roche', email: 'paul.roche@metropole.example.org', role: 'viewer', communeId: '', teamId: '', active: 'on' });
+    expect(res.status).to.equal(201);
+    expect(textOf(res.text)).to.contain('Un message contenant le lien de création du mot de passe (valable 72 heures) a été envoyé à paul.roche@metropole.example.org');
+    expect(res.text).not.to.match(/\/mot-de-passe\/[\w-]{20,}/);
+    const message = await t.db('outbox').where({ kind: 'account', to_address: 'paul.roche@metropole.example.org' }).first();
+    expect(message.subject).to.equal("Votre compte sur l'outil de suivi du plan d'action RGS");
+    expect(message.text).to.match(/https:\/\/plan\.metropole\.example\.org\/mot-de-passe\/[\w-]{40,}/);
+  });
+
   it('audits a change of role as a security event of its own', async () => {
     const admin = await signIn(t.app, ACCOUNTS.admin);
     const id = await userId(t, ACCOUNTS.viewer);
