@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { acknowledge, canAcknowledge, getAlert, listAlerts } from '../../services/alerts';
+import { acknowledge, canAcknowledge, getAlert, listAlerts } from '../../data/alerts';
 import { isCommuneRole } from '../../domain/roles';
 import { actor } from '../auth';
 import type { AppContext } from '../context';

@@ -10,7 +10,7 @@ import {
 import { ownersSummary } from '../../domain/fiche';
 import { communeRestriction } from '../../domain/roles';
 import { ENVIRONMENT_LABELS, STATUS_LABELS, STATUSES } from '../../domain/statuses';
-import { listAlerts } from '../../services/alerts';
+import { listAlerts } from '../../data/alerts';
 import { actor } from '../auth';
 import { barChart, lineChart, timeline } from '../charts';
 import type { AppContext } from '../context';
