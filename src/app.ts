@@ -96,7 +96,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(unsubscribeRouter(ctx));
   app.use(csrfSynchronisedProtection);
 
-  app.use(authRouter(ctx, passport));
+  app.use(authRouter(ctx));
   app.get('/', (_req, res) => res.redirect('/plan'));
   app.use(requireSignIn);
   app.use(requireAccountReady);

@@ -18,10 +18,11 @@ export interface Alert {
 }
 
 /** Alerts, newest first; `open` keeps the unacknowledged, unresolved ones. */
-export async function listAlerts(db: Knex, filter: { open?: boolean; limit?: number } = {}): Promise<Alert[]> {
+export async function listAlerts(db: Knex, filter: { open?: boolean; limit?: number; id?: number } = {}): Promise<Alert[]> {
   const q = db('alerts').join('fiches', 'fiches.id', 'alerts.fiche_id').select('alerts.*', 'fiches.number as fiche_number', 'fiches.title as fiche_title')
     .orderBy('alerts.created_at', 'desc').limit(filter.limit ?? 200);
   if (filter.open) q.whereNull('alerts.acknowledged_at').whereNull('alerts.resolved_at');
+  if (filter.id !== undefined) q.where('alerts.id', filter.id);
   const rows = await q;
   // always two statements, whatever the number of alerts
   const teams = await db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').whereIn('fiche_owners.fiche_id', rows.map((r) => r.fiche_id))
@@ -35,7 +36,7 @@ export async function listAlerts(db: Knex, filter: { open?: boolean; limit?: num
 }
 
 export async function getAlert(db: Knex, id: number): Promise<Alert | undefined> {
-  return (await listAlerts(db, { limit: 100000 })).find((a) => a.id === id);
+  return (await listAlerts(db, { id, limit: 1 }))[0];
 }
 
 /** May this user acknowledge the alert: an editor or admin, or a member of one of the fiche's owner teams. */

@@ -52,6 +52,19 @@ export async function recordAudit(db: Knex, entry: AuditInput): Promise<void> {
   });
 }
 
+const entryOf = (r: Record<string, unknown>): AuditEntry => ({
+  id: Number(r.id),
+  at: String(r.at),
+  userId: (r.user_id as number | null) ?? null,
+  actor: String(r.actor),
+  action: r.action as AuditAction,
+  entityType: String(r.entity_type),
+  entityId: (r.entity_id as number | null) ?? null,
+  summary: String(r.summary),
+  before: r.before ? JSON.parse(String(r.before)) : null,
+  after: r.after ? JSON.parse(String(r.after)) : null,
+});
+
 export async function listAudit(
   db: Knex,
   filter: { entityType?: string; entityId?: number; limit: number; offset?: number },
@@ -60,18 +73,7 @@ export async function listAudit(
   if (filter.entityType) query.where('entity_type', filter.entityType);
   if (filter.entityId !== undefined) query.where('entity_id', filter.entityId);
   const rows = await query;
-  return rows.map((r) => ({
-    id: r.id,
-    at: r.at,
-    userId: r.user_id,
-    actor: r.actor,
-    action: r.action,
-    entityType: r.entity_type,
-    entityId: r.entity_id,
-    summary: r.summary,
-    before: r.before ? JSON.parse(r.before) : null,
-    after: r.after ? JSON.parse(r.after) : null,
-  }));
+  return rows.map(entryOf);
 }
 
 /** What the journal can be narrowed to; every criterion is optional. */
@@ -101,18 +103,7 @@ export async function searchAudit(db: Knex, filter: AuditFilter & { limit?: numb
   if (filter.before) query.where('at', '<', filter.before.toISOString());
   if (filter.limit !== undefined) query.limit(filter.limit).offset(filter.offset ?? 0);
   const rows = await query;
-  return rows.map((r) => ({
-    id: r.id,
-    at: r.at,
-    userId: r.user_id,
-    actor: r.actor,
-    action: r.action,
-    entityType: r.entity_type,
-    entityId: r.entity_id,
-    summary: r.summary,
-    before: r.before ? JSON.parse(r.before) : null,
-    after: r.after ? JSON.parse(r.after) : null,
-  }));
+  return rows.map(entryOf);
 }
 
 /** The kinds of object the journal mentions, for the filter's list. */

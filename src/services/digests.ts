@@ -10,7 +10,6 @@ import { communes, milestones } from '../data/referentials';
 import { changesSince } from '../domain/changes';
 import { buildDigest, type Digest } from '../domain/digest';
 import { localDate } from '../domain/schedule';
-import { isUniqueViolation } from '../data/errors';
 import { digestExists, insertDigest, previousDigestAt } from '../data/digests';
 import { renderMail } from '../mail/render';
 
@@ -90,22 +89,18 @@ export async function enqueueDigests(
     }
     const digest = await communeDigest(db, config, plan, commune, target.period, now);
     const messages = await Promise.all(recipients.map(async (contact) => ({ contact, ...(await renderDigest(config, digest, contact)) })));
-    try {
-      const queued = await db.transaction(async (trx) => {
-        const digestId = await insertDigest(trx, { communeId: commune.id, period: target.period, recipients: recipients.length, origin: target.origin }, now);
-        if (digestId === null) return false;
-        await enqueue(trx, messages.map((m) => ({
-          kind: 'digest' as const, dedupKey: `digest:${digestId}:${m.contact.id}`, communeId: commune.id, digestId,
-          toAddress: m.contact.email, toName: m.contact.name, subject: digest.subject, text: m.text, html: m.html,
-          unsubscribeUrl: unsubscribeUrlOf(config, m.contact),
-        })), now);
-        return true;
-      });
-      outcomes.push({ communeId: commune.id, communeName: commune.name, result: queued ? 'queued' : 'already_sent', recipients: queued ? recipients.length : 0 });
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      outcomes.push({ communeId: commune.id, communeName: commune.name, result: 'already_sent', recipients: 0 });
-    }
+    // a concurrent run may have inserted the digest since the check: then this transaction inserts nothing
+    const queued = await db.transaction(async (trx) => {
+      const digestId = await insertDigest(trx, { communeId: commune.id, period: target.period, recipients: recipients.length, origin: target.origin }, now);
+      if (digestId === null) return false;
+      await enqueue(trx, messages.map((m) => ({
+        kind: 'digest' as const, dedupKey: `digest:${digestId}:${m.contact.id}`, communeId: commune.id, digestId,
+        toAddress: m.contact.email, toName: m.contact.name, subject: digest.subject, text: m.text, html: m.html,
+        unsubscribeUrl: unsubscribeUrlOf(config, m.contact),
+      })), now);
+      return true;
+    });
+    outcomes.push({ communeId: commune.id, communeName: commune.name, result: queued ? 'queued' : 'already_sent', recipients: queued ? recipients.length : 0 });
   }
   return outcomes;
 }

@@ -1,5 +1,4 @@
 import { type Request, type Response, Router } from 'express';
-import type { PassportStatic } from 'passport';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../../db/seeds/demo';
 import {
   changePassword, clearFailures, consumeToken, credentialsOf, isFrozen, newSessionToken, passwordReused, peekToken, recordFailure, recordTotpStep,
@@ -28,9 +27,8 @@ const decoyHash = hashPassword('mot-de-passe-leurre-jamais-valide');
 const REFUSED = 'Connexion refusée : adresse électronique ou mot de passe incorrect, ou compte bloqué. Après plusieurs échecs, le compte est gelé un moment ; en cas de doute, utilisez « Mot de passe oublié » ou contactez votre administrateur.';
 const PENDING_MS = 5 * 60_000;
 
-export function authRouter(ctx: AppContext, passport: PassportStatic): Router {
+export function authRouter(ctx: AppContext): Router {
   const router = Router();
-  void passport;
 
   const renderLogin = async (res: Response, status: number, values: { email: string; retour: string }, error?: string, notice?: string) => {
     const plan = await currentPlan(ctx.db);
