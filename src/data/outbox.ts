@@ -73,26 +73,39 @@ export async function enqueue(trx: Knex, messages: NewMessage[], at: Date): Prom
 }
 
 /**
- * Claims due messages for one worker: pending ones whose time has come, and ones a worker
- * claimed and never released (it died mid-send) once its lease has run out. Each claim is a
- * conditional update, so two workers never hold the same message.
+ * Claims the next due message for one worker, just before it sends it: a pending one whose time has
+ * come, or one a worker claimed and never released (it died mid-send) once its lease has run out.
+ * The claim is a conditional update, so two workers never hold the same message; one message at a
+ * time, so a message waiting behind a slow one is not held under a lease that runs out before its turn.
  */
-export async function claimDue(db: Knex, now: Date, leaseSeconds: number, limit: number): Promise<OutboxMessage[]> {
+export async function claimNext(db: Knex, now: Date, leaseSeconds: number): Promise<OutboxMessage | undefined> {
   const nowIso = now.toISOString();
   const due = (q: Knex.QueryBuilder) => q.where((w) => {
     w.where((p) => p.where('status', 'pending').where('next_attempt_at', '<=', nowIso))
       .orWhere((s) => s.where('status', 'sending').where('locked_until', '<', nowIso));
   });
-  const candidates: { id: number }[] = await due(db('outbox').select('id')).orderBy('id').limit(limit);
-  const claim = randomUUID();
   const lockedUntil = new Date(now.getTime() + leaseSeconds * 1000).toISOString();
-  const claimed: number[] = [];
-  for (const { id } of candidates) {
-    const n = await due(db('outbox').where('id', id)).update({ status: 'sending', claim, locked_until: lockedUntil, attempts: db.raw('attempts + 1') });
-    if (n === 1) claimed.push(Number(id));
+  for (;;) {
+    // a few candidates: another worker may take the first ones between this read and the claim
+    const candidates: { id: number }[] = await due(db('outbox').select('id')).orderBy('id').limit(5);
+    if (!candidates.length) return undefined;
+    for (const { id } of candidates) {
+      const claim = randomUUID();
+      const n = await due(db('outbox').where('id', id)).update({ status: 'sending', claim, locked_until: lockedUntil, attempts: db.raw('attempts + 1') });
+      if (n !== 1) continue;
+      const row = await db('outbox').where({ id, claim }).first();
+      if (row) return fromRow(row);
+    }
   }
-  if (!claimed.length) return [];
-  return (await db('outbox').whereIn('id', claimed).where('claim', claim).orderBy('id')).map(fromRow);
+}
+
+/**
+ * Extends the lease of a message its worker is still sending (a slow SMTP server), so that no other
+ * worker takes it over while the first is alive. False if the worker no longer holds it.
+ */
+export async function renewLease(db: Knex, id: number, claim: string, lockedUntil: Date): Promise<boolean> {
+  const n = await db('outbox').where({ id, claim, status: 'sending' }).update({ locked_until: lockedUntil.toISOString() });
+  return n === 1;
 }
 
 /** Marks a message sent; a message carrying a one-time link loses its body then, so no reader of the log can use it. */

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { MailConfig } from '../config';
-import { claimDue, markFailure, markSent, type OutboxMessage } from '../data/outbox';
+import { claimNext, markFailure, markSent, type OutboxMessage, renewLease } from '../data/outbox';
 import { DeliveryError, type Mailer } from './transport';
 
 /** Minutes to wait before try n+1 after n failed tries: 1, 5, 15 minutes, 1, 4, 12 hours. */
@@ -19,36 +19,65 @@ export function messageIdOf(m: Pick<OutboxMessage, 'id' | 'dedupKey'>, publicUrl
 }
 
 /**
- * Delivers every message due now, in batches, until none is left: at-least-once through the
- * outbox, each row claimed by one worker at a time and marked sent as soon as the server accepts it.
+ * Keeps a message's lease alive while its worker sends it: renewed every third of the lease, so that a
+ * slow SMTP server never lets another worker take over a message this live process is still sending.
+ * Only a worker that stops (killed, frozen) loses it, and then its message is taken over once the lease ends.
  */
-export async function deliverDue(db: Knex, mailer: Mailer, config: MailConfig, now: () => Date, batch = 20): Promise<DeliveryReport> {
+function holdLease(db: Knex, m: OutboxMessage, config: MailConfig, now: () => Date): { release(): Promise<void> } {
+  let renewal: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    renewal = renewal
+      .then(() => renewLease(db, m.id, m.claim!, new Date(now().getTime() + config.leaseSeconds * 1000)))
+      .catch((err) => console.error(`Boîte d'envoi : bail du message ${m.id} non renouvelé :`, err instanceof Error ? err.message : err));
+  }, Math.max(100, (config.leaseSeconds * 1000) / 3));
+  return {
+    async release() {
+      clearInterval(timer);
+      await renewal;
+    },
+  };
+}
+
+/**
+ * Delivers every message due now, one at a time, until none is left: at-least-once through the
+ * outbox, each row claimed by one worker just before it is sent, its lease renewed for as long as
+ * the send lasts, and marked sent as soon as the server accepts it.
+ */
+export async function deliverDue(db: Knex, mailer: Mailer, config: MailConfig, now: () => Date): Promise<DeliveryReport> {
   const report: DeliveryReport = { sent: 0, retrying: 0, failed: 0, errors: [] };
   for (;;) {
-    const messages = await claimDue(db, now(), config.leaseSeconds, batch);
-    if (!messages.length) return report;
-    for (const m of messages) {
-      const headers: Record<string, string> = { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' };
-      if (m.unsubscribeUrl) {
-        headers['List-Unsubscribe'] = `<${m.unsubscribeUrl}>`;
-        headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
-      }
-      try {
-        await mailer.send({
-          messageId: messageIdOf(m, config.publicUrl), from: config.from, to: { name: m.toName, address: m.toAddress },
-          subject: m.subject, text: m.text, html: m.html, headers,
-        });
-        await markSent(db, m.id, m.claim!, now(), m.kind === 'account');
-        report.sent++;
-      } catch (err) {
-        const permanent = err instanceof DeliveryError && err.permanent;
-        const message = err instanceof Error ? err.message : String(err);
-        const last = permanent || m.attempts >= config.maxAttempts;
-        await markFailure(db, m.id, m.claim!, message, last ? null : new Date(now().getTime() + retryDelayMs(m.attempts)));
-        if (last) report.failed++;
-        else report.retrying++;
-        report.errors.push(`${m.toAddress} : ${message}`);
-      }
+    const m = await claimNext(db, now(), config.leaseSeconds);
+    if (!m) return report;
+    const headers: Record<string, string> = { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' };
+    if (m.unsubscribeUrl) {
+      headers['List-Unsubscribe'] = `<${m.unsubscribeUrl}>`;
+      headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
     }
+    const lease = holdLease(db, m, config, now);
+    let accepted = false;
+    let failure: unknown;
+    try {
+      await mailer.send({
+        messageId: messageIdOf(m, config.publicUrl), from: config.from, to: { name: m.toName, address: m.toAddress },
+        subject: m.subject, text: m.text, html: m.html, headers,
+      });
+      accepted = true;
+    } catch (err) {
+      failure = err;
+    } finally {
+      await lease.release();
+    }
+    if (accepted) {
+      await markSent(db, m.id, m.claim!, now(), m.kind === 'account');
+      report.sent++;
+      continue;
+    }
+    const permanent = failure instanceof DeliveryError && failure.permanent;
+    const message = failure instanceof Error ? failure.message : String(failure);
+    const last = permanent || m.attempts >= config.maxAttempts;
+    await markFailure(db, m.id, m.claim!, message, last ? null : new Date(now().getTime() + retryDelayMs(m.attempts)));
+    if (last) report.failed++;
+    else report.retrying++;
+    report.errors.push(`${m.toAddress} : ${message}`);
   }
 }
