@@ -201,10 +201,22 @@ export async function findByNumber(db: Knex, planId: number, number: number): Pr
   return db('fiches').where({ plan_id: planId, number }).select('id', 'title').first();
 }
 
+/** Thrown inside a save's transaction (so it writes nothing) when a step id is not one of the fiche's steps. */
+class UnknownSteps extends Error {
+  constructor(readonly stepIds: number[]) {
+    super(`Actions inconnues de la fiche : ${stepIds.join(', ')}`);
+  }
+}
+
 async function writeChildren(trx: Knex, ficheId: number, input: FicheInput): Promise<void> {
   // Steps keep their ids so their history can be followed; the others are replaced as a whole.
   const steps = renumberSteps(input.steps);
   const keptIds = steps.flatMap((s) => (s.id ? [s.id] : []));
+  // An id that is not one of this fiche's steps (another fiche's, unknown, repeated) would be neither updated
+  // nor inserted, and its step silently deleted: the save fails instead.
+  const own = new Set((await trx('steps').where('fiche_id', ficheId).select('id')).map((r) => Number(r.id)));
+  const unknown = keptIds.filter((id, i) => !own.has(id) || keptIds.indexOf(id) !== i);
+  if (unknown.length) throw new UnknownSteps([...new Set(unknown)]);
   await trx('steps').where('fiche_id', ficheId).whereNotIn('id', keptIds).delete();
   for (const step of steps) {
     if (step.id) {
@@ -248,7 +260,8 @@ async function auditView(trx: Knex, id: number) {
 
 export type FicheSaveResult =
   | { ok: true; id: number }
-  | { ok: false; reason: 'duplicate_number' | 'conflict' | 'not_found' };
+  | { ok: false; reason: 'duplicate_number' | 'conflict' | 'not_found' }
+  | { ok: false; reason: 'unknown_step'; stepIds: number[] };
 
 export async function createFiche(db: Knex, planId: number, input: FicheInput, actor: Actor, at: Date): Promise<FicheSaveResult> {
   try {
@@ -262,6 +275,7 @@ export async function createFiche(db: Knex, planId: number, input: FicheInput, a
       return { ok: true as const, id };
     });
   } catch (err) {
+    if (err instanceof UnknownSteps) return { ok: false, reason: 'unknown_step', stepIds: err.stepIds };
     if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate_number' };
     throw err;
   }
@@ -286,6 +300,7 @@ export async function updateFiche(
       return { ok: true as const, id };
     });
   } catch (err) {
+    if (err instanceof UnknownSteps) return { ok: false, reason: 'unknown_step', stepIds: err.stepIds };
     if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate_number' };
     throw err;
   }

@@ -14,7 +14,8 @@ export interface FicheFormValues {
   conclusion: string;
   costAmount: string;
   costSource: string;
-  scope: 'all' | 'part';
+  /** 'all' or 'part' from the form's radios; anything else is kept as sent, and refused. */
+  scope: string;
   instanceIds: string[];
   steps: { id: string; position: string; label: string; status: string; forCommunes: boolean; remove: boolean }[];
   counts: { count: string; total: string; label: string }[];
@@ -61,7 +62,8 @@ export function readFicheForm(body: Record<string, unknown>): FicheFormValues {
     conclusion: str(body.conclusion),
     costAmount: str(body.costAmount),
     costSource: str(body.costSource),
-    scope: str(body.scope) === 'part' ? 'part' : 'all',
+    // Never defaulted: an unknown value must not widen the fiche to every commune.
+    scope: str(body.scope),
     instanceIds: strings(body.instanceIds),
     steps: rows(body.steps)
       .map((r) => ({ id: str(r.id), position: str(r.position), label: str(r.label), status: str(r.status), forCommunes: str(r.forCommunes) === 'on', remove: str(r.remove) === 'on' }))
@@ -119,6 +121,9 @@ export interface FicheReferences {
   instanceIds: Set<number>;
 }
 
+/** Shown next to a step whose id is not one of the fiche's steps (forged, or from another fiche). */
+export const UNKNOWN_STEP = "Cette action n'appartient pas à cette fiche : elle a pu être supprimée entre-temps. Rechargez la fiche pour la modifier.";
+
 export type FicheValidation = { ok: true; input: FicheInput; version: number } | { ok: false; errors: FieldErrors };
 
 /** Validates every field and every row, collecting all errors at once so the user fixes them in one pass. */
@@ -128,11 +133,19 @@ export function validateFiche(values: FicheFormValues, refs: FicheReferences): F
   if (!main.success) Object.assign(errors, fieldErrors(main.error));
 
   const steps: FicheInput['steps'] = [];
+  const stepIds = new Set<number>();
   values.steps.forEach((row, i) => {
     if (row.remove) return;
+    // A step keeps the id the form was given; a malformed or repeated one would make a step vanish on save.
+    const id = row.id === '' ? null : /^\d{1,9}$/.test(row.id) ? Number(row.id) : NaN;
+    if (Number.isNaN(id) || (id !== null && stepIds.has(id))) {
+      errors[`steps.${i}.label`] = Number.isNaN(id) ? UNKNOWN_STEP : 'Cette action figure déjà plus haut dans le formulaire. Rechargez la fiche pour la modifier.';
+      return;
+    }
+    if (id !== null) stepIds.add(id);
     const r = stepSchema.safeParse(row);
     if (!r.success) return Object.assign(errors, fieldErrors(r.error, `steps.${i}.`));
-    steps.push({ id: /^\d+$/.test(row.id) ? Number(row.id) : null, ...r.data, forCommunes: row.forCommunes });
+    steps.push({ id, ...r.data, forCommunes: row.forCommunes });
   });
   const conclusionCounts: FicheInput['conclusionCounts'] = [];
   values.counts.forEach((row, i) => {
@@ -158,7 +171,9 @@ export function validateFiche(values: FicheFormValues, refs: FicheReferences): F
   if (values.owners.length === 0) errors.owners = 'Indiquez au moins une équipe responsable.';
 
   const instanceIds = values.instanceIds.filter((v) => /^\d+$/.test(v)).map(Number);
-  if (values.scope === 'part') {
+  if (values.scope !== 'all' && values.scope !== 'part') {
+    errors.instanceIds = "Choisissez le périmètre : tout le périmètre de l'homologation, ou une partie des instances.";
+  } else if (values.scope === 'part') {
     if (instanceIds.length === 0) errors.instanceIds = 'Cochez au moins une instance, ou choisissez « Tout le périmètre ».';
     else if (instanceIds.some((id) => !refs.instanceIds.has(id))) errors.instanceIds = "Une des instances cochées n'existe plus.";
   }

@@ -35,13 +35,19 @@ export const requiredText = (max: number, missing: string) =>
 
 export const optionalText = (max: number) => z.string().trim().max(max, { error: `${max} caractères au maximum.` });
 
+/** The years a date typed in the app may fall in. */
+export const MIN_YEAR = 1900;
+export const MAX_YEAR = 2100;
+
 export const isoDate = (missing: string) =>
   z
     .string()
     .trim()
     .min(1, { error: missing })
     .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'Saisissez une date valide (jj/mm/aaaa).' })
-    .refine((v) => isValid(parseISO(v)), { error: "Cette date n'existe pas." });
+    .refine((v) => isValid(parseISO(v)), { error: "Cette date n'existe pas.", abort: true })
+    // Year 0000 or 9999 is a typing slip, not a plan date: refused here, for every date field of the app.
+    .refine((v) => { const year = Number(v.slice(0, 4)); return year >= MIN_YEAR && year <= MAX_YEAR; }, { error: `Saisissez une année entre ${MIN_YEAR} et ${MAX_YEAR}.` });
 
 export const idString = (missing: string) =>
   z.string().regex(/^\d{1,9}$/, { error: missing }).transform(Number);

@@ -14,7 +14,7 @@ import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { type FieldErrors, fieldErrors, isoDate, requiredText, str } from '../forms/fields';
-import { emptyFicheValues, type FicheFormValues, ficheToValues, readFicheForm, validateFiche } from '../forms/fiche';
+import { emptyFicheValues, type FicheFormValues, ficheToValues, readFicheForm, UNKNOWN_STEP, validateFiche } from '../forms/fiche';
 
 type Extra = { steps: number; counts: number; effects: number; owners: number };
 
@@ -112,9 +112,19 @@ export function fichesRouter(ctx: AppContext): Router {
     if (!result.ok) return renderForm(res, 422, { values, errors: result.errors });
     const plan = await currentPlan(ctx.db);
     const saved = await createFiche(ctx.db, plan.id, result.input, actor(req), ctx.now());
-    if (!saved.ok) return renderForm(res, 422, { values, errors: await numberTaken(plan.id, result.input.number) });
-    res.redirect(303, `/fiches/${saved.id}`);
+    if (saved.ok) return res.redirect(303, `/fiches/${saved.id}`);
+    if (saved.reason === 'unknown_step') return renderForm(res, 422, { values, errors: unknownSteps(values, saved.stepIds) });
+    return renderForm(res, 422, { values, errors: await numberTaken(plan.id, result.input.number) });
   });
+
+  /** The error next to each row whose step id the save refused (not one of this fiche's steps). */
+  function unknownSteps(values: FicheFormValues, stepIds: number[]): FieldErrors {
+    const errors: FieldErrors = {};
+    values.steps.forEach((row, i) => {
+      if (!row.remove && stepIds.includes(Number(row.id))) errors[`steps.${i}.label`] = UNKNOWN_STEP;
+    });
+    return errors;
+  }
 
   async function numberTaken(planId: number, number: number): Promise<FieldErrors> {
     const other = await findByNumber(ctx.db, planId, number);
@@ -157,6 +167,7 @@ export function fichesRouter(ctx: AppContext): Router {
     if (saved.ok) return res.redirect(303, `/fiches/${fiche.id}`);
     if (saved.reason === 'not_found') throw notFound('Cette fiche');
     if (saved.reason === 'duplicate_number') return renderForm(res, 422, { fiche, values, errors: await numberTaken(fiche.planId, result.input.number) });
+    if (saved.reason === 'unknown_step') return renderForm(res, 422, { fiche, values, errors: unknownSteps(values, saved.stepIds) });
     const current = await getFiche(ctx.db, fiche.id);
     return renderForm(res, 409, {
       fiche,
