@@ -1,6 +1,5 @@
 import { differenceInCalendarDays, format, parseISO } from 'date-fns';
 import { type Request, Router } from 'express';
-import { stringify } from 'csv-stringify/sync';
 import { loadDashboard } from '../../data/dashboard';
 import { currentPlan } from '../../data/plans';
 import {
@@ -14,6 +13,7 @@ import { listAlerts } from '../../data/alerts';
 import { actor } from '../auth';
 import { barChart, lineChart, timeline } from '../charts';
 import type { AppContext } from '../context';
+import { type CsvValue, toCsv } from '../csv';
 import { HttpError } from '../errors';
 import { str } from '../forms/fields';
 
@@ -86,7 +86,7 @@ export function dashboardRouter(ctx: AppContext): Router {
 
     const exported = str(req.query.export) as Export | '';
     if (exported) {
-      const tables: Record<Export, () => (string | number)[][]> = {
+      const tables: Record<Export, () => CsvValue[][]> = {
         statuts: () => [['Avancement', 'Fiches'], ...STATUSES.map((s) => [STATUS_LABELS[s], statusCounts[s]])],
         retards: () => [['Fiche', 'Intitulé', 'Date cible', 'Jours de retard', 'Responsable', 'Actions non faites'], ...late.map((l) => [l.fiche.number, l.fiche.title, l.fiche.targetDate!, l.daysLate, l.owner, l.lateSteps.map((s) => s.label).join(' | ')])],
         'a-venir': () => [['Date', 'Type', 'Intitulé', 'Sous (jours)'], ...soon.map((c) => [c.date, c.kind === 'fiche' ? 'Date cible' : 'Jalon', c.label, c.window])],
@@ -100,7 +100,7 @@ export function dashboardRouter(ctx: AppContext): Router {
         indice: () => [['Composante', 'Part', 'Poids', 'Points'], ...ready.components.map((c) => [c.label, c.value.toFixed(3), c.weight, c.points.toFixed(2)]), ['Indice', '', '', ready.index.toFixed(2)]],
       };
       res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="tableau-de-bord-${exported}-${today}.csv"`)
-        .send(`\ufeff${stringify(tables[exported](), { delimiter: ';' })}`);
+        .send(toCsv(tables[exported]()));
       return;
     }
 
@@ -125,6 +125,6 @@ export function dashboardRouter(ctx: AppContext): Router {
   return router;
 }
 
-function countsTable(label: string, groups: { label: string; counts: Record<string, number> }[]): (string | number)[][] {
+function countsTable(label: string, groups: { label: string; counts: Record<string, number> }[]): CsvValue[][] {
   return [[label, ...STATUSES.map((s) => STATUS_LABELS[s]), 'Total'], ...groups.map((g) => [g.label, ...STATUSES.map((s) => g.counts[s] ?? 0), g.counts.total ?? 0])];
 }

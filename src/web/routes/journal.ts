@@ -1,4 +1,3 @@
-import { stringify } from 'csv-stringify/sync';
 import { isValid, parseISO } from 'date-fns';
 import { type Request, Router } from 'express';
 import { type AuditAction, type AuditFilter, auditEntityTypes, searchAudit } from '../../data/audit';
@@ -7,6 +6,7 @@ import { auditChanges } from '../../domain/audit';
 import { localDate } from '../../domain/schedule';
 import { requirePermission } from '../auth';
 import type { AppContext } from '../context';
+import { toCsv } from '../csv';
 import { HttpError } from '../errors';
 import { str } from '../forms/fields';
 
@@ -87,9 +87,6 @@ function queryString(query: Query, page?: number): string {
   return params.toString();
 }
 
-/** Spreadsheets run a cell that starts like a formula: such text is exported as text. */
-const cell = (value: string) => (/^[=+\-@\t\r]/.test(value) ? `'${value}` : value);
-
 /** The audit journal (admins only): every change and every security event, filtered, and exported as CSV. Mounted at /admin. */
 export function journalRouter(ctx: AppContext): Router {
   const router = Router();
@@ -122,11 +119,11 @@ export function journalRouter(ctx: AppContext): Router {
     const entries = await searchAudit(ctx.db, filter);
     const rows = [
       ['Date', 'Auteur', 'Action', 'Objet', 'Identifiant', 'Résumé'],
-      ...entries.map((e) => [e.at, cell(e.actor), AUDIT_ACTION_LABELS[e.action] ?? e.action, entityTypeLabel(e.entityType), e.entityId === null ? '' : String(e.entityId), cell(e.summary)]),
+      ...entries.map((e) => [e.at, e.actor, AUDIT_ACTION_LABELS[e.action] ?? e.action, entityTypeLabel(e.entityType), e.entityId, e.summary]),
     ];
     const today = localDate(ctx.now(), ctx.config.mail.timeZone);
     res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="journal-audit-${today}.csv"`)
-      .send(`\ufeff${stringify(rows, { delimiter: ';' })}`);
+      .send(toCsv(rows));
   });
 
   return router;

