@@ -1,16 +1,25 @@
 import type { Knex } from 'knex';
 import { loadDemo } from '../db/seeds/demo';
 import type { Config } from './config';
-import { currentPlan, isEmpty } from './data/plans';
+import { currentPlan, isEmpty, lockForFirstStart } from './data/plans';
 import { migrate } from './db';
 
-/** Migrates, and outside production fills an empty database with the demonstration plan. */
+/**
+ * Migrates, and outside production fills an empty database with the demonstration plan.
+ * The demo is loaded in one transaction: a load interrupted (full disk, process killed) leaves the database
+ * empty, not half-filled without accounts, and the next start loads it again.
+ */
 export async function prepareDatabase(db: Knex, config: Pick<Config, 'demo'>, now: Date): Promise<{ demoLoaded: boolean }> {
   await migrate(db);
   let demoLoaded = false;
-  if (config.demo && (await isEmpty(db))) {
-    await loadDemo(db, now);
-    demoLoaded = true;
+  if (config.demo) {
+    demoLoaded = await db.transaction(async (trx) => {
+      // Two processes starting together: the second waits, then finds the demo there.
+      await lockForFirstStart(trx);
+      if (!(await isEmpty(trx))) return false;
+      await loadDemo(trx, now);
+      return true;
+    });
   }
   await currentPlan(db);
   return { demoLoaded };

@@ -1,6 +1,16 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
+import type { Knex } from 'knex';
+import { createApp } from '../src/app';
+import { prepareDatabase } from '../src/bootstrap';
+import type { Config } from '../src/config';
 import { getFiche, updateFiche } from '../src/data/fiches';
-import { ACCOUNTS, type Agent, csrfOf, ENGINE, ficheIdByNumber, formBody, freshApp, postForm, signIn, type TestApp, textOf } from './helpers';
+import { migrate, openDatabase, openPostgres } from '../src/db';
+import {
+  ACCOUNTS, type Agent, csrfOf, ENGINE, ficheIdByNumber, formBody, freshApp, NOW, PG_URL, postForm, signIn, type TestApp, textOf,
+} from './helpers';
 
 /** The edit form of a fiche as a browser would post it back unchanged, to be altered by each test. */
 async function editBody(t: TestApp, agent: Agent, id: number) {
@@ -188,4 +198,116 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
       expect(await count()).to.equal(before);
     });
   });
+});
+
+/** An empty database of the run's engine, as at a first start: a new SQLite file, or a new PostgreSQL database. */
+async function emptyDatabase(): Promise<{ open: () => Knex; config: Config; drop: () => Promise<void> }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'plan-demo-load-'));
+  const databaseFile = path.join(dataDir, 'plan.sqlite');
+  let databaseUrl: string | null = null;
+  let drop = async () => {};
+  if (PG_URL) {
+    const name = `plan_demo_load_${process.pid}_${Date.now()}`;
+    const admin = openPostgres(PG_URL);
+    await admin.raw(`CREATE DATABASE ${name}`);
+    await admin.destroy();
+    const url = new URL(PG_URL);
+    url.pathname = `/${name}`;
+    databaseUrl = url.toString();
+    drop = async () => {
+      const again = openPostgres(PG_URL!);
+      await again.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await again.destroy();
+    };
+  }
+  const config: Config = {
+    port: 0, dataDir, databaseFile, databaseUrl, production: false, demo: true,
+    sessionSecret: 'secret-de-test-suffisamment-long-0123456789',
+    mail: { smtpUrl: null, from: 'Plan RGS <plan@metropole.example.org>', publicUrl: 'https://plan.metropole.example.org', leaseSeconds: 60, maxAttempts: 3, timeZone: 'Europe/Paris' },
+    schedulerIntervalSeconds: 60,
+  };
+  return { open: () => (databaseUrl ? openPostgres(databaseUrl) : openDatabase(databaseFile)), config, drop };
+}
+
+/** A full disk, as the engine reports it, on the first account written: after the plan, teams and instances. */
+async function diskFullOnUsers(db: Knex): Promise<void> {
+  if (PG_URL) {
+    await db.raw(`CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$`);
+    await db.raw('CREATE TRIGGER disk_full BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION disk_full()');
+  } else {
+    await db.raw("CREATE TRIGGER disk_full BEFORE INSERT ON users BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+  }
+}
+
+async function diskFreed(db: Knex): Promise<void> {
+  await db.raw(PG_URL ? 'DROP TRIGGER disk_full ON users' : 'DROP TRIGGER disk_full');
+}
+
+/** What a restart must give: the whole demo plan, once, and its administrator able to sign in. */
+async function expectCompleteDemo(db: Knex, config: Config) {
+  expect(Number((await db('plans').count({ n: '*' }).first())!.n)).to.equal(1);
+  expect((await db('fiches').orderBy('number').select('number')).map((f) => Number(f.number))).to.deep.equal([1, 2, 3, 4, 5]);
+  expect(Number((await db('instances').count({ n: '*' }).first())!.n)).to.equal(36);
+  const app = createApp({ db, config, now: () => NOW });
+  const admin = await signIn(app, ACCOUNTS.admin);
+  expect((await admin.get('/plan')).status).to.equal(200);
+}
+
+describe(`loading the demo plan at first start (${ENGINE})`, () => {
+  it('leaves nothing behind when the load fails midway (disk full), and the next start loads it whole', async () => {
+    const { open, config, drop } = await emptyDatabase();
+    try {
+      const first = open();
+      await migrate(first);
+      await diskFullOnUsers(first);
+      let failure: unknown;
+      await prepareDatabase(first, config, NOW).catch((err: unknown) => { failure = err; });
+      expect(String(failure)).to.match(/disk is full|No space left/);
+      // nothing of the load is kept: no plan without accounts
+      for (const table of ['plans', 'teams', 'services', 'communes', 'instances', 'users', 'fiches', 'audit_log']) {
+        expect(Number((await first(table).count({ n: '*' }).first())!.n), table).to.equal(0);
+      }
+      await diskFreed(first);
+      await first.destroy();
+      // the restart finds the database empty and loads the demo
+      const second = open();
+      try {
+        expect(await prepareDatabase(second, config, NOW)).to.deep.equal({ demoLoaded: true });
+        await expectCompleteDemo(second, config);
+        // and a third start does not load it twice
+        expect(await prepareDatabase(second, config, NOW)).to.deep.equal({ demoLoaded: false });
+        await expectCompleteDemo(second, config);
+      } finally {
+        await second.destroy();
+      }
+    } finally {
+      await drop();
+    }
+  });
+
+  if (!PG_URL) {
+    it('survives a really full SQLite file (max_page_count): the next start, with room, loads the whole demo', async () => {
+      const { open, config } = await emptyDatabase();
+      const first = open();
+      await migrate(first);
+      await first.raw('PRAGMA wal_checkpoint(TRUNCATE)');
+      const pages = Number(((await first.raw('PRAGMA page_count')) as { page_count: number }[])[0]!.page_count);
+      // a few pages of room: the load starts, then the file cannot grow (SQLITE_FULL, as on a full disk)
+      await first.raw(`PRAGMA max_page_count = ${pages + 4}`);
+      let failure: unknown;
+      await prepareDatabase(first, config, NOW).catch((err: unknown) => { failure = err; });
+      // (SQLite rolls the transaction back itself on SQLITE_FULL; knex then reports its own failed ROLLBACK)
+      expect(failure).to.be.instanceOf(Error);
+      await first.destroy();
+      const second = open();
+      try {
+        expect(Number((await second('users').count({ n: '*' }).first())!.n)).to.equal(0);
+        expect(await prepareDatabase(second, config, NOW)).to.deep.equal({ demoLoaded: true });
+        await expectCompleteDemo(second, config);
+      } finally {
+        await second.destroy();
+      }
+    });
+  }
 });

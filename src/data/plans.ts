@@ -13,6 +13,20 @@ export async function currentPlan(db: Knex): Promise<Plan> {
   return { id: row.id, title: row.title, organisation: row.organisation, reminder: row.reminder, isDemo: Boolean(row.is_demo) };
 }
 
+/**
+ * Inside a transaction, waits for any other process filling the database at its first start, and keeps
+ * others waiting until this transaction ends: an advisory lock on PostgreSQL; on SQLite, the write lock,
+ * taken before anything is read (so the read is never stale when the transaction writes).
+ */
+export async function lockForFirstStart(trx: Knex.Transaction): Promise<void> {
+  if (trx.client.config.client === 'pg') await trx.raw('select pg_advisory_xact_lock(?)', [FIRST_START_LOCK]);
+  else await trx('plans').where('id', -1).delete();
+}
+
+/** An arbitrary key of the advisory lock above ("RGS" in ASCII). */
+const FIRST_START_LOCK = 0x524753;
+
+/** True before anything was ever written: no plan and no account. */
 export async function isEmpty(db: Knex): Promise<boolean> {
   const [plans, users] = await Promise.all([
     db('plans').count({ n: '*' }).first(),
