@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { toCsv } from '../src/web/csv';
-import { ACCOUNTS, freshApp, NOW, signIn, type TestApp } from './helpers';
+import { ACCOUNTS, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
 
 /** Reads a CSV as this app writes it (BOM, `;`, fields quoted with "" when needed) into rows of cells. */
 function parseCsv(text: string): string[][] {
@@ -104,4 +104,48 @@ describe('CSV exports against formula injection', function () {
     for (const row of rows) for (const cell of row) expect(formulaLike(cell), `journal: ${JSON.stringify(cell)}`).to.equal(false);
     for (const payload of PAYLOADS) expect(rows.some((r) => r.includes(`'${payload}`)), payload).to.equal(true);
   });
+});
+
+describe('a commune administrator creating an account for an address already registered', function () {
+  this.timeout(60_000);
+  let t: TestApp;
+  afterEach(async () => t.close());
+
+  /** What the administrator reads, with the address typed and any one-time link set aside. */
+  const seen = (html: string, email: string) => textOf(html).split(email).join('«adresse»').replace(/\/mot-de-passe\/[\w-]+/g, '/mot-de-passe/«lien»');
+
+  for (const smtpUrl of ['smtp://127.0.0.1:9', null]) {
+    it(`answers exactly as for a new address, changes nothing and tells the owner by e-mail (${smtpUrl ? 'with' : 'without'} an SMTP server)`, async () => {
+      t = await freshApp({ mail: { smtpUrl, from: 'Plan RGS <plan@metropole.example.org>', publicUrl: 'https://plan.metropole.example.org', leaseSeconds: 60, maxAttempts: 3, timeZone: 'Europe/Paris' } });
+      const dsi = await signIn(t.app, ACCOUNTS.communeAdmin);
+      const fresh = 'nouvel.agent@villeurbanne.example.org';
+      const created = await postForm(dsi, '/ma-commune/utilisateurs', '/ma-commune/utilisateurs', { name: 'Agent Nouveau', email: fresh });
+      expect(await t.db('users').where({ email: fresh }).first()).to.not.equal(undefined);
+
+      // a Métropole account, typed in capitals
+      const existing = ACCOUNTS.viewer.toUpperCase();
+      const owner = await t.db('users').where({ email: ACCOUNTS.viewer }).first();
+      const [users, tokens, outbox] = await Promise.all([t.db('users').count({ n: '*' }).first(), t.db('auth_tokens').count({ n: '*' }).first(), t.db('outbox').max({ id: 'id' }).first()]);
+      const res = await postForm(dsi, '/ma-commune/utilisateurs', '/ma-commune/utilisateurs', { name: 'Agent Nouveau', email: existing });
+
+      expect(res.status, 'status').to.equal(created.status);
+      expect(seen(res.text, existing)).to.equal(seen(created.text, fresh));
+      expect(textOf(res.text)).not.to.match(/existe déjà/i);
+      // nothing created, the account untouched, no link issued for it
+      expect(Number((await t.db('users').count({ n: '*' }).first())!.n)).to.equal(Number(users!.n));
+      expect(await t.db('users').where({ id: owner.id }).first()).to.deep.equal(owner);
+      expect(Number((await t.db('auth_tokens').count({ n: '*' }).first())!.n)).to.equal(Number(tokens!.n));
+      // the owner is told, in French, through the outbox
+      const messages = await t.db('outbox').where('id', '>', Number(outbox!.id ?? 0));
+      expect(messages.map((m: { to_address: string }) => m.to_address)).to.deep.equal([ACCOUNTS.viewer]);
+      expect(messages[0].subject).to.contain('votre adresse');
+      expect(messages[0].text).to.contain('Villeurbanne').and.contain('aucun compte n’a été créé').and.contain('Bonjour');
+      // audited, as a security event
+      const audit = await t.db('audit_log').where({ action: 'duplicate_account', entity_id: owner.id }).first();
+      expect(audit.summary).to.contain('Villeurbanne');
+      // a second try the same day does not flood the owner
+      await postForm(dsi, '/ma-commune/utilisateurs', '/ma-commune/utilisateurs', { name: 'Agent Nouveau', email: existing });
+      expect(Number((await t.db('outbox').where('id', '>', Number(outbox!.id ?? 0)).count({ n: '*' }).first())!.n)).to.equal(1);
+    });
+  }
 });

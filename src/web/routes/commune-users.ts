@@ -1,10 +1,16 @@
+import { randomBytes } from 'node:crypto';
+import { format } from 'date-fns';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { anonymizeUser, unusablePasswordHash } from '../../data/accounts';
 import { recordAudit } from '../../data/audit';
+import { enqueue } from '../../data/outbox';
+import { currentPlan } from '../../data/plans';
 import { communes } from '../../data/referentials';
-import { createUser, findUser, lastSuspender, listUsers } from '../../data/users';
-import { isCommuneRole } from '../../domain/roles';
+import { createUser, findCredentials, findUser, lastSuspender, listUsers } from '../../data/users';
+import { type Actor, isCommuneRole } from '../../domain/roles';
+import { localDate } from '../../domain/schedule';
+import { renderMail } from '../../mail/render';
 import { passwordLink } from '../../services/accounts';
 import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
@@ -41,14 +47,47 @@ export function communeUsersRouter(ctx: AppContext): Router {
     return user;
   };
 
-  const renderList = async (req: Request, res: Response, status = 200, extra: { values?: Record<string, string>; errors?: FieldErrors; link?: { email: string; link: string | null } } = {}) => {
+  const renderList = async (req: Request, res: Response, status = 200, extra: { values?: Record<string, string>; errors?: FieldErrors } = {}) => {
     const communeId = ownCommune(req);
     const commune = await communes.get(ctx.db, communeId);
     const users = (await listUsers(ctx.db, { communeId })).filter((u) => !u.anonymizedAt);
     res.status(status).render('commune-users/index', {
       title: `Comptes de ${commune?.name ?? 'ma commune'}`, commune, users, now: ctx.now().toISOString(), me: actor(req),
-      values: extra.values ?? { name: '', email: '' }, errors: extra.errors ?? {}, created: extra.link ?? null,
+      values: extra.values ?? { name: '', email: '' }, errors: extra.errors ?? {},
     });
+  };
+
+  /**
+   * Someone asked for an account with an address that already has one: nothing is created or changed,
+   * the attempt is audited and the owner is told by e-mail (at most once a day for each commune).
+   */
+  const tellExistingOwner = async (email: string, communeId: number, me: Actor) => {
+    const owner = await findCredentials(ctx.db, email);
+    if (!owner) return;
+    const now = ctx.now();
+    const commune = (await communes.get(ctx.db, communeId))?.name ?? `n°${communeId}`;
+    await ctx.db.transaction(async (trx) => {
+      const { organisation } = await currentPlan(trx);
+      const subject = 'Sécurité : une création de compte a été demandée avec votre adresse';
+      const { html, text } = await renderMail('account-exists', {
+        subject, organisation, name: owner.name, email: owner.email, commune, requester: me.name, at: format(now, "dd/MM/yyyy 'à' HH:mm"),
+        link: `${ctx.config.mail.publicUrl}/connexion`,
+      });
+      await enqueue(trx, [{
+        kind: 'security', dedupKey: `account-exists:${owner.id}:${communeId}:${localDate(now, ctx.config.mail.timeZone)}`, communeId,
+        toAddress: owner.email, toName: owner.name, subject, text, html,
+      }], now);
+      await recordAudit(trx, {
+        actor: me, at: now, action: 'duplicate_account', entityType: 'user', entityId: owner.id,
+        summary: `Création d'un compte avec l'adresse ${owner.email} demandée par l'administrateur de la commune de ${commune} : adresse déjà inscrite, aucun compte créé, titulaire averti par courriel`,
+      });
+    });
+  };
+
+  /** What the administrator reads once an account is asked for: the same whether or not the address already had one. */
+  const renderCreated = async (req: Request, res: Response, email: string, link: string | null) => {
+    const commune = await communes.get(ctx.db, ownCommune(req));
+    res.status(201).render('commune-users/created', { title: "Compte d'agent demandé", commune, email, link });
   };
 
   router.get('/ma-commune/utilisateurs', (req, res) => renderList(req, res));
@@ -59,10 +98,17 @@ export function communeUsersRouter(ctx: AppContext): Router {
     if (!parsed.success) return renderList(req, res, 422, { values, errors: fieldErrors(parsed.error) });
     // the role is not a field of this form: a delegated administrator creates commune agents, nothing else
     const r = await createUser(ctx.db, { ...parsed.data, role: 'commune', communeId, active: true, teamId: null, passwordHash: unusablePasswordHash() }, actor(req), ctx.now());
-    if (!r.ok) return renderList(req, res, 422, { values, errors: { email: 'Un compte existe déjà avec cette adresse.' } });
+    if (!r.ok) {
+      // Whether an address has an account is not a commune's business: the same answer as for a new one (with a link
+      // that will never work when there is no SMTP server), and the owner is the one told.
+      await tellExistingOwner(parsed.data.email, communeId, actor(req));
+      ctx.wake?.();
+      const decoy = `${ctx.config.mail.publicUrl}/mot-de-passe/${randomBytes(32).toString('base64url')}`;
+      return renderCreated(req, res, parsed.data.email, ctx.config.mail.smtpUrl ? null : decoy);
+    }
     const { link, emailed } = await passwordLink(ctx.db, ctx.config.mail, { id: r.id, ...parsed.data }, 'set', actor(req), ctx.now());
     ctx.wake?.();
-    return renderList(req, res, 201, { link: { email: parsed.data.email, link: emailed ? null : link } });
+    return renderCreated(req, res, parsed.data.email, emailed ? null : link);
   });
 
   router.post('/ma-commune/utilisateurs/:id/suspendre', async (req, res) => {

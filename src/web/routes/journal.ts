@@ -29,6 +29,7 @@ export const AUDIT_ACTION_LABELS: Record<AuditAction, string> = {
   suspend: 'Suspension du compte',
   anonymize: 'Anonymisation du compte',
   session_expired: 'Session expirée',
+  duplicate_account: 'Création refusée : adresse déjà inscrite',
 };
 const ACTIONS = Object.keys(AUDIT_ACTION_LABELS) as AuditAction[];
 
