@@ -3,6 +3,7 @@ import * as m001 from './001_initial';
 import * as m002 from './002_meetings';
 import * as m003 from './003_mail';
 import * as m004 from './004_security';
+import * as m005 from './005_throttle';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '002_meetings': m002,
   '003_mail': m003,
   '004_security': m004,
+  '005_throttle': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -35,31 +35,119 @@ export const isFrozen = (c: Pick<Credentials, 'frozenUntil'>, now: Date) => c.fr
 /** A password hash no password matches: an account waiting for its owner to set one. */
 export const unusablePasswordHash = () => `!${randomBytes(24).toString('base64url')}`;
 
+/** A source's block, and an account's freeze, never last longer than this (except "until an admin unfreezes"). */
+export const MAX_FREEZE_MS = 24 * 3_600_000;
+/** Failures across all sources during a freeze past which the freeze applies to every source: a distributed guesser. */
+export const hardFreezeAt = (s: Pick<SecuritySettings, 'lockoutThreshold'>) => 2 * s.lockoutThreshold;
+/** A source's failures on an account are forgotten a day after its last one (unless the account is still frozen). */
+const SOURCE_MEMORY_MS = 24 * 3_600_000;
+
+/** 15, 30, 60… minutes: the n-th freeze (from 1) lasts twice the one before, up to a day; 0 minutes: until an admin unfreezes. */
+function growingDelay(minutes: number, n: number, now: Date): string {
+  if (!minutes) return FROZEN_FOR_GOOD;
+  const ms = Math.min(minutes * 60_000 * 2 ** Math.min(Math.max(n - 1, 0), 20), MAX_FREEZE_MS);
+  return new Date(now.getTime() + ms).toISOString();
+}
+
+/** Why an attempt was refused before its secret was checked. */
+export type Refusal = 'source' | 'frozen' | 'hard';
+/** An attempt charged to (account, source), to refund if its secret proves right but the sign-in goes on (second factor). */
+export interface Charge { userId: number; source: string; setBlock: boolean; previousBlock: string | null }
+
 /**
- * Counts a failed sign-in; at the threshold, freezes the account (for the set delay, or until an admin
- * unfreezes it), audits the freeze and tells every active admin through the outbox. Returns whether it froze now.
+ * Charges one attempt at an account's secret (password, second-factor code) from a network source, before
+ * the secret is checked: concurrent attempts each get their own number, so a burst from one source cannot
+ * slip past the limit. Refused, without being charged, when:
+ * - this source is blocked for this account (after each `lockoutThreshold` failures from it; 15, 30, 60… minutes);
+ * - the account is frozen and this source has failed on it (the guesser, whatever the password), or the
+ *   freeze has become general (`hardFreezeAt` failures across sources: a distributed guesser).
+ * A source that never failed on a (softly) frozen account still gets in: the owner elsewhere. The owner's
+ * unlock link (`unlock`) passes both.
+ */
+export async function chargeAttempt(
+  db: Knex, userId: number, source: string, settings: SecuritySettings, now: Date, opts: { unlock?: boolean } = {},
+): Promise<{ ok: true; charge: Charge } | { ok: false; why: Refusal }> {
+  return db.transaction(async (trx) => {
+    const at = now.toISOString();
+    // a write first: on SQLite the transaction holds the write lock from here; on PostgreSQL the row exists to be locked
+    await trx('login_sources').insert({ user_id: userId, source, failures: 0 }).onConflict(['user_id', 'source']).ignore();
+    const row = await trx('login_sources').where({ user_id: userId, source }).forUpdate().first();
+    const user = await trx('users').where('id', userId).select('failed_logins', 'frozen_until').forUpdate().first();
+    const frozen = Boolean(user?.frozen_until && user.frozen_until > at);
+    // forgotten a day after its last failure, unless the account is still frozen (until an admin unfreezes it)
+    const forgotten = !row.last_failure_at || (!frozen && row.last_failure_at <= new Date(now.getTime() - SOURCE_MEMORY_MS).toISOString());
+    const failures = forgotten ? 0 : Number(row.failures);
+    const blocked: string | null = forgotten ? null : (row.blocked_until ?? null);
+    if (!opts.unlock) {
+      if (blocked && blocked > at) return { ok: false as const, why: 'source' as const };
+      if (frozen) {
+        if (Number(user.failed_logins) >= hardFreezeAt(settings)) return { ok: false as const, why: 'hard' as const };
+        if (failures > 0) return { ok: false as const, why: 'frozen' as const };
+      }
+    }
+    const n = failures + 1;
+    const setBlock = n % settings.lockoutThreshold === 0;
+    // the block starts as the threshold-th attempt is charged; if that attempt proves right, success lifts it
+    const blockedUntil = setBlock ? growingDelay(settings.lockoutMinutes || 15, n / settings.lockoutThreshold, now) : blocked;
+    await trx('login_sources').where({ user_id: userId, source }).update({ failures: n, last_failure_at: at, blocked_until: blockedUntil });
+    return { ok: true as const, charge: { userId, source, setBlock, previousBlock: blocked } };
+  });
+}
+
+/** The password was right and the second factor comes next: that attempt was no failure. */
+export async function refundAttempt(db: Knex, charge: Charge): Promise<void> {
+  const q = db('login_sources').where({ user_id: charge.userId, source: charge.source }).where('failures', '>', 0);
+  await q.update({ failures: db.raw('failures - 1'), ...(charge.setBlock ? { blocked_until: charge.previousBlock } : {}) });
+}
+
+/** A full success (signed in, or a signed-in user's secret proven): this source and the account start afresh. */
+export async function attemptSucceeded(db: Knex, userId: number, source: string): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('login_sources').where({ user_id: userId, source }).delete();
+    await trx('users').where('id', userId).update({ failed_logins: 0 });
+  });
+}
+
+/**
+ * Counts a failed attempt on the account (all sources together); at the threshold, freezes the account
+ * (15 minutes by default, doubling for each freeze of the last 24 hours, up to a day; or until an admin
+ * unfreezes it), audits the freeze and tells every active admin — and the owner, with an unlock link —
+ * through the outbox. A freeze that has lapsed starts a new count. Returns whether it froze now.
  */
 export async function recordFailure(
   db: Knex, userId: number, settings: SecuritySettings, now: Date, notify: (trx: Knex, userId: number) => Promise<void>,
 ): Promise<boolean> {
   return db.transaction(async (trx) => {
-    await trx('users').where('id', userId).increment('failed_logins', 1);
+    const at = now.toISOString();
+    await trx('users').where('id', userId).update({
+      failed_logins: trx.raw('case when frozen_until is not null and frozen_until <= ? then 1 else failed_logins + 1 end', [at]),
+      frozen_until: trx.raw('case when frozen_until is not null and frozen_until <= ? then null else frozen_until end', [at]),
+    });
     const row = await trx('users').where('id', userId).select('failed_logins', 'frozen_until', 'email', 'name').first();
-    if (Number(row.failed_logins) < settings.lockoutThreshold || (row.frozen_until && row.frozen_until > now.toISOString())) return false;
-    const until = settings.lockoutMinutes ? new Date(now.getTime() + settings.lockoutMinutes * 60_000).toISOString() : FROZEN_FOR_GOOD;
+    const failures = Number(row.failed_logins);
+    if (row.frozen_until && row.frozen_until > at) {
+      if (failures === hardFreezeAt(settings)) {
+        await recordAudit(trx, {
+          actor: { id: null, name: 'Contrôle des connexions' }, at: now, action: 'freeze', entityType: 'user', entityId: userId,
+          summary: `Compte ${row.email} : ${failures} échecs depuis plusieurs adresses, le gel s'applique désormais à toutes les adresses (seul le lien de déblocage envoyé au titulaire permet d'entrer)`,
+          after: { frozenUntil: row.frozen_until, failedLogins: failures, allSources: true },
+        });
+      }
+      return false;
+    }
+    if (failures < settings.lockoutThreshold) return false;
+    const earlier = await trx('audit_log').where({ action: 'freeze', entity_type: 'user', entity_id: userId })
+      .where('at', '>', new Date(now.getTime() - MAX_FREEZE_MS).toISOString()).count({ n: '*' }).first();
+    const until = growingDelay(settings.lockoutMinutes, Number(earlier?.n ?? 0) + 1, now);
     await trx('users').where('id', userId).update({ frozen_until: until });
     await recordAudit(trx, {
       actor: { id: null, name: 'Contrôle des connexions' }, at: now, action: 'freeze', entityType: 'user', entityId: userId,
-      summary: `Compte ${row.email} gelé après ${row.failed_logins} échecs de connexion consécutifs${until === FROZEN_FOR_GOOD ? ", jusqu'à déblocage par un administrateur" : ` jusqu'au ${until}`}`,
-      after: { frozenUntil: until, failedLogins: Number(row.failed_logins) },
+      summary: `Compte ${row.email} gelé après ${failures} échecs de connexion consécutifs${until === FROZEN_FOR_GOOD ? ", jusqu'à déblocage par un administrateur" : ` jusqu'au ${until}`}`,
+      after: { frozenUntil: until, failedLogins: failures },
     });
     await notify(trx, userId);
     return true;
   });
-}
-
-export async function clearFailures(db: Knex, userId: number): Promise<void> {
-  await db('users').where('id', userId).update({ failed_logins: 0 });
 }
 
 /** A new sign-in: the only session that counts from now on is the one holding this token. */
@@ -106,12 +194,17 @@ export async function changePassword(
 
 // ---- one-time links ----
 
-export type TokenPurpose = 'set' | 'reset';
-export const TOKEN_LIFETIME_MS: Record<TokenPurpose, number> = { set: 72 * 3_600_000, reset: 3_600_000 };
+/** set: a new account's password; reset: a forgotten one; unlock: sign in despite a freeze (sent to the owner). */
+export type TokenPurpose = 'set' | 'reset' | 'unlock';
+export const TOKEN_LIFETIME_MS: Record<TokenPurpose, number> = { set: 72 * 3_600_000, reset: 3_600_000, unlock: MAX_FREEZE_MS };
+/** Password attempts an unlock link allows before it stops working. */
+export const UNLOCK_ATTEMPTS = 3;
+
+/** A new one-time link secret (not stored: only its SHA-256 is). */
+export const newToken = () => randomBytes(32).toString('base64url');
 
 /** A new one-time link secret for a user; earlier unused links of the same purpose stop working. */
-export async function issueToken(db: Knex, userId: number, purpose: TokenPurpose, at: Date): Promise<string> {
-  const token = randomBytes(32).toString('base64url');
+export async function issueToken(db: Knex, userId: number, purpose: TokenPurpose, at: Date, token = newToken()): Promise<string> {
   await db.transaction(async (trx) => {
     await trx('auth_tokens').where({ user_id: userId, purpose }).whereNull('used_at').update({ used_at: at.toISOString() });
     await trx('auth_tokens').insert({
@@ -121,15 +214,28 @@ export async function issueToken(db: Knex, userId: number, purpose: TokenPurpose
   return token;
 }
 
-/** The user a still-valid link belongs to, without using it. */
-export async function peekToken(db: Knex, token: string, at: Date): Promise<{ userId: number; purpose: TokenPurpose } | undefined> {
-  const row = await db('auth_tokens').where('token_hash', sha256(token)).whereNull('used_at').where('expires_at', '>', at.toISOString()).first();
+/** The user a still-valid link of one of these purposes belongs to, without using it. */
+export async function peekToken(
+  db: Knex, token: string, at: Date, purposes: TokenPurpose[] = ['set', 'reset'],
+): Promise<{ userId: number; purpose: TokenPurpose } | undefined> {
+  const row = await db('auth_tokens').where('token_hash', sha256(token)).whereIn('purpose', purposes).whereNull('used_at').where('expires_at', '>', at.toISOString()).first();
   return row ? { userId: Number(row.user_id), purpose: row.purpose } : undefined;
 }
 
+/** Counts one password attempt made with an unlock link; false once the link has had its attempts (it is then used up). */
+export async function unlockAttempt(db: Knex, token: string, at: Date): Promise<boolean> {
+  const n = await db('auth_tokens').where({ token_hash: sha256(token), purpose: 'unlock' }).whereNull('used_at').where('expires_at', '>', at.toISOString())
+    .where('attempts', '<', UNLOCK_ATTEMPTS).increment('attempts', 1);
+  if (n === 1) return true;
+  await db('auth_tokens').where({ token_hash: sha256(token), purpose: 'unlock' }).whereNull('used_at').update({ used_at: at.toISOString() });
+  return false;
+}
+
 /** Uses a link once: a second use, or a use after expiry, finds nothing. */
-export async function consumeToken(db: Knex, token: string, at: Date): Promise<{ userId: number; purpose: TokenPurpose } | undefined> {
-  const found = await peekToken(db, token, at);
+export async function consumeToken(
+  db: Knex, token: string, at: Date, purposes: TokenPurpose[] = ['set', 'reset'],
+): Promise<{ userId: number; purpose: TokenPurpose } | undefined> {
+  const found = await peekToken(db, token, at, purposes);
   if (!found) return undefined;
   const n = await db('auth_tokens').where('token_hash', sha256(token)).whereNull('used_at').update({ used_at: at.toISOString() });
   return n === 1 ? found : undefined;
@@ -187,6 +293,7 @@ export async function resetTotp(db: Knex, userId: number, actor: AuditActor, at:
 export async function unfreeze(db: Knex, userId: number, actor: AuditActor, at: Date): Promise<void> {
   await db.transaction(async (trx) => {
     await trx('users').where('id', userId).update({ frozen_until: null, failed_logins: 0 });
+    await trx('login_sources').where('user_id', userId).delete();
     await recordAudit(trx, { actor, at, action: 'unfreeze', entityType: 'user', entityId: userId, summary: 'Compte débloqué' });
   });
 }
@@ -214,6 +321,7 @@ export async function anonymizeUser(db: Knex, userId: number, actor: AuditActor,
     await trx('team_members').where('user_id', userId).delete();
     await trx('recovery_codes').where('user_id', userId).delete();
     await trx('auth_tokens').where('user_id', userId).delete();
+    await trx('login_sources').where('user_id', userId).delete();
     await trx('password_history').where('user_id', userId).delete();
     await trx('meeting_attendees').where('user_id', userId).update({ name: label });
     await trx('audit_log').where('user_id', userId).update({ actor: label });

@@ -169,6 +169,7 @@ export async function unfreezeUser(db: Knex, id: number, actor: AuditActor, at: 
     if (!row) return { ok: false as const, reason: 'not_found' as const };
     if (!row.frozen_until && !Number(row.failed_logins)) return { ok: false as const, reason: 'unchanged' as const };
     await trx('users').where({ id }).update({ frozen_until: null, failed_logins: 0 });
+    await trx('login_sources').where({ user_id: id }).delete();
     const user = toUser(row);
     await recordAudit(trx, {
       actor, at, action: 'unfreeze', entityType: 'user', entityId: id, summary: `Compte débloqué : ${user.email}`,

@@ -1,10 +1,15 @@
 import { Router } from 'express';
-import { changePassword, credentialsOf, enrolTotp, passwordReused, remainingRecoveryCodes, renewRecoveryCodes, recordTotpStep, personalData } from '../../data/accounts';
+import {
+  attemptSucceeded, chargeAttempt, changePassword, credentialsOf, enrolTotp, passwordReused, remainingRecoveryCodes, renewRecoveryCodes, recordFailure,
+  recordTotpStep, personalData,
+} from '../../data/accounts';
 import { getSecuritySettings } from '../../data/security-settings';
+import { sourceOf } from '../../data/throttle';
 import { findUser } from '../../data/users';
 import { passwordProblem } from '../../domain/password';
 import { verifyPassword } from '../../security/passwords';
 import { newTotpSecret, qrSvg, totpUri, verifyTotp } from '../../security/totp';
+import { freezeNotifier } from '../../services/accounts';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { str } from '../forms/fields';
@@ -12,6 +17,29 @@ import { str } from '../forms/fields';
 /** The signed-in user's own account: password, second factor, personal data. */
 export function accountRouter(ctx: AppContext): Router {
   const router = Router();
+
+  /**
+   * A signed-in user's secret (current password, second-factor code) is guessed under the same counters as
+   * at sign-in: each attempt is charged to (account, source) before it is checked, refused once this source
+   * is blocked or the account frozen for it; a wrong one counts towards the account's freeze; a right one clears.
+   * `check` returns whether the secret is right; the result is null when the attempt was refused unchecked.
+   */
+  const guarded = async (req: import('express').Request, check: () => Promise<boolean>): Promise<boolean | null> => {
+    const me = actor(req);
+    const now = ctx.now();
+    const settings = await getSecuritySettings(ctx.db);
+    const source = sourceOf(req.ip);
+    const charged = await chargeAttempt(ctx.db, me.id, source, settings, now);
+    if (!charged.ok) return null;
+    if (await check()) {
+      await attemptSucceeded(ctx.db, me.id, source);
+      return true;
+    }
+    await recordFailure(ctx.db, me.id, settings, now, freezeNotifier(ctx.config.mail, now));
+    ctx.wake?.();
+    return false;
+  };
+  const TOO_MANY = 'Trop d’essais incorrects : pour protéger votre compte, les essais sont suspendus un moment (15 minutes, puis davantage). Réessayez plus tard.';
 
   router.get('/compte', async (req, res) => {
     const me = (await findUser(ctx.db, actor(req).id))!;
@@ -35,7 +63,9 @@ export function accountRouter(ctx: AppContext): Router {
     const confirm = str(req.body.confirm);
     const creds = (await credentialsOf(ctx.db, me.id))!;
     const errors: Record<string, string> = {};
-    if (!(await verifyPassword(creds.passwordHash, current))) errors.current = 'Le mot de passe actuel est incorrect.';
+    const right = await guarded(req, () => verifyPassword(creds.passwordHash, current));
+    if (right === null) return passwordPage(req, res, 429, { current: TOO_MANY });
+    if (!right) errors.current = 'Le mot de passe actuel est incorrect.';
     const problem = passwordProblem(password, { email: me.email, name: me.name }, settings.password)
       ?? (password !== confirm ? 'Les deux saisies ne sont pas identiques.' : null)
       ?? ((await passwordReused(ctx.db, me.id, password, settings.password.history)) ? `Choisissez un mot de passe différent de vos ${settings.password.history} précédents.` : null);
@@ -65,11 +95,12 @@ export function accountRouter(ctx: AppContext): Router {
     const secret = req.session.totpSetup;
     const settings = await getSecuritySettings(ctx.db);
     if (me.totpEnabled || !secret) return res.redirect(303, '/compte/double-authentification');
-    const step = verifyTotp(secret, str(req.body.code), ctx.now(), null);
-    if (step === null) {
-      return res.status(422).render('account/totp', {
+    let step: number | null = null;
+    const right = await guarded(req, async () => (step = verifyTotp(secret, str(req.body.code), ctx.now(), null)) !== null);
+    if (!right || step === null) {
+      return res.status(right === null ? 429 : 422).render('account/totp', {
         title: 'Activer la double authentification', me, enabled: false, secret, qr: await qrSvg(totpUri(secret, me.email)), codes: null,
-        error: 'Code incorrect : saisissez le code à 6 chiffres affiché maintenant par votre application.', required: settings.totpRoles.includes(me.role), mustEnrol: Boolean(req.session.mustEnrol),
+        error: right === null ? TOO_MANY : 'Code incorrect : saisissez le code à 6 chiffres affiché maintenant par votre application.', required: settings.totpRoles.includes(me.role), mustEnrol: Boolean(req.session.mustEnrol),
       });
     }
     const codes = await enrolTotp(ctx.db, me.id, secret, step, actor(req), ctx.now());
@@ -80,12 +111,15 @@ export function accountRouter(ctx: AppContext): Router {
   router.post('/compte/double-authentification/codes', async (req, res) => {
     const me = (await findUser(ctx.db, actor(req).id))!;
     const creds = (await credentialsOf(ctx.db, me.id))!;
-    const step = creds.totpSecret ? verifyTotp(creds.totpSecret, str(req.body.code), ctx.now(), creds.totpLastStep) : null;
     const settings = await getSecuritySettings(ctx.db);
-    if (step === null || !(await recordTotpStep(ctx.db, me.id, step))) {
-      return res.status(422).render('account/totp', {
+    const right = await guarded(req, async () => {
+      const step = creds.totpSecret ? verifyTotp(creds.totpSecret, str(req.body.code), ctx.now(), creds.totpLastStep) : null;
+      return step !== null && (await recordTotpStep(ctx.db, me.id, step));
+    });
+    if (!right) {
+      return res.status(right === null ? 429 : 422).render('account/totp', {
         title: 'Double authentification', me, enabled: true, recoveryLeft: await remainingRecoveryCodes(ctx.db, me.id), codes: null,
-        error: 'Code incorrect ou déjà utilisé : saisissez le code affiché maintenant par votre application.', required: settings.totpRoles.includes(me.role),
+        error: right === null ? TOO_MANY : 'Code incorrect ou déjà utilisé : saisissez le code affiché maintenant par votre application.', required: settings.totpRoles.includes(me.role),
       });
     }
     const codes = await renewRecoveryCodes(ctx.db, me.id, actor(req), ctx.now());

@@ -1,16 +1,17 @@
 import { type Request, type Response, Router } from 'express';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../../db/seeds/demo';
 import {
-  changePassword, clearFailures, consumeToken, credentialsOf, isFrozen, newSessionToken, passwordReused, peekToken, recordFailure, recordTotpStep,
-  remainingRecoveryCodes, useRecoveryCode,
+  attemptSucceeded, type Charge, chargeAttempt, changePassword, consumeToken, credentialsOf, newSessionToken, newToken, passwordReused, peekToken,
+  recordFailure, recordTotpStep, refundAttempt, remainingRecoveryCodes, unlockAttempt, useRecoveryCode,
 } from '../../data/accounts';
 import { recordAudit } from '../../data/audit';
 import { currentPlan } from '../../data/plans';
 import { getSecuritySettings } from '../../data/security-settings';
+import { hit, hits, purgeThrottle, sourceOf } from '../../data/throttle';
 import { findCredentials, findUser, type User } from '../../data/users';
 import { passwordExpired, passwordProblem } from '../../domain/password';
 import { hashPassword, verifyPassword } from '../../security/passwords';
-import { verifyTotp } from '../../security/totp';
+import { sha256, verifyTotp } from '../../security/totp';
 import { freezeNotifier, passwordLink } from '../../services/accounts';
 import type { AppContext } from '../context';
 import { str } from '../forms/fields';
@@ -26,6 +27,17 @@ const decoyHash = hashPassword('mot-de-passe-leurre-jamais-valide');
 /** One message for every refusal: it never tells whether the account exists, is frozen or suspended. */
 const REFUSED = 'Connexion refusée : adresse électronique ou mot de passe incorrect, ou compte bloqué. Après plusieurs échecs, le compte est gelé un moment ; en cas de doute, utilisez « Mot de passe oublié » ou contactez votre administrateur.';
 const PENDING_MS = 5 * 60_000;
+
+/** Sign-in failures from one source, all accounts together (password spraying), per quarter of an hour. */
+export const LOGIN_FAILURES_PER_SOURCE = 50;
+/** Forgotten-password requests: per source per quarter of an hour (over it: 429), per address per hour (over it: no e-mail, same answer). */
+export const RESET_PER_SOURCE = 10;
+export const RESET_PER_ADDRESS = 3;
+const QUARTER_MS = 15 * 60_000;
+const HOUR_MS = 3_600_000;
+const TOO_MANY_FAILURES = 'Trop d’échecs de connexion depuis votre adresse réseau. Réessayez dans un quart d’heure, ou utilisez « Mot de passe oublié ».';
+const TOO_MANY_RESETS = 'Trop de demandes de lien depuis votre adresse réseau. Réessayez dans un quart d’heure.';
+const UNLOCK_TITLE = 'Connexion malgré le gel du compte';
 
 export function authRouter(ctx: AppContext): Router {
   const router = Router();
@@ -61,41 +73,92 @@ export function authRouter(ctx: AppContext): Router {
     res.redirect(retour);
   };
 
+  /** The owner's unlock link (e-mailed when the account froze): sign in despite the freeze, with the password. */
+  const unlockPage = async (res: Response, token: string, status = 200, error: string | null = null) => {
+    const found = await peekToken(ctx.db, token, ctx.now(), ['unlock']);
+    const user = found ? await findUser(ctx.db, found.userId) : undefined;
+    if (!user) return res.status(404).render('auth/link-invalid', { title: 'Lien expiré ou déjà utilisé' });
+    res.status(status).render('auth/unlock', { title: UNLOCK_TITLE, token, email: user.email, error });
+  };
+
   router.get('/connexion', async (req, res) => {
     if (req.user) return res.redirect('/plan');
+    if (typeof req.query.deblocage === 'string') return unlockPage(res, req.query.deblocage);
     const notice = req.query.expiree ? 'Votre session a été fermée après une période d’inactivité. Reconnectez-vous.'
       : req.query['mot-de-passe'] ? 'Votre mot de passe est enregistré. Vous pouvez vous connecter.' : undefined;
     await renderLogin(res, 200, { email: '', retour: safeReturn(req.query.retour) }, undefined, notice);
   });
 
+  /** The password is right: the second factor if enrolled (the attempt is refunded, the code is charged next), else signed in. */
+  const passwordRight = async (req: Request, res: Response, user: User, charge: Charge, retour: string, unlock: boolean) => {
+    const creds = (await credentialsOf(ctx.db, user.id))!;
+    if (creds.totpSecret) {
+      await refundAttempt(ctx.db, charge);
+      // the password is right; the session is opened only after the second factor
+      await new Promise<void>((resolve, reject) => req.session.regenerate((e) => (e ? reject(e) : resolve())));
+      req.session.pending = { userId: user.id, retour, at: ctx.now().getTime(), unlock };
+      return res.redirect('/connexion/code');
+    }
+    await attemptSucceeded(ctx.db, user.id, charge.source);
+    await signInAs(req, res, user, retour, unlock ? ' (avec le lien de déblocage)' : '');
+  };
+
   router.post('/connexion', async (req, res) => {
     const body = req.body as Record<string, unknown>;
+    const unlockToken = typeof body.deblocage === 'string' && body.deblocage ? body.deblocage : null;
     const email = str(body.email).trim();
     const password = str(body.password);
     const values = { email, retour: safeReturn(body.retour) };
-    if (!email || !password) return renderLogin(res, 422, values, 'Saisissez votre adresse électronique et votre mot de passe.');
     const now = ctx.now();
+    const source = sourceOf(req.ip);
+    if (unlockToken) return unlockSignIn(req, res, unlockToken, password, source);
+    if (!email || !password) return renderLogin(res, 422, values, 'Saisissez votre adresse électronique et votre mot de passe.');
     const user = await findCredentials(ctx.db, email);
     const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash), password);
-    if (!user) return refuse(res, values, null, 'compte inconnu');
-    const creds = (await credentialsOf(ctx.db, user.id))!;
-    if (isFrozen(creds, now)) return refuse(res, values, user.id, 'compte gelé');
+    // a source that failed too often, on any accounts, is refused before anything else is looked at
+    if ((await hits(ctx.db, `login-ip:${source}`, QUARTER_MS, now)) >= LOGIN_FAILURES_PER_SOURCE) return renderLogin(res, 429, values, TOO_MANY_FAILURES);
+    const failed = async () => {
+      await purgeThrottle(ctx.db, now);
+      await hit(ctx.db, `login-ip:${source}`, QUARTER_MS, now);
+    };
+    if (!user) {
+      await failed();
+      return refuse(res, values, null, 'compte inconnu');
+    }
+    const charged = await chargeAttempt(ctx.db, user.id, source, await getSecuritySettings(ctx.db), now);
+    if (!charged.ok) return refuse(res, values, user.id, charged.why === 'source' ? `adresse ${source} bloquée pour ce compte après des échecs` : charged.why === 'hard' ? 'compte gelé pour toutes les adresses' : 'compte gelé');
     if (!ok) {
+      await failed();
       await recordFailure(ctx.db, user.id, await getSecuritySettings(ctx.db), now, freezeNotifier(ctx.config.mail, now));
       ctx.wake?.();
       return refuse(res, values, user.id, 'mot de passe incorrect');
     }
     if (!user.active) return refuse(res, values, user.id, 'compte suspendu');
     const { passwordHash: _h, ...profile } = user;
-    if (creds.totpSecret) {
-      // the password is right; the session is opened only after the second factor
-      await new Promise<void>((resolve, reject) => req.session.regenerate((e) => (e ? reject(e) : resolve())));
-      req.session.pending = { userId: user.id, retour: values.retour, at: now.getTime() };
-      return res.redirect('/connexion/code');
-    }
-    await clearFailures(ctx.db, user.id);
-    await signInAs(req, res, profile, values.retour, '');
+    await passwordRight(req, res, profile, charged.charge, values.retour, false);
   });
+
+  /** A sign-in with the unlock link: the account is the link's, freezes and source blocks do not apply, a few attempts only. */
+  const unlockSignIn = async (req: Request, res: Response, token: string, password: string, source: string) => {
+    const now = ctx.now();
+    const found = await peekToken(ctx.db, token, now, ['unlock']);
+    const user = found ? await findCredentials(ctx.db, (await findUser(ctx.db, found.userId))?.email ?? '') : undefined;
+    if (!user) return unlockPage(res, token);
+    if (!password) return unlockPage(res, token, 422, 'Saisissez votre mot de passe.');
+    if (!(await unlockAttempt(ctx.db, token, now))) return unlockPage(res, token);
+    const settings = await getSecuritySettings(ctx.db);
+    const charged = await chargeAttempt(ctx.db, user.id, source, settings, now, { unlock: true });
+    if (!charged.ok) return unlockPage(res, token);
+    if (!(await verifyPassword(user.passwordHash, password)) || !user.active) {
+      await recordFailure(ctx.db, user.id, settings, now, freezeNotifier(ctx.config.mail, now));
+      ctx.wake?.();
+      await recordAudit(ctx.db, { actor: { id: null, name: 'Anonyme' }, at: now, action: 'login_failed', entityType: 'user', entityId: user.id, summary: `Échec de connexion pour ${user.email} (lien de déblocage, mot de passe incorrect)` });
+      return unlockPage(res, token, 401, 'Mot de passe incorrect. Ce lien n’accepte que quelques essais ; ensuite, utilisez « Mot de passe oublié ».');
+    }
+    if (!(await consumeToken(ctx.db, token, now, ['unlock']))) return unlockPage(res, token);
+    const { passwordHash: _h, ...profile } = user;
+    await passwordRight(req, res, profile, charged.charge, '/plan', true);
+  };
 
   const pendingUser = (req: Request) => {
     const p = req.session.pending;
@@ -117,7 +180,9 @@ export function authRouter(ctx: AppContext): Router {
     const creds = await credentialsOf(ctx.db, pending.userId);
     const again = (status: number, error: string) => res.status(status).render('auth/code', { title: 'Double authentification', error });
     if (!code) return again(422, "Saisissez le code à 6 chiffres de votre application, ou un code de secours.");
-    if (!user || !creds || !user.active || isFrozen(creds, now)) {
+    const settings = await getSecuritySettings(ctx.db);
+    const charged = user && creds && user.active ? await chargeAttempt(ctx.db, user.id, sourceOf(req.ip), settings, now, { unlock: pending.unlock }) : null;
+    if (!user || !creds || !charged?.ok) {
       req.session.pending = undefined;
       return renderLogin(res, 401, { email: '', retour: '/plan' }, REFUSED);
     }
@@ -127,7 +192,7 @@ export function authRouter(ctx: AppContext): Router {
     else if (code.length > 6 && (await useRecoveryCode(ctx.db, user.id, code, now))) {
       how = ` (code de secours ; il en reste ${await remainingRecoveryCodes(ctx.db, user.id)})`;
     } else {
-      const froze = await recordFailure(ctx.db, user.id, await getSecuritySettings(ctx.db), now, freezeNotifier(ctx.config.mail, now));
+      const froze = await recordFailure(ctx.db, user.id, settings, now, freezeNotifier(ctx.config.mail, now));
       ctx.wake?.();
       await recordAudit(ctx.db, { actor: { id: null, name: 'Anonyme' }, at: now, action: 'login_failed', entityType: 'user', entityId: user.id, summary: `Code de double authentification refusé pour ${user.email}` });
       if (froze) {
@@ -137,8 +202,8 @@ export function authRouter(ctx: AppContext): Router {
       return again(401, 'Code incorrect ou déjà utilisé. Saisissez le code affiché maintenant par votre application.');
     }
     req.session.pending = undefined;
-    await clearFailures(ctx.db, user.id);
-    await signInAs(req, res, user, pending.retour, how);
+    await attemptSucceeded(ctx.db, user.id, charged.charge.source);
+    await signInAs(req, res, user, pending.retour, `${how}${pending.unlock ? ' (avec le lien de déblocage)' : ''}`);
   });
 
   router.post('/deconnexion', (req, res, next) => {
@@ -160,23 +225,47 @@ export function authRouter(ctx: AppContext): Router {
   router.get('/mot-de-passe-oublie', (_req, res) => {
     res.render('auth/forgotten', { title: 'Mot de passe oublié', values: { email: '' }, sent: false, smtp: Boolean(ctx.config.mail.smtpUrl), error: null });
   });
+  /**
+   * Answers the same, after the same work, whether or not the address has an account: the counters are
+   * written, the account looked up and a link secret drawn and hashed either way; only once the answer has
+   * been sent is the link stored and the message queued (so the answer's timing tells nothing). At most
+   * RESET_PER_ADDRESS links per address per hour (beyond: the same answer, no e-mail) and RESET_PER_SOURCE
+   * requests per source per quarter of an hour (beyond: 429).
+   */
   router.post('/mot-de-passe-oublie', async (req, res) => {
     const email = str(req.body.email).trim();
     const smtp = Boolean(ctx.config.mail.smtpUrl);
-    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
-      return res.status(422).render('auth/forgotten', { title: 'Mot de passe oublié', values: { email }, sent: false, smtp, error: 'Saisissez une adresse électronique valide (par exemple prenom.nom@exemple.fr).' });
+    const page = (status: number, sent: boolean, error: string | null) => res.status(status).render('auth/forgotten', { title: 'Mot de passe oublié', values: { email }, sent, smtp, error });
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return page(422, false, 'Saisissez une adresse électronique valide (par exemple prenom.nom@exemple.fr).');
+    const now = ctx.now();
+    const { perSource, perAddress } = await ctx.db.transaction(async (trx) => {
+      await purgeThrottle(trx, now);
+      return {
+        perSource: await hit(trx, `reset-ip:${sourceOf(req.ip)}`, QUARTER_MS, now),
+        perAddress: await hit(trx, `reset-addr:${sha256(email.toLowerCase())}`, HOUR_MS, now),
+      };
+    });
+    if (perSource > RESET_PER_SOURCE) return page(429, false, TOO_MANY_RESETS);
+    const user = await findCredentials(ctx.db, email);
+    // drawn whether or not the address is known: the answer costs the same
+    const secret = newToken();
+    if (smtp && user && user.active && perAddress <= RESET_PER_ADDRESS) {
+      let started = false;
+      const send = () => {
+        if (started) return;
+        started = true;
+        passwordLink(ctx.db, ctx.config.mail, user, 'reset', { id: null, name: `${user.name} (mot de passe oublié)` }, now, secret)
+          .then(() => ctx.wake?.(), (e: unknown) => console.error('Lien de mot de passe oublié non envoyé', e));
+      };
+      res.once('finish', send);
+      res.once('close', send);
     }
-    const user = smtp ? await findCredentials(ctx.db, email) : undefined;
-    if (user && user.active) {
-      await passwordLink(ctx.db, ctx.config.mail, user, 'reset', { id: null, name: `${user.name} (mot de passe oublié)` }, ctx.now());
-      ctx.wake?.();
-    }
-    // the same answer whether or not the address is known
-    res.render('auth/forgotten', { title: 'Mot de passe oublié', values: { email }, sent: true, smtp, error: null });
+    // the same answer whether or not the address is known, or over its limit
+    page(200, true, null);
   });
 
   const linkPage = async (res: Response, token: string, status = 200, errors: Record<string, string> = {}) => {
-    const found = await peekToken(ctx.db, token, ctx.now());
+    const found = await peekToken(ctx.db, token, ctx.now(), ['set', 'reset']);
     if (!found) return res.status(404).render('auth/link-invalid', { title: 'Lien expiré ou déjà utilisé' });
     const user = await findUser(ctx.db, found.userId);
     const settings = await getSecuritySettings(ctx.db);
