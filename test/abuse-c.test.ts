@@ -149,3 +149,75 @@ describe('a commune administrator creating an account for an address already reg
     });
   }
 });
+
+describe('meeting times on the daylight-saving changes (Paris time)', function () {
+  this.timeout(60_000);
+  let t: TestApp;
+  afterEach(async () => t.close());
+
+  const meeting = {
+    title: 'Comité de nuit', kind: 'suivi', date: '2027-03-28', startTime: '02:30', endTime: '04:00', place: 'Salle 1', visioUrl: '',
+    objective: 'Suivre le plan.', reminder: '', questions: '', coverage: 'all',
+  };
+  /** The message under a form field, as a reader sees it, if any. */
+  const fieldError = (html: string, field: string) => {
+    const m = new RegExp(`<p id="${field}-error" class="fr-error-text">([\\s\\S]*?)</p>`).exec(html);
+    return m ? textOf(m[1]!).trim() : null;
+  };
+  const dtstart = (ics: string) => /^DTSTART:(\S+)/m.exec(ics)?.[1];
+  const dtend = (ics: string) => /^DTEND:(\S+)/m.exec(ics)?.[1];
+  const create = async (editor: Awaited<ReturnType<typeof signIn>>, fields: Record<string, string>) => {
+    const res = await postForm(editor, '/seances/nouvelle', '/seances', { ...meeting, ...fields });
+    expect(res.status, fieldError(res.text, 'startTime') ?? fieldError(res.text, 'endTime') ?? '').to.equal(303);
+    return Number(/\/seances\/(\d+)/.exec(res.headers.location!)![1]);
+  };
+
+  it('refuses a start or an end in the hour that does not exist on the last Sunday of March, with the message under the field and the input kept', async () => {
+    t = await freshApp();
+    const editor = await signIn(t.app, ACCOUNTS.editor);
+    const before = Number((await t.db('meetings').count({ n: '*' }).first())!.n);
+    const start = await postForm(editor, '/seances/nouvelle', '/seances', meeting);
+    expect(start.status).to.equal(422);
+    expect(fieldError(start.text, 'startTime')).to.match(/n'existe pas/).and.contain('28/03/2027').and.contain('02:00').and.contain('03:00');
+    expect(start.text).to.match(/<input[^>]*id="startTime"[^>]*value="02:30"|<input[^>]*value="02:30"[^>]*id="startTime"/);
+    expect(start.text).to.contain('value="Comité de nuit"');
+    const end = await postForm(editor, '/seances/nouvelle', '/seances', { ...meeting, startTime: '01:00', endTime: '02:00' });
+    expect(end.status).to.equal(422);
+    expect(fieldError(end.text, 'endTime')).to.match(/n'existe pas/);
+    expect(fieldError(end.text, 'startTime')).to.equal(null);
+    expect(Number((await t.db('meetings').count({ n: '*' }).first())!.n)).to.equal(before);
+  });
+
+  it('puts the right instants in the invitation around both changes, the first occurrence of the repeated autumn hour', async () => {
+    t = await freshApp();
+    const editor = await signIn(t.app, ACCOUNTS.editor);
+    const spring = await create(editor, { startTime: '03:30', endTime: '05:00' });
+    const ics = (await editor.get(`/seances/${spring}/invitation.ics`).expect(200)).text;
+    expect([dtstart(ics), dtend(ics)]).to.deep.equal(['20270328T013000Z', '20270328T030000Z']);
+    const across = await create(editor, { startTime: '01:30', endTime: '03:30' });
+    const acrossIcs = (await editor.get(`/seances/${across}/invitation.ics`).expect(200)).text;
+    expect([dtstart(acrossIcs), dtend(acrossIcs)], 'one real hour across the change').to.deep.equal(['20270328T003000Z', '20270328T013000Z']);
+    const autumn = await create(editor, { date: '2027-10-31', startTime: '02:30', endTime: '03:30' });
+    const autumnIcs = (await editor.get(`/seances/${autumn}/invitation.ics`).expect(200)).text;
+    expect([dtstart(autumnIcs), dtend(autumnIcs)], '02:30 summer time, 03:30 winter time').to.deep.equal(['20271031T003000Z', '20271031T023000Z']);
+    const winter = await create(editor, { date: '2027-01-12', startTime: '14:00', endTime: '16:00' });
+    expect(dtstart((await editor.get(`/seances/${winter}/invitation.ics`).expect(200)).text)).to.equal('20270112T130000Z');
+  });
+
+  it('never answers 500 for the invitation of a meeting stored with an impossible time', async () => {
+    t = await freshApp();
+    const editor = await signIn(t.app, ACCOUNTS.editor);
+    const id = await create(editor, { startTime: '03:30', endTime: '05:00' });
+    // saved before the form checked it: read as iCalendar does (RFC 5545: the offset before the gap), 02:15 is 03:15 summer time
+    await t.db('meetings').where({ id }).update({ starts_at: '2027-03-28T02:15', ends_at: '2027-03-28T04:00' });
+    const shifted = await editor.get(`/seances/${id}/invitation.ics`).expect(200);
+    expect(dtstart(shifted.text)).to.equal('20270328T011500Z');
+    // an end that comes to the same instant as the start, or a time that cannot be read: a clear page, not a crash
+    for (const [startsAt, endsAt] of [['2027-03-28T02:30', '2027-03-28T03:30'], ['2027-03-28T25:99', '2027-03-28T26:00'], ['n\'importe', 'quoi']]) {
+      await t.db('meetings').where({ id }).update({ starts_at: startsAt, ends_at: endsAt });
+      const res = await editor.get(`/seances/${id}/invitation.ics`);
+      expect(res.status, `${startsAt} – ${endsAt}`).to.equal(409);
+      expect(textOf(res.text)).to.contain('Modifiez la séance');
+    }
+  });
+});

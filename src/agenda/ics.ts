@@ -12,11 +12,15 @@ export interface IcsMeeting {
   attendees: { name: string; email?: string }[];
 }
 
+/** A meeting that cannot be written as an invitation (its end not after its start, an unreadable date). */
+export class IcsError extends Error {}
+
 const utc = (d: Date): DateArray => [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes()];
 
 /** An iCalendar invitation for a meeting (times in UTC); participants without e-mail are named in the description. */
 export function meetingIcs(m: IcsMeeting): string {
-  if (m.end.getTime() <= m.start.getTime()) throw new Error("La fin de la séance doit être après son début.");
+  if (Number.isNaN(m.start.getTime()) || Number.isNaN(m.end.getTime())) throw new IcsError("sa date ou son heure est illisible");
+  if (m.end.getTime() <= m.start.getTime()) throw new IcsError("sa fin n'est pas après son début");
   const withMail = m.attendees.filter((a) => a.email);
   const withoutMail = m.attendees.filter((a) => !a.email).map((a) => a.name);
   const description = [m.description, withoutMail.length ? `Participants : ${withoutMail.join(', ')}` : ''].filter(Boolean).join('\n\n');
@@ -36,6 +40,6 @@ export function meetingIcs(m: IcsMeeting): string {
     attendees: withMail.map((a) => ({ name: a.name, email: a.email!, rsvp: true, role: 'REQ-PARTICIPANT' as const })),
     productId: 'plan-action-rgs',
   });
-  if (error || !value) throw new Error(`Invitation impossible à générer : ${error?.message ?? 'erreur inconnue'}`);
+  if (error || !value) throw new IcsError(`format iCalendar refusé : ${error?.message ?? 'erreur inconnue'}`);
   return value;
 }

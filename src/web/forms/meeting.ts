@@ -48,6 +48,52 @@ export function readMeetingForm(body: Record<string, unknown>): MeetingFormValue
   };
 }
 
+/** How far ahead of UTC a time zone's clock is at an instant, in milliseconds. */
+function zoneOffset(at: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  }).formatToParts(new Date(at));
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  const wall = new Date(0);
+  wall.setUTCFullYear(get('year'), get('month') - 1, get('day'));
+  wall.setUTCHours(get('hour'), get('minute'), get('second'), 0);
+  return wall.getTime() - Math.floor(at / 1000) * 1000;
+}
+
+const DAY_MS = 86_400_000;
+const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+
+/**
+ * The instant a wall-clock time of the plan ("2027-03-28T14:00") stands for in a time zone, read as iCalendar
+ * reads it (RFC 5545, 3.3.5): a time repeated when the clocks go back (autumn) is its first occurrence (summer
+ * time); a time skipped when they go forward (spring) is read with the offset before the gap (02:30 is then
+ * 03:30 summer time) and comes with `gap`, the skipped wall-clock hours, so a form can refuse it. Null if unreadable.
+ */
+export function localInstant(local: string, timeZone: string): { instant: Date; gap: { from: string; to: string } | null } | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/.exec(local);
+  if (!m) return null;
+  const [year, month, day, hour, minute] = m.slice(1).map(Number) as [number, number, number, number, number];
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59) return null;
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  if (date.getUTCMonth() !== month - 1) return null;
+  const wall = date.getTime() + (hour * 60 + minute) * 60_000;
+  // the offsets in force a day before and a day after: the same, or the two sides of a change
+  const before = zoneOffset(wall - DAY_MS, timeZone);
+  const after = zoneOffset(wall + DAY_MS, timeZone);
+  const fits = [before, after].map((o) => wall - o).filter((t) => t + zoneOffset(t, timeZone) === wall);
+  if (fits.length) return { instant: new Date(Math.min(...fits)), gap: null };
+  // skipped: find the change (to the minute) between the two readings, for the message
+  let lo = wall - before - DAY_MS;
+  let hi = wall - after + DAY_MS;
+  while (hi - lo > 60_000) {
+    const mid = lo + Math.floor((hi - lo) / 120_000) * 60_000;
+    if (zoneOffset(mid, timeZone) === before) lo = mid;
+    else hi = mid;
+  }
+  return { instant: new Date(wall - before), gap: { from: hhmm(hi + before), to: hhmm(hi + after) } };
+}
+
 const time = (missing: string) => z.string().trim().min(1, { error: missing }).regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: "Saisissez une heure au format hh:mm (par exemple 14:00)." });
 
 const schema = z.object({
@@ -66,11 +112,24 @@ const schema = z.object({
 export type MeetingValidation = { ok: true; input: MeetingInput; version: number } | { ok: false; errors: FieldErrors };
 
 export function validateMeeting(
-  values: MeetingFormValues, refs: { ficheIds: Set<number>; users: Map<number, { name: string }>; organisation: string },
+  values: MeetingFormValues, refs: { ficheIds: Set<number>; users: Map<number, { name: string }>; organisation: string; timeZone: string },
 ): MeetingValidation {
   const parsed = schema.safeParse(values);
   const errors: FieldErrors = parsed.success ? {} : fieldErrors(parsed.error);
   if (parsed.success && parsed.data.endTime <= parsed.data.startTime) errors.endTime = "L'heure de fin doit être après l'heure de début.";
+  if (parsed.success) {
+    // a time the clocks skip (last Sunday of March in Paris, 02:00 to 03:00) is refused; a repeated one (last Sunday
+    // of October, 02:00 to 03:00) is its first occurrence, in summer time, as calendars read it
+    for (const field of ['startTime', 'endTime'] as const) {
+      const found = localInstant(`${parsed.data.date}T${parsed.data[field]}`, refs.timeZone);
+      if (!found) errors.date ??= 'Saisissez une date existante.';
+      else if (found.gap) {
+        const [y, mo, d] = parsed.data.date.split('-');
+        errors[field] = `L'heure ${parsed.data[field]} n'existe pas le ${d}/${mo}/${y} (fuseau ${refs.timeZone}) : `
+          + `au passage à l'heure d'été, les horloges passent de ${found.gap.from} à ${found.gap.to}. Choisissez une heure avant ${found.gap.from} ou à partir de ${found.gap.to}.`;
+      }
+    }
+  }
   if (!parsed.success || !values.place.trim()) {
     if (!values.place.trim() && !values.visioUrl.trim()) errors.place ??= 'Indiquez un lieu ou un lien de visioconférence.';
   }

@@ -1,6 +1,6 @@
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { meetingIcs } from '../../agenda/ics';
+import { IcsError, meetingIcs } from '../../agenda/ics';
 import { renderAgendaPdf } from '../../agenda/pdf';
 import { listFiches } from '../../data/fiches';
 import {
@@ -11,12 +11,12 @@ import { communes } from '../../data/referentials';
 import { listUsers } from '../../data/users';
 import { type Agenda, moveSection, normaliseOrder, type OrderKey, restrictAgenda, SECTION_TITLES } from '../../domain/agenda';
 import { can, communeRestriction } from '../../domain/roles';
-import { agendaOf, coveredFicheIds, instantOf, liveAgenda } from '../../services/agenda';
+import { agendaOf, coveredFicheIds, liveAgenda } from '../../services/agenda';
 import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { type FieldErrors, fieldErrors, isoDate, optionalText, requiredText, str } from '../forms/fields';
-import { emptyMeetingValues, type MeetingFormValues, meetingToValues, readMeetingForm, validateMeeting } from '../forms/meeting';
+import { emptyMeetingValues, localInstant, type MeetingFormValues, meetingToValues, readMeetingForm, validateMeeting } from '../forms/meeting';
 
 const HELD = new HttpError(409, "Cette séance a été tenue : son ordre du jour est figé et ne peut plus être modifié. Les décisions et le relevé restent modifiables.");
 
@@ -75,7 +75,7 @@ export function meetingsRouter(ctx: AppContext): Router {
 
   async function validate(values: MeetingFormValues) {
     const { plan, fiches, users } = await formRefs();
-    return validateMeeting(values, { ficheIds: new Set(fiches.map((f) => f.id)), users: new Map(users.map((u) => [u.id, u])), organisation: plan.organisation });
+    return validateMeeting(values, { ficheIds: new Set(fiches.map((f) => f.id)), users: new Map(users.map((u) => [u.id, u])), organisation: plan.organisation, timeZone: ctx.config.mail.timeZone });
   }
 
   router.get('/seances', async (req, res) => {
@@ -209,16 +209,25 @@ export function meetingsRouter(ctx: AppContext): Router {
   router.get('/seances/:id/invitation.ics', async (req, res) => {
     const meeting = await visibleMeeting(req);
     const plan = await currentPlan(ctx.db);
-    const ics = meetingIcs({
-      uid: `seance-${meeting.id}-plan-${plan.id}@plan-action-rgs`,
-      title: `${meeting.title} — ${plan.title}`,
-      description: meeting.objective,
-      start: new Date(instantOf(meeting.startsAt)),
-      end: new Date(instantOf(meeting.endsAt)),
-      location: [meeting.place, meeting.visioUrl].filter(Boolean).join(' — '),
-      url: meeting.visioUrl || undefined,
-      attendees: meeting.attendees.map((a) => ({ name: a.organisation ? `${a.name} (${a.organisation})` : a.name })),
-    });
+    // read in the plan's time zone as calendars read it (a time the clocks skipped, saved before the form refused
+    // them, is taken with the offset before the change); what cannot make an invitation is said, not a crash
+    const instant = (local: string) => localInstant(local, ctx.config.mail.timeZone)?.instant ?? new Date(Number.NaN);
+    let ics: string;
+    try {
+      ics = meetingIcs({
+        uid: `seance-${meeting.id}-plan-${plan.id}@plan-action-rgs`,
+        title: `${meeting.title} — ${plan.title}`,
+        description: meeting.objective,
+        start: instant(meeting.startsAt),
+        end: instant(meeting.endsAt),
+        location: [meeting.place, meeting.visioUrl].filter(Boolean).join(' — '),
+        url: meeting.visioUrl || undefined,
+        attendees: meeting.attendees.map((a) => ({ name: a.organisation ? `${a.name} (${a.organisation})` : a.name })),
+      });
+    } catch (err) {
+      if (!(err instanceof IcsError)) throw err;
+      throw new HttpError(409, `L'invitation de cette séance ne peut pas être produite (${err.message}). Modifiez la séance : vérifiez sa date et ses heures (une heure sautée au passage à l'heure d'été n'existe pas).`);
+    }
     res.type('text/calendar; charset=utf-8').set('Content-Disposition', `attachment; filename="seance-${meeting.startsAt.slice(0, 10)}.ics"`).send(ics);
   });
 
