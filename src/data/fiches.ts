@@ -258,6 +258,21 @@ async function auditView(trx: Knex, id: number) {
   return { ...rest, scopeInstanceIds: fiche.scopeAll ? 'tout' : scope.map((s) => s.id) };
 }
 
+/**
+ * Takes the fiche's row for the rest of the transaction, before anything of it is read: a no-op update, which is
+ * a row lock on PostgreSQL and the database's write lock on SQLite. Another process's write of the fiche then
+ * waits for this transaction to end, and what this one reads next is the latest committed state, never a stale
+ * one. With `version`, only if the fiche is still at that version. False when no row was taken.
+ */
+async function lockFiche(trx: Knex.Transaction, id: number, version?: number): Promise<boolean> {
+  const query = trx('fiches').where({ id });
+  if (version !== undefined) query.where({ version });
+  return (await query.update({ version: trx.raw('??', ['version']) })) > 0;
+}
+
+/** The one way a fiche's version moves: by one, from the version read under the lock, in the same statement. */
+const nextVersion = (trx: Knex.Transaction) => trx.raw('?? + 1', ['version']);
+
 export type FicheSaveResult =
   | { ok: true; id: number }
   | { ok: false; reason: 'duplicate_number' | 'conflict' | 'not_found' }
@@ -289,11 +304,15 @@ export async function updateFiche(
 ): Promise<FicheSaveResult> {
   try {
     return await db.transaction(async (trx) => {
+      if (!(await lockFiche(trx, id, expectedVersion))) {
+        const exists = await trx('fiches').where({ id }).first('id');
+        return { ok: false as const, reason: exists ? 'conflict' as const : 'not_found' as const };
+      }
       const before = await auditView(trx, id);
       if (!before) return { ok: false as const, reason: 'not_found' as const };
       const updated = await trx('fiches')
         .where({ id, version: expectedVersion })
-        .update({ ...columns(input), version: expectedVersion + 1, updated_at: at.toISOString() });
+        .update({ ...columns(input), version: nextVersion(trx), updated_at: at.toISOString() });
       if (updated === 0) return { ok: false as const, reason: 'conflict' as const };
       await writeChildren(trx, id, input);
       await recordAudit(trx, { actor, at, action: 'update', entityType: 'fiche', entityId: id, summary: `Fiche n°${input.number} : ${input.title}`, before, after: await auditView(trx, id) });
@@ -308,6 +327,7 @@ export async function updateFiche(
 
 export async function deleteFiche(db: Knex, id: number, actor: Actor, at: Date): Promise<boolean> {
   return db.transaction(async (trx) => {
+    if (!(await lockFiche(trx, id))) return false;
     const before = await auditView(trx, id);
     if (!before) return false;
     await trx('fiches').where({ id }).delete();
@@ -316,11 +336,16 @@ export async function deleteFiche(db: Knex, id: number, actor: Actor, at: Date):
   });
 }
 
-/** Adds a dated progress note; when it changes the status, the fiche's version moves too. */
+/**
+ * Adds a dated progress note; when it changes the status, the fiche's version moves too. The fiche is locked
+ * before its status is read, so an edit committed meanwhile is seen (and an edit form opened before this note
+ * is refused), never overwritten at the same version.
+ */
 export async function addNote(
   db: Knex, ficheId: number, note: { body: string; notedOn: string; status: Status | null }, actor: Actor, at: Date,
 ): Promise<boolean> {
   return db.transaction(async (trx) => {
+    if (!(await lockFiche(trx, ficheId))) return false;
     const fiche = await trx('fiches').where({ id: ficheId }).select('status', 'version', 'number').first();
     if (!fiche) return false;
     const changes = note.status !== null && note.status !== fiche.status;
@@ -329,7 +354,10 @@ export async function addNote(
       status_before: changes ? fiche.status : null, status_after: changes ? note.status : null,
     }).returning('id');
     if (changes) {
-      await trx('fiches').where({ id: ficheId }).update({ status: note.status, version: fiche.version + 1, updated_at: at.toISOString() });
+      const updated = await trx('fiches').where({ id: ficheId, version: fiche.version })
+        .update({ status: note.status, version: nextVersion(trx), updated_at: at.toISOString() });
+      // Cannot happen while the row is held; if it ever did, nothing of this note is kept.
+      if (updated !== 1) throw new Error(`La fiche ${ficheId} a changé pendant l'ajout du point d'avancement.`);
     }
     await recordAudit(trx, {
       actor, at, action: 'note', entityType: 'fiche', entityId: ficheId,

@@ -122,14 +122,18 @@ export async function updateMeeting(
   db: Knex, id: number, version: number, change: Partial<MeetingInput> & { sectionOrder?: string[] }, actor: Actor, at: Date,
 ): Promise<MeetingUpdate> {
   return db.transaction(async (trx) => {
+    // The meeting's row is taken (a no-op update guarded by the version) before it is read: a concurrent save,
+    // from another process too, waits, and the version moves by one from the version checked, in one statement.
+    const locked = await trx('meetings').where({ id, version }).whereNull('held_at').update({ version: trx.raw('??', ['version']) });
     const before = await getMeeting(trx, id);
     if (!before) return 'not_found';
     if (before.heldAt) return 'held';
+    if (locked === 0) return 'conflict';
     const merged: MeetingInput = { ...before, ...change };
     const n = await trx('meetings').where({ id, version }).whereNull('held_at').update({
       ...columns(merged),
       ...(change.sectionOrder ? { section_order: JSON.stringify(change.sectionOrder) } : {}),
-      version: version + 1, updated_at: at.toISOString(),
+      version: trx.raw('?? + 1', ['version']), updated_at: at.toISOString(),
     });
     if (n === 0) return 'conflict';
     await writeChildren(trx, id, merged);
