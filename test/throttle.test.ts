@@ -8,7 +8,8 @@ import { DEMO_PASSWORD } from '../db/seeds/demo';
 import { createApp } from '../src/app';
 import { deliverDue } from '../src/mail/worker';
 import { smtpMailer } from '../src/mail/transport';
-import { totpCode } from '../src/security/totp';
+import { enrolTotp } from '../src/data/accounts';
+import { newTotpSecret, totpCode } from '../src/security/totp';
 import { ACCOUNTS, csrfOf, freshApp, NOW, type TestApp, textOf } from './helpers';
 import { startSmtp } from './smtp';
 
@@ -168,6 +169,42 @@ describe('throttling: freezes a stranger cannot use against the owner', function
       expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
     } finally {
       await smtp.close();
+    }
+  });
+});
+
+describe('throttling: the unlock link with a second factor', function () {
+  this.timeout(60_000);
+
+  it('asks the owner for their code after the unlock link, and still counts wrong codes', async () => {
+    let clock = NOW;
+    const t = await freshApp({ mail: mailConfig('smtp://127.0.0.1:9') }, () => clock);
+    const server = await listen(t.app);
+    try {
+      const id = Number((await userRow(t, ACCOUNTS.admin)).id);
+      const secret = newTotpSecret();
+      await enrolTotp(t.db, id, secret, 0, { id, name: 'Test' }, NOW);
+      for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, 'mauvais mot de passe');
+      for (let a = 3; a <= 7; a++) await signInFrom(server, `127.0.0.${a}`, ACCOUNTS.admin, `essai ${a}`);
+      expect((await signInFrom(server, '127.0.0.8', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
+      const message = await t.db('outbox').where({ kind: 'account', to_address: ACCOUNTS.admin }).first();
+      const token = /\/connexion\?deblocage=([\w-]+)/.exec(message.text)![1]!;
+      const owner = browser(server, '127.0.0.8');
+      const page = await owner.get(`/connexion?deblocage=${token}`).expect(200);
+      const pass = await owner.post('/connexion').send({ _csrf: csrfOf(page.text), deblocage: token, password: DEMO_PASSWORD });
+      expect(pass.headers.location).to.equal('/connexion/code');
+      const codePage = await owner.get('/connexion/code').expect(200);
+      clock = new Date(NOW.getTime() + 60_000);
+      const good = totpCode(secret, clock);
+      const wrong = await owner.post('/connexion/code').send({ _csrf: csrfOf(codePage.text), code: good === '000000' ? '111111' : '000000' });
+      expect(wrong.status).to.equal(401);
+      expect(Number((await userRow(t, ACCOUNTS.admin)).failed_logins)).to.equal(11);
+      const ok = await owner.post('/connexion/code').send({ _csrf: csrfOf(wrong.text), code: good });
+      expect(ok.status).to.equal(302);
+      await owner.get('/plan').expect(200);
+    } finally {
+      await server.close();
+      await t.close();
     }
   });
 });
