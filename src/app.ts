@@ -3,12 +3,12 @@ import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
-import { ConnectSessionKnexStore } from 'connect-session-knex';
-import { csrfSync } from 'csrf-sync';
 import helmet from 'helmet';
 import { configurePassport, idleTimeout, requireAccountReady, requireSignIn } from './web/auth';
 import type { AppContext } from './web/context';
+import { csrfProtection } from './web/csrf';
 import { HttpError } from './web/errors';
+import { ResilientSessionStore, SessionStoreError } from './web/session-store';
 import { adminRouter } from './web/routes/admin';
 import { accountRouter } from './web/routes/account';
 import { alertsRouter } from './web/routes/alerts';
@@ -64,37 +64,47 @@ export function createApp(ctx: AppContext): express.Express {
   app.use('/static', express.static(path.join(root, 'public'), { maxAge: '1h', index: false }));
 
   app.use(express.urlencoded({ extended: true, limit: '1mb', parameterLimit: 20000 }));
-  app.use(
-    session({
-      name: 'plan.sid',
-      secret: ctx.config.sessionSecret,
-      store: new ConnectSessionKnexStore({ knex: ctx.db, tableName: 'sessions', createTable: false, cleanupInterval: 0 }),
-      resave: false,
-      saveUninitialized: false,
-      rolling: true,
-      cookie: { httpOnly: true, sameSite: 'lax', secure: ctx.config.production, maxAge: 8 * 60 * 60 * 1000 },
-    }),
-  );
+  const sessions = session({
+    name: 'plan.sid',
+    secret: ctx.config.sessionSecret,
+    store: new ResilientSessionStore(ctx.db),
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    cookie: { httpOnly: true, sameSite: 'lax', secure: ctx.config.production, maxAge: 8 * 60 * 60 * 1000 },
+  });
+  app.use((req, res, next) => {
+    sessions(req, res, (err?: unknown) => {
+      // express-session saves the session while the response ends, and hands a failure to this `next` once the
+      // page is sent: passed on, it would reach Express's final handler, which cuts the connection and the page
+      // with it. The reader has the page; the failure is logged.
+      if (err && res.headersSent) {
+        console.error(`Sessions indisponibles (${req.method} ${req.originalUrl}, après la réponse) :`, causeOf(err));
+        return;
+      }
+      next(err);
+    });
+  });
   const passport = configurePassport(ctx);
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(idleTimeout(ctx));
 
-  const { csrfSynchronisedProtection, generateToken } = csrfSync({
-    getTokenFromRequest: (req) => (req.body as Record<string, unknown> | undefined)?._csrf as string | undefined,
-    errorConfig: { statusCode: 403, code: 'EBADCSRFTOKEN', message: 'Jeton CSRF invalide' },
-  });
+  // No session before sign-in: the CSRF token of an anonymous form lives in a signed cookie (see web/csrf.ts).
+  const csrf = csrfProtection({ secret: ctx.config.sessionSecret, secure: ctx.config.production, now: ctx.now });
   app.use((req, res, next) => {
     res.locals.h = viewHelpers;
     res.locals.user = req.user ?? null;
     res.locals.path = req.path;
     res.locals.demo = ctx.config.demo;
-    res.locals.csrfToken = () => generateToken(req);
+    res.locals.csrfToken = () => csrf.tokenFor(req);
+    // In production the cookies are Secure: over plain HTTP the browser keeps none and no sign-in can work.
+    res.locals.httpsRequired = ctx.config.production && !req.secure;
     next();
   });
   // Before the CSRF check: the unsubscribe link's token is its own credential (one-click unsubscribe, RFC 8058).
   app.use(unsubscribeRouter(ctx));
-  app.use(csrfSynchronisedProtection);
+  app.use(csrf.protect);
 
   app.use(authRouter(ctx));
   app.get('/', (_req, res) => res.redirect('/plan'));
@@ -117,21 +127,17 @@ export function createApp(ctx: AppContext): express.Express {
 
   app.use((_req, _res, next) => next(new HttpError(404, "Cette page n'existe pas ou n'existe plus.")));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    let status = 500;
-    let message = "Une erreur inattendue s'est produite. Réessayez dans quelques instants ; si elle persiste, contactez l'administrateur.";
-    if (err instanceof HttpError) {
-      status = err.status;
-      message = err.message;
-    } else if (typeof err === 'object' && err !== null && (err as { code?: string }).code === 'EBADCSRFTOKEN') {
-      status = 403;
-      message = 'Le formulaire a expiré ou ne vient pas de cette application. Rechargez la page et recommencez.';
-    } else if (typeof err === 'object' && err !== null && 'status' in err && (err as { status: number }).status === 413) {
-      status = 413;
-      message = 'Le formulaire envoyé est trop volumineux.';
-    } else {
-      console.error(err);
+    const { status, message, log } = describeError(err, ctx.config.production && !req.secure);
+    if (log) console.error(`${log} (${req.method} ${req.originalUrl}) :`, causeOf(err));
+    // A failure after the page was sent (the session saved at the end of the response): logged above, nothing more to show.
+    if (res.headersSent) {
+      if (!res.writableEnded) res.destroy();
+      return;
     }
-    res.status(status).render('errors/error', { title: titleFor(status), status, message, user: req.user ?? null });
+    // the locals too: the error may come before the middleware that sets them (session, body)
+    res.status(status).render('errors/error', {
+      title: titleFor(status), status, message, user: req.user ?? null, h: viewHelpers, path: req.path, csrfToken: () => csrf.tokenFor(req),
+    });
   });
   return app;
 }
@@ -139,6 +145,75 @@ export function createApp(ctx: AppContext): express.Express {
 function titleFor(status: number): string {
   if (status === 404) return 'Page introuvable';
   if (status === 403) return 'Accès refusé';
+  if (status === 503) return 'Service momentanément indisponible';
   if (status < 500) return 'Requête refusée';
   return 'Erreur du service';
+}
+
+const HTTPS_REQUIRED =
+  "Ce serveur est en production : la connexion exige HTTPS (les cookies de session et de formulaire ne sont envoyés qu'en HTTPS). " +
+  "Ouvrez l'application par son adresse https://, ou, derrière un proxy HTTPS, faites-lui transmettre l'en-tête X-Forwarded-Proto: https.";
+
+/**
+ * The page, status and log line of an error. Requests a client got wrong (body in another charset or
+ * an unknown compression, an address with a bad % escape…) are 4xx and not logged: they are not crashes.
+ * A database out of reach is a 503, logged once; anything else a 500 with its stack in the log.
+ */
+function describeError(err: unknown, httpsRequired: boolean): { status: number; message: string; log?: string } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message };
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; status?: unknown; statusCode?: unknown; type?: unknown; charset?: unknown; encoding?: unknown };
+  if (e.code === 'EBADCSRFTOKEN') {
+    const expired = 'Le formulaire a expiré ou ne vient pas de cette application. Rechargez la page et recommencez.';
+    return { status: 403, message: httpsRequired ? `${expired} ${HTTPS_REQUIRED}` : expired };
+  }
+  if (err instanceof SessionStoreError) return { status: 503, message: UNAVAILABLE, log: 'Sessions indisponibles' };
+  if (databaseUnavailable(err)) return { status: 503, message: UNAVAILABLE, log: 'Base de données indisponible' };
+  // the router could not decode a parameter of the path (/fiches/%ZZ)
+  if (err instanceof URIError) return { status: 400, message: BAD_ADDRESS };
+  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    // body-parser's errors: http-errors with a status and a type
+    switch (e.type) {
+      case 'charset.unsupported':
+        return { status, message: `Le formulaire doit être envoyé en UTF-8 (jeu de caractères reçu : « ${String(e.charset ?? '')} »).` };
+      case 'encoding.unsupported':
+        return { status, message: `Le contenu envoyé est compressé dans un format non pris en charge (Content-Encoding : « ${String(e.encoding ?? '')} »).` };
+      case 'entity.too.large':
+      case 'parameters.too.many':
+        return { status, message: 'Le formulaire envoyé est trop volumineux.' };
+      case 'request.aborted':
+        return { status, message: "L'envoi du formulaire a été interrompu. Recommencez." };
+      default:
+        if (status === 413) return { status, message: 'Le formulaire envoyé est trop volumineux.' };
+        // a gzip or deflate header on a body that is not (zlib's error, status 400)
+        return { status, message: "Le contenu envoyé est illisible (compression invalide ou requête mal formée). Rechargez la page et recommencez." };
+    }
+  }
+  return {
+    status: 500,
+    message: "Une erreur inattendue s'est produite. Réessayez dans quelques instants ; si elle persiste, contactez l'administrateur.",
+    log: 'Erreur inattendue',
+  };
+}
+
+const UNAVAILABLE = 'Le service est momentanément indisponible : la base de données ne répond pas. Réessayez dans quelques instants ; si cela persiste, prévenez l’administrateur.';
+const BAD_ADDRESS = "L'adresse demandée est mal formée (un caractère % n'y est pas suivi de deux chiffres hexadécimaux). Vérifiez le lien.";
+
+/** The database is out of reach (connection refused or terminated, pool exhausted, disk full, read-only, locked). */
+function databaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, name, message } = err as { code?: unknown; name?: unknown; message?: unknown };
+  if (name === 'KnexTimeoutError') return true;
+  if (typeof code === 'string') {
+    // PostgreSQL: connection exception (08), insufficient resources (53), operator intervention (57P)
+    if (/^(08|53)[0-9A-Z]{3}$|^57P0[1-3]$/.test(code)) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
+    if (/^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN)/.test(code)) return true;
+  }
+  return typeof message === 'string' && /Connection terminated|connection error and is not queryable/.test(message);
+}
+
+/** What is logged: the underlying error, once, without the session store's wrapper. */
+function causeOf(err: unknown): unknown {
+  return err instanceof SessionStoreError ? err.cause : err;
 }

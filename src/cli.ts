@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadDatabaseConfig, loadMailConfig } from './config';
+import { ConfigError, loadDatabaseConfig, loadMailConfig, loadTimeZone } from './config';
 import { getMailSettings } from './data/mail-settings';
 import { getSecuritySettings } from './data/security-settings';
 import { type Db } from './db';
@@ -202,7 +202,7 @@ async function digestSend(args: string[]): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  process.env.TZ ||= loadMailConfig().timeZone;
+  process.env.TZ ||= loadTimeZone();
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     console.log(HELP);

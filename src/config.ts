@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface Config {
@@ -34,6 +34,48 @@ export interface MailConfig {
 
 export class ConfigError extends Error {}
 
+/** DATA_DIR (or the database file in it) cannot be written: said plainly, before SQLite or knex say it their way. */
+export class DataDirError extends ConfigError {}
+
+const WHY: Record<string, string> = {
+  EACCES: 'droits insuffisants', EPERM: 'droits insuffisants', EROFS: 'système de fichiers monté en lecture seule',
+  ENOSPC: 'disque plein', EDQUOT: 'quota disque atteint', ENOTDIR: "ce chemin n'est pas un dossier", EEXIST: "ce chemin n'est pas un dossier",
+};
+
+function dataDirError(dataDir: string, err: unknown, file?: string): DataDirError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const what = file ? `Le fichier de la base ${file} dans le dossier des données DATA_DIR (${dataDir})` : `Le dossier des données DATA_DIR (${dataDir})`;
+  return new DataDirError(
+    `${what} n'est pas accessible en écriture (${WHY[code] ?? code}) : le serveur doit pouvoir y créer et modifier la base plan.sqlite, ` +
+      'ses fichiers -wal et -shm et, hors production, le fichier .session-secret. ' +
+      'Donnez à l’utilisateur qui lance le serveur le droit d’y écrire (par exemple : chown -R <utilisateur> <dossier>), ' +
+      'ou indiquez un autre dossier avec DATA_DIR.',
+  );
+}
+
+/**
+ * Checks for real that DATA_DIR can be written (creating and removing a file: permission bits alone
+ * do not tell, root ignores them, a read-only mount does not show in them), and the database file in it
+ * if it exists. Throws DataDirError.
+ */
+export function assertWritableDataDir(dataDir: string, databaseFile?: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    const probe = path.join(dataDir, `.ecriture-${process.pid}`);
+    writeFileSync(probe, '');
+    rmSync(probe);
+  } catch (err) {
+    throw dataDirError(dataDir, err);
+  }
+  if (databaseFile && existsSync(databaseFile)) {
+    try {
+      closeSync(openSync(databaseFile, 'r+'));
+    } catch (err) {
+      throw dataDirError(dataDir, err, databaseFile);
+    }
+  }
+}
+
 export type DatabaseConfig = Pick<Config, 'dataDir' | 'databaseFile' | 'databaseUrl'>;
 
 /**
@@ -56,19 +98,31 @@ const positive = (env: NodeJS.ProcessEnv, name: string, fallback: number, max: n
   return value;
 };
 
-export function loadMailConfig(env: NodeJS.ProcessEnv = process.env, port = 3000): MailConfig {
-  const smtpUrl = env.SMTP_URL?.trim() || null;
-  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) {
-    throw new ConfigError('SMTP_URL doit être une adresse smtp:// ou smtps:// (par exemple smtp://utilisateur:motdepasse@smtp.example.org:587).');
-  }
-  const publicUrl = (env.PUBLIC_URL?.trim() || `http://localhost:${port || 3000}`).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^\s/]+/.test(publicUrl)) throw new ConfigError('PUBLIC_URL doit être une adresse http:// ou https:// (par exemple https://plan.metropole.fr).');
+/** The plan's time zone (PLAN_TIMEZONE, Paris by default): all the command line needs before its command. */
+export function loadTimeZone(env: NodeJS.ProcessEnv = process.env): string {
   const timeZone = env.PLAN_TIMEZONE?.trim() || 'Europe/Paris';
   try {
     new Intl.DateTimeFormat('fr-FR', { timeZone });
   } catch {
     throw new ConfigError(`PLAN_TIMEZONE n'est pas un fuseau horaire connu (reçu : « ${timeZone} »).`);
   }
+  return timeZone;
+}
+
+export function loadMailConfig(env: NodeJS.ProcessEnv = process.env, port = 3000): MailConfig {
+  const smtpUrl = env.SMTP_URL?.trim() || null;
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) {
+    throw new ConfigError('SMTP_URL doit être une adresse smtp:// ou smtps:// (par exemple smtp://utilisateur:motdepasse@smtp.example.org:587).');
+  }
+  const publicUrl = (env.PUBLIC_URL?.trim() || `http://localhost:${port || 3000}`).replace(/\/+$/, '');
+  if (env.NODE_ENV === 'production' && !env.PUBLIC_URL?.trim()) {
+    throw new ConfigError(
+      "PUBLIC_URL est obligatoire en production (NODE_ENV=production) : c'est l'adresse de l'application dans les liens des courriels " +
+        '(connexion, mot de passe, désinscription, accusé de réception), par exemple PUBLIC_URL=https://plan.metropole.fr',
+    );
+  }
+  if (!/^https?:\/\/[^\s/]+/.test(publicUrl)) throw new ConfigError('PUBLIC_URL doit être une adresse http:// ou https:// (par exemple https://plan.metropole.fr).');
+  const timeZone = loadTimeZone(env);
   return {
     smtpUrl,
     from: env.MAIL_FROM?.trim() || "Plan d'action RGS <ne-pas-repondre@localhost>",
@@ -117,10 +171,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 function localSecret(dataDir: string): string {
-  mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, '.session-secret');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const secret = randomBytes(48).toString('base64url');
-  writeFileSync(file, secret, { mode: 0o600 });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, secret, { mode: 0o600 });
+  } catch (err) {
+    throw dataDirError(dataDir, err);
+  }
   return secret;
 }

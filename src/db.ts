@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../db/migrations/index';
+import { assertWritableDataDir } from './config';
 
 export type Db = Knex;
 
@@ -10,7 +10,8 @@ export type Db = Knex;
  * write survives a crash; a busy timeout so the CLI can write while the server runs.
  */
 export function openDatabase(filename: string): Db {
-  if (filename !== ':memory:') mkdirSync(path.dirname(filename), { recursive: true });
+  // A folder or file that cannot be written is said plainly here, not by SQLite or knex's migration lock later.
+  if (filename !== ':memory:') assertWritableDataDir(path.dirname(filename), filename);
   return knexFactory({
     client: 'better-sqlite3',
     connection: { filename },

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import { prepareDatabase } from './bootstrap';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, DataDirError, loadConfig } from './config';
 import { connect } from './db';
 import { startScheduler } from './mail/scheduler';
 import { smtpMailer } from './mail/transport';
@@ -47,8 +47,16 @@ async function main() {
   process.on('SIGINT', stop);
 }
 
+// Last resort: a promise rejected where nobody listens (a library's background work) is logged, not fatal
+// to every request in flight. Errors of requests go to the error page; this is for what escapes them.
+process.on('unhandledRejection', (reason) => {
+  console.error('Erreur non traitée (le serveur continue) :', reason);
+});
+
 main().catch((err) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof DataDirError) {
+    console.error(`Démarrage impossible : ${err.message}`);
+  } else if (err instanceof ConfigError) {
     console.error(`Configuration invalide : ${err.message}`);
   } else {
     console.error('Démarrage impossible :', err);

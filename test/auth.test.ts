@@ -35,10 +35,13 @@ describe('sign in and out', () => {
   });
 
   it('renews the session id at sign-in', async () => {
+    // No session before sign-in (test/resilience.test.ts); a session already open gets a new id at the next sign-in.
     const agent = request.agent(t.app);
     const page = await agent.get('/connexion');
-    const before = /plan\.sid=([^;]+)/.exec(String(page.headers['set-cookie']))?.[1];
-    const res = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: ACCOUNTS.viewer, password: DEMO_PASSWORD });
+    const first = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: ACCOUNTS.viewer, password: DEMO_PASSWORD });
+    const before = /plan\.sid=([^;]+)/.exec(String(first.headers['set-cookie']))?.[1];
+    const plan = await agent.get('/plan');
+    const res = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(plan.text), email: ACCOUNTS.viewer, password: DEMO_PASSWORD });
     const after = /plan\.sid=([^;]+)/.exec(String(res.headers['set-cookie']))?.[1];
     expect(before).to.be.a('string');
     expect(after).to.be.a('string').and.not.equal(before);

@@ -122,7 +122,7 @@ describe('starting the server (src/server.ts)', function () {
   it('in production, starts on an empty database with no demo data, no account and no demo accounts shown', async () => {
     const dir = emptyDir();
     const port = await freePort();
-    const run = start({ NODE_ENV: 'production', SESSION_SECRET: SECRET, DATA_DIR: dir, PORT: String(port) });
+    const run = start({ NODE_ENV: 'production', SESSION_SECRET: SECRET, PUBLIC_URL: 'https://plan.example.org', DATA_DIR: dir, PORT: String(port) });
     expect(await listening(run)).to.equal(port);
     expect(run.stdout()).to.contain('(production, base');
     expect(run.stdout()).not.to.contain('démonstration chargé');
@@ -134,10 +134,10 @@ describe('starting the server (src/server.ts)', function () {
     expect(html).not.to.contain('Comptes de démonstration');
     expect(html).not.to.contain(DEMO_PASSWORD);
 
-    // Behind the HTTPS proxy (trusted in production), the session cookie is Secure and HttpOnly.
+    // Behind the HTTPS proxy (trusted in production), the sign-in form's cookie (no session before sign-in) is Secure and HttpOnly.
     const proxied = await fetch(`http://localhost:${port}/connexion`, { headers: { 'X-Forwarded-Proto': 'https' } });
     const cookie = proxied.headers.get('set-cookie') ?? '';
-    expect(cookie).to.match(/^plan\.sid=/);
+    expect(cookie).to.match(/^plan\.csrf=/);
     expect(cookie).to.contain('Secure');
     expect(cookie).to.contain('HttpOnly');
 
