@@ -143,6 +143,20 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
       expect(textOf(res.text)).to.contain('Choisissez le périmètre');
       expect(await t.db('fiches').where({ number: 6 }).first()).to.equal(undefined);
     });
+
+    it('refuses an unknown meeting coverage instead of covering every fiche (which would show it to every commune)', async () => {
+      const count = async () => Number((await t.db('meetings').count({ n: '*' }).first())!.n);
+      const before = await count();
+      const res = await postForm(editor, '/seances/nouvelle', '/seances', {
+        title: 'Séance mal formée', kind: 'suivi', date: '2026-06-02', startTime: '14:00', endTime: '16:00', place: 'Salle 1', visioUrl: '',
+        objective: '', reminder: '', questions: '', coverage: 'toutes',
+      });
+      expect(res.status).to.equal(422);
+      expect(res.text).to.contain('id="ficheIds-error"');
+      expect(textOf(res.text)).to.contain('Choisissez les fiches couvertes');
+      expect(res.text).to.contain('value="Séance mal formée"');
+      expect(await count()).to.equal(before);
+    });
   });
 
   describe('dates', () => {

@@ -14,7 +14,8 @@ export interface MeetingFormValues {
   objective: string;
   reminder: string;
   questions: string;
-  coverage: 'all' | 'part';
+  /** 'all' or 'part' once valid; any other value is kept as sent and refused (never read as 'all'). */
+  coverage: string;
   ficheIds: string[];
   userIds: string[];
   guests: { name: string; organisation: string }[];
@@ -42,7 +43,7 @@ export function readMeetingForm(body: Record<string, unknown>): MeetingFormValue
   return {
     version: str(body.version), title: str(body.title), kind: str(body.kind), date: str(body.date), startTime: str(body.startTime),
     endTime: str(body.endTime), place: str(body.place), visioUrl: str(body.visioUrl), objective: str(body.objective),
-    reminder: str(body.reminder), questions: str(body.questions), coverage: str(body.coverage) === 'part' ? 'part' : 'all',
+    reminder: str(body.reminder), questions: str(body.questions), coverage: str(body.coverage),
     ficheIds: strings(body.ficheIds), userIds: strings(body.userIds),
     guests: rows(body.guests).map((r) => ({ name: str(r.name), organisation: str(r.organisation) })).filter((g) => g.name.trim() || g.organisation.trim()),
   };
@@ -134,7 +135,8 @@ export function validateMeeting(
     if (!values.place.trim() && !values.visioUrl.trim()) errors.place ??= 'Indiquez un lieu ou un lien de visioconférence.';
   }
   const ficheIds = [...new Set(values.ficheIds.filter((v) => /^\d+$/.test(v)).map(Number))];
-  if (values.coverage === 'part') {
+  if (values.coverage !== 'all' && values.coverage !== 'part') errors.ficheIds = 'Choisissez les fiches couvertes : toutes les fiches, ou une partie.';
+  else if (values.coverage === 'part') {
     if (ficheIds.length === 0) errors.ficheIds = 'Cochez au moins une fiche, ou choisissez « Toutes les fiches ».';
     else if (ficheIds.some((id) => !refs.ficheIds.has(id))) errors.ficheIds = "Une des fiches cochées n'existe plus.";
   } else if (refs.ficheIds.size === 0) errors.ficheIds = "Le plan n'a encore aucune fiche : une séance doit en couvrir au moins une.";
