@@ -183,7 +183,7 @@ describe('throttling: the unlock link with a second factor', function () {
     try {
       const id = Number((await userRow(t, ACCOUNTS.admin)).id);
       const secret = newTotpSecret();
-      await enrolTotp(t.db, id, secret, 0, { id, name: 'Test' }, NOW);
+      await enrolTotp(t.db, id, secret, 0, { id, name: 'Test', email: ACCOUNTS.admin }, NOW);
       for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, 'mauvais mot de passe');
       for (let a = 3; a <= 7; a++) await signInFrom(server, `127.0.0.${a}`, ACCOUNTS.admin, `essai ${a}`);
       expect((await signInFrom(server, '127.0.0.8', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);

@@ -5,6 +5,7 @@ import type { Actor } from '../domain/roles';
 import type { Environment, SideEffectLevel, Status } from '../domain/statuses';
 import { recordAudit } from './audit';
 import { isUniqueViolation } from './errors';
+import { reads } from './reads';
 
 export interface FicheSummary {
   id: number;
@@ -147,13 +148,13 @@ export async function getFiche(db: Knex, id: number, communeId: number | null = 
   if (!row.scope_all) scopeQuery.whereIn('instances.id', db('fiche_instances').select('instance_id').where('fiche_id', id));
   // A commune agent sees its own instances in the scope, never another commune's.
   if (communeId !== null) scopeQuery.where('instances.commune_id', communeId);
-  const [scope, owners, steps, effects, counts] = await Promise.all([
-    scopeQuery,
-    ownersOf(db, [id]),
-    db('steps').where('fiche_id', id).orderBy('position'),
-    db('side_effects').where('fiche_id', id).orderBy('position'),
-    db('conclusion_counts').where('fiche_id', id).orderBy('position'),
-  ]);
+  const [scope, owners, steps, effects, counts] = await reads(db,
+    () => scopeQuery,
+    () => ownersOf(db, [id]),
+    () => db('steps').where('fiche_id', id).orderBy('position'),
+    () => db('side_effects').where('fiche_id', id).orderBy('position'),
+    () => db('conclusion_counts').where('fiche_id', id).orderBy('position'),
+  );
   return {
     id: row.id,
     planId: row.plan_id,
@@ -376,22 +377,22 @@ export async function addNote(
 export async function getFiches(db: Knex, ids: number[]): Promise<FicheDetail[]> {
   if (!ids.length) return [];
   const idsQuery = () => db('fiches').whereIn('id', ids).select('id');
-  const [rows, partScope, allInstances, owners, steps, effects, counts] = await Promise.all([
-    db('fiches').whereIn('id', idsQuery()).select('*').orderBy('number'),
-    db('fiche_instances').join('instances', 'instances.id', 'fiche_instances.instance_id').join('services', 'services.id', 'instances.service_id')
+  const [rows, partScope, allInstances, owners, steps, effects, counts] = await reads(db,
+    () => db('fiches').whereIn('id', idsQuery()).select('*').orderBy('number'),
+    () => db('fiche_instances').join('instances', 'instances.id', 'fiche_instances.instance_id').join('services', 'services.id', 'instances.service_id')
       .leftJoin('communes', 'communes.id', 'instances.commune_id').whereIn('fiche_instances.fiche_id', idsQuery())
       .select('fiche_instances.fiche_id', 'instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
       .orderBy(['services.position', 'instances.environment', 'instances.name']),
-    db('instances').join('services', 'services.id', 'instances.service_id').leftJoin('communes', 'communes.id', 'instances.commune_id')
+    () => db('instances').join('services', 'services.id', 'instances.service_id').leftJoin('communes', 'communes.id', 'instances.commune_id')
       .select('instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
       .orderBy(['services.position', 'instances.environment', 'instances.name']),
-    db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').leftJoin('services', 'services.id', 'fiche_owners.service_id')
+    () => db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').leftJoin('services', 'services.id', 'fiche_owners.service_id')
       .whereIn('fiche_owners.fiche_id', idsQuery())
       .select('fiche_owners.fiche_id', 'fiche_owners.team_id', 'teams.name as team_name', 'fiche_owners.service_id', 'services.name as service_name').orderBy('fiche_owners.id'),
-    db('steps').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
-    db('side_effects').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
-    db('conclusion_counts').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
-  ]);
+    () => db('steps').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
+    () => db('side_effects').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
+    () => db('conclusion_counts').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
+  );
   const by = <T extends { fiche_id: number }>(list: T[]) => {
     const map = new Map<number, T[]>();
     for (const r of list) {

@@ -3,6 +3,7 @@ import type { Agenda } from '../domain/agenda';
 import type { FicheState } from '../domain/changes';
 import type { Actor } from '../domain/roles';
 import { recordAudit } from './audit';
+import { reads } from './reads';
 
 export type MeetingKind = 'suivi' | 'signature';
 
@@ -55,14 +56,14 @@ function fromRow(r: Record<string, unknown>, attendees: Attendee[], ficheIds: nu
 export async function getMeeting(db: Knex, id: number): Promise<Meeting | undefined> {
   const row = await db('meetings').where({ id }).first();
   if (!row) return undefined;
-  const [attendees, fiches] = await Promise.all([
-    db('meeting_attendees').where({ meeting_id: id }).orderBy('id'),
-    db('meeting_fiches').where({ meeting_id: id }).select('fiche_id'),
-  ]);
+  const [attendees, fiches] = await reads(db,
+    () => db('meeting_attendees').where({ meeting_id: id }).orderBy('id'),
+    () => db('meeting_fiches').where({ meeting_id: id }).select('fiche_id'),
+  );
   return fromRow(
     row,
     attendees.map((a) => ({ userId: a.user_id ?? null, name: a.name, organisation: a.organisation })),
-    fiches.map((f) => Number(f.fiche_id)),
+    fiches.map((f: { fiche_id: number }) => Number(f.fiche_id)),
   );
 }
 

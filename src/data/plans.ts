@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { type AuditActor, recordAudit } from './audit';
+import { reads } from './reads';
 
 export interface Plan { id: number; title: string; organisation: string; reminder: string; isDemo: boolean }
 
@@ -28,10 +29,10 @@ const FIRST_START_LOCK = 0x524753;
 
 /** True before anything was ever written: no plan and no account. */
 export async function isEmpty(db: Knex): Promise<boolean> {
-  const [plans, users] = await Promise.all([
-    db('plans').count({ n: '*' }).first(),
-    db('users').count({ n: '*' }).first(),
-  ]);
+  const [plans, users] = await reads(db,
+    () => db('plans').count({ n: '*' }).first(),
+    () => db('users').count({ n: '*' }).first(),
+  );
   return Number(plans?.n ?? 0) === 0 && Number(users?.n ?? 0) === 0;
 }
 

@@ -9,6 +9,7 @@ import { changesSince } from '../domain/changes';
 import { isLate, ownersSummary, stepsProgress } from '../domain/fiche';
 import { perimeterLines } from '../domain/perimeter';
 import { SIDE_EFFECT_LABELS, STATUS_LABELS } from '../domain/statuses';
+import { reads } from '../data/reads';
 
 const dmy = (d: string | null) => (d ? d.split('-').reverse().join('/') : '—');
 
@@ -25,7 +26,7 @@ export async function coveredFicheIds(db: Knex, meeting: Meeting): Promise<numbe
 export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Date): Promise<Agenda> {
   const today = format(now, 'yyyy-MM-dd');
   const ids = new Set(await coveredFicheIds(db, meeting));
-  const [details, lastNotes] = await Promise.all([getFiches(db, [...ids]), latestNotes(db, [...ids])]);
+  const [details, lastNotes] = await reads(db, () => getFiches(db, [...ids]), () => latestNotes(db, [...ids]));
   const fiches: Omit<AgendaFiche, 'changes'>[] = details.map((f) => {
     const last = lastNotes.get(f.id);
     const services = [...new Set(f.scope.map((s) => s.serviceName))];
@@ -48,14 +49,14 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
   const changes = new Map<number, string[]>();
   if (previous) {
     const since = instantOf(previous.startsAt);
-    const [states, notes] = await Promise.all([ficheStatesAt(db, [...ids], since), notesSince(db, [...ids], since)]);
+    const [states, notes] = await reads(db, () => ficheStatesAt(db, [...ids], since), () => notesSince(db, [...ids], since));
     for (const f of details) {
       changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id)));
     }
   }
-  const [instanceList, communeList, milestoneList] = await Promise.all([
-    instances.list(db), communes.list(db), milestones.listWhere(db, 'plan_id', plan.id),
-  ]);
+  const [instanceList, communeList, milestoneList] = await reads(db,
+    () => instances.list(db), () => communes.list(db), () => milestones.listWhere(db, 'plan_id', plan.id),
+  );
   const withInstances = new Set(instanceList.map((i) => i.communeId));
   return buildAgenda({
     organisation: plan.organisation,

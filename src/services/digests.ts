@@ -12,6 +12,7 @@ import { buildDigest, type Digest } from '../domain/digest';
 import { localDate } from '../domain/schedule';
 import { digestExists, insertDigest, previousDigestAt } from '../data/digests';
 import { renderMail } from '../mail/render';
+import { reads } from '../data/reads';
 
 /**
  * One commune's digest as of `now`: the fiches whose scope touches its instances (cut to those
@@ -25,10 +26,10 @@ export async function communeDigest(
   const ids = summaries.map((f) => f.id);
   const previous = await previousDigestAt(db, commune.id, now);
   const since = previous ?? subMonths(now, 1).toISOString();
-  const [details, states, notes, milestoneList, meetings] = await Promise.all([
-    getFiches(db, ids), ficheStatesAt(db, ids, since), notesSince(db, ids, since),
-    milestones.listWhere(db, 'plan_id', plan.id), listMeetings(db, plan.id, ids),
-  ]);
+  const [details, states, notes, milestoneList, meetings] = await reads(db,
+    () => getFiches(db, ids), () => ficheStatesAt(db, ids, since), () => notesSince(db, ids, since),
+    () => milestones.listWhere(db, 'plan_id', plan.id), () => listMeetings(db, plan.id, ids),
+  );
   const changes = new Map<number, string[]>();
   for (const f of details) {
     changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id), 5, previous ? 'depuis le précédent point' : 'sur la période'));
