@@ -1,14 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { DEMO_PASSWORD } from '../db/seeds/demo';
-import { openDatabase, openPostgres } from '../src/db';
-import { ACCOUNTS, csrfOf, ENGINE, formBody, PG_URL } from './helpers';
+import { ACCOUNTS, csrfOf, emptyDatabase, ENGINE, formBody } from './helpers';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -60,27 +57,13 @@ describe(`two app processes racing notes against edits on one fiche (${ENGINE})`
   let dropDatabase = async () => {};
 
   before(async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'plan-race-'));
-    const env: NodeJS.ProcessEnv = { DATA_DIR: dataDir };
-    if (PG_URL) {
-      const name = `plan_race_${process.pid}_${Date.now()}`;
-      const admin = openPostgres(PG_URL);
-      await admin.raw(`CREATE DATABASE ${name}`);
-      await admin.destroy();
-      const url = new URL(PG_URL);
-      url.pathname = `/${name}`;
-      env.DATABASE_URL = url.toString();
-      db = openPostgres(env.DATABASE_URL);
-      dropDatabase = async () => {
-        const again = openPostgres(PG_URL!);
-        await again.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await again.destroy();
-      };
-    }
+    const empty = await emptyDatabase('race');
+    dropDatabase = empty.drop;
+    const env: NodeJS.ProcessEnv = { DATA_DIR: empty.config.dataDir, ...(empty.config.databaseUrl ? { DATABASE_URL: empty.config.databaseUrl } : {}) };
     // The first process migrates the empty database and loads the demo; the second finds it ready.
     servers.push(await startServer(env));
     servers.push(await startServer(env));
-    db ??= openDatabase(path.join(dataDir, 'plan.sqlite'));
+    db = empty.open();
   });
 
   after(async () => {

@@ -81,6 +81,36 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** The configuration of a test app: demo mode, a fixed secret, e-mails kept in the outbox. */
+export function testConfig(fields: Pick<Config, 'dataDir' | 'databaseFile' | 'databaseUrl'> & Partial<Config>): Config {
+  return {
+    port: 0, production: false, demo: true,
+    sessionSecret: 'secret-de-test-suffisamment-long-0123456789',
+    mail: { smtpUrl: null, from: 'Plan RGS <plan@metropole.example.org>', publicUrl: 'https://plan.metropole.example.org', leaseSeconds: 60, maxAttempts: 3, timeZone: 'Europe/Paris' },
+    schedulerIntervalSeconds: 60,
+    ...fields,
+  };
+}
+
+/**
+ * An empty database of the run's engine, as at a first start: a new SQLite file in a new DATA_DIR, or a new
+ * PostgreSQL database beside the run's (dropped by `drop`).
+ */
+export async function emptyDatabase(label: string): Promise<{ open: () => Knex; config: Config; drop: () => Promise<void> }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `plan-${label}-`));
+  const databaseFile = path.join(dataDir, 'plan.sqlite');
+  let databaseUrl: string | null = null;
+  let drop = async () => {};
+  if (PG_URL) {
+    const name = `plan_${label.replace(/\W/g, '_')}_${process.pid}_${++counter}`;
+    await pgAdmin((admin) => admin.raw(`CREATE DATABASE ${name}`));
+    databaseUrl = pgUrlFor(name);
+    drop = () => pgAdmin(async (admin) => { await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); });
+  }
+  const config = testConfig({ dataDir, databaseFile, databaseUrl });
+  return { open: () => (databaseUrl ? openPostgres(databaseUrl) : openDatabase(databaseFile)), config, drop };
+}
+
 /** An app over its own copy of the demo database: a SQLite file, or a PostgreSQL database made from the template. */
 export async function freshApp(overrides: Partial<Config> = {}, clock: () => Date = () => NOW): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'plan-test-'));
@@ -99,13 +129,7 @@ export async function freshApp(overrides: Partial<Config> = {}, clock: () => Dat
   const open = () => (databaseUrl ? openPostgres(databaseUrl) : openDatabase(databaseFile));
   const db = open();
   const others: Knex[] = [];
-  const config: Config = {
-    port: 0, dataDir, databaseFile, databaseUrl, production: false, demo: true,
-    sessionSecret: 'secret-de-test-suffisamment-long-0123456789',
-    mail: { smtpUrl: null, from: 'Plan RGS <plan@metropole.example.org>', publicUrl: 'https://plan.metropole.example.org', leaseSeconds: 60, maxAttempts: 3, timeZone: 'Europe/Paris' },
-    schedulerIntervalSeconds: 60,
-    ...overrides,
-  };
+  const config = testConfig({ dataDir, databaseFile, databaseUrl, ...overrides });
   const app = createApp({ db, config, now: clock });
   return {
     app, db, dataDir, config,

@@ -1,15 +1,12 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { createApp } from '../src/app';
 import { prepareDatabase } from '../src/bootstrap';
 import type { Config } from '../src/config';
 import { getFiche, updateFiche } from '../src/data/fiches';
-import { migrate, openDatabase, openPostgres } from '../src/db';
+import { migrate } from '../src/db';
 import {
-  ACCOUNTS, type Agent, csrfOf, ENGINE, ficheIdByNumber, formBody, freshApp, NOW, PG_URL, postForm, signIn, type TestApp, textOf,
+  ACCOUNTS, type Agent, csrfOf, emptyDatabase, ENGINE, ficheIdByNumber, formBody, freshApp, NOW, PG_URL, postForm, signIn, type TestApp, textOf,
 } from './helpers';
 
 /** The edit form of a fiche as a browser would post it back unchanged, to be altered by each test. */
@@ -214,35 +211,6 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
   });
 });
 
-/** An empty database of the run's engine, as at a first start: a new SQLite file, or a new PostgreSQL database. */
-async function emptyDatabase(): Promise<{ open: () => Knex; config: Config; drop: () => Promise<void> }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'plan-demo-load-'));
-  const databaseFile = path.join(dataDir, 'plan.sqlite');
-  let databaseUrl: string | null = null;
-  let drop = async () => {};
-  if (PG_URL) {
-    const name = `plan_demo_load_${process.pid}_${Date.now()}`;
-    const admin = openPostgres(PG_URL);
-    await admin.raw(`CREATE DATABASE ${name}`);
-    await admin.destroy();
-    const url = new URL(PG_URL);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-    drop = async () => {
-      const again = openPostgres(PG_URL!);
-      await again.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await again.destroy();
-    };
-  }
-  const config: Config = {
-    port: 0, dataDir, databaseFile, databaseUrl, production: false, demo: true,
-    sessionSecret: 'secret-de-test-suffisamment-long-0123456789',
-    mail: { smtpUrl: null, from: 'Plan RGS <plan@metropole.example.org>', publicUrl: 'https://plan.metropole.example.org', leaseSeconds: 60, maxAttempts: 3, timeZone: 'Europe/Paris' },
-    schedulerIntervalSeconds: 60,
-  };
-  return { open: () => (databaseUrl ? openPostgres(databaseUrl) : openDatabase(databaseFile)), config, drop };
-}
-
 /** A full disk, as the engine reports it, on the first account written: after the plan, teams and instances. */
 async function diskFullOnUsers(db: Knex): Promise<void> {
   if (PG_URL) {
@@ -270,7 +238,7 @@ async function expectCompleteDemo(db: Knex, config: Config) {
 
 describe(`loading the demo plan at first start (${ENGINE})`, () => {
   it('leaves nothing behind when the load fails midway (disk full), and the next start loads it whole', async () => {
-    const { open, config, drop } = await emptyDatabase();
+    const { open, config, drop } = await emptyDatabase('demo-load');
     try {
       const first = open();
       await migrate(first);
@@ -302,7 +270,7 @@ describe(`loading the demo plan at first start (${ENGINE})`, () => {
 
   if (!PG_URL) {
     it('survives a really full SQLite file (max_page_count): the next start, with room, loads the whole demo', async () => {
-      const { open, config } = await emptyDatabase();
+      const { open, config } = await emptyDatabase('demo-load');
       const first = open();
       await migrate(first);
       await first.raw('PRAGMA wal_checkpoint(TRUNCATE)');
