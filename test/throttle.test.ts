@@ -111,6 +111,17 @@ describe('throttling: freezes a stranger cannot use against the owner', function
     expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
   });
 
+  it('counts a freeze once when it is extended to every address: the next freeze lasts 30 minutes, not 60', async () => {
+    // spread over addresses: frozen at 5 failures, extended to every address at 10
+    for (let a = 2; a <= 11; a++) await signInFrom(server, `127.0.0.${a}`, ACCOUNTS.viewer, `essai ${a}`);
+    expect(await count(t.db('audit_log').where({ action: 'freeze_all' }))).to.equal(1);
+    const first = await userRow(t, ACCOUNTS.viewer);
+    clock = new Date(first.frozen_until);
+    clock = new Date(clock.getTime() + 60_000);
+    for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.20', ACCOUNTS.viewer, 'encore faux');
+    expect((await userRow(t, ACCOUNTS.viewer)).frozen_until).to.equal(new Date(clock.getTime() + 30 * 60_000).toISOString());
+  });
+
   it('refuses an address that failed more than 50 times in a quarter of an hour, whatever the accounts', async () => {
     for (let i = 0; i < 50; i++) expect((await signInFrom(server, '127.0.0.2', `inconnu${i}@metropole.example.org`, 'un mot de passe courant')).res.status).to.equal(401);
     const sprayer = await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD);
@@ -119,6 +130,24 @@ describe('throttling: freezes a stranger cannot use against the owner', function
     expect((await signInFrom(server, '127.0.0.3', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
     clock = new Date(NOW.getTime() + 16 * 60_000);
     expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
+  });
+
+  it('stops at 50 failures from one address even when they arrive all at once', async () => {
+    const forms = await Promise.all(Array.from({ length: 70 }, async (_, i) => {
+      const b = browser(server, '127.0.0.2');
+      return { b, i, token: csrfOf((await b.get('/connexion')).text) };
+    }));
+    const all = await Promise.all(forms.map(({ b, i, token }) => b.post('/connexion').send({ _csrf: token, email: `inconnu${i}@metropole.example.org`, password: 'un mot de passe courant' })));
+    const statuses = all.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401)).to.have.length(50);
+    expect(statuses.filter((s) => s === 429)).to.have.length(20);
+  });
+
+  it('does not count a right password against its address', async () => {
+    for (let i = 0; i < 49; i++) await signInFrom(server, '127.0.0.2', `inconnu${i}@metropole.example.org`, 'un mot de passe courant');
+    for (let i = 0; i < 3; i++) expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
+    expect((await signInFrom(server, '127.0.0.2', 'inconnu-50@metropole.example.org', 'un mot de passe courant')).res.status).to.equal(401);
+    expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(429);
   });
 
   it('checks no more than 5 passwords from one address even when 20 arrive at once', async () => {
@@ -202,6 +231,44 @@ describe('throttling: the unlock link with a second factor', function () {
       const ok = await owner.post('/connexion/code').send({ _csrf: csrfOf(wrong.text), code: good });
       expect(ok.status).to.equal(302);
       await owner.get('/plan').expect(200);
+    } finally {
+      await server.close();
+      await t.close();
+    }
+  });
+
+  it('gives the unlock link holder only 3 second-factor codes, then ends the attempt (the link is spent)', async () => {
+    let clock = NOW;
+    const t = await freshApp({ mail: mailConfig('smtp://127.0.0.1:9') }, () => clock);
+    const server = await listen(t.app);
+    try {
+      const id = Number((await userRow(t, ACCOUNTS.admin)).id);
+      const secret = newTotpSecret();
+      await enrolTotp(t.db, id, secret, 0, { id, name: 'Test', email: ACCOUNTS.admin }, NOW);
+      for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, 'mauvais mot de passe');
+      const message = await t.db('outbox').where({ kind: 'account', to_address: ACCOUNTS.admin }).first();
+      const token = /\/connexion\?deblocage=([\w-]+)/.exec(message.text)![1]!;
+      const holder = browser(server, '127.0.0.9');
+      const page = await holder.get(`/connexion?deblocage=${token}`).expect(200);
+      await holder.post('/connexion').send({ _csrf: csrfOf(page.text), deblocage: token, password: DEMO_PASSWORD }).expect(302);
+      clock = new Date(NOW.getTime() + 60_000);
+      const good = totpCode(secret, clock);
+      const wrongCode = good === '000000' ? '111111' : '000000';
+      let form = (await holder.get('/connexion/code').expect(200)).text;
+      for (let i = 0; i < 2; i++) {
+        const wrong = await holder.post('/connexion/code').send({ _csrf: csrfOf(form), code: wrongCode });
+        expect(wrong.status).to.equal(401);
+        expect(textOf(wrong.text)).to.contain('Code incorrect');
+        form = wrong.text;
+      }
+      const third = await holder.post('/connexion/code').send({ _csrf: csrfOf(form), code: wrongCode });
+      expect(third.status).to.equal(401);
+      expect(textOf(third.text)).to.contain(REFUSED);
+      // the attempt is over: even the right code now leads back to the sign-in page
+      const late = await holder.post('/connexion/code').send({ _csrf: csrfOf(third.text), code: good });
+      expect(late.status).to.equal(303);
+      expect(late.headers.location).to.equal('/connexion');
+      expect((await holder.get('/plan')).status).to.equal(302);
     } finally {
       await server.close();
       await t.close();

@@ -128,7 +128,7 @@ export async function recordFailure(
     if (row.frozen_until && row.frozen_until > at) {
       if (failures === hardFreezeAt(settings)) {
         await recordAudit(trx, {
-          actor: { id: null, name: 'Contrôle des connexions' }, at: now, action: 'freeze', entityType: 'user', entityId: userId,
+          actor: { id: null, name: 'Contrôle des connexions' }, at: now, action: 'freeze_all', entityType: 'user', entityId: userId,
           summary: `Compte ${row.email} : ${failures} échecs depuis plusieurs adresses, le gel s'applique désormais à toutes les adresses (seul le lien de déblocage envoyé au titulaire permet d'entrer)`,
           after: { frozenUntil: row.frozen_until, failedLogins: failures, allSources: true },
         });

@@ -5,10 +5,10 @@ export type AuditAction =
   | 'create' | 'update' | 'delete' | 'note'
   // security events: kept for the retention period the admin sets, then purged
   | 'login' | 'logout' | 'login_failed' | 'freeze' | 'unfreeze' | 'password_change' | 'password_link' | 'totp_enrolled' | 'totp_reset'
-  | 'role_change' | 'suspend' | 'anonymize' | 'session_expired' | 'duplicate_account';
+  | 'role_change' | 'suspend' | 'anonymize' | 'session_expired' | 'duplicate_account' | 'freeze_all';
 
 export const SECURITY_ACTIONS: readonly AuditAction[] = [
-  'login', 'logout', 'login_failed', 'freeze', 'unfreeze', 'password_change', 'password_link', 'totp_enrolled', 'totp_reset', 'role_change', 'suspend', 'anonymize', 'session_expired', 'duplicate_account',
+  'login', 'logout', 'login_failed', 'freeze', 'unfreeze', 'password_change', 'password_link', 'totp_enrolled', 'totp_reset', 'role_change', 'suspend', 'anonymize', 'session_expired', 'duplicate_account', 'freeze_all',
 ];
 
 export interface AuditEntry {

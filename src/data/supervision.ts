@@ -56,7 +56,7 @@ export async function frozenUsers(db: Knex, now: Date): Promise<FrozenUser[]> {
 
 /** Freezes and unfreezes since `since`, newest first. */
 export async function freezeHistory(db: Knex, since: Date, limit = 200): Promise<AuditEntry[]> {
-  const rows = await db('audit_log').whereIn('action', ['freeze', 'unfreeze']).where('at', '>=', since.toISOString())
+  const rows = await db('audit_log').whereIn('action', ['freeze', 'freeze_all', 'unfreeze']).where('at', '>=', since.toISOString())
     .orderBy('at', 'desc').orderBy('id', 'desc').limit(limit);
   return rows.map((r: Record<string, unknown>) => ({
     id: Number(r.id), at: String(r.at), userId: r.user_id === null ? null : Number(r.user_id), actor: String(r.actor),

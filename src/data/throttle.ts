@@ -40,10 +40,9 @@ export async function hit(db: Knex, name: string, windowMs: number, now: Date): 
   return Number(rowsOf(result)[0]?.hits ?? 1);
 }
 
-/** The count of a counter in its current window, without counting (0 when absent or expired). */
-export async function hits(db: Knex, name: string, windowMs: number, now: Date): Promise<number> {
-  const row = await db('throttle').where('name', name).where('window_start', '>', new Date(now.getTime() - windowMs).toISOString()).first();
-  return row ? Number(row.hits) : 0;
+/** Takes back one hit (an attempt counted before it was known to succeed), atomically. */
+export async function unhit(db: Knex, name: string): Promise<void> {
+  await db('throttle').where('name', name).where('hits', '>', 0).decrement('hits', 1);
 }
 
 /** Forgets counters whose window ended long ago (they would restart at 1 anyway). */

@@ -69,7 +69,15 @@ export async function findUser(db: Knex, id: number): Promise<User | undefined> 
 }
 
 export async function findCredentials(db: Knex, email: string): Promise<(User & { passwordHash: string }) | undefined> {
-  const row = await select(db).select('users.password_hash').where('users.email', normaliseEmail(email)).whereNull('users.anonymized_at').first();
+  return credentialsWhere(db, 'users.email', normaliseEmail(email));
+}
+
+export async function findCredentialsById(db: Knex, id: number): Promise<(User & { passwordHash: string }) | undefined> {
+  return credentialsWhere(db, 'users.id', id);
+}
+
+async function credentialsWhere(db: Knex, column: string, value: string | number): Promise<(User & { passwordHash: string }) | undefined> {
+  const row = await select(db).select('users.password_hash').where(column, value).whereNull('users.anonymized_at').first();
   return row ? { ...fromRow(row), passwordHash: String(row.password_hash) } : undefined;
 }
 

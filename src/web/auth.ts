@@ -20,7 +20,7 @@ declare global {
 declare module 'express-session' {
   interface SessionData {
     /** Password checked, second factor awaited. */
-    pending?: { userId: number; retour: string; at: number; unlock?: boolean };
+    pending?: { userId: number; retour: string; at: number; unlock?: boolean; wrongCodes?: number };
     /** Signed in, but must first enrol a second factor (required for the role) or change an expired password. */
     mustEnrol?: boolean;
     mustChangePassword?: boolean;

@@ -7,8 +7,8 @@ import {
 import { recordAudit } from '../../data/audit';
 import { currentPlan } from '../../data/plans';
 import { getSecuritySettings } from '../../data/security-settings';
-import { hit, hits, purgeThrottle, sourceOf } from '../../data/throttle';
-import { findCredentials, findUser, type User } from '../../data/users';
+import { hit, purgeThrottle, sourceOf, unhit } from '../../data/throttle';
+import { findCredentials, findCredentialsById, findUser, type User } from '../../data/users';
 import { passwordExpired, passwordProblem } from '../../domain/password';
 import { hashPassword, verifyPassword } from '../../security/passwords';
 import { sha256, verifyTotp } from '../../security/totp';
@@ -34,6 +34,8 @@ export const LOGIN_FAILURES_PER_SOURCE = 50;
 export const RESET_PER_SOURCE = 10;
 export const RESET_PER_ADDRESS = 3;
 const QUARTER_MS = 15 * 60_000;
+/** Wrong second-factor codes accepted after signing in with an unlock link, as many as the link's password tries. */
+const UNLOCK_CODE_ATTEMPTS = 3;
 const HOUR_MS = 3_600_000;
 const TOO_MANY_FAILURES = 'Trop d’échecs de connexion depuis votre adresse réseau. Réessayez dans un quart d’heure, ou utilisez « Mot de passe oublié ».';
 const TOO_MANY_RESETS = 'Trop de demandes de lien depuis votre adresse réseau. Réessayez dans un quart d’heure.';
@@ -113,14 +115,14 @@ export function authRouter(ctx: AppContext): Router {
     const source = sourceOf(req.ip);
     if (unlockToken) return unlockSignIn(req, res, unlockToken, password, source);
     if (!email || !password) return renderLogin(res, 422, values, 'Saisissez votre adresse électronique et votre mot de passe.');
+    // A source that failed too often, on any accounts, is refused before anything else is looked at. The attempt is
+    // counted first, in one atomic upsert, so requests sent in parallel get no more checks than the limit; a right
+    // password gives it back (the limit counts failures).
+    const sourceCounter = `login-ip:${source}`;
+    if ((await hit(ctx.db, sourceCounter, QUARTER_MS, now)) > LOGIN_FAILURES_PER_SOURCE) return renderLogin(res, 429, values, TOO_MANY_FAILURES);
     const user = await findCredentials(ctx.db, email);
     const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash), password);
-    // a source that failed too often, on any accounts, is refused before anything else is looked at
-    if ((await hits(ctx.db, `login-ip:${source}`, QUARTER_MS, now)) >= LOGIN_FAILURES_PER_SOURCE) return renderLogin(res, 429, values, TOO_MANY_FAILURES);
-    const failed = async () => {
-      await purgeThrottle(ctx.db, now);
-      await hit(ctx.db, `login-ip:${source}`, QUARTER_MS, now);
-    };
+    const failed = () => purgeThrottle(ctx.db, now);
     if (!user) {
       await failed();
       return refuse(res, values, null, 'compte inconnu');
@@ -134,6 +136,7 @@ export function authRouter(ctx: AppContext): Router {
       return refuse(res, values, user.id, 'mot de passe incorrect');
     }
     if (!user.active) return refuse(res, values, user.id, 'compte suspendu');
+    await unhit(ctx.db, sourceCounter);
     const { passwordHash: _h, ...profile } = user;
     await passwordRight(req, res, profile, charged.charge, values.retour, false);
   });
@@ -142,13 +145,14 @@ export function authRouter(ctx: AppContext): Router {
   const unlockSignIn = async (req: Request, res: Response, token: string, password: string, source: string) => {
     const now = ctx.now();
     const found = await peekToken(ctx.db, token, now, ['unlock']);
-    const user = found ? await findCredentials(ctx.db, (await findUser(ctx.db, found.userId))?.email ?? '') : undefined;
+    const user = found ? await findCredentialsById(ctx.db, found.userId) : undefined;
     if (!user) return unlockPage(res, token);
     if (!password) return unlockPage(res, token, 422, 'Saisissez votre mot de passe.');
     if (!(await unlockAttempt(ctx.db, token, now))) return unlockPage(res, token);
     const settings = await getSecuritySettings(ctx.db);
+    // with the link, freezes and source blocks do not apply: the charge only records the attempt
     const charged = await chargeAttempt(ctx.db, user.id, source, settings, now, { unlock: true });
-    if (!charged.ok) return unlockPage(res, token);
+    if (!charged.ok) throw new Error('An unlock attempt is never refused by the charge');
     if (!(await verifyPassword(user.passwordHash, password)) || !user.active) {
       await recordFailure(ctx.db, user.id, settings, now, freezeNotifier(ctx.config.mail, now));
       ctx.wake?.();
@@ -195,7 +199,9 @@ export function authRouter(ctx: AppContext): Router {
       const froze = await recordFailure(ctx.db, user.id, settings, now, freezeNotifier(ctx.config.mail, now));
       ctx.wake?.();
       await recordAudit(ctx.db, { actor: { id: null, name: 'Anonyme' }, at: now, action: 'login_failed', entityType: 'user', entityId: user.id, summary: `Code de double authentification refusé pour ${user.email}` });
-      if (froze) {
+      // After an unlock link the freeze does not stop the code page: its own few tries do (the link is spent).
+      const unlockTriesOver = pending.unlock && (pending.wrongCodes = (pending.wrongCodes ?? 0) + 1) >= UNLOCK_CODE_ATTEMPTS;
+      if (froze || unlockTriesOver) {
         req.session.pending = undefined;
         return renderLogin(res, 401, { email: '', retour: '/plan' }, REFUSED);
       }

@@ -21,6 +21,7 @@ export const AUDIT_ACTION_LABELS: Record<AuditAction, string> = {
   login_failed: 'Échec de connexion',
   freeze: 'Blocage du compte',
   unfreeze: 'Déblocage du compte',
+  freeze_all: 'Gel étendu à toutes les adresses',
   password_change: 'Changement de mot de passe',
   password_link: 'Lien de mot de passe envoyé',
   totp_enrolled: 'Second facteur activé',
