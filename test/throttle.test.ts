@@ -365,12 +365,12 @@ describe('throttling: forgotten password', function () {
 
   const ask = (s: Server, from: string, email: string) => browser(s, from).form('/mot-de-passe-oublie', '/mot-de-passe-oublie', { email });
 
-  it('sends at most 3 links an hour to one address, counted in the database across app processes, with the same answer beyond', async () => {
+  it('sends at most 3 links an hour to one address from one source, counted in the database across app processes, with the same answer beyond', async () => {
     // a second app process over the same database
     const other = await listen(createApp({ db: t.openAnother(), config: t.config, now: () => clock }));
     try {
       const answers = [];
-      for (let i = 0; i < 6; i++) answers.push(await ask(i % 2 ? other : server, `127.0.0.${2 + i}`, ACCOUNTS.viewer));
+      for (let i = 0; i < 6; i++) answers.push(await ask(i % 2 ? other : server, '127.0.0.2', ACCOUNTS.viewer));
       expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200, 200, 200]);
       const text = textOf(answers[0]!.text);
       expect(text).to.contain('Si un compte actif existe');
@@ -383,6 +383,16 @@ describe('throttling: forgotten password', function () {
     } finally {
       await other.close();
     }
+  });
+
+  it("does not let a stranger spend the owner's links: the owner still gets one from their own address", async () => {
+    for (let i = 0; i < 8; i++) await ask(server, '127.0.0.2', ACCOUNTS.viewer);
+    expect(await outboxReaches(t.db, 'account', 3)).to.equal(3);
+    await ask(server, '127.0.0.3', ACCOUNTS.viewer);
+    expect(await outboxReaches(t.db, 'account', 4)).to.equal(4);
+    // many sources together still meet a cap per address: 10 links an hour
+    for (let a = 4; a <= 12; a++) await ask(server, `127.0.0.${a}`, ACCOUNTS.viewer);
+    expect(await outboxReaches(t.db, 'account', 11)).to.equal(10);
   });
 
   it('refuses more than 10 requests in a quarter of an hour from one address with a 429 in French, and sends nothing', async () => {

@@ -33,6 +33,8 @@ export const LOGIN_FAILURES_PER_SOURCE = 50;
 /** Forgotten-password requests: per source per quarter of an hour (over it: 429), per address per hour (over it: no e-mail, same answer). */
 export const RESET_PER_SOURCE = 10;
 export const RESET_PER_ADDRESS = 3;
+/** Links to one address per hour whatever the sources: a stranger asking from elsewhere spends its own share, not the owner's. */
+export const RESET_PER_ADDRESS_ALL_SOURCES = 10;
 const QUARTER_MS = 15 * 60_000;
 /** Wrong second-factor codes accepted after signing in with an unlock link, as many as the link's password tries. */
 const UNLOCK_CODE_ATTEMPTS = 3;
@@ -235,8 +237,9 @@ export function authRouter(ctx: AppContext): Router {
    * Answers the same, after the same work, whether or not the address has an account: the counters are
    * written, the account looked up and a link secret drawn and hashed either way; only once the answer has
    * been sent is the link stored and the message queued (so the answer's timing tells nothing). At most
-   * RESET_PER_ADDRESS links per address per hour (beyond: the same answer, no e-mail) and RESET_PER_SOURCE
-   * requests per source per quarter of an hour (beyond: 429).
+   * RESET_PER_ADDRESS links per address and source per hour, RESET_PER_ADDRESS_ALL_SOURCES per address per hour
+   * (beyond: the same answer, no e-mail), and RESET_PER_SOURCE requests per source per quarter of an hour
+   * (beyond: 429). Counting per address and source keeps a stranger from spending the owner's links.
    */
   router.post('/mot-de-passe-oublie', async (req, res) => {
     const email = str(req.body.email).trim();
@@ -244,18 +247,23 @@ export function authRouter(ctx: AppContext): Router {
     const page = (status: number, sent: boolean, error: string | null) => res.status(status).render('auth/forgotten', { title: 'Mot de passe oublié', values: { email }, sent, smtp, error });
     if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return page(422, false, 'Saisissez une adresse électronique valide (par exemple prenom.nom@exemple.fr).');
     const now = ctx.now();
-    const { perSource, perAddress } = await ctx.db.transaction(async (trx) => {
+    const source = sourceOf(req.ip);
+    const address = sha256(email.toLowerCase());
+    const { perSource, perAddress, perAddressSource } = await ctx.db.transaction(async (trx) => {
       await purgeThrottle(trx, now);
+      const perAddressSource = await hit(trx, `reset-addr-ip:${address}:${source}`, HOUR_MS, now);
       return {
-        perSource: await hit(trx, `reset-ip:${sourceOf(req.ip)}`, QUARTER_MS, now),
-        perAddress: await hit(trx, `reset-addr:${sha256(email.toLowerCase())}`, HOUR_MS, now),
+        perSource: await hit(trx, `reset-ip:${source}`, QUARTER_MS, now),
+        perAddressSource,
+        // only the requests within their source's share count towards the address's cap
+        perAddress: perAddressSource <= RESET_PER_ADDRESS ? await hit(trx, `reset-addr:${address}`, HOUR_MS, now) : Infinity,
       };
     });
     if (perSource > RESET_PER_SOURCE) return page(429, false, TOO_MANY_RESETS);
     const user = await findCredentials(ctx.db, email);
     // drawn whether or not the address is known: the answer costs the same
     const secret = newToken();
-    if (smtp && user && user.active && perAddress <= RESET_PER_ADDRESS) {
+    if (smtp && user && user.active && perAddressSource <= RESET_PER_ADDRESS && perAddress <= RESET_PER_ADDRESS_ALL_SOURCES) {
       let started = false;
       const send = () => {
         if (started) return;
