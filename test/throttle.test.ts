@@ -204,75 +204,68 @@ describe('throttling: freezes a stranger cannot use against the owner', function
 
 describe('throttling: the unlock link with a second factor', function () {
   this.timeout(60_000);
+  let t: TestApp;
+  let server: Server;
+  let clock: Date;
+  let secret: string;
+  /** The unlock link's token, e-mailed when five wrong passwords from 127.0.0.2 froze the admin (second factor enrolled). */
+  let token: string;
+  beforeEach(async () => {
+    clock = NOW;
+    t = await freshApp({ mail: mailConfig('smtp://127.0.0.1:9') }, () => clock);
+    server = await listen(t.app);
+    const id = Number((await userRow(t, ACCOUNTS.admin)).id);
+    secret = newTotpSecret();
+    await enrolTotp(t.db, id, secret, 0, { id, name: 'Test', email: ACCOUNTS.admin }, NOW);
+    for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, 'mauvais mot de passe');
+    const message = await t.db('outbox').where({ kind: 'account', to_address: ACCOUNTS.admin }).first();
+    token = /\/connexion\?deblocage=([\w-]+)/.exec(message.text)![1]!;
+  });
+  afterEach(async () => {
+    await server.close();
+    await t.close();
+  });
+
+  /** Signs in with the unlock link and the right password from `from`: the code page comes next. */
+  async function throughTheLink(from: string) {
+    const holder = browser(server, from);
+    const page = await holder.get(`/connexion?deblocage=${token}`).expect(200);
+    const pass = await holder.post('/connexion').send({ _csrf: csrfOf(page.text), deblocage: token, password: DEMO_PASSWORD });
+    expect(pass.headers.location).to.equal('/connexion/code');
+    clock = new Date(NOW.getTime() + 60_000);
+    const good = totpCode(secret, clock);
+    return { holder, good, wrongCode: good === '000000' ? '111111' : '000000', form: (await holder.get('/connexion/code').expect(200)).text };
+  }
 
   it('asks the owner for their code after the unlock link, and still counts wrong codes', async () => {
-    let clock = NOW;
-    const t = await freshApp({ mail: mailConfig('smtp://127.0.0.1:9') }, () => clock);
-    const server = await listen(t.app);
-    try {
-      const id = Number((await userRow(t, ACCOUNTS.admin)).id);
-      const secret = newTotpSecret();
-      await enrolTotp(t.db, id, secret, 0, { id, name: 'Test', email: ACCOUNTS.admin }, NOW);
-      for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, 'mauvais mot de passe');
-      for (let a = 3; a <= 7; a++) await signInFrom(server, `127.0.0.${a}`, ACCOUNTS.admin, `essai ${a}`);
-      expect((await signInFrom(server, '127.0.0.8', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
-      const message = await t.db('outbox').where({ kind: 'account', to_address: ACCOUNTS.admin }).first();
-      const token = /\/connexion\?deblocage=([\w-]+)/.exec(message.text)![1]!;
-      const owner = browser(server, '127.0.0.8');
-      const page = await owner.get(`/connexion?deblocage=${token}`).expect(200);
-      const pass = await owner.post('/connexion').send({ _csrf: csrfOf(page.text), deblocage: token, password: DEMO_PASSWORD });
-      expect(pass.headers.location).to.equal('/connexion/code');
-      const codePage = await owner.get('/connexion/code').expect(200);
-      clock = new Date(NOW.getTime() + 60_000);
-      const good = totpCode(secret, clock);
-      const wrong = await owner.post('/connexion/code').send({ _csrf: csrfOf(codePage.text), code: good === '000000' ? '111111' : '000000' });
-      expect(wrong.status).to.equal(401);
-      expect(Number((await userRow(t, ACCOUNTS.admin)).failed_logins)).to.equal(11);
-      const ok = await owner.post('/connexion/code').send({ _csrf: csrfOf(wrong.text), code: good });
-      expect(ok.status).to.equal(302);
-      await owner.get('/plan').expect(200);
-    } finally {
-      await server.close();
-      await t.close();
-    }
+    for (let a = 3; a <= 7; a++) await signInFrom(server, `127.0.0.${a}`, ACCOUNTS.admin, `essai ${a}`);
+    expect((await signInFrom(server, '127.0.0.8', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
+    const { holder: owner, good, wrongCode, form } = await throughTheLink('127.0.0.8');
+    const wrong = await owner.post('/connexion/code').send({ _csrf: csrfOf(form), code: wrongCode });
+    expect(wrong.status).to.equal(401);
+    expect(Number((await userRow(t, ACCOUNTS.admin)).failed_logins)).to.equal(11);
+    const ok = await owner.post('/connexion/code').send({ _csrf: csrfOf(wrong.text), code: good });
+    expect(ok.status).to.equal(302);
+    await owner.get('/plan').expect(200);
   });
 
   it('gives the unlock link holder only 3 second-factor codes, then ends the attempt (the link is spent)', async () => {
-    let clock = NOW;
-    const t = await freshApp({ mail: mailConfig('smtp://127.0.0.1:9') }, () => clock);
-    const server = await listen(t.app);
-    try {
-      const id = Number((await userRow(t, ACCOUNTS.admin)).id);
-      const secret = newTotpSecret();
-      await enrolTotp(t.db, id, secret, 0, { id, name: 'Test', email: ACCOUNTS.admin }, NOW);
-      for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, 'mauvais mot de passe');
-      const message = await t.db('outbox').where({ kind: 'account', to_address: ACCOUNTS.admin }).first();
-      const token = /\/connexion\?deblocage=([\w-]+)/.exec(message.text)![1]!;
-      const holder = browser(server, '127.0.0.9');
-      const page = await holder.get(`/connexion?deblocage=${token}`).expect(200);
-      await holder.post('/connexion').send({ _csrf: csrfOf(page.text), deblocage: token, password: DEMO_PASSWORD }).expect(302);
-      clock = new Date(NOW.getTime() + 60_000);
-      const good = totpCode(secret, clock);
-      const wrongCode = good === '000000' ? '111111' : '000000';
-      let form = (await holder.get('/connexion/code').expect(200)).text;
-      for (let i = 0; i < 2; i++) {
-        const wrong = await holder.post('/connexion/code').send({ _csrf: csrfOf(form), code: wrongCode });
-        expect(wrong.status).to.equal(401);
-        expect(textOf(wrong.text)).to.contain('Code incorrect');
-        form = wrong.text;
-      }
-      const third = await holder.post('/connexion/code').send({ _csrf: csrfOf(form), code: wrongCode });
-      expect(third.status).to.equal(401);
-      expect(textOf(third.text)).to.contain(REFUSED);
-      // the attempt is over: even the right code now leads back to the sign-in page
-      const late = await holder.post('/connexion/code').send({ _csrf: csrfOf(third.text), code: good });
-      expect(late.status).to.equal(303);
-      expect(late.headers.location).to.equal('/connexion');
-      expect((await holder.get('/plan')).status).to.equal(302);
-    } finally {
-      await server.close();
-      await t.close();
+    const { holder, good, wrongCode, form: first } = await throughTheLink('127.0.0.9');
+    let form = first;
+    for (let i = 0; i < 2; i++) {
+      const wrong = await holder.post('/connexion/code').send({ _csrf: csrfOf(form), code: wrongCode });
+      expect(wrong.status).to.equal(401);
+      expect(textOf(wrong.text)).to.contain('Code incorrect');
+      form = wrong.text;
     }
+    const third = await holder.post('/connexion/code').send({ _csrf: csrfOf(form), code: wrongCode });
+    expect(third.status).to.equal(401);
+    expect(textOf(third.text)).to.contain(REFUSED);
+    // the attempt is over: even the right code now leads back to the sign-in page
+    const late = await holder.post('/connexion/code').send({ _csrf: csrfOf(third.text), code: good });
+    expect(late.status).to.equal(303);
+    expect(late.headers.location).to.equal('/connexion');
+    expect((await holder.get('/plan')).status).to.equal(302);
   });
 });
 
