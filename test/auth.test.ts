@@ -47,6 +47,16 @@ describe('sign in and out', () => {
     expect(after).to.be.a('string').and.not.equal(before);
   });
 
+  it('says next to the field what is missing, keeping the e-mail typed', async () => {
+    const agent = request.agent(t.app);
+    const page = await agent.get('/connexion');
+    const res = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: ACCOUNTS.viewer, password: '' });
+    expect(res.status).to.equal(422);
+    expect(res.text).to.match(/id="password-error"[^>]*>[\s\S]*?Saisissez votre mot de passe\./);
+    expect(res.text).not.to.contain('id="email-error"');
+    expect(res.text).to.contain(`value="${ACCOUNTS.viewer}"`);
+  });
+
   it('gives the same answer for a wrong password and an unknown account, keeping the e-mail typed', async () => {
     const agent = request.agent(t.app);
     const page = await agent.get('/connexion');
@@ -58,6 +68,8 @@ describe('sign in and out', () => {
     expect(wrong.text).to.contain('Connexion refusée : adresse électronique ou mot de passe incorrect, ou compte bloqué.');
     expect(unknown.text).to.contain('Connexion refusée : adresse électronique ou mot de passe incorrect, ou compte bloqué.');
     expect(wrong.text).to.contain(`value="${ACCOUNTS.admin}"`);
+    // said once, in the alert: not repeated under each field
+    expect(wrong.text.split('Connexion refusée').length - 1).to.equal(1);
     const failures = await t.db('audit_log').where({ action: 'login_failed' }).count({ n: '*' }).first();
     expect(Number(failures!.n)).to.equal(2);
   });

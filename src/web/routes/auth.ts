@@ -46,10 +46,12 @@ const UNLOCK_TITLE = 'Connexion malgré le gel du compte';
 export function authRouter(ctx: AppContext): Router {
   const router = Router();
 
-  const renderLogin = async (res: Response, status: number, values: { email: string; retour: string }, error?: string, notice?: string) => {
+  const renderLogin = async (
+    res: Response, status: number, values: { email: string; retour: string }, error?: string, notice?: string, fieldErrors: Record<string, string> = {},
+  ) => {
     const plan = await currentPlan(ctx.db);
     const demoAccounts = ctx.config.demo && plan.isDemo ? DEMO_ACCOUNTS : [];
-    res.status(status).render('auth/login', { title: 'Connexion', values, error, notice, demoAccounts, demoPassword: DEMO_PASSWORD });
+    res.status(status).render('auth/login', { title: 'Connexion', values, error, notice, fieldErrors, demoAccounts, demoPassword: DEMO_PASSWORD });
   };
 
   const refuse = async (res: Response, values: { email: string; retour: string }, userId: number | null, why: string) => {
@@ -116,7 +118,11 @@ export function authRouter(ctx: AppContext): Router {
     const now = ctx.now();
     const source = sourceOf(req.ip);
     if (unlockToken) return unlockSignIn(req, res, unlockToken, password, source);
-    if (!email || !password) return renderLogin(res, 422, values, 'Saisissez votre adresse électronique et votre mot de passe.');
+    if (!email || !password) {
+      return renderLogin(res, 422, values, 'Saisissez votre adresse électronique et votre mot de passe.', undefined, {
+        ...(email ? {} : { email: 'Saisissez votre adresse électronique.' }), ...(password ? {} : { password: 'Saisissez votre mot de passe.' }),
+      });
+    }
     // A source that failed too often, on any accounts, is refused before anything else is looked at. The attempt is
     // counted first, in one atomic upsert, so requests sent in parallel get no more checks than the limit; a right
     // password gives it back (the limit counts failures).
