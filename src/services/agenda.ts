@@ -8,13 +8,18 @@ import { type Agenda, type AgendaFiche, buildAgenda } from '../domain/agenda';
 import { changesSince } from '../domain/changes';
 import { isLate, ownersSummary, stepsProgress } from '../domain/fiche';
 import { perimeterLines } from '../domain/perimeter';
+import { localInstant } from '../domain/local-time';
 import { SIDE_EFFECT_LABELS, STATUS_LABELS } from '../domain/statuses';
 import { reads } from '../data/reads';
 
 const dmy = (d: string | null) => (d ? d.split('-').reverse().join('/') : '—');
 
-/** A local "2026-11-24T14:00" as the instant it names on this server, to compare with audit times. */
-export const instantOf = (local: string) => new Date(local).toISOString();
+/**
+ * A local "2026-11-24T14:00" as the instant it names in the server's time zone (the plan's: the server sets it),
+ * to compare with audit times; read like the meeting's .ics, and never throwing on a time the clocks skipped.
+ */
+export const instantOf = (local: string) =>
+  (localInstant(local, Intl.DateTimeFormat().resolvedOptions().timeZone)?.instant ?? new Date(local)).toISOString();
 
 /** The fiche ids a meeting covers: all the plan's by default. */
 export async function coveredFicheIds(db: Knex, meeting: Meeting): Promise<number[]> {

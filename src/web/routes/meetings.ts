@@ -16,7 +16,8 @@ import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { type FieldErrors, fieldErrors, isoDate, optionalText, requiredText, str } from '../forms/fields';
-import { emptyMeetingValues, localInstant, type MeetingFormValues, meetingToValues, readMeetingForm, validateMeeting } from '../forms/meeting';
+import { localInstant } from '../../domain/local-time';
+import { emptyMeetingValues, type MeetingFormValues, meetingToValues, readMeetingForm, validateMeeting } from '../forms/meeting';
 
 const HELD = new HttpError(409, "Cette séance a été tenue : son ordre du jour est figé et ne peut plus être modifié. Les décisions et le relevé restent modifiables.");
 
