@@ -8,7 +8,8 @@ import { DEMO_PASSWORD } from '../db/seeds/demo';
 import { createApp } from '../src/app';
 import { deliverDue } from '../src/mail/worker';
 import { smtpMailer } from '../src/mail/transport';
-import { enrolTotp } from '../src/data/accounts';
+import { enrolTotp, FROZEN_FOR_GOOD } from '../src/data/accounts';
+import { purgeExpiredEvents } from '../src/mail/scheduler';
 import { newTotpSecret, totpCode } from '../src/security/totp';
 import { ACCOUNTS, csrfOf, freshApp, NOW, type TestApp, textOf } from './helpers';
 import { startSmtp } from './smtp';
@@ -120,6 +121,18 @@ describe('throttling: freezes a stranger cannot use against the owner', function
     clock = new Date(clock.getTime() + 60_000);
     for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.20', ACCOUNTS.viewer, 'encore faux');
     expect((await userRow(t, ACCOUNTS.viewer)).frozen_until).to.equal(new Date(clock.getTime() + 30 * 60_000).toISOString());
+  });
+
+  it('lets the background work delete failures per source older than a day, except on an account still frozen', async () => {
+    for (let i = 0; i < 2; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, 'mauvais mot de passe');
+    for (let i = 0; i < 2; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.editor, 'mauvais mot de passe');
+    const ids = async () => (await t.db('login_sources').join('users', 'users.id', 'login_sources.user_id').select('users.email')).map((r) => r.email).sort();
+    expect(await ids()).to.deep.equal([ACCOUNTS.editor, ACCOUNTS.viewer].sort());
+    await t.db('users').where({ email: ACCOUNTS.editor }).update({ frozen_until: FROZEN_FOR_GOOD });
+    await purgeExpiredEvents({ db: t.db, now: () => new Date(NOW.getTime() + 23 * 3_600_000) });
+    expect(await ids()).to.have.length(2);
+    await purgeExpiredEvents({ db: t.db, now: () => new Date(NOW.getTime() + 25 * 3_600_000) });
+    expect(await ids()).to.deep.equal([ACCOUNTS.editor]);
   });
 
   it('refuses an address that failed more than 50 times in a quarter of an hour, whatever the accounts', async () => {

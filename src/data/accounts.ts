@@ -94,6 +94,18 @@ export async function chargeAttempt(
   });
 }
 
+/**
+ * Deletes what chargeAttempt would forget anyway: sources whose last failure is older than a day, on accounts
+ * that are not frozen now. Returns how many rows went.
+ */
+export async function purgeLoginSources(db: Knex, now: Date): Promise<number> {
+  const at = now.toISOString();
+  return db('login_sources')
+    .where((w) => w.whereNull('last_failure_at').orWhere('last_failure_at', '<=', new Date(now.getTime() - SOURCE_MEMORY_MS).toISOString()))
+    .whereNotIn('user_id', db('users').select('id').where('frozen_until', '>', at))
+    .delete();
+}
+
 /** The password was right and the second factor comes next: that attempt was no failure. */
 export async function refundAttempt(db: Knex, charge: Charge): Promise<void> {
   const q = db('login_sources').where({ user_id: charge.userId, source: charge.source }).where('failures', '>', 0);

@@ -1,5 +1,6 @@
 import { subMonths } from 'date-fns';
 import type { Knex } from 'knex';
+import { purgeLoginSources } from '../data/accounts';
 import { purgeSecurityEvents } from '../data/audit';
 import { getSecuritySettings } from '../data/security-settings';
 import type { MailConfig } from '../config';
@@ -40,9 +41,13 @@ export async function runScheduledDigests(deps: SchedulerDeps): Promise<string |
   return period;
 }
 
-/** Security events past the retention the admin sets (12 months by default) are deleted; business history is kept. */
+/**
+ * Security events past the retention the admin sets (12 months by default) are deleted; business history is kept.
+ * Sign-in failures per source older than a day (already ignored) go too.
+ */
 export async function purgeExpiredEvents(deps: Pick<SchedulerDeps, 'db' | 'now'>): Promise<number> {
   const { auditRetentionMonths } = await getSecuritySettings(deps.db);
+  await purgeLoginSources(deps.db, deps.now());
   return purgeSecurityEvents(deps.db, subMonths(deps.now(), auditRetentionMonths));
 }
 
