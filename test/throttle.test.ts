@@ -66,88 +66,92 @@ async function outboxReaches(db: Knex, kind: string, n: number): Promise<number>
   return count(db('outbox').where({ kind }));
 }
 
-describe('throttling: freezes a stranger cannot use against the owner', function () {
-  this.timeout(60_000);
-  let t: TestApp;
-  let server: Server;
-  let clock: Date;
+/** A fresh app listening on 127.0.0.1 for each test of a suite, on a clock the tests move. */
+function appPerTest() {
+  const c = { t: undefined as unknown as TestApp, server: undefined as unknown as Server, clock: NOW };
   beforeEach(async () => {
-    clock = NOW;
-    t = await freshApp({}, () => clock);
-    server = await listen(t.app);
+    c.clock = NOW;
+    c.t = await freshApp({}, () => c.clock);
+    c.server = await listen(c.t.app);
   });
   afterEach(async () => {
-    await server.close();
-    await t.close();
+    await c.server.close();
+    await c.t.close();
   });
+  return c;
+}
+
+describe('throttling: freezes a stranger cannot use against the owner', function () {
+  this.timeout(60_000);
+  const c = appPerTest();
 
   it('stops the guesser (right password refused from its address) while the owner signs in from another address', async () => {
-    for (let i = 0; i < 5; i++) expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, 'mauvais mot de passe')).res.status).to.equal(401);
-    const frozen = await userRow(t, ACCOUNTS.admin);
+    for (let i = 0; i < 5; i++) expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.admin, 'mauvais mot de passe')).res.status).to.equal(401);
+    const frozen = await userRow(c.t, ACCOUNTS.admin);
     expect(frozen.frozen_until).to.equal(new Date(NOW.getTime() + 15 * 60_000).toISOString());
     // the freeze is audited and the admins alerted, as before
-    expect(await count(t.db('audit_log').where({ action: 'freeze', entity_id: frozen.id }))).to.equal(1);
-    expect(await count(t.db('outbox').where({ kind: 'security' }))).to.equal(1);
-    const guesser = await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, DEMO_PASSWORD);
+    expect(await count(c.t.db('audit_log').where({ action: 'freeze', entity_id: frozen.id }))).to.equal(1);
+    expect(await count(c.t.db('outbox').where({ kind: 'security' }))).to.equal(1);
+    const guesser = await signInFrom(c.server, '127.0.0.2', ACCOUNTS.admin, DEMO_PASSWORD);
     expect(guesser.res.status).to.equal(401);
     expect(textOf(guesser.res.text)).to.contain(REFUSED);
     await guesser.b.get('/plan').expect(302);
     // the owner, at the office
-    const owner = await signInFrom(server, '127.0.0.3', ACCOUNTS.admin, DEMO_PASSWORD);
+    const owner = await signInFrom(c.server, '127.0.0.3', ACCOUNTS.admin, DEMO_PASSWORD);
     expect(owner.res.status, textOf(owner.res.text).slice(0, 300)).to.equal(302);
     await owner.b.get('/plan').expect(200);
     // the guesser is still refused after the owner's sign-in
-    expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
+    expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
   });
 
   it('makes the guessing address wait longer each time: 15 minutes, then 30', async () => {
-    for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, 'mauvais mot de passe');
-    clock = new Date(NOW.getTime() + 14 * 60_000);
-    expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(401);
-    clock = new Date(NOW.getTime() + 16 * 60_000);
-    for (let i = 0; i < 5; i++) expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, 'encore faux')).res.status).to.equal(401);
-    clock = new Date(NOW.getTime() + (16 + 29) * 60_000);
-    expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(401);
-    clock = new Date(NOW.getTime() + (16 + 31) * 60_000);
-    expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
+    for (let i = 0; i < 5; i++) await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, 'mauvais mot de passe');
+    c.clock = new Date(NOW.getTime() + 14 * 60_000);
+    expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(401);
+    c.clock = new Date(NOW.getTime() + 16 * 60_000);
+    for (let i = 0; i < 5; i++) expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, 'encore faux')).res.status).to.equal(401);
+    c.clock = new Date(NOW.getTime() + (16 + 29) * 60_000);
+    expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(401);
+    c.clock = new Date(NOW.getTime() + (16 + 31) * 60_000);
+    expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
   });
 
   it('counts a freeze once when it is extended to every address: the next freeze lasts 30 minutes, not 60', async () => {
     // spread over addresses: frozen at 5 failures, extended to every address at 10
-    for (let a = 2; a <= 11; a++) await signInFrom(server, `127.0.0.${a}`, ACCOUNTS.viewer, `essai ${a}`);
-    expect(await count(t.db('audit_log').where({ action: 'freeze_all' }))).to.equal(1);
-    const first = await userRow(t, ACCOUNTS.viewer);
-    clock = new Date(first.frozen_until);
-    clock = new Date(clock.getTime() + 60_000);
-    for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.20', ACCOUNTS.viewer, 'encore faux');
-    expect((await userRow(t, ACCOUNTS.viewer)).frozen_until).to.equal(new Date(clock.getTime() + 30 * 60_000).toISOString());
+    for (let a = 2; a <= 11; a++) await signInFrom(c.server, `127.0.0.${a}`, ACCOUNTS.viewer, `essai ${a}`);
+    expect(await count(c.t.db('audit_log').where({ action: 'freeze_all' }))).to.equal(1);
+    const first = await userRow(c.t, ACCOUNTS.viewer);
+    c.clock = new Date(first.frozen_until);
+    c.clock = new Date(c.clock.getTime() + 60_000);
+    for (let i = 0; i < 5; i++) await signInFrom(c.server, '127.0.0.20', ACCOUNTS.viewer, 'encore faux');
+    expect((await userRow(c.t, ACCOUNTS.viewer)).frozen_until).to.equal(new Date(c.clock.getTime() + 30 * 60_000).toISOString());
   });
 
   it('lets the background work delete failures per source older than a day, except on an account still frozen', async () => {
-    for (let i = 0; i < 2; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, 'mauvais mot de passe');
-    for (let i = 0; i < 2; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.editor, 'mauvais mot de passe');
-    const ids = async () => (await t.db('login_sources').join('users', 'users.id', 'login_sources.user_id').select('users.email')).map((r) => r.email).sort();
+    for (let i = 0; i < 2; i++) await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, 'mauvais mot de passe');
+    for (let i = 0; i < 2; i++) await signInFrom(c.server, '127.0.0.2', ACCOUNTS.editor, 'mauvais mot de passe');
+    const ids = async () => (await c.t.db('login_sources').join('users', 'users.id', 'login_sources.user_id').select('users.email')).map((r) => r.email).sort();
     expect(await ids()).to.deep.equal([ACCOUNTS.editor, ACCOUNTS.viewer].sort());
-    await t.db('users').where({ email: ACCOUNTS.editor }).update({ frozen_until: FROZEN_FOR_GOOD });
-    await purgeExpiredEvents({ db: t.db, now: () => new Date(NOW.getTime() + 23 * 3_600_000) });
+    await c.t.db('users').where({ email: ACCOUNTS.editor }).update({ frozen_until: FROZEN_FOR_GOOD });
+    await purgeExpiredEvents({ db: c.t.db, now: () => new Date(NOW.getTime() + 23 * 3_600_000) });
     expect(await ids()).to.have.length(2);
-    await purgeExpiredEvents({ db: t.db, now: () => new Date(NOW.getTime() + 25 * 3_600_000) });
+    await purgeExpiredEvents({ db: c.t.db, now: () => new Date(NOW.getTime() + 25 * 3_600_000) });
     expect(await ids()).to.deep.equal([ACCOUNTS.editor]);
   });
 
   it('refuses an address that failed more than 50 times in a quarter of an hour, whatever the accounts', async () => {
-    for (let i = 0; i < 50; i++) expect((await signInFrom(server, '127.0.0.2', `inconnu${i}@metropole.example.org`, 'un mot de passe courant')).res.status).to.equal(401);
-    const sprayer = await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD);
+    for (let i = 0; i < 50; i++) expect((await signInFrom(c.server, '127.0.0.2', `inconnu${i}@metropole.example.org`, 'un mot de passe courant')).res.status).to.equal(401);
+    const sprayer = await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD);
     expect(sprayer.res.status).to.equal(429);
     expect(textOf(sprayer.res.text)).to.contain('Trop d’échecs de connexion depuis votre adresse réseau');
-    expect((await signInFrom(server, '127.0.0.3', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
-    clock = new Date(NOW.getTime() + 16 * 60_000);
-    expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
+    expect((await signInFrom(c.server, '127.0.0.3', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
+    c.clock = new Date(NOW.getTime() + 16 * 60_000);
+    expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
   });
 
   it('stops at 50 failures from one address even when they arrive all at once', async () => {
     const forms = await Promise.all(Array.from({ length: 70 }, async (_, i) => {
-      const b = browser(server, '127.0.0.2');
+      const b = browser(c.server, '127.0.0.2');
       return { b, i, token: csrfOf((await b.get('/connexion')).text) };
     }));
     const all = await Promise.all(forms.map(({ b, i, token }) => b.post('/connexion').send({ _csrf: token, email: `inconnu${i}@metropole.example.org`, password: 'un mot de passe courant' })));
@@ -157,44 +161,44 @@ describe('throttling: freezes a stranger cannot use against the owner', function
   });
 
   it('does not count a right password against its address', async () => {
-    for (let i = 0; i < 49; i++) await signInFrom(server, '127.0.0.2', `inconnu${i}@metropole.example.org`, 'un mot de passe courant');
-    for (let i = 0; i < 3; i++) expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
-    expect((await signInFrom(server, '127.0.0.2', 'inconnu-50@metropole.example.org', 'un mot de passe courant')).res.status).to.equal(401);
-    expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(429);
+    for (let i = 0; i < 49; i++) await signInFrom(c.server, '127.0.0.2', `inconnu${i}@metropole.example.org`, 'un mot de passe courant');
+    for (let i = 0; i < 3; i++) expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
+    expect((await signInFrom(c.server, '127.0.0.2', 'inconnu-50@metropole.example.org', 'un mot de passe courant')).res.status).to.equal(401);
+    expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(429);
   });
 
   it('checks no more than 5 passwords from one address even when 20 arrive at once', async () => {
     // twenty forms loaded first, then posted together
     const forms = await Promise.all(Array.from({ length: 20 }, async () => {
-      const b = browser(server, '127.0.0.2');
+      const b = browser(c.server, '127.0.0.2');
       return { b, token: csrfOf((await b.get('/connexion')).text) };
     }));
     const all = await Promise.all(forms.map(({ b, token }) => b.post('/connexion').send({ _csrf: token, email: ACCOUNTS.editor, password: 'mauvais mot de passe' })));
     expect(all.map((r) => r.status)).to.deep.equal(Array(20).fill(401));
-    const checked = await count(t.db('audit_log').where({ action: 'login_failed' }).where('summary', 'like', '%(mot de passe incorrect)%'));
+    const checked = await count(c.t.db('audit_log').where({ action: 'login_failed' }).where('summary', 'like', '%(mot de passe incorrect)%'));
     expect(checked).to.equal(5);
   });
 
   it('stops a guesser spread over many addresses; the owner gets in with the unlock link e-mailed to them, once', async () => {
     const smtp = await startSmtp();
-    await server.close();
-    await t.close();
-    t = await freshApp({ mail: mailConfig(smtp.url) }, () => clock);
-    server = await listen(t.app);
+    await c.server.close();
+    await c.t.close();
+    c.t = await freshApp({ mail: mailConfig(smtp.url) }, () => c.clock);
+    c.server = await listen(c.t.app);
     try {
-      for (let i = 0; i < 5; i++) await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, 'mauvais mot de passe');
+      for (let i = 0; i < 5; i++) await signInFrom(c.server, '127.0.0.2', ACCOUNTS.admin, 'mauvais mot de passe');
       // more addresses, one guess each, while the account is frozen: after 10 failures in all, every address is refused
-      for (let a = 3; a <= 7; a++) expect((await signInFrom(server, `127.0.0.${a}`, ACCOUNTS.admin, `essai ${a}`)).res.status).to.equal(401);
-      expect((await signInFrom(server, '127.0.0.8', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
-      expect((await signInFrom(server, '127.0.0.9', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
+      for (let a = 3; a <= 7; a++) expect((await signInFrom(c.server, `127.0.0.${a}`, ACCOUNTS.admin, `essai ${a}`)).res.status).to.equal(401);
+      expect((await signInFrom(c.server, '127.0.0.8', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
+      expect((await signInFrom(c.server, '127.0.0.9', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
       // the owner's message: an unlock link, through the outbox like every e-mail
       const mailer = smtpMailer(smtp.url);
-      await deliverDue(t.db, mailer, t.config.mail, () => clock);
+      await deliverDue(c.t.db, mailer, c.t.config.mail, () => c.clock);
       mailer.close();
       const mine = smtp.received.filter((m) => m.envelopeTo[0] === ACCOUNTS.admin && /gelé/.test(m.subject) && !m.subject.includes(ACCOUNTS.admin));
       expect(mine, smtp.received.map((m) => m.subject).join(' | ')).to.have.length(1);
       const link = /https:\/\/plan\.metropole\.example\.org(\/connexion\?deblocage=[\w-]+)/.exec(mine[0]!.text)![1]!;
-      const owner = browser(server, '127.0.0.9');
+      const owner = browser(c.server, '127.0.0.9');
       const page = await owner.get(link).expect(200);
       expect(textOf(page.text)).to.contain(ACCOUNTS.admin);
       // a typo is allowed (the link takes a few attempts), then the right password signs in despite the freeze
@@ -204,11 +208,11 @@ describe('throttling: freezes a stranger cannot use against the owner', function
       const ok = await owner.post('/connexion').send({ _csrf: csrfOf(typo.text), deblocage: link.split('=')[1], password: DEMO_PASSWORD });
       expect(ok.status, textOf(ok.text).slice(0, 300)).to.equal(302);
       await owner.get('/plan').expect(200);
-      expect((await t.db('audit_log').where({ action: 'login' }).orderBy('id', 'desc').first()).summary).to.contain('lien de déblocage');
+      expect((await c.t.db('audit_log').where({ action: 'login' }).orderBy('id', 'desc').first()).summary).to.contain('lien de déblocage');
       // single use
-      await browser(server, '127.0.0.9').get(link).expect(404);
+      await browser(c.server, '127.0.0.9').get(link).expect(404);
       // the guessers are still refused
-      expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
+      expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
     } finally {
       await smtp.close();
     }
@@ -284,21 +288,10 @@ describe('throttling: the unlock link with a second factor', function () {
 
 describe('throttling: secrets typed in a signed-in session', function () {
   this.timeout(60_000);
-  let t: TestApp;
-  let server: Server;
-  let clock: Date;
-  beforeEach(async () => {
-    clock = NOW;
-    t = await freshApp({}, () => clock);
-    server = await listen(t.app);
-  });
-  afterEach(async () => {
-    await server.close();
-    await t.close();
-  });
+  const c = appPerTest();
 
   it('limits guesses of the current password on the change-password form, like sign-in, and freezes the account', async () => {
-    const { b } = await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD);
+    const { b } = await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD);
     const change = (current: string) => b.form('/compte/mot-de-passe', '/compte/mot-de-passe', { current, password: 'une toute nouvelle phrase', confirm: 'une toute nouvelle phrase' });
     for (let i = 0; i < 5; i++) {
       const res = await change(`essai ${i}`);
@@ -309,36 +302,36 @@ describe('throttling: secrets typed in a signed-in session', function () {
     expect(right.status).to.equal(429);
     expect(textOf(right.text)).to.contain('Trop d’essais incorrects');
     expect(right.text).to.match(/id="current-error"/);
-    const row = await userRow(t, ACCOUNTS.viewer);
+    const row = await userRow(c.t, ACCOUNTS.viewer);
     expect(row.frozen_until).to.equal(new Date(NOW.getTime() + 15 * 60_000).toISOString());
-    expect(await count(t.db('audit_log').where({ action: 'freeze', entity_id: row.id }))).to.equal(1);
+    expect(await count(c.t.db('audit_log').where({ action: 'freeze', entity_id: row.id }))).to.equal(1);
     // the password did not change, and signing in from that address is refused too
-    expect((await signInFrom(server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(401);
-    expect((await signInFrom(server, '127.0.0.3', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
+    expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(401);
+    expect((await signInFrom(c.server, '127.0.0.3', ACCOUNTS.viewer, DEMO_PASSWORD)).res.status).to.equal(302);
   });
 
   it('limits guesses of the code confirming a second-factor enrolment', async () => {
-    const { b } = await signInFrom(server, '127.0.0.2', ACCOUNTS.editor, DEMO_PASSWORD);
+    const { b } = await signInFrom(c.server, '127.0.0.2', ACCOUNTS.editor, DEMO_PASSWORD);
     const page = await b.get('/compte/double-authentification').expect(200);
     const secret = /class="app-secret">([A-Z2-7 ]+)</.exec(page.text)![1]!.replace(/ /g, '');
-    const good = totpCode(secret, clock);
+    const good = totpCode(secret, c.clock);
     const wrong = good === '000000' ? '111111' : '000000';
     for (let i = 0; i < 5; i++) expect((await b.form('/compte/double-authentification', '/compte/double-authentification', { code: wrong })).status).to.equal(422);
     const right = await b.form('/compte/double-authentification', '/compte/double-authentification', { code: good });
     expect(right.status).to.equal(429);
     expect(textOf(right.text)).to.contain('Trop d’essais incorrects');
-    expect((await userRow(t, ACCOUNTS.editor)).totp_enabled_at).to.equal(null);
-    expect((await userRow(t, ACCOUNTS.editor)).frozen_until).to.be.a('string');
+    expect((await userRow(c.t, ACCOUNTS.editor)).totp_enabled_at).to.equal(null);
+    expect((await userRow(c.t, ACCOUNTS.editor)).frozen_until).to.be.a('string');
   });
 
   it('limits guesses of the second-factor code on the recovery-codes page', async () => {
-    const { b } = await signInFrom(server, '127.0.0.2', ACCOUNTS.editor, DEMO_PASSWORD);
+    const { b } = await signInFrom(c.server, '127.0.0.2', ACCOUNTS.editor, DEMO_PASSWORD);
     const page = await b.get('/compte/double-authentification').expect(200);
     const secret = /class="app-secret">([A-Z2-7 ]+)</.exec(page.text)![1]!.replace(/ /g, '');
-    await b.post('/compte/double-authentification').send({ _csrf: csrfOf(page.text), code: totpCode(secret, clock) }).expect(200);
-    const before = await t.db('recovery_codes').where({ user_id: (await userRow(t, ACCOUNTS.editor)).id }).select('code_hash');
-    clock = new Date(NOW.getTime() + 60_000);
-    const good = totpCode(secret, clock);
+    await b.post('/compte/double-authentification').send({ _csrf: csrfOf(page.text), code: totpCode(secret, c.clock) }).expect(200);
+    const before = await c.t.db('recovery_codes').where({ user_id: (await userRow(c.t, ACCOUNTS.editor)).id }).select('code_hash');
+    c.clock = new Date(NOW.getTime() + 60_000);
+    const good = totpCode(secret, c.clock);
     const wrong = good === '000000' ? '111111' : '000000';
     for (let i = 0; i < 5; i++) {
       expect((await b.form('/compte/double-authentification', '/compte/double-authentification/codes', { code: wrong })).status).to.equal(422);
@@ -346,7 +339,7 @@ describe('throttling: secrets typed in a signed-in session', function () {
     const right = await b.form('/compte/double-authentification', '/compte/double-authentification/codes', { code: good });
     expect(right.status).to.equal(429);
     expect(textOf(right.text)).to.contain('Trop d’essais incorrects');
-    const after = await t.db('recovery_codes').where({ user_id: (await userRow(t, ACCOUNTS.editor)).id }).select('code_hash');
+    const after = await c.t.db('recovery_codes').where({ user_id: (await userRow(c.t, ACCOUNTS.editor)).id }).select('code_hash');
     expect(after).to.deep.equal(before);
   });
 });
