@@ -49,10 +49,10 @@ if (signed.status !== 302) throw new Error(`connexion impossible (${signed.statu
 const busiestRow = await db('steps').select('fiche_id').count({ n: '*' }).groupBy('fiche_id').orderBy('n', 'desc').first();
 const busiest = Number((busiestRow as { fiche_id: number }).fiche_id);
 const pages = [
-  ['Tableau de bord', '/tableau-de-bord'],
-  ['Liste du plan', '/plan'],
-  ['Page d’une fiche', `/fiches/${busiest}`],
-  ['Ordre du jour', `/seances/${plan.meetingId}/ordre-du-jour`],
+  ['Tableau de bord', '/homologations/1/tableau-de-bord'],
+  ['Liste du plan', '/homologations/1'],
+  ['Page d’une fiche', `/homologations/1/fiches/${busiest}`],
+  ['Ordre du jour', `/homologations/1/seances/${plan.meetingId}/ordre-du-jour`],
 ] as const;
 
 async function load(url: string, headers: Record<string, string>) {

@@ -49,7 +49,7 @@ try {
       await shot('modifier-erreurs');
     }
     if (account.role === 'admin') {
-      for (const [url, name] of [['/admin', 'admin'], ['/admin/instances', 'instances'], ['/admin/utilisateurs/nouveau', 'utilisateur'], ['/admin/journal', 'journal'], ['/fiches/9999', '404'],
+      for (const [url, name] of [['/admin', 'admin'], ['/admin/instances', 'instances'], ['/admin/utilisateurs/nouveau', 'utilisateur'], ['/admin/journal', 'journal'], ['/homologations/1/fiches/9999', '404'],
         ['/admin/points', 'points'], ['/communes/1/point', 'point-apercu'], ['/communes/1/contacts', 'contacts'], ['/admin/courriels', 'courriels'], ['/admin/courriels/1', 'courriel'], ['/alertes', 'alertes']]) {
         await page.goto(`${base}${url}`);
         await shot(name!);

@@ -20,10 +20,8 @@ import { securitySettingsRouter } from './web/routes/security-settings';
 import { supervisionRouter } from './web/routes/supervision';
 import { unsubscribeRouter } from './web/routes/unsubscribe';
 import { authRouter } from './web/routes/auth';
-import { dashboardRouter } from './web/routes/dashboard';
-import { fichesRouter } from './web/routes/fiches';
-import { meetingsRouter } from './web/routes/meetings';
-import { planRouter } from './web/routes/plan';
+import { homologationRouter } from './web/routes/homologation';
+import { homologationsRouter } from './web/routes/homologations';
 import { planSettingsRouter } from './web/routes/plan-settings';
 import { viewHelpers } from './web/view-helpers';
 
@@ -96,6 +94,9 @@ export function createApp(ctx: AppContext): express.Express {
     res.locals.h = viewHelpers;
     res.locals.user = req.user ?? null;
     res.locals.path = req.path;
+    // set under /homologations/:hid (the homologation's pages); null elsewhere
+    res.locals.base = null;
+    res.locals.hom = null;
     res.locals.demo = ctx.config.demo;
     res.locals.csrfToken = () => csrf.tokenFor(req);
     // In production the cookies are Secure: over plain HTTP the browser keeps none and no sign-in can work.
@@ -107,14 +108,12 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(csrf.protect);
 
   app.use(authRouter(ctx));
-  app.get('/', (_req, res) => res.redirect('/plan'));
+  app.get('/', (_req, res) => res.redirect('/homologations'));
   app.use(requireSignIn);
   app.use(requireAccountReady);
   app.use(accountRouter(ctx));
-  app.use(planRouter(ctx));
-  app.use(dashboardRouter(ctx));
-  app.use(fichesRouter(ctx));
-  app.use(meetingsRouter(ctx));
+  app.use(homologationsRouter(ctx));
+  app.use('/homologations/:hid', homologationRouter(ctx));
   app.use(contactsRouter(ctx));
   app.use(communeUsersRouter(ctx));
   app.use(alertsRouter(ctx));

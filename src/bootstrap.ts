@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { loadDemo } from '../db/seeds/demo';
 import type { Config } from './config';
-import { currentPlan, isEmpty, lockForFirstStart } from './data/plans';
+import { isEmpty, lockForFirstStart } from './data/plans';
 import { migrate } from './db';
 
 /**
@@ -21,6 +21,5 @@ export async function prepareDatabase(db: Knex, config: Pick<Config, 'demo'>, no
       return true;
     });
   }
-  await currentPlan(db);
   return { demoLoaded };
 }

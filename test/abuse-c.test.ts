@@ -63,13 +63,13 @@ describe('CSV exports against formula injection', function () {
     for (const { id } of await t.db('milestones').select('id')) await t.db('milestones').where({ id }).update({ title: hostile(n++) });
 
     const admin = await signIn(t.app, ACCOUNTS.admin);
-    const page = await admin.get('/tableau-de-bord').expect(200);
-    const exports = [...new Set([...page.text.matchAll(/href="\/tableau-de-bord\?(?:[^"]*&amp;)?export=([a-z-]+)"/g)].map((m) => m[1]!))];
+    const page = await admin.get('/homologations/1/tableau-de-bord').expect(200);
+    const exports = [...new Set([...page.text.matchAll(/href="\/homologations\/1\/tableau-de-bord\?(?:[^"]*&amp;)?export=([a-z-]+)"/g)].map((m) => m[1]!))];
     expect(exports, 'the exports the dashboard offers').to.have.length(11);
 
     const withHostileText: string[] = [];
     for (const name of exports) {
-      const res = await admin.get(`/tableau-de-bord?export=${name}`).expect(200).expect('Content-Type', /text\/csv/);
+      const res = await admin.get(`/homologations/1/tableau-de-bord?export=${name}`).expect(200).expect('Content-Type', /text\/csv/);
       expect(res.text.startsWith('\ufeff'), `${name}: BOM`).to.equal(true);
       const rows = parseCsv(res.text);
       expect(rows.length, `${name}: rows`).to.be.greaterThan(1);
@@ -167,7 +167,7 @@ describe('meeting times on the daylight-saving changes (Paris time)', function (
   const dtstart = (ics: string) => /^DTSTART:(\S+)/m.exec(ics)?.[1];
   const dtend = (ics: string) => /^DTEND:(\S+)/m.exec(ics)?.[1];
   const create = async (editor: Awaited<ReturnType<typeof signIn>>, fields: Record<string, string>) => {
-    const res = await postForm(editor, '/seances/nouvelle', '/seances', { ...meeting, ...fields });
+    const res = await postForm(editor, '/homologations/1/seances/nouvelle', '/homologations/1/seances', { ...meeting, ...fields });
     expect(res.status, fieldError(res.text, 'startTime') ?? fieldError(res.text, 'endTime') ?? '').to.equal(303);
     return Number(/\/seances\/(\d+)/.exec(res.headers.location!)![1]);
   };
@@ -176,12 +176,12 @@ describe('meeting times on the daylight-saving changes (Paris time)', function (
     t = await freshApp();
     const editor = await signIn(t.app, ACCOUNTS.editor);
     const before = Number((await t.db('meetings').count({ n: '*' }).first())!.n);
-    const start = await postForm(editor, '/seances/nouvelle', '/seances', meeting);
+    const start = await postForm(editor, '/homologations/1/seances/nouvelle', '/homologations/1/seances', meeting);
     expect(start.status).to.equal(422);
     expect(fieldError(start.text, 'startTime')).to.match(/n'existe pas/).and.contain('28/03/2027').and.contain('02:00').and.contain('03:00');
     expect(start.text).to.match(/<input[^>]*id="startTime"[^>]*value="02:30"|<input[^>]*value="02:30"[^>]*id="startTime"/);
     expect(start.text).to.contain('value="Comité de nuit"');
-    const end = await postForm(editor, '/seances/nouvelle', '/seances', { ...meeting, startTime: '01:00', endTime: '02:00' });
+    const end = await postForm(editor, '/homologations/1/seances/nouvelle', '/homologations/1/seances', { ...meeting, startTime: '01:00', endTime: '02:00' });
     expect(end.status).to.equal(422);
     expect(fieldError(end.text, 'endTime')).to.match(/n'existe pas/);
     expect(fieldError(end.text, 'startTime')).to.equal(null);
@@ -192,16 +192,16 @@ describe('meeting times on the daylight-saving changes (Paris time)', function (
     t = await freshApp();
     const editor = await signIn(t.app, ACCOUNTS.editor);
     const spring = await create(editor, { startTime: '03:30', endTime: '05:00' });
-    const ics = (await editor.get(`/seances/${spring}/invitation.ics`).expect(200)).text;
+    const ics = (await editor.get(`/homologations/1/seances/${spring}/invitation.ics`).expect(200)).text;
     expect([dtstart(ics), dtend(ics)]).to.deep.equal(['20270328T013000Z', '20270328T030000Z']);
     const across = await create(editor, { startTime: '01:30', endTime: '03:30' });
-    const acrossIcs = (await editor.get(`/seances/${across}/invitation.ics`).expect(200)).text;
+    const acrossIcs = (await editor.get(`/homologations/1/seances/${across}/invitation.ics`).expect(200)).text;
     expect([dtstart(acrossIcs), dtend(acrossIcs)], 'one real hour across the change').to.deep.equal(['20270328T003000Z', '20270328T013000Z']);
     const autumn = await create(editor, { date: '2027-10-31', startTime: '02:30', endTime: '03:30' });
-    const autumnIcs = (await editor.get(`/seances/${autumn}/invitation.ics`).expect(200)).text;
+    const autumnIcs = (await editor.get(`/homologations/1/seances/${autumn}/invitation.ics`).expect(200)).text;
     expect([dtstart(autumnIcs), dtend(autumnIcs)], '02:30 summer time, 03:30 winter time').to.deep.equal(['20271031T003000Z', '20271031T023000Z']);
     const winter = await create(editor, { date: '2027-01-12', startTime: '14:00', endTime: '16:00' });
-    expect(dtstart((await editor.get(`/seances/${winter}/invitation.ics`).expect(200)).text)).to.equal('20270112T130000Z');
+    expect(dtstart((await editor.get(`/homologations/1/seances/${winter}/invitation.ics`).expect(200)).text)).to.equal('20270112T130000Z');
   });
 
   it('never answers 500 for the invitation of a meeting stored with an impossible time', async () => {
@@ -210,12 +210,12 @@ describe('meeting times on the daylight-saving changes (Paris time)', function (
     const id = await create(editor, { startTime: '03:30', endTime: '05:00' });
     // saved before the form checked it: read as iCalendar does (RFC 5545: the offset before the gap), 02:15 is 03:15 summer time
     await t.db('meetings').where({ id }).update({ starts_at: '2027-03-28T02:15', ends_at: '2027-03-28T04:00' });
-    const shifted = await editor.get(`/seances/${id}/invitation.ics`).expect(200);
+    const shifted = await editor.get(`/homologations/1/seances/${id}/invitation.ics`).expect(200);
     expect(dtstart(shifted.text)).to.equal('20270328T011500Z');
     // an end that comes to the same instant as the start, or a time that cannot be read: a clear page, not a crash
     for (const [startsAt, endsAt] of [['2027-03-28T02:30', '2027-03-28T03:30'], ['2027-03-28T25:99', '2027-03-28T26:00'], ['n\'importe', 'quoi']]) {
       await t.db('meetings').where({ id }).update({ starts_at: startsAt, ends_at: endsAt });
-      const res = await editor.get(`/seances/${id}/invitation.ics`);
+      const res = await editor.get(`/homologations/1/seances/${id}/invitation.ics`);
       expect(res.status, `${startsAt} – ${endsAt}`).to.equal(409);
       expect(textOf(res.text)).to.contain('Modifiez la séance');
     }

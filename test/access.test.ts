@@ -9,14 +9,14 @@ type Role = keyof typeof ACCOUNTS;
  * Fiche 1 touches Villeurbanne's instances (the demo commune agent); fiche 2 only the Intranet and Extranet.
  */
 const MATRIX: { url: (f: Record<number, number>) => string; expect: Record<Role, number> }[] = [
-  { url: () => '/plan', expect: { admin: 200, editor: 200, viewer: 200, commune: 200, communeAdmin: 200 } },
-  { url: (f) => `/fiches/${f[1]}`, expect: { admin: 200, editor: 200, viewer: 200, commune: 200, communeAdmin: 200 } },
-  { url: (f) => `/fiches/${f[2]}`, expect: { admin: 200, editor: 200, viewer: 200, commune: 403, communeAdmin: 403 } },
-  { url: () => '/fiches/nouvelle', expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
-  { url: (f) => `/fiches/${f[1]}/modifier`, expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
-  { url: (f) => `/fiches/${f[1]}/supprimer`, expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
-  { url: () => '/seances', expect: { admin: 200, editor: 200, viewer: 200, commune: 200, communeAdmin: 200 } },
-  { url: () => '/seances/nouvelle', expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: () => '/homologations/1', expect: { admin: 200, editor: 200, viewer: 200, commune: 200, communeAdmin: 200 } },
+  { url: (f) => `/homologations/1/fiches/${f[1]}`, expect: { admin: 200, editor: 200, viewer: 200, commune: 200, communeAdmin: 200 } },
+  { url: (f) => `/homologations/1/fiches/${f[2]}`, expect: { admin: 200, editor: 200, viewer: 200, commune: 403, communeAdmin: 403 } },
+  { url: () => '/homologations/1/fiches/nouvelle', expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: (f) => `/homologations/1/fiches/${f[1]}/modifier`, expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: (f) => `/homologations/1/fiches/${f[1]}/supprimer`, expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
+  { url: () => '/homologations/1/seances', expect: { admin: 200, editor: 200, viewer: 200, commune: 200, communeAdmin: 200 } },
+  { url: () => '/homologations/1/seances/nouvelle', expect: { admin: 200, editor: 200, viewer: 403, commune: 403, communeAdmin: 403 } },
   { url: () => '/admin', expect: { admin: 200, editor: 403, viewer: 403, commune: 403, communeAdmin: 403 } },
   { url: () => '/admin/journal', expect: { admin: 200, editor: 403, viewer: 403, commune: 403, communeAdmin: 403 } },
   { url: () => '/admin/utilisateurs', expect: { admin: 200, editor: 403, viewer: 403, commune: 403, communeAdmin: 403 } },
@@ -46,13 +46,13 @@ describe('access by role, enforced on the server', () => {
 
   it('refuses the writes of viewers and commune agents, with a valid CSRF token, and changes nothing', async () => {
     for (const role of ['viewer', 'commune'] as Role[]) {
-      const page = await agents[role].get('/plan');
+      const page = await agents[role].get('/homologations/1');
       const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
       const attempts = [
-        agents[role].post(`/fiches/${fiches[1]}/notes`).type('form').send({ _csrf: token, body: 'intrusion', notedOn: '2026-03-16', status: 'fait' }),
-        agents[role].post(`/fiches/${fiches[1]}`).type('form').send({ _csrf: token, title: 'intrusion' }),
-        agents[role].post('/fiches').type('form').send({ _csrf: token, title: 'intrusion' }),
-        agents[role].post(`/fiches/${fiches[1]}/supprimer`).type('form').send({ _csrf: token }),
+        agents[role].post(`/homologations/1/fiches/${fiches[1]}/notes`).type('form').send({ _csrf: token, body: 'intrusion', notedOn: '2026-03-16', status: 'fait' }),
+        agents[role].post(`/homologations/1/fiches/${fiches[1]}`).type('form').send({ _csrf: token, title: 'intrusion' }),
+        agents[role].post('/homologations/1/fiches').type('form').send({ _csrf: token, title: 'intrusion' }),
+        agents[role].post(`/homologations/1/fiches/${fiches[1]}/supprimer`).type('form').send({ _csrf: token }),
         agents[role].post('/admin/equipes').type('form').send({ _csrf: token, name: 'intrusion' }),
       ];
       for (const res of await Promise.all(attempts)) expect(res.status, role).to.equal(403);
@@ -63,11 +63,11 @@ describe('access by role, enforced on the server', () => {
   });
 
   it('shows a commune agent only its own instances in a fiche scope', async () => {
-    const res = await agents.commune.get(`/fiches/${fiches[1]}`).expect(200);
+    const res = await agents.commune.get(`/homologations/1/fiches/${fiches[1]}`).expect(200);
     expect(res.text).to.contain('Toodego Villeurbanne');
     expect(res.text).not.to.contain('Toodego Bron');
     expect(res.text).not.to.contain('SAU production');
-    const admin = await agents.admin.get(`/fiches/${fiches[1]}`).expect(200);
+    const admin = await agents.admin.get(`/homologations/1/fiches/${fiches[1]}`).expect(200);
     expect(admin.text).to.contain('Toodego Bron');
   });
 

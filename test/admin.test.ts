@@ -427,7 +427,7 @@ describe('administration: accounts', () => {
     expect(set.status).to.equal(303);
     expect(set.headers.location).to.equal('/connexion?mot-de-passe=1');
     const lucie = await signIn(t.app, 'lucie.garnier@metropole.example.org', password);
-    expect((await lucie.get('/plan').expect(200)).text).to.contain('Lucie Garnier');
+    expect((await lucie.get('/homologations/1').expect(200)).text).to.contain('Lucie Garnier');
     await lucie.get('/admin').expect(403);
     // the link served once
     expect(textOf((await request(t.app).get(link).expect(404)).text)).to.contain('Lien expiré ou déjà utilisé');
@@ -515,7 +515,7 @@ describe('administration: accounts', () => {
 
   it('a deactivated account can no longer sign in, and its open session ends', async () => {
     const viewer = await signIn(t.app, ACCOUNTS.viewer);
-    await viewer.get('/plan').expect(200);
+    await viewer.get('/homologations/1').expect(200);
     const before = await userValues(ids.viewer, t.db);
     // The box left unticked: the browser sends no "active" field.
     const res = await postForm(admin, `/admin/utilisateurs/${ids.viewer}/modifier`, `/admin/utilisateurs/${ids.viewer}`, {
@@ -527,7 +527,7 @@ describe('administration: accounts', () => {
     expect(after.password_hash, 'an empty password field keeps the password').to.equal(before.password_hash);
     expect(textOf((await admin.get('/admin/utilisateurs')).text)).to.contain(`Sophie Bernard ${ACCOUNTS.viewer} Comité de pilotage (lecture) — Suspendu`);
 
-    const stale = await viewer.get('/plan');
+    const stale = await viewer.get('/homologations/1');
     expect(stale.status).to.equal(302);
     expect(stale.headers.location).to.match(/^\/connexion/);
 
@@ -657,7 +657,7 @@ describe('administration: access', () => {
         expect(res.status, `GET ${url}`).to.equal(403);
         expect(textOf(res.text)).to.contain('Accès refusé');
       }
-      const token = csrfOf((await agent.get('/plan').expect(200)).text);
+      const token = csrfOf((await agent.get('/homologations/1').expect(200)).text);
       for (const p of urls.post) {
         const res = await agent.post(p.url).type('form').send(formBody({ _csrf: token, ...p.fields }));
         expect(res.status, `POST ${p.url}`).to.equal(403);

@@ -36,12 +36,12 @@ describe('late-fiche alerts and their acknowledgement', function () {
 
       // the dashboard shows it unacknowledged; the editor acknowledges it through the link
       const editor = await signIn(t.app, ACCOUNTS.editor);
-      expect(textOf((await editor.get('/tableau-de-bord').expect(200)).text)).to.contain('Alertes de retard non acquittées (1)');
+      expect(textOf((await editor.get('/homologations/1/tableau-de-bord').expect(200)).text)).to.contain('Alertes de retard non acquittées (1)');
       const alertId = Number(/\/alertes\/(\d+)/.exec(alertMail.text)![1]);
       const page = await editor.get(`/alertes/${alertId}`).expect(200);
       await editor.post(`/alertes/${alertId}/acquitter`).type('form').send({ _csrf: csrfOf(page.text) }).expect(303);
       expect(textOf((await editor.get(`/alertes/${alertId}`).expect(200)).text)).to.contain('Acquittée par Julien Petit');
-      expect(textOf((await editor.get('/tableau-de-bord').expect(200)).text)).to.contain('Alertes de retard non acquittées (0)');
+      expect(textOf((await editor.get('/homologations/1/tableau-de-bord').expect(200)).text)).to.contain('Alertes de retard non acquittées (0)');
       const audit = await t.db('audit_log').where({ entity_type: 'alert', entity_id: alertId }).first();
       expect(audit.actor).to.contain('Julien Petit');
 
@@ -76,7 +76,7 @@ describe('late-fiche alerts and their acknowledgement', function () {
     const commune = await signIn(t.app, ACCOUNTS.commune);
     await commune.get('/alertes').expect(403);
     await commune.get(`/alertes/${alert.id}`).expect(403);
-    expect(textOf((await commune.get('/tableau-de-bord').expect(200)).text)).not.to.contain('Alertes de retard');
+    expect(textOf((await commune.get('/homologations/1/tableau-de-bord').expect(200)).text)).not.to.contain('Alertes de retard');
     // the viewer (committee) is in no team: reads, may not acknowledge
     const viewer = await signIn(t.app, ACCOUNTS.viewer);
     const page = await viewer.get(`/alertes/${alert.id}`).expect(200);

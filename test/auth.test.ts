@@ -27,8 +27,8 @@ describe('sign in and out', () => {
     const page = await agent.get('/connexion');
     const res = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: ACCOUNTS.editor.toUpperCase(), password: DEMO_PASSWORD });
     expect(res.status).to.equal(302);
-    expect(res.headers.location).to.equal('/plan');
-    const plan = await agent.get('/plan').expect(200);
+    expect(res.headers.location).to.equal('/homologations');
+    const plan = await agent.get('/homologations/1').expect(200);
     expect(plan.text).to.contain('Julien Petit');
     const row = await t.db('users').where({ email: ACCOUNTS.editor }).first();
     expect(row.last_login_at).to.be.a('string');
@@ -40,7 +40,7 @@ describe('sign in and out', () => {
     const page = await agent.get('/connexion');
     const first = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: ACCOUNTS.viewer, password: DEMO_PASSWORD });
     const before = /plan\.sid=([^;]+)/.exec(String(first.headers['set-cookie']))?.[1];
-    const plan = await agent.get('/plan');
+    const plan = await agent.get('/homologations/1');
     const res = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(plan.text), email: ACCOUNTS.viewer, password: DEMO_PASSWORD });
     const after = /plan\.sid=([^;]+)/.exec(String(res.headers['set-cookie']))?.[1];
     expect(before).to.be.a('string');
@@ -91,34 +91,34 @@ describe('sign in and out', () => {
     const forged = await agent.post('/connexion').type('form').send({ _csrf: 'forge', email: ACCOUNTS.admin, password: DEMO_PASSWORD });
     expect(forged.status).to.equal(403);
     const signed = await signIn(t.app, ACCOUNTS.editor);
-    const noteless = await signed.post('/fiches/1/notes').type('form').send({ body: 'sans jeton', notedOn: '2026-03-16', status: '' });
+    const noteless = await signed.post('/homologations/1/fiches/1/notes').type('form').send({ body: 'sans jeton', notedOn: '2026-03-16', status: '' });
     expect(noteless.status).to.equal(403);
     const notes = await t.db('progress_notes').where({ body: 'sans jeton' });
     expect(notes).to.have.length(0);
   });
 
   it('sends visitors who are not signed in to the sign-in page, and back where they were going', async () => {
-    const res = await request(t.app).get('/fiches/1').expect(302);
-    expect(res.headers.location).to.equal('/connexion?retour=%2Ffiches%2F1');
+    const res = await request(t.app).get('/homologations/1/fiches/1').expect(302);
+    expect(res.headers.location).to.equal('/connexion?retour=%2Fhomologations%2F1%2Ffiches%2F1');
     const agent = request.agent(t.app);
-    const page = await agent.get('/connexion?retour=%2Ffiches%2F1');
-    const login = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: ACCOUNTS.viewer, password: DEMO_PASSWORD, retour: '/fiches/1' });
-    expect(login.headers.location).to.equal('/fiches/1');
+    const page = await agent.get('/connexion?retour=%2Fhomologations%2F1%2Ffiches%2F1');
+    const login = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: ACCOUNTS.viewer, password: DEMO_PASSWORD, retour: '/homologations/1/fiches/1' });
+    expect(login.headers.location).to.equal('/homologations/1/fiches/1');
   });
 
   it('never redirects outside the app after sign-in', async () => {
     const agent = request.agent(t.app);
     const page = await agent.get('/connexion');
     const res = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: ACCOUNTS.viewer, password: DEMO_PASSWORD, retour: '//evil.example/x' });
-    expect(res.headers.location).to.equal('/plan');
+    expect(res.headers.location).to.equal('/homologations');
   });
 
   it('signs out: the session no longer opens the plan', async () => {
     const agent = await signIn(t.app, ACCOUNTS.viewer);
-    const res = await postForm(agent, '/plan', '/deconnexion', {});
+    const res = await postForm(agent, '/homologations/1', '/deconnexion', {});
     expect(res.status).to.equal(302);
     expect(res.headers.location).to.equal('/connexion');
-    const after = await agent.get('/plan');
+    const after = await agent.get('/homologations/1');
     expect(after.status).to.equal(302);
   });
 

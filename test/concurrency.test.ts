@@ -87,8 +87,8 @@ describe(`two app processes racing notes against edits on one fiche (${ENGINE})`
     const editor = await signInAt(notesServer.port, ACCOUNTS.editor);
     const admin = await signInAt(editsServer.port, ACCOUNTS.admin);
     // One page each before the race, so each session holds its CSRF token (parallel first pages would each make one).
-    const noteToken = csrfOf((await editor.get(`/fiches/${id}`).expect(200)).text);
-    await admin.get(`/fiches/${id}/modifier`).expect(200);
+    const noteToken = csrfOf((await editor.get(`/homologations/1/fiches/${id}`).expect(200)).text);
+    await admin.get(`/homologations/1/fiches/${id}/modifier`).expect(200);
 
     const notes: { body: string; status: string; code: number }[] = [];
     const edits: { title: string; status: string; seen: { version: string; title: string; status: string }; code: number }[] = [];
@@ -97,13 +97,13 @@ describe(`two app processes racing notes against edits on one fiche (${ENGINE})`
       for (let k = 0; k < 12; k++) {
         const body = `note-${w}-${k}`;
         const status = STATUSES[(w + k) % STATUSES.length]!;
-        const res = await editor.post(`/fiches/${id}/notes`).type('form').send({ _csrf: noteToken, body, notedOn: '2026-03-16', status });
+        const res = await editor.post(`/homologations/1/fiches/${id}/notes`).type('form').send({ _csrf: noteToken, body, notedOn: '2026-03-16', status });
         notes.push({ body, status, code: res.status });
       }
     };
     const editWorker = async (w: number) => {
       for (let k = 0; k < 12; k++) {
-        const form = (await admin.get(`/fiches/${id}/modifier`).expect(200)).text;
+        const form = (await admin.get(`/homologations/1/fiches/${id}/modifier`).expect(200)).text;
         const seen = {
           version: /name="version" value="(\d+)"/.exec(form)![1]!,
           title: unescape(/id="title" name="title" value="([^"]*)"/.exec(form)![1]!),
@@ -111,7 +111,7 @@ describe(`two app processes racing notes against edits on one fiche (${ENGINE})`
         };
         const title = `edit-${w}-${k}`;
         const status = STATUSES[(w * 3 + k) % STATUSES.length]!;
-        const res = await admin.post(`/fiches/${id}`).type('form').send(formBody({
+        const res = await admin.post(`/homologations/1/fiches/${id}`).type('form').send(formBody({
           _csrf: csrfOf(form), _action: 'save', version: seen.version, number: '4', title, targetDate: '2026-09-30', status, scope: 'all',
           owners: [{ teamId: String(team.team_id), serviceId: '' }],
         }));

@@ -42,7 +42,7 @@ describe('dashboard', () => {
     it('shows the overview, the late fiches, the charts with their data tables, for every role', async () => {
       for (const role of ['admin', 'editor', 'viewer'] as const) {
         const agent = await signIn(t.app, ACCOUNTS[role]);
-        const res = await agent.get('/tableau-de-bord').expect(200);
+        const res = await agent.get('/homologations/1/tableau-de-bord').expect(200);
         const text = textOf(res.text);
         expect(text).to.contain('Maturité pour la signature');
         expect(text).to.match(/En retard \(1\)/);
@@ -56,15 +56,15 @@ describe('dashboard', () => {
 
     it('keeps filters in the URL, and refuses unknown values with a 400', async () => {
       const agent = await signIn(t.app, ACCOUNTS.viewer);
-      const done = textOf((await agent.get('/tableau-de-bord?avancement=fait').expect(200)).text);
+      const done = textOf((await agent.get('/homologations/1/tableau-de-bord?avancement=fait').expect(200)).text);
       expect(done).to.contain('En retard (0)');
       expect(done).to.contain('Effets de bord forts encore ouverts (0)');
       const pwn = (await t.db('teams').where({ name: 'PWN' }).first()).id;
-      const byTeam = await agent.get(`/tableau-de-bord?equipe=${pwn}`).expect(200);
+      const byTeam = await agent.get(`/homologations/1/tableau-de-bord?equipe=${pwn}`).expect(200);
       expect(byTeam.text).to.contain(`<option value="${pwn}" selected>`);
       expect(textOf(byTeam.text)).to.match(/En retard \(1\)/);
       for (const bad of ['equipe=9999', 'environnement=preprod', 'avancement=presque', 'commune=abc', 'export=tout']) {
-        const res = await agent.get(`/tableau-de-bord?${bad}`);
+        const res = await agent.get(`/homologations/1/tableau-de-bord?${bad}`);
         expect(res.status, bad).to.equal(400);
         expect(textOf(res.text)).to.match(/inconnu/);
       }
@@ -72,28 +72,28 @@ describe('dashboard', () => {
 
     it('exports each table to CSV, with the filters applied', async () => {
       const agent = await signIn(t.app, ACCOUNTS.viewer);
-      const res = await agent.get('/tableau-de-bord?export=retards').expect(200);
+      const res = await agent.get('/homologations/1/tableau-de-bord?export=retards').expect(200);
       expect(res.headers['content-type']).to.contain('text/csv');
       const lines = res.text.replace(/^\ufeff/, '').trim().split('\n');
       expect(lines[0]).to.equal('Fiche;Intitulé;Date cible;Jours de retard;Responsable;Actions non faites');
       expect(lines).to.have.length(2);
       expect(lines[1]).to.match(/^2;/);
-      const filtered = await agent.get('/tableau-de-bord?export=statuts&avancement=fait').expect(200);
+      const filtered = await agent.get('/homologations/1/tableau-de-bord?export=statuts&avancement=fait').expect(200);
       expect(filtered.text).to.contain('Fait;1').and.contain('En cours;0');
-      const matrix = await agent.get('/tableau-de-bord?export=communes').expect(200);
+      const matrix = await agent.get('/homologations/1/tableau-de-bord?export=communes').expect(200);
       expect(matrix.text.split('\n').filter(Boolean)).to.have.length(17);
     });
 
     it("restricts a commune agent's dashboard to its own instances", async () => {
       const agent = await signIn(t.app, ACCOUNTS.commune);
-      const res = await agent.get('/tableau-de-bord').expect(200);
+      const res = await agent.get('/homologations/1/tableau-de-bord').expect(200);
       const text = textOf(res.text);
       expect(text).not.to.contain('Vénissieux');
       expect(text).not.to.contain('Formaliser une procédure');
       expect(text).to.contain('Villeurbanne');
       const other = (await t.db('communes').where({ name: 'Bron' }).first()).id;
-      expect((await agent.get(`/tableau-de-bord?commune=${other}`)).status).to.equal(400);
-      const csv = await agent.get('/tableau-de-bord?export=communes').expect(200);
+      expect((await agent.get(`/homologations/1/tableau-de-bord?commune=${other}`)).status).to.equal(400);
+      const csv = await agent.get('/homologations/1/tableau-de-bord?export=communes').expect(200);
       expect(csv.text).not.to.contain('Bron');
     });
   });

@@ -12,7 +12,7 @@ import {
 /** The edit form of a fiche as a browser would post it back unchanged, to be altered by each test. */
 async function editBody(t: TestApp, agent: Agent, id: number) {
   const fiche = (await getFiche(t.db, id))!;
-  const form = await agent.get(`/fiches/${id}/modifier`).expect(200);
+  const form = await agent.get(`/homologations/1/fiches/${id}/modifier`).expect(200);
   const instanceIds = (await t.db('fiche_instances').where('fiche_id', id).select('instance_id')).map((r) => String(r.instance_id));
   return {
     fiche,
@@ -54,7 +54,7 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
       const steps = body.steps as { id: string; label: string }[];
       steps[1]!.id = String(other.steps[0]!.id);
       steps[1]!.label = 'Libellé retouché, gardé dans le formulaire';
-      const res = await editor.post(`/fiches/${id}`).type('form').send(formBody(body));
+      const res = await editor.post(`/homologations/1/fiches/${id}`).type('form').send(formBody(body));
       expect(res.status).to.equal(422);
       expect(res.text).to.contain('id="steps-1-label-error"');
       expect(textOf(res.text)).to.contain("Cette action n'appartient pas à cette fiche");
@@ -69,7 +69,7 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
       for (const [bad, row] of [['999999', 2], ['abc', 0], [String(before.steps[0]!.id), 3]] as const) {
         const { body } = await editBody(t, editor, id);
         (body.steps as { id: string }[])[row]!.id = bad;
-        const res = await editor.post(`/fiches/${id}`).type('form').send(formBody(body));
+        const res = await editor.post(`/homologations/1/fiches/${id}`).type('form').send(formBody(body));
         expect(res.status, `id ${bad}`).to.equal(422);
         expect(res.text, `id ${bad}`).to.contain(`id="steps-${row}-label-error"`);
         expect(await snapshot(t, id), `id ${bad}`).to.deep.equal(before);
@@ -81,7 +81,7 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
       const team = await t.db('teams').first();
       const count = async () => Number((await t.db('fiches').count({ n: '*' }).first())!.n);
       const before = await count();
-      const res = await postForm(editor, '/fiches/nouvelle', '/fiches', {
+      const res = await postForm(editor, '/homologations/1/fiches/nouvelle', '/homologations/1/fiches', {
         _action: 'save', number: '6', title: 'Nouvelle fiche', targetDate: '2026-09-30', status: 'non_demarre', scope: 'all',
         steps: [{ id: String(stepOfFiche1.id), position: '1', label: 'Action volée', status: 'non_demarre' }],
         owners: [{ teamId: String(team.id), serviceId: '' }],
@@ -118,7 +118,7 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
         const { body } = await editBody(t, editor, id);
         body.scope = scope;
         body.title = 'Titre gardé dans le formulaire';
-        const res = await editor.post(`/fiches/${id}`).type('form').send(formBody(body));
+        const res = await editor.post(`/homologations/1/fiches/${id}`).type('form').send(formBody(body));
         expect(res.status).to.equal(422);
         expect(res.text).to.contain('id="instanceIds-error"');
         expect(textOf(res.text)).to.contain('Choisissez le périmètre');
@@ -126,13 +126,13 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
         expect(await snapshot(t, id)).to.deep.equal(before);
         // still hidden from a commune whose instances it does not touch
         const commune = await signIn(t.app, ACCOUNTS.commune);
-        expect((await commune.get(`/fiches/${id}`)).status).to.equal(403);
+        expect((await commune.get(`/homologations/1/fiches/${id}`)).status).to.equal(403);
       });
     }
 
     it('refuses an unknown scope on a new fiche', async () => {
       const team = await t.db('teams').first();
-      const res = await postForm(editor, '/fiches/nouvelle', '/fiches', {
+      const res = await postForm(editor, '/homologations/1/fiches/nouvelle', '/homologations/1/fiches', {
         _action: 'save', number: '6', title: 'Nouvelle fiche', targetDate: '2026-09-30', status: 'non_demarre', scope: 'tout',
         owners: [{ teamId: String(team.id), serviceId: '' }],
       });
@@ -144,7 +144,7 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
     it('refuses an unknown meeting coverage instead of covering every fiche (which would show it to every commune)', async () => {
       const count = async () => Number((await t.db('meetings').count({ n: '*' }).first())!.n);
       const before = await count();
-      const res = await postForm(editor, '/seances/nouvelle', '/seances', {
+      const res = await postForm(editor, '/homologations/1/seances/nouvelle', '/homologations/1/seances', {
         title: 'Séance mal formée', kind: 'suivi', date: '2026-06-02', startTime: '14:00', endTime: '16:00', place: 'Salle 1', visioUrl: '',
         objective: '', reminder: '', questions: '', coverage: 'toutes',
       });
@@ -165,7 +165,7 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
         const before = await snapshot(t, id);
         const { body } = await editBody(t, editor, id);
         body.targetDate = date;
-        const res = await editor.post(`/fiches/${id}`).type('form').send(formBody(body));
+        const res = await editor.post(`/homologations/1/fiches/${id}`).type('form').send(formBody(body));
         expect(res.status).to.equal(422);
         expect(res.text).to.contain('id="targetDate-error"');
         expect(textOf(res.text)).to.contain(yearMessage);
@@ -179,7 +179,7 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
       for (const date of ['1900-01-01', '2100-12-31']) {
         const { body } = await editBody(t, editor, id);
         body.targetDate = date;
-        const res = await editor.post(`/fiches/${id}`).type('form').send(formBody(body));
+        const res = await editor.post(`/homologations/1/fiches/${id}`).type('form').send(formBody(body));
         expect(res.status, date).to.equal(303);
         expect((await getFiche(t.db, id))!.targetDate).to.equal(date);
       }
@@ -189,7 +189,7 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
       const id = await ficheIdByNumber(t.db, 1);
       const count = async () => Number((await t.db('progress_notes').count({ n: '*' }).first())!.n);
       const before = await count();
-      const res = await postForm(editor, `/fiches/${id}`, `/fiches/${id}/notes`, { body: 'Point gardé', notedOn: '0000-01-01', status: '' });
+      const res = await postForm(editor, `/homologations/1/fiches/${id}`, `/homologations/1/fiches/${id}/notes`, { body: 'Point gardé', notedOn: '0000-01-01', status: '' });
       expect(res.status).to.equal(422);
       expect(textOf(res.text)).to.contain(yearMessage);
       expect(await count()).to.equal(before);
@@ -198,7 +198,7 @@ describe(`data integrity of the forms (${ENGINE})`, () => {
     it('refuses a meeting on 0000-01-01 (nothing saved, so no .ics dated at download time)', async () => {
       const count = async () => Number((await t.db('meetings').count({ n: '*' }).first())!.n);
       const before = await count();
-      const res = await postForm(editor, '/seances/nouvelle', '/seances', {
+      const res = await postForm(editor, '/homologations/1/seances/nouvelle', '/homologations/1/seances', {
         title: 'Séance hors du temps', kind: 'suivi', date: '0000-01-01', startTime: '14:00', endTime: '16:00', place: 'Salle 1', visioUrl: '',
         objective: '', reminder: '', questions: '', coverage: 'all',
       });
@@ -233,7 +233,7 @@ async function expectCompleteDemo(db: Knex, config: Config) {
   expect(Number((await db('instances').count({ n: '*' }).first())!.n)).to.equal(36);
   const app = createApp({ db, config, now: () => NOW });
   const admin = await signIn(app, ACCOUNTS.admin);
-  expect((await admin.get('/plan')).status).to.equal(200);
+  expect((await admin.get('/homologations/1')).status).to.equal(200);
 }
 
 describe(`loading the demo plan at first start (${ENGINE})`, () => {

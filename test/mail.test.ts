@@ -80,7 +80,7 @@ describe('commune digests through the outbox, to a real SMTP server', function (
     const [villeurbanne] = (await communes.list(t.db)).filter((c) => c.name === 'Villeurbanne');
     const editor = await signIn(t.app, ACCOUNTS.editor);
     const fiche3 = (await t.db('fiches').where({ number: 3 }).first()).id;
-    await postForm(editor, `/fiches/${fiche3}`, `/fiches/${fiche3}/notes`, { body: 'Le prestataire a répondu : raccordement planifié.', notedOn: '2026-03-15', status: 'en_cours' })
+    await postForm(editor, `/homologations/1/fiches/${fiche3}`, `/homologations/1/fiches/${fiche3}/notes`, { body: 'Le prestataire a répondu : raccordement planifié.', notedOn: '2026-03-15', status: 'en_cours' })
       .then((r) => expect(r.status).to.equal(303));
     await enqueueDigests(t.db, t.config.mail, NOW, { communeIds: [villeurbanne!.id], period: '2026-03', origin: 'manuel' });
     const message = await t.db('outbox').where({ kind: 'digest', commune_id: villeurbanne!.id }).orderBy('id', 'desc').first();

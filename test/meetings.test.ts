@@ -22,13 +22,13 @@ describe('committee meetings', () => {
   afterEach(() => t.close());
 
   it('lists the demo meetings: one held, one to prepare', async () => {
-    const text = textOf((await editor.get('/seances').expect(200)).text);
+    const text = textOf((await editor.get('/homologations/1/seances').expect(200)).text);
     expect(text).to.contain('Tenue').and.contain('En préparation').and.contain('signature de l');
   });
 
   it("shows on the next meeting what changed since the previous one", async () => {
     const { next } = await meetingIds(t);
-    const text = textOf((await editor.get(`/seances/${next}`).expect(200)).text);
+    const text = textOf((await editor.get(`/homologations/1/seances/${next}`).expect(200)).text);
     const since = text.slice(text.indexOf('Depuis la dernière séance'), text.indexOf('Ordre des sections'));
     expect(since).to.contain('Avancement : En cours → Bloqué');
     expect(since).to.contain('Demande de raccordement envoyée');
@@ -36,19 +36,19 @@ describe('committee meetings', () => {
   });
 
   it('creates a meeting, and refuses one without a date, ending before it starts or covering no fiche', async () => {
-    const ok = await postForm(editor, '/seances/nouvelle', '/seances', { ...validMeeting, userIds: ['1'], guests: [{ name: 'Mme Durand', organisation: 'Préfecture' }] });
+    const ok = await postForm(editor, '/homologations/1/seances/nouvelle', '/homologations/1/seances', { ...validMeeting, userIds: ['1'], guests: [{ name: 'Mme Durand', organisation: 'Préfecture' }] });
     expect(ok.status).to.equal(303);
     const id = Number(/\/seances\/(\d+)/.exec(ok.headers.location!)![1]);
     const saved = await t.db('meeting_attendees').where({ meeting_id: id });
     expect(saved.map((a) => a.name)).to.include('Mme Durand');
     const before = await t.db('meetings').count({ n: '*' }).first();
-    const bad = await postForm(editor, '/seances/nouvelle', '/seances', { ...validMeeting, title: 'Gardé', date: '', startTime: '15:00', endTime: '09:00', coverage: 'part' });
+    const bad = await postForm(editor, '/homologations/1/seances/nouvelle', '/homologations/1/seances', { ...validMeeting, title: 'Gardé', date: '', startTime: '15:00', endTime: '09:00', coverage: 'part' });
     expect(bad.status).to.equal(422);
     const text = textOf(bad.text);
     expect(text).to.contain('Saisissez la date de la séance.');
     expect(text).to.contain('Cochez au moins une fiche');
     expect(bad.text).to.contain('value="Gardé"');
-    const late = await postForm(editor, '/seances/nouvelle', '/seances', { ...validMeeting, startTime: '15:00', endTime: '09:00' });
+    const late = await postForm(editor, '/homologations/1/seances/nouvelle', '/homologations/1/seances', { ...validMeeting, startTime: '15:00', endTime: '09:00' });
     expect(late.status).to.equal(422);
     expect(textOf(late.text)).to.contain("L'heure de fin doit être après l'heure de début.");
     expect(late.text).to.contain('id="endTime-error"');
@@ -58,12 +58,12 @@ describe('committee meetings', () => {
 
   it('generates the agenda in the deck’s structure, in the order the editors set', async () => {
     const { next } = await meetingIds(t);
-    const headings = async () => [...(await editor.get(`/seances/${next}/ordre-du-jour`).expect(200)).text.matchAll(/<h2 class="fr-h4">([^<:]+)/g)].map((m) => m[1]!.trim());
+    const headings = async () => [...(await editor.get(`/homologations/1/seances/${next}/ordre-du-jour`).expect(200)).text.matchAll(/<h2 class="fr-h4">([^<:]+)/g)].map((m) => m[1]!.trim());
     const first = await headings();
     expect(first.slice(0, 5)).to.deep.equal(['Ordre du jour proposé', 'Objectif de la séance', "Périmètre de l&#39;homologation", 'Rappel du calendrier', "Présentation du plan d&#39;action"]);
     expect(first.filter((h) => h.startsWith('Détail de la fiche action'))).to.have.length(5);
     expect(first.at(-1)).to.equal('Questions diverses');
-    const moved = await postForm(editor, `/seances/${next}`, `/seances/${next}/ordre`, { move: 'questions:up' });
+    const moved = await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/ordre`, { move: 'questions:up' });
     expect(moved.status).to.equal(303);
     const second = await headings();
     expect(second.at(-1)).to.match(/^Détail de la fiche action n°5/);
@@ -72,45 +72,45 @@ describe('committee meetings', () => {
 
   it('freezes the agenda when the meeting is held: later plan edits do not change its record', async () => {
     const { next } = await meetingIds(t);
-    expect((await postForm(editor, `/seances/${next}`, `/seances/${next}/tenir`, {})).status).to.equal(303);
+    expect((await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/tenir`, {})).status).to.equal(303);
     const fiche = await ficheIdByNumber(t.db, 2);
-    await postForm(editor, `/fiches/${fiche}`, `/fiches/${fiche}/notes`, { body: 'Écrit après la séance.', notedOn: '2026-03-16', status: 'fait' });
-    const agenda = textOf((await editor.get(`/seances/${next}/ordre-du-jour`)).text);
+    await postForm(editor, `/homologations/1/fiches/${fiche}`, `/homologations/1/fiches/${fiche}/notes`, { body: 'Écrit après la séance.', notedOn: '2026-03-16', status: 'fait' });
+    const agenda = textOf((await editor.get(`/homologations/1/seances/${next}/ordre-du-jour`)).text);
     expect(agenda).not.to.contain('Écrit après la séance.');
     expect(agenda).to.contain('ordre du jour figé');
     // editing the frozen agenda is refused, nothing lost
-    const edit = await postForm(editor, `/seances/${next}`, `/seances/${next}`, { ...validMeeting, title: 'Changé' });
+    const edit = await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}`, { ...validMeeting, title: 'Changé' });
     expect(edit.status).to.equal(409);
     expect(textOf(edit.text)).to.contain('son ordre du jour est figé');
-    expect((await editor.get(`/seances/${next}/modifier`)).status).to.equal(409);
-    const reorder = await postForm(editor, `/seances/${next}/ordre-du-jour`, `/seances/${next}/ordre`, { move: 'questions:up' });
+    expect((await editor.get(`/homologations/1/seances/${next}/modifier`)).status).to.equal(409);
+    const reorder = await postForm(editor, `/homologations/1/seances/${next}/ordre-du-jour`, `/homologations/1/seances/${next}/ordre`, { move: 'questions:up' });
     expect(reorder.status).to.equal(409);
     expect((await t.db('meetings').where({ id: next }).first()).title).not.to.equal('Changé');
-    expect((await postForm(editor, `/seances/${next}/ordre-du-jour`, `/seances/${next}/tenir`, {})).status).to.equal(409);
+    expect((await postForm(editor, `/homologations/1/seances/${next}/ordre-du-jour`, `/homologations/1/seances/${next}/tenir`, {})).status).to.equal(409);
   });
 
   it('records decisions, the relevé, and the homologation decision shown on the plan', async () => {
     const { next } = await meetingIds(t);
     const fiche = await ficheIdByNumber(t.db, 3);
-    expect((await postForm(editor, `/seances/${next}`, `/seances/${next}/decisions`, { ficheId: String(fiche), text: 'Accepter le risque résiduel pour les communes.' })).status).to.equal(303);
-    const empty = await postForm(editor, `/seances/${next}`, `/seances/${next}/decisions`, { ficheId: '', text: ' ' });
+    expect((await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/decisions`, { ficheId: String(fiche), text: 'Accepter le risque résiduel pour les communes.' })).status).to.equal(303);
+    const empty = await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/decisions`, { ficheId: '', text: ' ' });
     expect(empty.status).to.equal(422);
     expect(textOf(empty.text)).to.contain('Saisissez la décision.');
-    expect((await postForm(editor, `/seances/${next}`, `/seances/${next}/releve`, { record: 'Relevé validé en séance.' })).status).to.equal(303);
-    const noAuthority = await postForm(editor, `/seances/${next}`, `/seances/${next}/signature`, { signed: 'oui', authority: '', decidedOn: '2026-04-16', durationMonths: '36', conditions: '' });
+    expect((await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/releve`, { record: 'Relevé validé en séance.' })).status).to.equal(303);
+    const noAuthority = await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/signature`, { signed: 'oui', authority: '', decidedOn: '2026-04-16', durationMonths: '36', conditions: '' });
     expect(noAuthority.status).to.equal(422);
     expect(noAuthority.text).to.contain('id="signature-authority-error"');
-    const signed = await postForm(editor, `/seances/${next}`, `/seances/${next}/signature`, { signed: 'oui', authority: 'Le président de la Métropole', decidedOn: '2026-04-16', durationMonths: '36', conditions: 'Mettre en œuvre la fiche 3 avant fin 2026.' });
+    const signed = await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/signature`, { signed: 'oui', authority: 'Le président de la Métropole', decidedOn: '2026-04-16', durationMonths: '36', conditions: 'Mettre en œuvre la fiche 3 avant fin 2026.' });
     expect(signed.status).to.equal(303);
-    const page = textOf((await editor.get(`/seances/${next}`)).text);
+    const page = textOf((await editor.get(`/homologations/1/seances/${next}`)).text);
     expect(page).to.contain('Fiche n°3 : Accepter le risque résiduel').and.contain('Relevé validé en séance.');
-    const plan = textOf((await editor.get('/plan')).text);
+    const plan = textOf((await editor.get('/homologations/1')).text);
     expect(plan).to.contain('Homologation signée').and.contain('Décision du 16/04/2026 par Le président de la Métropole, pour 36 mois');
   });
 
   it('serves the agenda as a PDF with its sections, steps, changes and footers', async () => {
     const { next } = await meetingIds(t);
-    const res = await editor.get(`/seances/${next}/ordre-du-jour.pdf`).buffer(true).parse((r, cb) => {
+    const res = await editor.get(`/homologations/1/seances/${next}/ordre-du-jour.pdf`).buffer(true).parse((r, cb) => {
       const chunks: Buffer[] = [];
       r.on('data', (c: Buffer) => chunks.push(c));
       r.on('end', () => cb(null, Buffer.concat(chunks)));
@@ -135,7 +135,7 @@ describe('committee meetings', () => {
 
   it('serves an iCalendar invitation', async () => {
     const { next } = await meetingIds(t);
-    const res = await editor.get(`/seances/${next}/invitation.ics`).expect(200);
+    const res = await editor.get(`/homologations/1/seances/${next}/invitation.ics`).expect(200);
     expect(res.headers['content-type']).to.contain('text/calendar');
     expect(res.text).to.contain('BEGIN:VEVENT').and.contain('SUMMARY:Comité de pilotage').and.match(/DTSTART:\d{8}T\d{6}Z/);
     expect(res.text).to.contain(`UID:seance-${next}-plan-`);
@@ -145,20 +145,20 @@ describe('committee meetings', () => {
     const { next } = await meetingIds(t);
     for (const email of [ACCOUNTS.viewer, ACCOUNTS.commune]) {
       const agent = await signIn(t.app, email);
-      expect((await agent.get(`/seances/${next}`)).status).to.equal(200);
-      expect((await agent.get('/seances/nouvelle')).status).to.equal(403);
-      const res = await postForm(agent, `/seances/${next}`, `/seances/${next}/tenir`, {});
+      expect((await agent.get(`/homologations/1/seances/${next}`)).status).to.equal(200);
+      expect((await agent.get('/homologations/1/seances/nouvelle')).status).to.equal(403);
+      const res = await postForm(agent, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/tenir`, {});
       expect(res.status).to.equal(403);
     }
     const commune = await signIn(t.app, ACCOUNTS.commune);
-    const page = textOf((await commune.get(`/seances/${next}`)).text);
+    const page = textOf((await commune.get(`/homologations/1/seances/${next}`)).text);
     expect(page).not.to.contain("Formaliser une procédure d'anonymisation");
     expect(page).not.to.contain('Vénissieux');
     expect(page).to.contain('Villeurbanne');
     // a meeting about fiche 2 only (Intranet and Extranet) is not theirs
-    const only2 = await postForm(editor, '/seances/nouvelle', '/seances', { ...validMeeting, coverage: 'part', ficheIds: [String(await ficheIdByNumber(t.db, 2))] });
+    const only2 = await postForm(editor, '/homologations/1/seances/nouvelle', '/homologations/1/seances', { ...validMeeting, coverage: 'part', ficheIds: [String(await ficheIdByNumber(t.db, 2))] });
     const id = Number(/\/seances\/(\d+)/.exec(only2.headers.location!)![1]);
-    expect((await commune.get(`/seances/${id}`)).status).to.equal(403);
-    expect(textOf((await commune.get('/seances')).text)).not.to.contain('Comité de suivi');
+    expect((await commune.get(`/homologations/1/seances/${id}`)).status).to.equal(403);
+    expect(textOf((await commune.get('/homologations/1/seances')).text)).not.to.contain('Comité de suivi');
   });
 });

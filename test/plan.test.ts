@@ -10,7 +10,7 @@ describe('the plan page', () => {
 
   it('shows the perimeter counts with the managing teams, and the communes', async () => {
     const agent = await signIn(t.app, ACCOUNTS.viewer);
-    const text = textOf((await agent.get('/plan').expect(200)).text);
+    const text = textOf((await agent.get('/homologations/1').expect(200)).text);
     expect(text).to.match(/Toodego 14 16 SNU 1 et les communes/);
     expect(text).to.match(/Intranet 1 1 PWN/);
     expect(text).to.contain('Communes partenaires (16)');
@@ -19,7 +19,7 @@ describe('the plan page', () => {
 
   it('shows the calendar split between done and still to do', async () => {
     const agent = await signIn(t.app, ACCOUNTS.viewer);
-    const text = textOf((await agent.get('/plan').expect(200)).text);
+    const text = textOf((await agent.get('/homologations/1').expect(200)).text);
     const done = text.indexOf('Réalisé');
     const toDo = text.indexOf('Reste à faire');
     expect(done).to.be.greaterThan(-1);
@@ -30,7 +30,7 @@ describe('the plan page', () => {
 
   it('lists the fiches with status, target date, owner, steps done and a late mark', async () => {
     const agent = await signIn(t.app, ACCOUNTS.viewer);
-    const html = (await agent.get('/plan').expect(200)).text;
+    const html = (await agent.get('/homologations/1').expect(200)).text;
     const rows = html.split('<tr>').slice(1).map(textOf);
     const row = (n: number) => rows.find((r) => r.trim().startsWith(`${n} `))!;
     expect(row(1)).to.contain('En cours').and.contain('SNU 1').and.contain('1 / 3');
@@ -43,7 +43,7 @@ describe('the plan page', () => {
 
   it("shows a commune agent only the fiches touching its instances, and nothing of other communes", async () => {
     const agent = await signIn(t.app, ACCOUNTS.commune);
-    const text = textOf((await agent.get('/plan').expect(200)).text);
+    const text = textOf((await agent.get('/homologations/1').expect(200)).text);
     expect(text).to.contain('Fiches actions (4)');
     expect(text).not.to.contain("Formaliser une procédure d'anonymisation");
     expect(text).to.contain('Villeurbanne');
@@ -53,15 +53,16 @@ describe('the plan page', () => {
     expect(text).not.to.match(/Intranet 1 1/);
   });
 
-  it('shows a commune without instances no fiche, not even those on the whole perimeter', async () => {
+  it('shows a commune without instances no homologation and no fiche, not even those on the whole perimeter', async () => {
     const [commune] = await t.db('communes').insert({ name: 'Commune sans instance' }).returning('id');
     const communeId = Number(typeof commune === 'object' ? commune.id : commune);
     await createUser(t.db, { email: 'agent@sans-instance.example.org', name: 'Agent', role: 'commune', communeId, active: true, passwordHash: await hashPassword('une-longue-phrase-de-passe') }, { id: null, name: 'test' }, new Date());
     const agent = await signIn(t.app, 'agent@sans-instance.example.org', 'une-longue-phrase-de-passe');
-    const text = textOf((await agent.get('/plan').expect(200)).text);
-    expect(text).to.contain('Fiches actions (0)');
+    const home = textOf((await agent.get('/homologations').expect(200)).text);
+    expect(home).to.contain('Aucune homologation pour l').and.not.contain(String((await t.db('plans').first()).title));
+    expect((await agent.get('/homologations/1')).status).to.equal(403);
     const whole = await ficheIdByNumber(t.db, 4);
-    expect((await agent.get(`/fiches/${whole}`)).status).to.equal(403);
+    expect((await agent.get(`/homologations/1/fiches/${whole}`)).status).to.equal(403);
   });
 });
 
@@ -74,7 +75,7 @@ describe('the plan settings', () => {
     const agent = await signIn(t.app, ACCOUNTS.admin);
     const res = await postForm(agent, '/admin/plan', '/admin/plan', { title: 'Plan 2027', organisation: 'Métropole de Test', reminder: 'Informer les communes.' });
     expect(res.status).to.equal(303);
-    const text = textOf((await agent.get('/plan')).text);
+    const text = textOf((await agent.get('/homologations/1')).text);
     expect(text).to.contain('Plan 2027').and.contain('Métropole de Test').and.contain('Informer les communes.');
     const audit = await t.db('audit_log').where({ entity_type: 'plan' }).first();
     expect(JSON.parse(audit.before).title).to.not.equal('Plan 2027');

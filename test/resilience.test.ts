@@ -133,13 +133,13 @@ describe(`resilience: the session store fails, the server survives (${ENGINE})`,
   it('answers 503 with a French page when the sessions cannot be read, and serves the next request once they can', async () => {
     const browser = new Browser(base);
     expect((await browser.signIn(ACCOUNTS.editor)).status).to.equal(302);
-    const first = await browser.fetch('/plan');
+    const first = await browser.fetch('/homologations/1');
     expect(first.status).to.equal(200);
     await first.text(); // the whole page: its session is saved before the last byte is sent
 
     await t.db.raw('ALTER TABLE sessions RENAME TO sessions_hors_service');
     for (let i = 0; i < 3; i++) {
-      const res = await browser.fetch('/plan');
+      const res = await browser.fetch('/homologations/1');
       expect(res.status).to.equal(503);
       const text = textOf(await res.text());
       expect(text).to.contain('Service momentanément indisponible');
@@ -150,7 +150,7 @@ describe(`resilience: the session store fails, the server survives (${ENGINE})`,
     expect(run.alive(), `le serveur est mort :\n${run.stderr()}`).to.equal(true);
 
     await t.db.raw('ALTER TABLE sessions_hors_service RENAME TO sessions');
-    const back = await browser.fetch('/plan');
+    const back = await browser.fetch('/homologations/1');
     expect(back.status).to.equal(200);
     expect(textOf(await back.text())).to.contain('Julien Petit');
     // Logged, not swallowed: one line per failed request.
@@ -167,7 +167,7 @@ describe(`resilience: the session store fails, the server survives (${ENGINE})`,
     expect(refused.status).to.equal(503);
     expect(textOf(await refused.text())).to.contain('Service momentanément indisponible');
     // A signed-in reader still reads (the session's new expiry is not saved: logged, the page is served).
-    const read = await signedIn.fetch('/plan');
+    const read = await signedIn.fetch('/homologations/1');
     expect(read.status).to.equal(200);
     await read.text();
     await sleep(300);
@@ -176,8 +176,8 @@ describe(`resilience: the session store fails, the server survives (${ENGINE})`,
     await restoreWrites(t.db);
     const again = new Browser(base);
     expect((await again.signIn(ACCOUNTS.editor)).status).to.equal(302);
-    expect((await again.fetch('/plan')).status).to.equal(200);
-    expect((await signedIn.fetch('/plan')).status).to.equal(200);
+    expect((await again.fetch('/homologations/1')).status).to.equal(200);
+    expect((await signedIn.fetch('/homologations/1')).status).to.equal(200);
   });
 
   (PG_URL ? it : it.skip)('survives PostgreSQL terminating its connections while requests flow, and the next request succeeds', async () => {
@@ -192,7 +192,7 @@ describe(`resilience: the session store fails, the server survives (${ENGINE})`,
     const flow = browsers.flatMap((b) => [0, 1].map(async () => {
       while (!stop && run.alive()) {
         try {
-          const res = await b.fetch('/plan');
+          const res = await b.fetch('/homologations/1');
           await res.text();
           statuses.push(res.status);
         } catch {
@@ -212,7 +212,7 @@ describe(`resilience: the session store fails, the server survives (${ENGINE})`,
     expect(run.alive(), `le serveur est mort :\n${run.stderr()}`).to.equal(true);
     expect(statuses, run.stderr()).not.to.include(0);
     expect(statuses.every((s) => s === 200 || s === 503), `statuts : ${[...new Set(statuses)].join(', ')}`).to.equal(true);
-    for (const b of browsers) expect((await b.fetch('/plan')).status).to.equal(200);
+    for (const b of browsers) expect((await b.fetch('/homologations/1')).status).to.equal(200);
   });
 });
 
@@ -241,9 +241,9 @@ describe(`resilience: malformed requests (${ENGINE})`, () => {
     { what: 'a truncated gzip body', method: 'post', url: '/mot-de-passe-oublie', type: form, encoding: 'gzip', body: gzipSync('email=a@b.fr').subarray(0, 12), status: 400, says: 'illisible' },
     { what: 'a bad % escape in a link token', method: 'get', url: '/mot-de-passe/%ZZ', status: 400, says: 'mal formée' },
     { what: 'a bad % escape in an unsubscribe link', method: 'get', url: '/desinscription/%E0%A4%A', status: 400, says: 'mal formée' },
-    { what: 'a bad % escape in a fiche address', method: 'get', url: '/fiches/%ZZ', status: 400, says: 'mal formée', signedIn: true },
-    { what: 'a latin1 note', method: 'post', url: `/fiches/${ficheId}/notes`, type: `${form}; charset=latin1`, body: Buffer.from('body=caf\xe9', 'latin1'), status: 415, says: 'UTF-8', signedIn: true },
-    { what: 'a deflate header on a plain body', method: 'post', url: `/fiches/${ficheId}/notes`, type: form, encoding: 'deflate', body: Buffer.from('body=x'), status: 400, says: 'illisible', signedIn: true },
+    { what: 'a bad % escape in a fiche address', method: 'get', url: '/homologations/1/fiches/%ZZ', status: 400, says: 'mal formée', signedIn: true },
+    { what: 'a latin1 note', method: 'post', url: `/homologations/1/fiches/${ficheId}/notes`, type: `${form}; charset=latin1`, body: Buffer.from('body=caf\xe9', 'latin1'), status: 415, says: 'UTF-8', signedIn: true },
+    { what: 'a deflate header on a plain body', method: 'post', url: `/homologations/1/fiches/${ficheId}/notes`, type: form, encoding: 'deflate', body: Buffer.from('body=x'), status: 400, says: 'illisible', signedIn: true },
   ];
 
   it('answers each with its 4xx and the French error page, and logs no crash', async () => {
@@ -264,7 +264,7 @@ describe(`resilience: malformed requests (${ENGINE})`, () => {
     }
     expect(logged, 'console.error').to.deep.equal([]);
     // The signed-in session is untouched by all this.
-    expect((await agent.get('/plan')).status).to.equal(200);
+    expect((await agent.get('/homologations/1')).status).to.equal(200);
   });
 });
 
@@ -398,7 +398,7 @@ describe(`resilience: anonymous visits keep no session (${ENGINE})`, () => {
     const before = await sessions();
     const agent = request.agent(t.app);
     for (let i = 0; i < 10; i++) {
-      for (const url of ['/connexion', '/mot-de-passe-oublie', '/', '/plan', '/mot-de-passe/inconnu-0123456789abcdef']) {
+      for (const url of ['/connexion', '/mot-de-passe-oublie', '/', '/homologations/1', '/mot-de-passe/inconnu-0123456789abcdef']) {
         await request(t.app).get(url);
         await agent.get(url);
       }
@@ -415,7 +415,7 @@ describe(`resilience: anonymous visits keep no session (${ENGINE})`, () => {
   it('still signs in, and the session exists from then on', async () => {
     const before = await sessions();
     const agent = await signIn(t.app, ACCOUNTS.editor);
-    expect((await agent.get('/plan')).status).to.equal(200);
+    expect((await agent.get('/homologations/1')).status).to.equal(200);
     expect(await sessions()).to.equal(before + 1);
   });
 
@@ -440,6 +440,6 @@ describe(`resilience: anonymous visits keep no session (${ENGINE})`, () => {
     expect((await request(t.app).post('/mot-de-passe-oublie').type('form').send({ email: 'a@b.fr' })).status).to.equal(403);
     // and the genuine pair signs in
     expect((await agent.post('/connexion').type('form').send({ ...fields, _csrf: token })).status).to.equal(302);
-    expect((await agent.get('/plan')).status).to.equal(200);
+    expect((await agent.get('/homologations/1')).status).to.equal(200);
   });
 });

@@ -17,23 +17,23 @@ describe(`two app instances on one database (${ENGINE})`, () => {
     expect(cookie, 'session cookie').to.exist;
     const header = `plan.sid=${cookie!.value}`;
     // …the session is known to the second one
-    const plan = await request(second).get('/plan').set('Cookie', header);
+    const plan = await request(second).get('/homologations/1').set('Cookie', header);
     expect(plan.status).to.equal(200);
     expect(plan.text).to.contain('Julien Petit');
     // a form served by the second instance is accepted by the first (the CSRF token lives in the shared session)
     const id = await ficheIdByNumber(t.db, 2);
-    const page = await request(second).get(`/fiches/${id}`).set('Cookie', header);
+    const page = await request(second).get(`/homologations/1/fiches/${id}`).set('Cookie', header);
     const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
-    const posted = await agent.post(`/fiches/${id}/notes`).type('form')
+    const posted = await agent.post(`/homologations/1/fiches/${id}/notes`).type('form')
       .send({ _csrf: token, body: 'Écrit par la première instance.', notedOn: '2026-03-16', status: 'en_cours' });
     expect(posted.status).to.equal(303);
     // the write made through the first instance is read by the second
-    const after = await request(second).get(`/fiches/${id}`).set('Cookie', header);
+    const after = await request(second).get(`/homologations/1/fiches/${id}`).set('Cookie', header);
     expect(textOf(after.text)).to.contain('Écrit par la première instance.');
     // and signing out on the second ends the session on the first
-    const plan2 = await request(second).get('/plan').set('Cookie', header);
+    const plan2 = await request(second).get('/homologations/1').set('Cookie', header);
     await request(second).post('/deconnexion').set('Cookie', header).type('form').send({ _csrf: /name="_csrf" value="([^"]+)"/.exec(plan2.text)![1] }).expect(302);
-    expect((await agent.get('/plan')).status).to.equal(302);
+    expect((await agent.get('/homologations/1')).status).to.equal(302);
   });
 
   it('keeps the version check across instances: a stale form from one is refused by the other', async () => {
@@ -41,11 +41,11 @@ describe(`two app instances on one database (${ENGINE})`, () => {
     const viaFirst = await signIn(t.app, ACCOUNTS.editor);
     const viaSecond = await signIn(second, ACCOUNTS.admin);
     const id = await ficheIdByNumber(t.db, 4);
-    const stale = await viaSecond.get(`/fiches/${id}/modifier`);
-    await postForm(viaFirst, `/fiches/${id}`, `/fiches/${id}/notes`, { body: 'Change la version.', notedOn: '2026-03-16', status: 'en_cours' });
+    const stale = await viaSecond.get(`/homologations/1/fiches/${id}/modifier`);
+    await postForm(viaFirst, `/homologations/1/fiches/${id}`, `/homologations/1/fiches/${id}/notes`, { body: 'Change la version.', notedOn: '2026-03-16', status: 'en_cours' });
     const version = /name="version" value="(\d+)"/.exec(stale.text)![1];
     const team = await t.db('teams').first();
-    const res = await viaSecond.post(`/fiches/${id}`).type('form').send(
+    const res = await viaSecond.post(`/homologations/1/fiches/${id}`).type('form').send(
       `_csrf=${encodeURIComponent(/name="_csrf" value="([^"]+)"/.exec(stale.text)![1]!)}&_action=save&version=${version}&number=4&title=x&targetDate=2026-09-30&status=fait&scope=all&owners%5B0%5D%5BteamId%5D=${team.id}&owners%5B0%5D%5BserviceId%5D=`,
     );
     expect(res.status).to.equal(409);

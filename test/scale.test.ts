@@ -53,10 +53,10 @@ describe('SQL queries per page do not grow with the data', function () {
     const largeAgent = await signIn(largeApp, large.userEmail, large.password);
     const smallMeeting = Number((await small.db('meetings').orderBy('starts_at', 'desc').first()).id);
     const pages = [
-      ['/plan', '/plan'],
-      ['/tableau-de-bord', '/tableau-de-bord'],
-      [`/fiches/${await ficheIdByNumber(small.db, 1)}`, `/fiches/${large.ficheIds[0]}`],
-      [`/seances/${smallMeeting}/ordre-du-jour`, `/seances/${large.meetingId}/ordre-du-jour`],
+      ['/homologations/1', '/homologations/1'],
+      ['/homologations/1/tableau-de-bord', '/homologations/1/tableau-de-bord'],
+      [`/homologations/1/fiches/${await ficheIdByNumber(small.db, 1)}`, `/homologations/1/fiches/${large.ficheIds[0]}`],
+      [`/homologations/1/seances/${smallMeeting}/ordre-du-jour`, `/homologations/1/seances/${large.meetingId}/ordre-du-jour`],
     ];
     for (const [smallUrl, largeUrl] of pages) {
       const a = await queriesFor(small.db, smallAgent, smallUrl!);

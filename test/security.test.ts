@@ -70,22 +70,22 @@ describe('account security', function () {
   it('ends a session after 30 idle minutes, counted on the server', async () => {
     const viewer = await signIn(t.app, ACCOUNTS.viewer);
     clock = new Date(NOW.getTime() + 29 * 60_000);
-    await viewer.get('/plan').expect(200);
+    await viewer.get('/homologations/1').expect(200);
     // activity moves the deadline: 29 more minutes are still fine
     clock = new Date(clock.getTime() + 29 * 60_000);
-    await viewer.get('/plan').expect(200);
+    await viewer.get('/homologations/1').expect(200);
     clock = new Date(clock.getTime() + 31 * 60_000);
-    const expired = await viewer.get('/tableau-de-bord');
+    const expired = await viewer.get('/homologations/1/tableau-de-bord');
     expect(expired.status).to.equal(302);
-    expect(expired.headers.location).to.equal('/connexion?expiree=1&retour=%2Ftableau-de-bord');
+    expect(expired.headers.location).to.equal('/connexion?expiree=1&retour=%2Fhomologations%2F1%2Ftableau-de-bord');
     expect(textOf((await viewer.get(expired.headers.location!)).text)).to.contain("fermée après une période d’inactivité");
-    await viewer.get('/plan').expect(302);
+    await viewer.get('/homologations/1').expect(302);
     expect(await t.db('audit_log').where({ action: 'session_expired' }).first()).to.exist;
   });
 
   it('keeps one session per user: a new sign-in ends the previous one, with a new session id', async () => {
     const first = await signIn(t.app, ACCOUNTS.editor);
-    await first.get('/plan').expect(200);
+    await first.get('/homologations/1').expect(200);
     const agent = request.agent(t.app);
     const page = await agent.get('/connexion');
     const sessionCookie = (res: { headers: Record<string, unknown> }) =>
@@ -95,8 +95,8 @@ describe('account security', function () {
     const login = await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: ACCOUNTS.editor, password: DEMO_PASSWORD }).expect(302);
     const after = sessionCookie(login);
     expect(after).to.match(/HttpOnly/i).and.match(/SameSite=Lax/i);
-    await agent.get('/plan').expect(200);
-    const old = await first.get('/plan');
+    await agent.get('/homologations/1').expect(200);
+    const old = await first.get('/homologations/1');
     expect(old.status).to.equal(302);
     expect(old.headers.location).to.match(/^\/connexion/);
   });
@@ -131,7 +131,7 @@ describe('account security', function () {
     await t.db('users').where({ email: ACCOUNTS.viewer }).update({ password_changed_at: new Date(NOW.getTime() - 91 * 86_400_000).toISOString() });
     const { agent, res } = await attempt(t, ACCOUNTS.viewer, DEMO_PASSWORD);
     expect(res.headers.location).to.equal('/compte/mot-de-passe?expire=1');
-    expect((await agent.get('/plan')).headers.location).to.equal('/compte/mot-de-passe');
+    expect((await agent.get('/homologations/1')).headers.location).to.equal('/compte/mot-de-passe');
   });
 
   it('enrols a second factor with a QR code, then asks for a code at sign-in, never accepting one twice; recovery codes work once', async () => {
@@ -139,7 +139,7 @@ describe('account security', function () {
     await t.db('security_settings').update({ totp_roles: 'admin,editor' });
     const { agent, res } = await attempt(t, ACCOUNTS.editor, DEMO_PASSWORD);
     expect(res.headers.location).to.equal('/compte/double-authentification');
-    expect((await agent.get('/plan')).headers.location).to.equal('/compte/double-authentification');
+    expect((await agent.get('/homologations/1')).headers.location).to.equal('/compte/double-authentification');
     const page = await agent.get('/compte/double-authentification').expect(200);
     expect(page.text).to.contain('<svg').and.contain('Clé à saisir à la main');
     const secret = /class="app-secret">([A-Z2-7 ]+)</.exec(page.text)![1]!.replace(/ /g, '');
@@ -148,18 +148,18 @@ describe('account security', function () {
     const ok = await agent.post('/compte/double-authentification').type('form').send({ _csrf: csrfOf(page.text), code: totpCode(secret, clock) }).expect(200);
     const codes = [...ok.text.matchAll(/<code>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})<\/code>/g)].map((m) => m[1]!);
     expect(codes).to.have.length(10);
-    await agent.get('/plan').expect(200);
+    await agent.get('/homologations/1').expect(200);
     expect(await t.db('audit_log').where({ action: 'totp_enrolled' }).first()).to.exist;
 
     // next sign-in: password, then code
     clock = new Date(NOW.getTime() + 60_000);
     const next = await attempt(t, ACCOUNTS.editor, DEMO_PASSWORD);
     expect(next.res.headers.location).to.equal('/connexion/code');
-    await next.agent.get('/plan').expect(302);
+    await next.agent.get('/homologations/1').expect(302);
     const codePage = await next.agent.get('/connexion/code').expect(200);
     const code = totpCode(secret, clock);
     await next.agent.post('/connexion/code').type('form').send({ _csrf: csrfOf(codePage.text), code }).expect(302);
-    await next.agent.get('/plan').expect(200);
+    await next.agent.get('/homologations/1').expect(200);
     // the same code a second time (replay, same 30 s) is refused
     const replay = await attempt(t, ACCOUNTS.editor, DEMO_PASSWORD);
     const replayPage = await replay.agent.get('/connexion/code');
@@ -235,7 +235,7 @@ describe('account security', function () {
     expect(everything).not.to.contain('Julien Petit').and.not.to.contain(ACCOUNTS.editor);
     // the fiche's history still says who: the removed user, by number
     const fiche = await t.db('fiches').where({ number: 3 }).first();
-    expect(textOf((await admin.get(`/fiches/${fiche.id}`).expect(200)).text)).to.contain(`Utilisateur supprimé n°${id}`);
+    expect(textOf((await admin.get(`/homologations/1/fiches/${fiche.id}`).expect(200)).text)).to.contain(`Utilisateur supprimé n°${id}`);
     expect(textOf((await admin.get('/admin/journal').expect(200)).text)).to.contain(`Utilisateur supprimé n°${id}`);
     expect((await attempt(t, ACCOUNTS.editor, DEMO_PASSWORD)).res.status).to.equal(401);
     // an admin cannot remove themself

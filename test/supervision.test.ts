@@ -151,7 +151,7 @@ describe('supervision and journal: admins only', () => {
       }
       const viewerId = await userId(t.db, ACCOUNTS.viewer);
       await t.db('users').where({ id: viewerId }).update({ frozen_until: ago(-1), failed_logins: 5 });
-      const token = csrfOf((await agent.get('/plan').expect(200)).text);
+      const token = csrfOf((await agent.get('/homologations/1').expect(200)).text);
       for (const url of [`/admin/supervision/utilisateurs/${viewerId}/suspendre`, `/admin/supervision/utilisateurs/${viewerId}/debloquer`, '/admin/securite']) {
         const res = await agent.post(url).type('form').send({ _csrf: token, ...VALID, totpRoles: 'admin' });
         expect(res.status, `${role} POST ${url}`).to.equal(403);

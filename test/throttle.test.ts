@@ -95,11 +95,11 @@ describe('throttling: freezes a stranger cannot use against the owner', function
     const guesser = await signInFrom(c.server, '127.0.0.2', ACCOUNTS.admin, DEMO_PASSWORD);
     expect(guesser.res.status).to.equal(401);
     expect(textOf(guesser.res.text)).to.contain(REFUSED);
-    await guesser.b.get('/plan').expect(302);
+    await guesser.b.get('/homologations/1').expect(302);
     // the owner, at the office
     const owner = await signInFrom(c.server, '127.0.0.3', ACCOUNTS.admin, DEMO_PASSWORD);
     expect(owner.res.status, textOf(owner.res.text).slice(0, 300)).to.equal(302);
-    await owner.b.get('/plan').expect(200);
+    await owner.b.get('/homologations/1').expect(200);
     // the guesser is still refused after the owner's sign-in
     expect((await signInFrom(c.server, '127.0.0.2', ACCOUNTS.admin, DEMO_PASSWORD)).res.status).to.equal(401);
   });
@@ -207,7 +207,7 @@ describe('throttling: freezes a stranger cannot use against the owner', function
       expect(textOf(typo.text)).to.contain('Mot de passe incorrect');
       const ok = await owner.post('/connexion').send({ _csrf: csrfOf(typo.text), deblocage: link.split('=')[1], password: DEMO_PASSWORD });
       expect(ok.status, textOf(ok.text).slice(0, 300)).to.equal(302);
-      await owner.get('/plan').expect(200);
+      await owner.get('/homologations/1').expect(200);
       expect((await c.t.db('audit_log').where({ action: 'login' }).orderBy('id', 'desc').first()).summary).to.contain('lien de déblocage');
       // single use
       await browser(c.server, '127.0.0.9').get(link).expect(404);
@@ -263,7 +263,7 @@ describe('throttling: the unlock link with a second factor', function () {
     expect(Number((await userRow(t, ACCOUNTS.admin)).failed_logins)).to.equal(11);
     const ok = await owner.post('/connexion/code').send({ _csrf: csrfOf(wrong.text), code: good });
     expect(ok.status).to.equal(302);
-    await owner.get('/plan').expect(200);
+    await owner.get('/homologations/1').expect(200);
   });
 
   it('gives the unlock link holder only 3 second-factor codes, then ends the attempt (the link is spent)', async () => {
@@ -282,7 +282,7 @@ describe('throttling: the unlock link with a second factor', function () {
     const late = await holder.post('/connexion/code').send({ _csrf: csrfOf(third.text), code: good });
     expect(late.status).to.equal(303);
     expect(late.headers.location).to.equal('/connexion');
-    expect((await holder.get('/plan')).status).to.equal(302);
+    expect((await holder.get('/homologations/1')).status).to.equal(302);
   });
 });
 

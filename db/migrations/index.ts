@@ -4,6 +4,7 @@ import * as m002 from './002_meetings';
 import * as m003 from './003_mail';
 import * as m004 from './004_security';
 import * as m005 from './005_throttle';
+import * as m006 from './006_homologations';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '003_mail': m003,
   '004_security': m004,
   '005_throttle': m005,
+  '006_homologations': m006,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

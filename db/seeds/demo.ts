@@ -5,7 +5,7 @@ import { createFiche, addNote, type FicheInput } from '../../src/data/fiches';
 import { communes, instances, milestones, services, teams } from '../../src/data/referentials';
 import { createUser } from '../../src/data/users';
 import { addDecision, createMeeting, getMeeting, holdMeeting, setRecord } from '../../src/data/meetings';
-import { currentPlan } from '../../src/data/plans';
+import { getHomologation } from '../../src/data/homologations';
 import { liveAgenda } from '../../src/services/agenda';
 import type { Actor, Role } from '../../src/domain/roles';
 import { hashPassword } from '../../src/security/passwords';
@@ -99,6 +99,9 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
     if (!NOT_YET_IN_PRODUCTION.has(commune)) await addInstance('Toodego', 'prod', `Toodego ${commune}`, 'SNU 1', commune);
     await addInstance('Toodego', 'recette', `Toodego ${commune} (recette)`, 'SNU 1', commune);
   }
+
+  // The deck's homologation covers every service and instance declared above.
+  await db('plan_instances').insert((await db('instances').select('id')).map((i: { id: number }) => ({ plan_id: planId, instance_id: i.id })));
 
   const calendar: [number, string, boolean][] = [
     [-6, "Ateliers d'évaluation des menaces avec l'outil d'analyse de risques", true],
@@ -271,7 +274,7 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
     objective: "Présentation et échange sur le plan d'action RGS à déployer en vue de l'homologation.", reminder: '', questions: '', coversAll: true, ficheIds: [],
     attendees: [...attendees, { userId: null, name: 'Représentant des communes', organisation: 'Conférence des maires' }],
   }, editor, addMonths(now, -2));
-  const planRow = await currentPlan(db);
+  const planRow = (await getHomologation(db, planId))!;
   const pastMeeting = (await getMeeting(db, past))!;
   const at = parseISO(`${day(-2)}T16:00:00`);
   await holdMeeting(db, past, await liveAgenda(db, planRow, pastMeeting, at), editor, at);

@@ -7,6 +7,8 @@ export interface Alert {
   ficheId: number;
   ficheNumber: number;
   ficheTitle: string;
+  planId: number;
+  planTitle: string;
   targetDate: string;
   createdAt: string;
   lastSentAt: string | null;
@@ -18,17 +20,20 @@ export interface Alert {
 }
 
 /** Alerts, newest first; `open` keeps the unacknowledged, unresolved ones. */
-export async function listAlerts(db: Knex, filter: { open?: boolean; limit?: number; id?: number } = {}): Promise<Alert[]> {
-  const q = db('alerts').join('fiches', 'fiches.id', 'alerts.fiche_id').select('alerts.*', 'fiches.number as fiche_number', 'fiches.title as fiche_title')
+export async function listAlerts(db: Knex, filter: { open?: boolean; limit?: number; id?: number; planId?: number } = {}): Promise<Alert[]> {
+  const q = db('alerts').join('fiches', 'fiches.id', 'alerts.fiche_id').join('plans', 'plans.id', 'fiches.plan_id')
+    .select('alerts.*', 'fiches.number as fiche_number', 'fiches.title as fiche_title', 'fiches.plan_id', 'plans.title as plan_title')
     .orderBy('alerts.created_at', 'desc').limit(filter.limit ?? 200);
   if (filter.open) q.whereNull('alerts.acknowledged_at').whereNull('alerts.resolved_at');
   if (filter.id !== undefined) q.where('alerts.id', filter.id);
+  if (filter.planId !== undefined) q.where('fiches.plan_id', filter.planId);
   const rows = await q;
   // always two statements, whatever the number of alerts
   const teams = await db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').whereIn('fiche_owners.fiche_id', rows.map((r) => r.fiche_id))
     .distinct('fiche_owners.fiche_id', 'teams.name').orderBy('teams.name');
   return rows.map((r) => ({
     id: Number(r.id), ficheId: Number(r.fiche_id), ficheNumber: Number(r.fiche_number), ficheTitle: String(r.fiche_title),
+    planId: Number(r.plan_id), planTitle: String(r.plan_title),
     targetDate: String(r.target_date), createdAt: String(r.created_at), lastSentAt: r.last_sent_at ?? null, reminders: Number(r.reminders),
     acknowledgedAt: r.acknowledged_at ?? null, acknowledgedByName: r.acknowledged_by_name ?? null, resolvedAt: r.resolved_at ?? null,
     teams: teams.filter((t) => Number(t.fiche_id) === Number(r.fiche_id)).map((t) => t.name).join(', '),

@@ -24,6 +24,7 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     .join('services', 'services.id', 'instances.service_id')
     .leftJoin('communes', 'communes.id', 'instances.commune_id')
     .select('instances.id', 'instances.service_id', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name');
+  instanceQuery.whereIn('instances.id', db('plan_instances').where('plan_id', planId).select('instance_id'));
   if (communeId !== null) instanceQuery.where('instances.commune_id', communeId);
   const [fiches, steps, owners, effects, scope, instanceRows, milestones, teams, services, communes, audit] = await Promise.all([
     db('fiches').whereIn('id', visible()).select('id', 'number', 'title', 'status', 'target_date', 'scope_all').orderBy('number'),

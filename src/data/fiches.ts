@@ -79,7 +79,10 @@ export function visibleTo(query: Knex.QueryBuilder, db: Knex, communeId: number 
   if (communeId === null) return query;
   return query.where((q) => {
     q.where((all) =>
-      all.where('fiches.scope_all', true).whereExists(db('instances').select(db.raw('1')).where('instances.commune_id', communeId)),
+      all.where('fiches.scope_all', true).whereExists(
+        db('plan_instances').join('instances', 'instances.id', 'plan_instances.instance_id').select(db.raw('1'))
+          .whereRaw('plan_instances.plan_id = fiches.plan_id').where('instances.commune_id', communeId),
+      ),
     ).orWhereExists(
       db('fiche_instances')
         .join('instances', 'instances.id', 'fiche_instances.instance_id')
@@ -146,6 +149,8 @@ export async function getFiche(db: Knex, id: number, communeId: number | null = 
     .select('instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
     .orderBy(['services.position', 'instances.environment', 'instances.name']);
   if (!row.scope_all) scopeQuery.whereIn('instances.id', db('fiche_instances').select('instance_id').where('fiche_id', id));
+  // "the whole perimeter": the instances of the fiche's homologation
+  else scopeQuery.whereIn('instances.id', db('plan_instances').select('instance_id').where('plan_id', row.plan_id));
   // A commune agent sees its own instances in the scope, never another commune's.
   if (communeId !== null) scopeQuery.where('instances.commune_id', communeId);
   const [scope, owners, steps, effects, counts] = await reads(db,
@@ -384,7 +389,8 @@ export async function getFiches(db: Knex, ids: number[]): Promise<FicheDetail[]>
       .select('fiche_instances.fiche_id', 'instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
       .orderBy(['services.position', 'instances.environment', 'instances.name']),
     () => db('instances').join('services', 'services.id', 'instances.service_id').leftJoin('communes', 'communes.id', 'instances.commune_id')
-      .select('instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
+      .join('plan_instances', 'plan_instances.instance_id', 'instances.id').whereIn('plan_instances.plan_id', db('fiches').whereIn('id', ids).distinct('plan_id'))
+      .select('plan_instances.plan_id as scope_plan_id', 'instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
       .orderBy(['services.position', 'instances.environment', 'instances.name']),
     () => db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').leftJoin('services', 'services.id', 'fiche_owners.service_id')
       .whereIn('fiche_owners.fiche_id', idsQuery())
@@ -418,7 +424,7 @@ export async function getFiches(db: Knex, ids: number[]): Promise<FicheDetail[]>
       conclusion: row.conclusion,
       conclusionCounts: (countsBy.get(id) ?? []).map((c) => ({ count: c.count, total: c.total, label: c.label })),
       costAmount: row.cost_amount ?? null, costSource: row.cost_source, scopeAll: Boolean(row.scope_all),
-      scope: (row.scope_all ? allInstances : scopeBy.get(id) ?? []).map(toScope),
+      scope: (row.scope_all ? allInstances.filter((i) => Number(i.scope_plan_id) === Number(row.plan_id)) : scopeBy.get(id) ?? []).map(toScope),
       owners: (ownersBy.get(id) ?? []).map((o) => ({ teamId: o.team_id, teamName: o.team_name, serviceId: o.service_id ?? null, serviceName: o.service_name ?? null })),
       steps: (stepsBy.get(id) ?? []).map(stepOf),
       sideEffects: (effectsBy.get(id) ?? []).map((e) => ({ id: e.id, level: e.level, description: e.description })),

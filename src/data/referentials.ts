@@ -19,6 +19,8 @@ export interface Repository<T extends { id: number }, I> {
   entityType: string;
   list(db: Knex): Promise<T[]>;
   listWhere(db: Knex, column: string, value: number): Promise<T[]>;
+  /** The rows the refinement keeps (a where clause on the table's select). */
+  listBy(db: Knex, refine: (q: Knex.QueryBuilder) => void): Promise<T[]>;
   get(db: Knex, id: number): Promise<T | undefined>;
   create(db: Knex, input: I, actor: AuditActor, at: Date): Promise<SaveResult>;
   update(db: Knex, id: number, input: I, actor: AuditActor, at: Date): Promise<SaveResult>;
@@ -32,6 +34,8 @@ interface Spec<T, I> {
   fromRow: (row: Record<string, unknown>) => T;
   toRow: (input: I) => Record<string, unknown>;
   label: (value: T | I) => string;
+  /** Follow-up writes of a creation, in its transaction. */
+  afterCreate?: (trx: Knex.Transaction, id: number, input: I) => Promise<void>;
 }
 
 /** One repository per reference table, every statement audited in the same transaction. */
@@ -44,12 +48,18 @@ function repository<T extends { id: number }, I>(spec: Spec<T, I>): Repository<T
     entityType: spec.entityType,
     list: async (db) => (await spec.select(db)).map(spec.fromRow),
     listWhere: async (db, column, value) => (await spec.select(db).where(`${spec.table}.${column}`, value)).map(spec.fromRow),
+    listBy: async (db, refine) => {
+      const q = spec.select(db);
+      refine(q);
+      return (await q).map(spec.fromRow);
+    },
     get,
     async create(db, input, actor, at) {
       try {
         return await db.transaction(async (trx) => {
           const [row] = await trx(spec.table).insert(spec.toRow(input)).returning('id');
           const id = Number(typeof row === 'object' ? row.id : row);
+          await spec.afterCreate?.(trx, id, input);
           const after = await get(trx, id);
           await recordAudit(trx, { actor, at, action: 'create', entityType: spec.entityType, entityId: id, summary: spec.label(input), after });
           return { ok: true as const, id };
@@ -145,7 +155,21 @@ export const instances = repository<Instance, InstanceInput>({
   }),
   toRow: (i) => ({ service_id: i.serviceId, environment: i.environment, name: i.name, team_id: i.teamId, commune_id: i.communeId }),
   label: (v) => v.name,
+  // A new instance of a service joins the perimeter of every homologation, not archived, that covers that service.
+  afterCreate: async (trx, id, input) => {
+    const plans = await trx('plan_instances').join('instances', 'instances.id', 'plan_instances.instance_id').join('plans', 'plans.id', 'plan_instances.plan_id')
+      .where('instances.service_id', input.serviceId).whereNull('plans.archived_at').distinct('plan_instances.plan_id');
+    if (plans.length) await trx('plan_instances').insert(plans.map((p) => ({ plan_id: p.plan_id, instance_id: id })));
+  },
 });
+
+/** The instances a homologation covers; a commune's own only when restricted to one. */
+export async function instancesOfPlan(db: Knex, planId: number, communeId: number | null = null): Promise<Instance[]> {
+  return instances.listBy(db, (q) => {
+    q.whereIn('instances.id', db('plan_instances').where('plan_id', planId).select('instance_id'));
+    if (communeId !== null) q.where('instances.commune_id', communeId);
+  });
+}
 
 export interface MilestoneInput { planId: number; dueDate: string; title: string; done: boolean }
 export const milestones = repository<Milestone, MilestoneInput>({

@@ -43,7 +43,7 @@ describe('in a real browser (chromium)', function () {
       await page.click('a:has-text("Ordre du jour (à imprimer)")');
       await checkPage(page, `${role}-ordre-du-jour`);
       if (role === 'admin') {
-        for (const url of ['/seances/nouvelle', '/admin', '/admin/securite', '/admin/supervision', '/admin/journal?action=login', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/plan', '/admin/journal', '/fiches/nouvelle']) {
+        for (const url of ['/homologations/1/seances/nouvelle', '/admin', '/admin/securite', '/admin/supervision', '/admin/journal?action=login', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/plan', '/admin/journal', '/homologations/1/fiches/nouvelle']) {
           await page.goto(`${base}${url}`);
           await checkPage(page, `${role}${url.replace(/\//g, '-')}`);
         }
@@ -254,7 +254,7 @@ describe('in a real browser (chromium)', function () {
     await page.keyboard.press('Enter');
     await page.waitForURL(`${base}/plan`);
 
-    await tabTo('a[href^="/fiches/"]:not([href="/fiches/nouvelle"])');
+    await tabTo('a[href^="/homologations/1/fiches/"]:not([href="/homologations/1/fiches/nouvelle"])');
     const href = await page.evaluate(() => document.activeElement!.getAttribute('href'));
     await page.keyboard.press('Enter');
     await page.waitForURL(`${base}${href}`);

@@ -18,7 +18,7 @@ import { str } from '../forms/fields';
 
 /** Only paths of this app: never an open redirect. */
 function safeReturn(value: unknown): string {
-  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/plan';
+  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/homologations';
 }
 
 // Compared against when the e-mail is unknown, so the answer takes as long either way.
@@ -88,7 +88,7 @@ export function authRouter(ctx: AppContext): Router {
   };
 
   router.get('/connexion', async (req, res) => {
-    if (req.user) return res.redirect('/plan');
+    if (req.user) return res.redirect('/homologations');
     if (typeof req.query.deblocage === 'string') return unlockPage(res, req.query.deblocage);
     const notice = req.query.expiree ? 'Votre session a été fermée après une période d’inactivité. Reconnectez-vous.'
       : req.query['mot-de-passe'] ? 'Votre mot de passe est enregistré. Vous pouvez vous connecter.' : undefined;
@@ -169,7 +169,7 @@ export function authRouter(ctx: AppContext): Router {
     }
     if (!(await consumeToken(ctx.db, token, now, ['unlock']))) return unlockPage(res, token);
     const { passwordHash: _h, ...profile } = user;
-    await passwordRight(req, res, profile, charged.charge, '/plan', true);
+    await passwordRight(req, res, profile, charged.charge, '/homologations', true);
   };
 
   const pendingUser = (req: Request) => {
@@ -196,7 +196,7 @@ export function authRouter(ctx: AppContext): Router {
     const charged = user && creds && user.active ? await chargeAttempt(ctx.db, user.id, sourceOf(req.ip), settings, now, { unlock: pending.unlock }) : null;
     if (!user || !creds || !charged?.ok) {
       req.session.pending = undefined;
-      return renderLogin(res, 401, { email: '', retour: '/plan' }, REFUSED);
+      return renderLogin(res, 401, { email: '', retour: '/homologations' }, REFUSED);
     }
     let how: string;
     const step = creds.totpSecret ? verifyTotp(creds.totpSecret, code, now, creds.totpLastStep) : null;
@@ -211,7 +211,7 @@ export function authRouter(ctx: AppContext): Router {
       const unlockTriesOver = pending.unlock && (pending.wrongCodes = (pending.wrongCodes ?? 0) + 1) >= UNLOCK_CODE_ATTEMPTS;
       if (froze || unlockTriesOver) {
         req.session.pending = undefined;
-        return renderLogin(res, 401, { email: '', retour: '/plan' }, REFUSED);
+        return renderLogin(res, 401, { email: '', retour: '/homologations' }, REFUSED);
       }
       return again(401, 'Code incorrect ou déjà utilisé. Saisissez le code affiché maintenant par votre application.');
     }

@@ -1,21 +1,19 @@
 import { differenceInCalendarDays, format, parseISO } from 'date-fns';
 import { type Request, Router } from 'express';
 import { loadDashboard } from '../../data/dashboard';
-import { currentPlan } from '../../data/plans';
 import {
   applyFilters, byEnvironment, byService as countByService, coming, communeMatrix, countByStatus, type DashFilters, groupCounts, isEnvironment,
   isStatusValue, lateFiches, openStrongEffects, reachOf, readiness, READINESS_WEIGHTS, stepsTrend,
 } from '../../domain/dashboard';
 import { ownersSummary } from '../../domain/fiche';
-import { communeRestriction } from '../../domain/roles';
 import { ENVIRONMENT_LABELS, STATUS_LABELS, STATUSES } from '../../domain/statuses';
 import { listAlerts } from '../../data/alerts';
-import { actor } from '../auth';
 import { barChart, lineChart, timeline } from '../charts';
 import type { AppContext } from '../context';
 import { type CsvValue, toCsv } from '../csv';
 import { HttpError } from '../errors';
 import { str } from '../forms/fields';
+import { scopeOf } from '../scope';
 
 const MATRIX_ROWS = 100;
 const MATRIX_COLUMNS = 40;
@@ -57,8 +55,7 @@ export function dashboardRouter(ctx: AppContext): Router {
   const router = Router();
 
   router.get('/tableau-de-bord', async (req, res) => {
-    const restriction = communeRestriction(actor(req));
-    const plan = await currentPlan(ctx.db);
+    const { restriction, hom: plan, base } = scopeOf(res);
     const data = await loadDashboard(ctx.db, plan.id, restriction);
     const { filters, query } = readFilters(req, {
       teams: new Set(data.teams.map((t) => t.id)), services: new Set(data.services.map((s) => s.id)), communes: new Set(data.communes.map((c) => c.id)),
@@ -80,7 +77,7 @@ export function dashboardRouter(ctx: AppContext): Router {
     const shown = new Set(fiches.map((f) => f.id));
     const trend = stepsTrend(data.stepEvents.filter((e) => shown.has(e.ficheId)), today);
     const calendar = [
-      ...fiches.filter((f) => f.targetDate).map((f) => ({ label: `Fiche n°${f.number} : ${f.title}`, kind: 'fiche' as const, date: f.targetDate!, late: late.some((l) => l.fiche.id === f.id), done: f.status === 'fait', href: `/fiches/${f.id}` })),
+      ...fiches.filter((f) => f.targetDate).map((f) => ({ label: `Fiche n°${f.number} : ${f.title}`, kind: 'fiche' as const, date: f.targetDate!, late: late.some((l) => l.fiche.id === f.id), done: f.status === 'fait', href: `${base}/fiches/${f.id}` })),
       ...data.milestones.map((m) => ({ label: m.title, kind: 'jalon' as const, date: m.dueDate, late: !m.done && m.dueDate < today, done: m.done, href: null })),
     ].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
 
@@ -105,7 +102,7 @@ export function dashboardRouter(ctx: AppContext): Router {
     }
 
     // Late-fiche alerts are the Métropole teams' business: commune agents do not see them.
-    const openAlerts = restriction === null ? await listAlerts(ctx.db, { open: true }) : [];
+    const openAlerts = restriction === null ? await listAlerts(ctx.db, { open: true, planId: plan.id }) : [];
     const queryString = (extra: Record<string, string>) => new URLSearchParams({ ...query, ...extra }).toString();
     res.render('dashboard/index', {
       title: 'Tableau de bord',

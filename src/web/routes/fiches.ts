@@ -5,14 +5,13 @@ import {
   addNote, createFiche, deleteFiche, type FicheDetail, findByNumber, getFiche, listFiches, listNotes, scopeInstanceIds, updateFiche,
 } from '../../data/fiches';
 import { decisionsForFiche } from '../../data/meetings';
-import { currentPlan } from '../../data/plans';
-import { instances, services, teams } from '../../data/referentials';
+import { instancesOfPlan, services, teams } from '../../data/referentials';
 import { isLate, ownersSummary, sideEffectsByLevel, stepsProgress } from '../../domain/fiche';
-import { can, communeRestriction } from '../../domain/roles';
 import { STATUSES } from '../../domain/statuses';
-import { actor, requirePermission } from '../auth';
+import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam, notFound } from '../errors';
+import { belongs, requireEdit, type Scope, scopeOf } from '../scope';
 import { type FieldErrors, fieldErrors, isoDate, requiredText, str } from '../forms/fields';
 import { emptyFicheValues, type FicheFormValues, ficheToValues, readFicheForm, UNKNOWN_STEP, validateFiche } from '../forms/fiche';
 
@@ -26,23 +25,27 @@ const noteSchema = z.object({
 
 export function fichesRouter(ctx: AppContext): Router {
   const router = Router();
-  const canEdit = requirePermission('fiche:edit');
+  const canEdit = requireEdit;
   const today = () => format(ctx.now(), 'yyyy-MM-dd');
 
-  /** The fiche as the signed-in user may see it: 404 if it does not exist, 403 if it is another commune's. */
-  async function visibleFiche(req: Request): Promise<FicheDetail> {
+  /**
+   * The fiche as the signed-in user may see it: 404 if it does not exist or belongs to another homologation,
+   * 403 if it is another commune's.
+   */
+  async function visibleFiche(req: Request, res: Response): Promise<FicheDetail> {
     const id = idParam(req.params.id, 'Cette fiche');
-    const restriction = communeRestriction(actor(req));
+    const { restriction } = scopeOf(res);
     const fiche = await getFiche(ctx.db, id, restriction);
-    if (fiche) return fiche;
-    if (restriction !== null && (await getFiche(ctx.db, id))) throw forbidden();
+    if (fiche) return belongs(res, fiche, 'Cette fiche');
+    if (restriction !== null && belongs(res, await getFiche(ctx.db, id), 'Cette fiche')) throw forbidden();
     throw notFound('Cette fiche');
   }
 
   async function renderForm(
     res: Response, status: number, opts: { fiche?: FicheDetail; values: FicheFormValues; errors?: FieldErrors; extra?: Extra; alert?: string },
   ) {
-    const [teamList, serviceList, instanceList] = await Promise.all([teams.list(ctx.db), services.list(ctx.db), instances.list(ctx.db)]);
+    const planId = scopeOf(res).hom.id;
+    const [teamList, serviceList, instanceList] = await Promise.all([teams.list(ctx.db), services.list(ctx.db), instancesOfPlan(ctx.db, planId)]);
     const extra = opts.extra ?? { steps: opts.fiche ? 1 : 3, counts: 1, effects: opts.fiche ? 1 : 2, owners: opts.fiche ? 1 : 2 };
     res.status(status).render('fiches/form', {
       title: opts.fiche ? `Modifier la fiche n°${opts.fiche.number}` : 'Nouvelle fiche action',
@@ -53,7 +56,7 @@ export function fichesRouter(ctx: AppContext): Router {
       extra,
       teams: teamList,
       services: serviceList,
-      instancesByService: serviceList.map((s) => ({ service: s, instances: instanceList.filter((i) => i.serviceId === s.id) })),
+      instancesByService: serviceList.map((s) => ({ service: s, instances: instanceList.filter((i) => i.serviceId === s.id) })).filter((g) => g.instances.length > 0),
     });
   }
 
@@ -89,8 +92,8 @@ export function fichesRouter(ctx: AppContext): Router {
     return true;
   }
 
-  async function references() {
-    const [teamList, serviceList, instanceList] = await Promise.all([teams.list(ctx.db), services.list(ctx.db), instances.list(ctx.db)]);
+  async function references(scope: Scope) {
+    const [teamList, serviceList, instanceList] = await Promise.all([teams.list(ctx.db), services.list(ctx.db), instancesOfPlan(ctx.db, scope.hom.id)]);
     return {
       teamIds: new Set(teamList.map((t) => t.id)),
       serviceIds: new Set(serviceList.map((s) => s.id)),
@@ -99,7 +102,7 @@ export function fichesRouter(ctx: AppContext): Router {
   }
 
   router.get('/fiches/nouvelle', canEdit, async (_req, res) => {
-    const plan = await currentPlan(ctx.db);
+    const plan = scopeOf(res).hom;
     const fiches = await listFiches(ctx.db, plan.id, null);
     const next = fiches.reduce((max, f) => Math.max(max, f.number), 0) + 1;
     await renderForm(res, 200, { values: emptyFicheValues(next) });
@@ -108,11 +111,11 @@ export function fichesRouter(ctx: AppContext): Router {
   router.post('/fiches', canEdit, async (req, res) => {
     const values = readFicheForm(req.body);
     if (await handleFormButton(req, res, values)) return;
-    const result = validateFiche(values, await references());
+    const { hom: plan, base } = scopeOf(res);
+    const result = validateFiche(values, await references(scopeOf(res)));
     if (!result.ok) return renderForm(res, 422, { values, errors: result.errors });
-    const plan = await currentPlan(ctx.db);
     const saved = await createFiche(ctx.db, plan.id, result.input, actor(req), ctx.now());
-    if (saved.ok) return res.redirect(303, `/fiches/${saved.id}`);
+    if (saved.ok) return res.redirect(303, `${base}/fiches/${saved.id}`);
     if (saved.reason === 'unknown_step') return renderForm(res, 422, { values, errors: unknownSteps(values, saved.stepIds) });
     return renderForm(res, 422, { values, errors: await numberTaken(plan.id, result.input.number) });
   });
@@ -132,7 +135,7 @@ export function fichesRouter(ctx: AppContext): Router {
   }
 
   router.get('/fiches/:id', async (req, res) => {
-    const fiche = await visibleFiche(req);
+    const fiche = await visibleFiche(req, res);
     await renderFiche(req, res, fiche, 200);
   });
 
@@ -147,24 +150,24 @@ export function fichesRouter(ctx: AppContext): Router {
       progress: stepsProgress(fiche.steps),
       owners: ownersSummary(fiche.owners),
       effects: sideEffectsByLevel(fiche.sideEffects),
-      canEdit: can(actor(req), 'fiche:edit'),
+      canEdit: scopeOf(res).canEdit,
       note: note ?? { values: { body: '', notedOn: today(), status: '' }, errors: {} },
     });
   }
 
   router.get('/fiches/:id/modifier', canEdit, async (req, res) => {
-    const fiche = await visibleFiche(req);
+    const fiche = await visibleFiche(req, res);
     await renderForm(res, 200, { fiche, values: ficheToValues(fiche, await scopeInstanceIds(ctx.db, fiche.id)) });
   });
 
   router.post('/fiches/:id', canEdit, async (req, res) => {
-    const fiche = await visibleFiche(req);
+    const fiche = await visibleFiche(req, res);
     const values = readFicheForm(req.body);
     if (await handleFormButton(req, res, values, fiche)) return;
-    const result = validateFiche(values, await references());
+    const result = validateFiche(values, await references(scopeOf(res)));
     if (!result.ok) return renderForm(res, 422, { fiche, values, errors: result.errors });
     const saved = await updateFiche(ctx.db, fiche.id, result.version, result.input, actor(req), ctx.now());
-    if (saved.ok) return res.redirect(303, `/fiches/${fiche.id}`);
+    if (saved.ok) return res.redirect(303, `${scopeOf(res).base}/fiches/${fiche.id}`);
     if (saved.reason === 'not_found') throw notFound('Cette fiche');
     if (saved.reason === 'duplicate_number') return renderForm(res, 422, { fiche, values, errors: await numberTaken(fiche.planId, result.input.number) });
     if (saved.reason === 'unknown_step') return renderForm(res, 422, { fiche, values, errors: unknownSteps(values, saved.stepIds) });
@@ -180,24 +183,24 @@ export function fichesRouter(ctx: AppContext): Router {
   });
 
   router.post('/fiches/:id/notes', canEdit, async (req, res) => {
-    const fiche = await visibleFiche(req);
+    const fiche = await visibleFiche(req, res);
     const body = req.body as Record<string, unknown>;
     const values = { body: str(body.body), notedOn: str(body.notedOn), status: str(body.status) };
     const parsed = noteSchema.safeParse(values);
     if (!parsed.success) return renderFiche(req, res, fiche, 422, { values, errors: fieldErrors(parsed.error) });
     await addNote(ctx.db, fiche.id, parsed.data, actor(req), ctx.now());
-    res.redirect(303, `/fiches/${fiche.id}#historique`);
+    res.redirect(303, `${scopeOf(res).base}/fiches/${fiche.id}#historique`);
   });
 
   router.get('/fiches/:id/supprimer', canEdit, async (req, res) => {
-    const fiche = await visibleFiche(req);
+    const fiche = await visibleFiche(req, res);
     res.render('fiches/delete', { title: `Supprimer la fiche n°${fiche.number}`, fiche });
   });
 
   router.post('/fiches/:id/supprimer', canEdit, async (req, res) => {
-    const fiche = await visibleFiche(req);
+    const fiche = await visibleFiche(req, res);
     if (!(await deleteFiche(ctx.db, fiche.id, actor(req), ctx.now()))) throw new HttpError(404, "Cette fiche n'existe plus.");
-    res.redirect(303, '/plan');
+    res.redirect(303, scopeOf(res).base);
   });
 
   return router;

@@ -6,15 +6,14 @@ import { listFiches } from '../../data/fiches';
 import {
   addDecision, createMeeting, getMeeting, holdMeeting, listDecisions, listMeetings, listSignatures, type Meeting, recordSignature, setRecord, updateMeeting,
 } from '../../data/meetings';
-import { currentPlan } from '../../data/plans';
 import { communes } from '../../data/referentials';
 import { listUsers } from '../../data/users';
 import { type Agenda, moveSection, normaliseOrder, type OrderKey, restrictAgenda, SECTION_TITLES } from '../../domain/agenda';
-import { can, communeRestriction } from '../../domain/roles';
 import { agendaOf, coveredFicheIds, liveAgenda } from '../../services/agenda';
-import { actor, requirePermission } from '../auth';
+import { actor } from '../auth';
 import type { AppContext } from '../context';
-import { forbidden, HttpError, idParam, notFound } from '../errors';
+import { forbidden, HttpError, idParam } from '../errors';
+import { belongs, requireEdit, scopeOf } from '../scope';
 import { type FieldErrors, fieldErrors, isoDate, optionalText, requiredText, str } from '../forms/fields';
 import { localInstant } from '../../domain/local-time';
 import { emptyMeetingValues, type MeetingFormValues, meetingToValues, readMeetingForm, validateMeeting } from '../forms/meeting';
@@ -35,13 +34,15 @@ const signatureSchema = z.object({
 
 export function meetingsRouter(ctx: AppContext): Router {
   const router = Router();
-  const canEdit = requirePermission('fiche:edit');
+  const canEdit = requireEdit;
 
-  /** The meeting as the signed-in user may see it: a commune agent only those covering one of its fiches. */
-  async function visibleMeeting(req: Request): Promise<Meeting> {
-    const meeting = await getMeeting(ctx.db, idParam(req.params.id, 'Cette séance'));
-    if (!meeting) throw notFound('Cette séance');
-    const restriction = communeRestriction(actor(req));
+  /**
+   * The meeting as the signed-in user may see it: one of this homologation's (another's is a 404), and for a commune
+   * agent only those covering one of its fiches.
+   */
+  async function visibleMeeting(req: Request, res: Response): Promise<Meeting> {
+    const meeting = belongs(res, await getMeeting(ctx.db, idParam(req.params.id, 'Cette séance')), 'Cette séance');
+    const { restriction } = scopeOf(res);
     if (restriction !== null) {
       const visible = new Set((await listFiches(ctx.db, meeting.planId, restriction)).map((f) => f.id));
       const covered = await coveredFicheIds(ctx.db, meeting);
@@ -51,22 +52,21 @@ export function meetingsRouter(ctx: AppContext): Router {
   }
 
   /** What of the agenda the signed-in user may read (see restrictAgenda). */
-  async function readable(req: Request, agenda: Agenda): Promise<Agenda> {
-    const restriction = communeRestriction(actor(req));
+  async function readable(res: Response, agenda: Agenda): Promise<Agenda> {
+    const { restriction, hom: plan } = scopeOf(res);
     if (restriction === null) return agenda;
-    const plan = await currentPlan(ctx.db);
     const [fiches, commune] = await Promise.all([listFiches(ctx.db, plan.id, restriction), communes.get(ctx.db, restriction)]);
     return restrictAgenda(agenda, { ficheIds: new Set(fiches.map((f) => f.id)), communeName: commune?.name ?? null });
   }
 
-  async function formRefs() {
-    const plan = await currentPlan(ctx.db);
+  async function formRefs(res: Response) {
+    const plan = scopeOf(res).hom;
     const [fiches, users] = await Promise.all([listFiches(ctx.db, plan.id, null), listUsers(ctx.db)]);
     return { plan, fiches, users: users.filter((u) => u.active) };
   }
 
   async function renderForm(res: Response, status: number, o: { meeting?: Meeting; values: MeetingFormValues; errors?: FieldErrors; alert?: string }) {
-    const { fiches, users } = await formRefs();
+    const { fiches, users } = await formRefs(res);
     const extraGuests = 2;
     res.status(status).render('meetings/form', {
       title: o.meeting ? `Modifier la séance « ${o.meeting.title} »` : 'Nouvelle séance',
@@ -74,45 +74,44 @@ export function meetingsRouter(ctx: AppContext): Router {
     });
   }
 
-  async function validate(values: MeetingFormValues) {
-    const { plan, fiches, users } = await formRefs();
+  async function validate(res: Response, values: MeetingFormValues) {
+    const { plan, fiches, users } = await formRefs(res);
     return validateMeeting(values, { ficheIds: new Set(fiches.map((f) => f.id)), users: new Map(users.map((u) => [u.id, u])), organisation: plan.organisation, timeZone: ctx.config.mail.timeZone });
   }
 
   router.get('/seances', async (req, res) => {
-    const plan = await currentPlan(ctx.db);
-    const restriction = communeRestriction(actor(req));
+    const { hom: plan, restriction } = scopeOf(res);
     const visible = restriction === null ? null : (await listFiches(ctx.db, plan.id, restriction)).map((f) => f.id);
     const [meetings, signatures] = await Promise.all([listMeetings(ctx.db, plan.id, visible), listSignatures(ctx.db, plan.id)]);
-    res.render('meetings/index', { title: 'Séances du comité de pilotage', meetings, signatures, canEdit: can(actor(req), 'fiche:edit') });
+    res.render('meetings/index', { title: 'Séances du comité de pilotage', meetings, signatures, canEdit: scopeOf(res).canEdit });
   });
 
   router.get('/seances/nouvelle', canEdit, async (_req, res) => renderForm(res, 200, { values: emptyMeetingValues() }));
 
   router.post('/seances', canEdit, async (req, res) => {
     const values = readMeetingForm(req.body);
-    const v = await validate(values);
+    const v = await validate(res, values);
     if (!v.ok) return renderForm(res, 422, { values, errors: v.errors });
-    const plan = await currentPlan(ctx.db);
+    const { hom: plan, base } = scopeOf(res);
     const id = await createMeeting(ctx.db, plan.id, v.input, actor(req), ctx.now());
-    res.redirect(303, `/seances/${id}`);
+    res.redirect(303, `${base}/seances/${id}`);
   });
 
   router.get('/seances/:id', async (req, res) => {
-    const meeting = await visibleMeeting(req);
+    const meeting = await visibleMeeting(req, res);
     await renderMeeting(req, res, meeting, 200);
   });
 
   async function renderMeeting(req: Request, res: Response, meeting: Meeting, status: number, forms: { decision?: { values: Record<string, string>; errors: FieldErrors }; signature?: { values: Record<string, string>; errors: FieldErrors }; record?: { value: string; errors: FieldErrors } } = {}) {
-    const plan = await currentPlan(ctx.db);
-    const agenda = await readable(req, await agendaOf(ctx.db, plan, meeting, ctx.now()));
+    const plan = scopeOf(res).hom;
+    const agenda = await readable(res, await agendaOf(ctx.db, plan, meeting, ctx.now()));
     const visibleFiches = new Set(agenda.sections.flatMap((s) => (s.key === 'fiche' ? [s.fiche.ficheId] : [])));
     const [decisions, signatures] = await Promise.all([listDecisions(ctx.db, meeting.id), listSignatures(ctx.db, plan.id)]);
     res.status(status).render('meetings/show', {
       title: meeting.title, meeting, agenda, decisions: decisions.filter((d) => d.ficheId === null || visibleFiches.has(d.ficheId)),
       signatures: signatures.filter((s) => s.meetingId === meeting.id),
       order: normaliseOrder(meeting.sectionOrder), SECTION_TITLES,
-      canEdit: can(actor(req), 'fiche:edit'),
+      canEdit: scopeOf(res).canEdit,
       decision: forms.decision ?? { values: { ficheId: '', text: '' }, errors: {} },
       signature: forms.signature ?? { values: { signed: '', authority: '', decidedOn: meeting.startsAt.slice(0, 10), durationMonths: '36', conditions: '' }, errors: {} },
       record: forms.record ?? { value: meeting.record, errors: {} },
@@ -120,47 +119,47 @@ export function meetingsRouter(ctx: AppContext): Router {
   }
 
   router.get('/seances/:id/modifier', canEdit, async (req, res) => {
-    const meeting = await visibleMeeting(req);
+    const meeting = await visibleMeeting(req, res);
     if (meeting.heldAt) throw HELD;
     await renderForm(res, 200, { meeting, values: meetingToValues(meeting) });
   });
 
   router.post('/seances/:id', canEdit, async (req, res) => {
-    const meeting = await visibleMeeting(req);
+    const meeting = await visibleMeeting(req, res);
     if (meeting.heldAt) throw HELD;
     const values = readMeetingForm(req.body);
-    const v = await validate(values);
+    const v = await validate(res, values);
     if (!v.ok) return renderForm(res, 422, { meeting, values, errors: v.errors });
     const result = await updateMeeting(ctx.db, meeting.id, v.version, v.input, actor(req), ctx.now());
     if (result === 'held') throw HELD;
     if (result === 'conflict') {
       return renderForm(res, 409, { meeting, values, alert: "Cette séance a été modifiée par quelqu'un d'autre depuis que vous avez ouvert ce formulaire. Vos modifications n'ont pas été enregistrées ; elles restent affichées ci-dessous." });
     }
-    res.redirect(303, `/seances/${meeting.id}`);
+    res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}`);
   });
 
   router.post('/seances/:id/ordre', canEdit, async (req, res) => {
-    const meeting = await visibleMeeting(req);
+    const meeting = await visibleMeeting(req, res);
     if (meeting.heldAt) throw HELD;
     const [key, direction] = str((req.body as Record<string, unknown>).move).split(':');
     const order = normaliseOrder(meeting.sectionOrder);
     if (!order.includes(key as OrderKey) || (direction !== 'up' && direction !== 'down')) throw new HttpError(400, 'Déplacement de section inconnu.');
     const result = await updateMeeting(ctx.db, meeting.id, meeting.version, { sectionOrder: moveSection(order, key as OrderKey, direction) }, actor(req), ctx.now());
     if (result === 'held') throw HELD;
-    res.redirect(303, `/seances/${meeting.id}#ordre`);
+    res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#ordre`);
   });
 
   router.post('/seances/:id/tenir', canEdit, async (req, res) => {
-    const meeting = await visibleMeeting(req);
+    const meeting = await visibleMeeting(req, res);
     if (meeting.heldAt) throw HELD;
-    const plan = await currentPlan(ctx.db);
+    const plan = scopeOf(res).hom;
     const agenda = await liveAgenda(ctx.db, plan, meeting, ctx.now());
     if (!(await holdMeeting(ctx.db, meeting.id, agenda, actor(req), ctx.now()))) throw HELD;
-    res.redirect(303, `/seances/${meeting.id}`);
+    res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}`);
   });
 
   router.post('/seances/:id/decisions', canEdit, async (req, res) => {
-    const meeting = await visibleMeeting(req);
+    const meeting = await visibleMeeting(req, res);
     const body = req.body as Record<string, unknown>;
     const values = { ficheId: str(body.ficheId), text: str(body.text) };
     const parsed = decisionSchema.safeParse(values);
@@ -170,46 +169,46 @@ export function meetingsRouter(ctx: AppContext): Router {
     }
     if (!parsed.success || Object.keys(errors).length) return renderMeeting(req, res, meeting, 422, { decision: { values, errors } });
     await addDecision(ctx.db, meeting.id, parsed.data.ficheId, parsed.data.text, actor(req), ctx.now());
-    res.redirect(303, `/seances/${meeting.id}#decisions`);
+    res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#decisions`);
   });
 
   router.post('/seances/:id/releve', canEdit, async (req, res) => {
-    const meeting = await visibleMeeting(req);
+    const meeting = await visibleMeeting(req, res);
     const value = str((req.body as Record<string, unknown>).record);
     const parsed = optionalText(20000).safeParse(value);
     if (!parsed.success) return renderMeeting(req, res, meeting, 422, { record: { value, errors: fieldErrors(parsed.error, 'record') } });
     await setRecord(ctx.db, meeting.id, parsed.data, actor(req), ctx.now());
-    res.redirect(303, `/seances/${meeting.id}#releve`);
+    res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#releve`);
   });
 
   router.post('/seances/:id/signature', canEdit, async (req, res) => {
-    const meeting = await visibleMeeting(req);
+    const meeting = await visibleMeeting(req, res);
     if (meeting.kind !== 'signature') throw new HttpError(400, "Seule une séance de signature peut porter la décision d'homologation.");
     const body = req.body as Record<string, unknown>;
     const values = { signed: str(body.signed), authority: str(body.authority), decidedOn: str(body.decidedOn), durationMonths: str(body.durationMonths), conditions: str(body.conditions) };
     const parsed = signatureSchema.safeParse(values);
     if (!parsed.success) return renderMeeting(req, res, meeting, 422, { signature: { values, errors: fieldErrors(parsed.error, 'signature-') } });
     await recordSignature(ctx.db, meeting.planId, meeting.id, parsed.data, actor(req), ctx.now());
-    res.redirect(303, `/seances/${meeting.id}#signature`);
+    res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#signature`);
   });
 
   router.get('/seances/:id/ordre-du-jour', async (req, res) => {
-    const meeting = await visibleMeeting(req);
-    const plan = await currentPlan(ctx.db);
-    const agenda = await readable(req, await agendaOf(ctx.db, plan, meeting, ctx.now()));
+    const meeting = await visibleMeeting(req, res);
+    const plan = scopeOf(res).hom;
+    const agenda = await readable(res, await agendaOf(ctx.db, plan, meeting, ctx.now()));
     res.render('meetings/agenda', { title: `Ordre du jour — ${meeting.title}`, meeting, agenda });
   });
 
   router.get('/seances/:id/ordre-du-jour.pdf', async (req, res) => {
-    const meeting = await visibleMeeting(req);
-    const plan = await currentPlan(ctx.db);
-    const pdf = await renderAgendaPdf(await readable(req, await agendaOf(ctx.db, plan, meeting, ctx.now())));
+    const meeting = await visibleMeeting(req, res);
+    const plan = scopeOf(res).hom;
+    const pdf = await renderAgendaPdf(await readable(res, await agendaOf(ctx.db, plan, meeting, ctx.now())));
     res.type('application/pdf').set('Content-Disposition', `inline; filename="ordre-du-jour-${meeting.startsAt.slice(0, 10)}.pdf"`).send(pdf);
   });
 
   router.get('/seances/:id/invitation.ics', async (req, res) => {
-    const meeting = await visibleMeeting(req);
-    const plan = await currentPlan(ctx.db);
+    const meeting = await visibleMeeting(req, res);
+    const plan = scopeOf(res).hom;
     // read in the plan's time zone as calendars read it (a time the clocks skipped, saved before the form refused
     // them, is taken with the offset before the change); what cannot make an invitation is said, not a crash
     const instant = (local: string) => localInstant(local, ctx.config.mail.timeZone)?.instant ?? new Date(Number.NaN);

@@ -2,24 +2,23 @@ import { format } from 'date-fns';
 import { Router } from 'express';
 import { listFiches } from '../../data/fiches';
 import { listSignatures } from '../../data/meetings';
-import { currentPlan } from '../../data/plans';
-import { communes, instances, milestones } from '../../data/referentials';
+import { communes, instancesOfPlan, milestones } from '../../data/referentials';
 import { isLate } from '../../domain/fiche';
 import { perimeterLines } from '../../domain/perimeter';
-import { can, communeRestriction } from '../../domain/roles';
-import { actor } from '../auth';
+import { OUTCOME_LABELS, STATE_BADGES, STATE_LABELS, validityPhrase } from '../../domain/homologation';
 import type { AppContext } from '../context';
+import { scopeOf } from '../scope';
 
+/** The homologation's own page: its state, decision, perimeter and fiches (formerly /plan). */
 export function planRouter(ctx: AppContext): Router {
   const router = Router();
 
-  router.get('/plan', async (req, res) => {
-    const user = actor(req);
-    const restriction = communeRestriction(user);
-    const plan = await currentPlan(ctx.db);
+  router.get('/', async (_req, res) => {
+    const scope = scopeOf(res);
+    const { restriction, hom: plan } = scope;
     const [fiches, instanceList, communeList, milestoneList, signatures] = await Promise.all([
       listFiches(ctx.db, plan.id, restriction),
-      restriction === null ? instances.list(ctx.db) : instances.listWhere(ctx.db, 'commune_id', restriction),
+      instancesOfPlan(ctx.db, plan.id, restriction),
       restriction === null ? communes.list(ctx.db) : communes.get(ctx.db, restriction).then((c) => (c ? [c] : [])),
       milestones.listWhere(ctx.db, 'plan_id', plan.id),
       listSignatures(ctx.db, plan.id),
@@ -36,7 +35,10 @@ export function planRouter(ctx: AppContext): Router {
       done: milestoneList.filter((m) => m.done),
       toDo: milestoneList.filter((m) => !m.done),
       fiches: fiches.map((f) => ({ ...f, late: isLate(f, today) })),
-      canEdit: can(user, 'fiche:edit'),
+      canEdit: scope.canEdit,
+      scope,
+      stateLabel: STATE_LABELS[scope.state], stateBadge: STATE_BADGES[scope.state], OUTCOME_LABELS,
+      validity: plan.decision?.endsOn ? validityPhrase(plan.decision.endsOn, today) : null,
       signatures,
     });
   });
