@@ -23,7 +23,8 @@ describe('late-fiche alerts and their acknowledgement', function () {
       await deliverDue(t.db, mailer, t.config.mail, () => NOW);
       expect([...tally(smtp.received).entries()]).to.deep.equal([[ACCOUNTS.editor, 1]]);
       const alertMail = smtp.received[0]!;
-      expect(alertMail.subject).to.match(/^fiche n°2 en retard \(date cible du \d\d\/\d\d\/2026 dépassée\)$/);
+      expect(alertMail.subject).to.match(/^fiche n°2 en retard \(date cible du \d\d\/\d\d\/2026 dépassée\) — .+$/);
+      expect(alertMail.subject).to.contain(String((await t.db('plans').where('id', 1).first()).title));
       expect(alertMail.text).to.contain('Informer les administrateurs fonctionnels').and.match(/Accuser réception de l'alerte : https:\/\/plan\.metropole\.example\.org\/alertes\/\d+/);
 
       // scanning again sends nothing; after the reminder delay (7 days by default), a reminder
@@ -54,6 +55,13 @@ describe('late-fiche alerts and their acknowledgement', function () {
       mailer.close();
       await smtp.close();
     }
+  });
+
+  it('raises no alert on the fiches of an archived homologation, kept as it was', async () => {
+    await t.db('plans').where('id', 1).update({ archived_at: NOW.toISOString(), archived_reason: 'manuel' });
+    expect((await scanAlerts(t.db, t.config.mail, NOW)).created).to.equal(0);
+    await t.db('plans').where('id', 1).update({ archived_at: null, archived_reason: null });
+    expect((await scanAlerts(t.db, t.config.mail, NOW)).created).to.equal(1);
   });
 
   it('closes the alert when the fiche gets a new date, and raises a new one if that date passes too', async () => {

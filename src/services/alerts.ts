@@ -21,9 +21,11 @@ async function alertMessages(db: Knex, config: MailConfig, alertId: number, roun
   const fiche = await db('fiches').where('id', ficheId).first();
   const steps = await db('steps').where('fiche_id', ficheId).whereNot('status', 'fait').orderBy('position');
   const alert = await db('alerts').where('id', alertId).first();
+  const plan = await db('plans').where('id', fiche.plan_id).first();
   const data = {
-    organisation: (await db('plans').where('id', fiche.plan_id).first())?.organisation ?? '',
-    planTitle: 'Alerte de retard',
+    organisation: plan?.organisation ?? '',
+    // fiche numbers are per homologation: the message names it
+    planTitle: plan?.title ?? 'Alerte de retard',
     fiche: { number: fiche.number, title: fiche.title, status: STATUS_LABELS[fiche.status as Status] },
     targetDate: dmy(alert.target_date),
     steps: steps.map((s: { position: number; label: string; status: Status }) => ({ position: s.position, label: s.label, status: STATUS_LABELS[s.status] })),
@@ -31,7 +33,7 @@ async function alertMessages(db: Knex, config: MailConfig, alertId: number, roun
     ackUrl: `${config.publicUrl}/alertes/${alertId}`,
   };
   const { html, text } = await renderMail('alert', data);
-  const subject = `${round > 0 ? 'Rappel : ' : ''}fiche n°${fiche.number} en retard (date cible du ${data.targetDate} dépassée)`;
+  const subject = `${round > 0 ? 'Rappel : ' : ''}fiche n°${fiche.number} en retard (date cible du ${data.targetDate} dépassée) — ${data.planTitle}`;
   return (await recipientsOf(db, ficheId)).map((u: { id: number; email: string; name: string }) => ({
     kind: round > 0 ? 'reminder' as const : 'alert' as const, dedupKey: `alert:${alertId}:${round}:${u.id}`, alertId,
     toAddress: u.email, toName: u.name, subject, text, html,
@@ -61,7 +63,9 @@ export async function scanAlerts(db: Knex, config: MailConfig, now: Date): Promi
   }
   if (!settings.alertsEnabled) return result;
 
+  // an archived homologation is kept as it was: no new alert on its fiches
   const late = await db('fiches').whereNot('status', 'fait').whereNotNull('target_date').where('target_date', '<', today)
+    .whereIn('plan_id', db('plans').whereNull('archived_at').select('id'))
     .whereNotExists(db('alerts').select(db.raw('1')).whereRaw('alerts.fiche_id = fiches.id').whereRaw('alerts.target_date = fiches.target_date'))
     .select('id', 'target_date');
   for (const f of late) {

@@ -53,5 +53,5 @@ export async function signInWithMouse(page: Page, base: string, email: string): 
   await page.fill('#email', email);
   await page.fill('#password', DEMO_PASSWORD);
   await page.click('button:has-text("Se connecter")');
-  await page.waitForURL(`${base}/plan`);
+  await page.waitForURL(`${base}/homologations`);
 }

@@ -29,6 +29,8 @@ describe('in a real browser (chromium)', function () {
       await page.goto(`${base}/connexion`);
       await checkPage(page, `${role}-connexion`);
       await signInWithMouse(page, base, ACCOUNTS[role]);
+      await checkPage(page, `${role}-homologations`);
+      await page.click('table a[href="/homologations/1"]');
       await checkPage(page, `${role}-plan`);
       await page.click('a:has-text("Sécuriser l\'accès aux demandes")');
       await expect(page.locator('h1')).to.exist;
@@ -43,20 +45,20 @@ describe('in a real browser (chromium)', function () {
       await page.click('a:has-text("Ordre du jour (à imprimer)")');
       await checkPage(page, `${role}-ordre-du-jour`);
       if (role === 'admin') {
-        for (const url of ['/homologations/1/seances/nouvelle', '/admin', '/admin/securite', '/admin/supervision', '/admin/journal?action=login', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/plan', '/admin/journal', '/homologations/1/fiches/nouvelle']) {
+        for (const url of ['/homologations/1/seances/nouvelle', '/admin', '/admin/securite', '/admin/supervision', '/admin/journal?action=login', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/journal', '/tableau-de-bord', '/homologations/1/fiches/nouvelle']) {
           await page.goto(`${base}${url}`);
           await checkPage(page, `${role}${url.replace(/\//g, '-')}`);
         }
       }
       if (role === 'commune') {
         const other = await t.db('fiches').where({ number: 2 }).first();
-        const res = await page.goto(`${base}/fiches/${other.id}`);
+        const res = await page.goto(`${base}/homologations/1/fiches/${other.id}`);
         expect(res!.status()).to.equal(403);
         await checkPage(page, `${role}-refus`);
       }
       await page.click('button:has-text("Se déconnecter")');
       await page.waitForURL(`${base}/connexion`);
-      const res = await page.goto(`${base}/plan`);
+      const res = await page.goto(`${base}/homologations`);
       expect(page.url()).to.contain('/connexion');
       expect(res!.ok()).to.equal(true);
     });
@@ -203,7 +205,7 @@ describe('in a real browser (chromium)', function () {
     await page.fill('#email', 'lea.girard@villeurbanne.example.org');
     await page.fill('#password', 'une phrase de passe pour léa');
     await page.click('button:has-text("Se connecter")');
-    await page.waitForURL(`${base}/plan`);
+    await page.waitForURL(`${base}/homologations`);
   });
 
   it('shows the account pages: password change with errors, second-factor enrolment with its QR code, forgotten password', async () => {
@@ -252,7 +254,10 @@ describe('in a real browser (chromium)', function () {
     await tabTo('#password');
     await page.keyboard.type(DEMO_PASSWORD);
     await page.keyboard.press('Enter');
-    await page.waitForURL(`${base}/plan`);
+    await page.waitForURL(`${base}/homologations`);
+    await tabTo('a[href="/homologations/1"]');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}/homologations/1`);
 
     await tabTo('a[href^="/homologations/1/fiches/"]:not([href="/homologations/1/fiches/nouvelle"])');
     const href = await page.evaluate(() => document.activeElement!.getAttribute('href'));
