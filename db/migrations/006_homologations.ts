@@ -2,15 +2,30 @@ import { addMonths, format, parseISO } from 'date-fns';
 import type { Knex } from 'knex';
 
 /**
+ * Adds a nullable integer column referencing another table's id. On SQLite, knex adds a foreign key by rebuilding
+ * the table (create a copy, drop the original, rename): inside the migration's transaction the foreign keys cannot be
+ * switched off, so dropping the original cascades to every row referencing it (all the fiches, meetings and
+ * signatures of a plan). SQLite's own ADD COLUMN takes a REFERENCES clause for a nullable column: nothing is rebuilt.
+ */
+async function addReference(knex: Knex, table: string, column: string, target: string, onDelete: 'SET NULL' | 'CASCADE'): Promise<void> {
+  if (knex.client.config.client === 'pg') {
+    await knex.schema.alterTable(table, (t) => { t.integer(column).references('id').inTable(target).onDelete(onDelete); });
+  } else {
+    await knex.raw(`alter table ?? add column ?? integer references ??(id) on delete ${onDelete}`, [table, column, target]);
+  }
+}
+
+/**
  * The homologation becomes the unit: the table `plans` holds one row per homologation (its perimeter, members,
  * renewal link and archive), and the decision signed at a signature meeting gets its outcome and end date.
  * A database made by the previous migrations becomes one homologation holding everything it had.
  */
 export async function up(knex: Knex): Promise<void> {
+  // the homologation this one renews: unique, so a homologation is renewed once
+  await addReference(knex, 'plans', 'previous_id', 'plans', 'SET NULL');
   await knex.schema.alterTable('plans', (t) => {
+    t.unique(['previous_id']);
     t.text('description').notNullable().defaultTo('');
-    // the homologation this one renews: unique, so a homologation is renewed once
-    t.integer('previous_id').references('id').inTable('plans').onDelete('SET NULL').unique();
     t.string('created_at', 30);
     // set when replaced by its renewal or archived by hand: read-only from then on
     t.string('archived_at', 30);
@@ -59,13 +74,11 @@ export async function up(knex: Knex): Promise<void> {
     await knex('signatures').where('id', s.id).update({ outcome, ends_on: endsOn });
   }
 
-  await knex.schema.alterTable('fiches', (t) => {
-    // a fiche carried over by a renewal: the unfinished fiche of the previous homologation it continues
-    t.integer('carried_from_id').references('id').inTable('fiches').onDelete('SET NULL');
-    // a condition of a decision "sous conditions": the decision that set it
-    t.integer('condition_of').references('id').inTable('signatures').onDelete('SET NULL');
-    t.index(['condition_of']);
-  });
+  // a fiche carried over by a renewal: the unfinished fiche of the previous homologation it continues
+  await addReference(knex, 'fiches', 'carried_from_id', 'fiches', 'SET NULL');
+  // a condition of a decision "sous conditions": the decision that set it
+  await addReference(knex, 'fiches', 'condition_of', 'signatures', 'SET NULL');
+  await knex.schema.alterTable('fiches', (t) => t.index(['condition_of']));
 
   // expiry reminders: one per decision and threshold (months before the end date; 0 = the day itself)
   await knex.schema.createTable('expiry_reminders', (t) => {
@@ -83,9 +96,7 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['signature_id', 'months_before']);
     t.index(['plan_id']);
   });
-  await knex.schema.alterTable('outbox', (t) => {
-    t.integer('expiry_reminder_id').references('id').inTable('expiry_reminders').onDelete('SET NULL');
-  });
+  await addReference(knex, 'outbox', 'expiry_reminder_id', 'expiry_reminders', 'SET NULL');
   await knex.schema.alterTable('mail_settings', (t) => {
     // months before the end of validity when the reminders go, the day itself being 0
     t.string('expiry_reminder_months', 40).notNullable().defaultTo('6,3,1,0');
