@@ -194,7 +194,7 @@ async function digestSend(args: string[]): Promise<number> {
     const settings = await getMailSettings(db);
     const period = values.period ?? periodOf(now, settings.schedule.frequency === 'weekly' ? 'weekly' : 'monthly', mail.timeZone);
     const outcomes = await enqueueDigests(db, mail, now, { communeIds, period, origin: 'cli' });
-    const said = { queued: 'point préparé', already_sent: 'déjà envoyé pour cette période, rien de plus', no_contact: 'aucun contact inscrit, rien envoyé' };
+    const said = { queued: 'point préparé', already_sent: 'déjà envoyé pour cette période, rien de plus', no_contact: 'aucun contact inscrit, rien envoyé', nothing: 'aucune homologation ne porte sur ses instances, rien envoyé' };
     for (const o of outcomes) console.log(`${o.communeName} : ${said[o.result]}${o.result === 'queued' ? ` pour ${o.recipients} destinataire(s)` : ''}.`);
     console.log(`Période ${period} : ${outcomes.filter((o) => o.result === 'queued').length} point(s) préparé(s).`);
     return (await deliver(db)) ? 0 : 1;

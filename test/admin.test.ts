@@ -149,8 +149,8 @@ const ROUNDS: Round[] = [
     slug: 'jalons', table: 'milestones', entityType: 'milestone',
     where: (f) => ({ title: f.title }),
     // An unticked box is not sent at all by a browser.
-    create: () => ({ title: 'Audit de sécurité externe', dueDate: '2026-05-20' }),
-    edit: () => ({ title: 'Audit de sécurité externe (seconde passe)', dueDate: '2026-06-02', done: 'on' }),
+    create: (ids) => ({ planId: String(ids.plan), title: 'Audit de sécurité externe', dueDate: '2026-05-20' }),
+    edit: (ids) => ({ planId: String(ids.plan), title: 'Audit de sécurité externe (seconde passe)', dueDate: '2026-06-02', done: 'on' }),
     row: (r) => ({ title: r.title, due_date: r.due_date, done: Boolean(r.done), plan_id: Number(r.plan_id) }),
     created: (ids) => ({ title: 'Audit de sécurité externe', due_date: '2026-05-20', done: false, plan_id: ids.plan }),
     edited: (ids) => ({ title: 'Audit de sécurité externe (seconde passe)', due_date: '2026-06-02', done: true, plan_id: ids.plan }),

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { listContacts } from '../src/data/contacts';
+import { createFiche } from '../src/data/fiches';
 import { communes } from '../src/data/referentials';
 import { runScheduledDigests } from '../src/mail/scheduler';
 import { smtpMailer } from '../src/mail/transport';
@@ -88,6 +89,70 @@ describe('commune digests through the outbox, to a real SMTP server', function (
     // fiche 3 was blocked just after the previous digest, then unblocked: both notes are told, oldest first
     expect(message.text).to.match(/Point du 16\/02\/2026 \(Julien Petit\) : Demande de raccordement[\s\S]*Point du 15\/03\/2026 \(Julien Petit\) : Le prestataire a répondu/);
     expect(message.text).not.to.contain('Chiffrage reçu du prestataire');
+  });
+
+  it('sends Villeurbanne one message with a section per homologation touching it, none for the others, and nothing to a commune no homologation touches', async () => {
+    const all = await communes.list(t.db);
+    const villeurbanne = all.find((c) => c.name === 'Villeurbanne')!;
+    const limonest = all.find((c) => c.name === 'Limonest')!;
+    const instanceOf = async (name: string) => Number((await t.db('instances').where({ name }).first()).id);
+    const deck = await t.db('plans').where('id', 1).first();
+    // Villeurbanne is touched by the deck's homologation and by a new one covering its production portal only
+    const villeurbanneInstances = t.db('instances').where('commune_id', villeurbanne.id).select('id');
+    await t.db('plan_instances').whereNot('plan_id', 1).whereIn('instance_id', villeurbanneInstances).delete();
+    const newPlan = async (title: string, instanceNames: string[], archivedAt: string | null = null) => {
+      const [row] = await t.db('plans').insert({ title, organisation: 'Métropole (démonstration)', reminder: '', is_demo: false, created_at: NOW.toISOString(), archived_at: archivedAt, archived_reason: archivedAt ? 'manuel' : null }).returning('id');
+      const id = Number(typeof row === 'object' ? row.id : row);
+      for (const name of instanceNames) await t.db('plan_instances').insert({ plan_id: id, instance_id: await instanceOf(name) });
+      return id;
+    };
+    const rdv = await newPlan('Prise de rendez-vous en ligne', ['Toodego Villeurbanne', 'Toodego Bron']);
+    await newPlan('Messagerie des agents', ['Intranet production']);
+    await newPlan('Ancien portail', ['Toodego Villeurbanne'], '2025-01-01T00:00:00.000Z');
+    const snu1 = Number((await t.db('teams').where({ name: 'SNU 1' }).first()).id);
+    const editor = await t.db('users').where({ email: ACCOUNTS.editor }).first();
+    await createFiche(t.db, rdv, {
+      number: 1, title: 'Limiter les créneaux réservables par usager', finding: 'Des créneaux sont bloqués par des robots.', targetDate: '2026-04-20', status: 'en_cours',
+      conclusion: '', conclusionCounts: [], costAmount: null, costSource: '', scopeAll: true, instanceIds: [],
+      owners: [{ teamId: snu1, serviceId: null }],
+      steps: [{ id: null, position: 1, label: 'Tester le captcha avec la mairie', status: 'non_demarre', forCommunes: true }], sideEffects: [],
+    }, { id: editor.id, email: editor.email, name: editor.name, role: 'editor', communeId: null }, NOW);
+    // Limonest: no homologation covers its instances any more
+    await t.db('plan_instances').whereIn('instance_id', t.db('instances').where('commune_id', limonest.id).select('id')).delete();
+
+    const outcomes = await enqueueDigests(t.db, t.config.mail, NOW, { communeIds: [villeurbanne.id, limonest.id], period: '2026-03', origin: 'manuel' });
+    expect(outcomes.map((o) => [o.communeName, o.result]).sort()).to.deep.equal([['Limonest', 'nothing'], ['Villeurbanne', 'queued']]);
+    expect(await t.db('digests').where({ commune_id: limonest.id, period: '2026-03' }).first()).to.equal(undefined);
+    expect(await t.db('outbox').where({ kind: 'digest', commune_id: limonest.id }).where('created_at', '>=', NOW.toISOString()).first()).to.equal(undefined);
+
+    const messages = await t.db('outbox').where({ kind: 'digest', commune_id: villeurbanne.id }).where('created_at', '>=', NOW.toISOString());
+    const contacts = await listContacts(t.db, villeurbanne.id);
+    // one message per contact, all the same digest (one per commune and period)
+    expect(messages).to.have.length(contacts.length);
+    expect(new Set(messages.map((m) => m.digest_id)).size).to.equal(1);
+    const { text, html } = messages[0];
+    const sections = text.split(/\n(?=\d\. HOMOLOGATION « )/).slice(1);
+    expect(sections.map((x: string) => /HOMOLOGATION « ([^»]+) »/.exec(x)![1])).to.deep.equal([deck.title, 'Prise de rendez-vous en ligne']);
+    expect(html.match(/<h2[^>]*>Homologation « /g)).to.have.length(2);
+    for (const other of ['Messagerie des agents', 'Ancien portail']) {
+      expect(text).not.to.contain(other);
+      expect(html).not.to.contain(other);
+    }
+    const [deckPart, rdvPart] = sections as [string, string];
+    // the deck's section tells its own fiches; the new one's its fiche, its state and that it awaits its decision
+    expect(deckPart).to.contain('Fiche n°3 — Mettre en œuvre une double authentification').and.contain('Recenser les agents communaux').and.not.contain('Limiter les créneaux');
+    expect(rdvPart).to.contain("État : Plan d'action en cours").and.contain("Pas encore de décision d'homologation.")
+      .and.contain('Fiche n°1 — Limiter les créneaux réservables par usager').and.contain('Vos instances : Toodego Villeurbanne')
+      .and.contain('Tester le captcha avec la mairie').and.contain(`Voir l'homologation : https://plan.metropole.example.org/homologations/${rdv}`)
+      .and.not.contain('Toodego Bron').and.not.contain('double authentification');
+    expect(text).to.contain('2 homologations vous concernent');
+
+    // the preview shows the same; a commune no homologation touches is told there is nothing to send
+    const admin = await signIn(t.app, ACCOUNTS.admin);
+    const preview = textOf((await admin.get(`/communes/${villeurbanne.id}/point`).expect(200)).text);
+    expect(preview).to.contain('Prise de rendez-vous en ligne').and.not.contain('Messagerie des agents');
+    expect(textOf((await admin.get(`/communes/${limonest.id}/point`).expect(200)).text)).to.contain('Aucun point à envoyer');
+    await admin.get(`/communes/${limonest.id}/point/courriel.html`).expect(404);
   });
 
   it('sends nothing to a contact who unsubscribed with the link, and the admin sees who did', async () => {

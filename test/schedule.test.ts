@@ -38,28 +38,45 @@ describe('digest schedule (domain)', () => {
     expect(periodLabel('comite-juin')).to.equal('comite-juin');
   });
 
-  it('builds a commune digest: coming dates within 60 days, its own steps, strong effects of unfinished fiches', () => {
+  it('builds a commune digest: a section per homologation, coming dates within 60 days, its own steps, strong effects of unfinished fiches', () => {
     const digest = buildDigest({
-      organisation: 'Métropole', planTitle: 'Plan', commune: { id: 1, name: 'Bron' }, period: '2026-03', since: '2026-02-16T09:00:00.000Z', firstDigest: false, today: '2026-03-16',
-      fiches: [
-        { id: 1, number: 1, title: 'A', status: 'en_cours', targetDate: '2026-04-01', owners: [], instances: ['Toodego Bron'],
-          steps: [{ position: 1, label: 'Former les agents', status: 'en_cours', forCommunes: true }, { position: 2, label: 'Coder', status: 'fait' }],
-          sideEffects: [{ level: 'fort', description: 'Gêne des agents' }, { level: 'faible', description: 'Rien' }] },
-        { id: 2, number: 2, title: 'B', status: 'fait', targetDate: '2026-04-10', owners: [], instances: [],
-          steps: [{ position: 1, label: 'Déjà fait par la commune', status: 'fait', forCommunes: true }], sideEffects: [{ level: 'fort', description: 'Passé' }] },
-        { id: 3, number: 3, title: 'C', status: 'non_demarre', targetDate: '2026-03-01', owners: [], instances: [], steps: [], sideEffects: [] },
-      ],
-      changes: new Map([[1, ['Avancement : Non démarré → En cours.']]]),
-      milestones: [{ dueDate: '2026-05-10', title: 'Signature', done: false }, { dueDate: '2026-09-01', title: 'Trop loin', done: false }],
-      nextMeeting: null, signInUrl: 'https://plan/connexion',
+      organisation: 'Métropole', commune: { id: 1, name: 'Bron' }, period: '2026-03', since: '2026-02-16T09:00:00.000Z', firstDigest: false, today: '2026-03-16',
+      sections: [{
+        homologation: { id: 1, title: 'Téléservices', state: 'expire_bientot', decision: { outcome: 'sous_conditions', decidedOn: '2023-06-16', endsOn: '2026-06-15' }, url: 'https://plan/homologations/1' },
+        fiches: [
+          { id: 1, number: 1, title: 'A', status: 'en_cours', targetDate: '2026-04-01', owners: [], instances: ['Toodego Bron'],
+            steps: [{ position: 1, label: 'Former les agents', status: 'en_cours', forCommunes: true }, { position: 2, label: 'Coder', status: 'fait' }],
+            sideEffects: [{ level: 'fort', description: 'Gêne des agents' }, { level: 'faible', description: 'Rien' }] },
+          { id: 2, number: 2, title: 'B', status: 'fait', targetDate: '2026-04-10', owners: [], instances: [],
+            steps: [{ position: 1, label: 'Déjà fait par la commune', status: 'fait', forCommunes: true }], sideEffects: [{ level: 'fort', description: 'Passé' }] },
+          { id: 3, number: 3, title: 'C', status: 'non_demarre', targetDate: '2026-03-01', owners: [], instances: [], steps: [], sideEffects: [] },
+        ],
+        changes: new Map([[1, ['Avancement : Non démarré → En cours.']]]),
+        milestones: [{ dueDate: '2026-05-10', title: 'Signature', done: false }, { dueDate: '2026-09-01', title: 'Trop loin', done: false }],
+        nextMeeting: null,
+      }, {
+        homologation: { id: 2, title: 'Renouvellement', state: 'en_cours', decision: null, url: 'https://plan/homologations/2' },
+        fiches: [{ id: 4, number: 1, title: 'A (suite)', status: 'non_demarre', targetDate: null, owners: [], instances: ['Toodego Bron'], steps: [], sideEffects: [] }],
+        changes: new Map(), milestones: [], nextMeeting: { title: 'Comité', startsAt: '2026-04-02T10:00', place: 'Salle 1' },
+      }],
+      signInUrl: 'https://plan/connexion',
     });
     expect(digest.subject).to.equal("Plan d'action RGS : point d'avancement pour Bron (mars 2026)");
-    expect(digest.summary).to.deep.equal({ total: 3, done: 1, late: 1, inProgress: 1 });
-    expect(digest.communeSteps.map((s) => s.label)).to.deep.equal(['Former les agents']);
-    expect(digest.upcoming.map((u) => u.label)).to.deep.equal(['Date cible de la fiche n°1 : A', 'Signature']);
-    expect(digest.strongEffects.map((e) => e.description)).to.deep.equal(['Gêne des agents']);
-    expect(digest.fiches[0]!.changes).to.deep.equal(['Avancement : Non démarré → En cours.']);
-    expect(digest.fiches[2]!.late).to.equal(true);
+    expect(digest.summary).to.deep.equal({ total: 4, done: 1, late: 1, inProgress: 1 });
+    expect(digest.heading).to.equal('2 homologations vous concernent');
+    const [first, second] = digest.sections;
+    expect(first!.summary).to.deep.equal({ total: 3, done: 1, late: 1, inProgress: 1 });
+    expect(first!.state).to.equal('Expire bientôt');
+    expect(first!.validity).to.equal("Homologuée sous conditions le 16/06/2023, valable jusqu'au 15/06/2026 (expire dans 91 jours).");
+    expect(first!.communeSteps.map((s) => s.label)).to.deep.equal(['Former les agents']);
+    expect(first!.upcoming.map((u) => u.label)).to.deep.equal(['Date cible de la fiche n°1 : A', 'Signature']);
+    expect(first!.strongEffects.map((e) => e.description)).to.deep.equal(['Gêne des agents']);
+    expect(first!.fiches[0]!.changes).to.deep.equal(['Avancement : Non démarré → En cours.']);
+    expect(first!.fiches[2]!.late).to.equal(true);
+    expect(first!.nextMeeting).to.equal(null);
+    expect(second!.validity).to.equal("Pas encore de décision d'homologation.");
+    expect(second!.fiches.map((f) => f.targetDate)).to.deep.equal(['non fixée']);
+    expect(second!.nextMeeting).to.deep.equal({ title: 'Comité', date: '02/04/2026 à 10h00', place: 'Salle 1' });
     expect(digest.sinceLabel).to.equal('depuis le précédent point, envoyé le 16/02/2026');
   });
 });

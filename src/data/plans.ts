@@ -4,11 +4,33 @@ import { reads } from './reads';
 
 export interface Plan { id: number; title: string; organisation: string; reminder: string; isDemo: boolean }
 
-/** One plan per deployment for now: the first one, created empty on first start if needed. */
+/** The organisation's name as the e-mails sign it when no homologation gives it. */
+export const DEFAULT_ORGANISATION = 'Collectivité';
+
+/**
+ * The organisation's name: the one its most recent homologation not archived carries (else its most recent one),
+ * or "Collectivité" before any homologation exists.
+ */
+export async function organisationName(db: Knex): Promise<string> {
+  const row = await db('plans').select('organisation')
+    .orderBy([{ column: 'archived_at', order: 'asc', nulls: 'first' }, { column: 'id', order: 'desc' }]).first();
+  return row?.organisation ? String(row.organisation) : DEFAULT_ORGANISATION;
+}
+
+/** Whether the demonstration homologations are loaded (the sign-in page then shows the demo accounts). */
+export async function hasDemoHomologation(db: Knex): Promise<boolean> {
+  return Boolean(await db('plans').where('is_demo', true).select('id').first());
+}
+
+/**
+ * @deprecated The homologation is the unit now: resolve it from the URL (src/web/scope.ts), or use
+ * defaultHomologationId / organisationName. Kept, unchanged (the first homologation, created empty when there
+ * is none), for the callers not rewritten yet (the plan settings page, the authorization test).
+ */
 export async function currentPlan(db: Knex): Promise<Plan> {
   let row = await db('plans').orderBy('id').first();
   if (!row) {
-    await db('plans').insert({ title: "Plan d'action de l'homologation RGS", organisation: 'Collectivité', reminder: '', is_demo: false });
+    await db('plans').insert({ title: "Plan d'action de l'homologation RGS", organisation: DEFAULT_ORGANISATION, reminder: '', is_demo: false });
     row = await db('plans').orderBy('id').first();
   }
   return { id: row.id, title: row.title, organisation: row.organisation, reminder: row.reminder, isDemo: Boolean(row.is_demo) };
@@ -44,4 +66,11 @@ export async function updatePlan(db: Knex, id: number, input: PlanInput, actor: 
     await trx('plans').where({ id }).update(input);
     await recordAudit(trx, { actor, at, action: 'update', entityType: 'plan', entityId: id, summary: input.title, before, after: input });
   });
+}
+
+/** The homologations to choose from in a form (a milestone's): every one, the archived last, newest first. */
+export async function homologationChoices(db: Knex): Promise<{ id: number; title: string; archived: boolean }[]> {
+  const rows = await db('plans').select('id', 'title', 'archived_at')
+    .orderBy([{ column: 'archived_at', order: 'asc', nulls: 'first' }, { column: 'id', order: 'desc' }]);
+  return rows.map((r) => ({ id: Number(r.id), title: String(r.title), archived: Boolean(r.archived_at) }));
 }

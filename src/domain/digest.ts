@@ -1,32 +1,41 @@
 import { addDays, format, parseISO } from 'date-fns';
 import { isLate, ownersSummary, type Owner, type SideEffect, type Step, stepsProgress } from './fiche';
+import { type DecisionFacts, type HomologationState, OUTCOME_LABELS, STATE_LABELS, validityPhrase } from './homologation';
 import { periodLabel } from './schedule';
 import { STATUS_LABELS, type Status } from './statuses';
 
-/** What the digest of one commune is built from: its fiches only, their scope already cut to its instances. */
+/** The fiches of one homologation visible to the commune, their scope already cut to its instances. */
+export interface DigestFicheInput {
+  id: number;
+  number: number;
+  title: string;
+  status: Status;
+  targetDate: string | null;
+  owners: Owner[];
+  steps: Step[];
+  sideEffects: SideEffect[];
+  instances: string[];
+}
+
+/** One homologation touching the commune, with what its section tells. */
+export interface DigestSectionInput {
+  homologation: { id: number; title: string; state: HomologationState; decision: DecisionFacts | null; url: string };
+  fiches: DigestFicheInput[];
+  changes: Map<number, string[]>;
+  milestones: { dueDate: string; title: string; done: boolean }[];
+  nextMeeting: { title: string; startsAt: string; place: string } | null;
+}
+
+/** What the digest of one commune is built from: one section per homologation touching its instances. */
 export interface DigestInput {
   organisation: string;
-  planTitle: string;
   commune: { id: number; name: string };
   period: string;
   /** The instant the changes are counted from: the commune's previous digest, or a month back for the first. */
   since: string;
   firstDigest: boolean;
   today: string;
-  fiches: {
-    id: number;
-    number: number;
-    title: string;
-    status: Status;
-    targetDate: string | null;
-    owners: Owner[];
-    steps: Step[];
-    sideEffects: SideEffect[];
-    instances: string[];
-  }[];
-  changes: Map<number, string[]>;
-  milestones: { dueDate: string; title: string; done: boolean }[];
-  nextMeeting: { title: string; startsAt: string; place: string } | null;
+  sections: DigestSectionInput[];
   signInUrl: string;
 }
 
@@ -42,19 +51,35 @@ export interface DigestFiche {
   changes: string[];
 }
 
-export interface Digest {
-  subject: string;
-  communeName: string;
-  organisation: string;
-  planTitle: string;
-  periodLabel: string;
-  sinceLabel: string;
-  summary: { total: number; done: number; late: number; inProgress: number };
+export interface DigestSummary { total: number; done: number; late: number; inProgress: number }
+
+/** One homologation's part of the digest. */
+export interface DigestSection {
+  title: string;
+  /** Its life-cycle state, as the app labels it. */
+  state: string;
+  /** Its decision and end of validity in one sentence. */
+  validity: string;
+  url: string;
+  summary: DigestSummary;
   fiches: DigestFiche[];
   communeSteps: { fiche: string; label: string; status: string }[];
   upcoming: { date: string; label: string }[];
   strongEffects: { fiche: string; description: string }[];
   nextMeeting: { title: string; date: string; place: string } | null;
+}
+
+export interface Digest {
+  subject: string;
+  communeName: string;
+  organisation: string;
+  /** The header line of the message: the homologation's name, or how many there are. */
+  heading: string;
+  periodLabel: string;
+  sinceLabel: string;
+  /** All the sections together. */
+  summary: DigestSummary;
+  sections: DigestSection[];
   signInUrl: string;
 }
 
@@ -62,14 +87,30 @@ const dmy = (d: string) => format(parseISO(d), 'dd/MM/yyyy');
 /** Look-ahead of the "coming up" list. */
 export const UPCOMING_DAYS = 60;
 
+/** "Homologuée sous conditions le 16/06/2023, valable jusqu'au 15/06/2026 (expire dans 91 jours)." */
+export function decisionSentence(decision: DecisionFacts | null, today: string): string {
+  if (!decision) return "Pas encore de décision d'homologation.";
+  const decided = `${OUTCOME_LABELS[decision.outcome]} le ${dmy(decision.decidedOn)}`;
+  if (decision.outcome === 'refusee' || !decision.endsOn) return `${decided}.`;
+  return `${decided}, valable jusqu'au ${dmy(decision.endsOn)} (${validityPhrase(decision.endsOn, today)}).`;
+}
+
+function summaryOf(fiches: { status: Status; targetDate: string | null }[], today: string): DigestSummary {
+  return {
+    total: fiches.length,
+    done: fiches.filter((f) => f.status === 'fait').length,
+    late: fiches.filter((f) => isLate(f, today)).length,
+    inProgress: fiches.filter((f) => f.status === 'en_cours').length,
+  };
+}
+
 /**
- * The progress report of one commune: its fiches with what changed since its previous digest,
- * the steps that fall to it, the dates coming up, the strong side effects that affect it and the next meeting.
+ * One homologation's section: its fiches with what changed since the commune's previous digest, the steps that fall
+ * to the commune, the dates coming up, the strong side effects that affect it and its next meeting.
  */
-export function buildDigest(input: DigestInput): Digest {
-  const { fiches, today } = input;
+export function buildSection(input: DigestSectionInput, today: string): DigestSection {
+  const { fiches } = input;
   const horizon = format(addDays(parseISO(today), UPCOMING_DAYS), 'yyyy-MM-dd');
-  const label = periodLabel(input.period);
   const name = (f: { number: number; title: string }) => `Fiche n°${f.number} — ${f.title}`;
   const upcoming = [
     ...fiches.filter((f) => f.status !== 'fait' && f.targetDate && f.targetDate >= today && f.targetDate <= horizon)
@@ -78,18 +119,11 @@ export function buildDigest(input: DigestInput): Digest {
       .map((m) => ({ sort: m.dueDate, date: dmy(m.dueDate), label: m.title })),
   ].sort((a, b) => a.sort.localeCompare(b.sort)).map(({ date, label: l }) => ({ date, label: l }));
   return {
-    subject: `Plan d'action RGS : point d'avancement pour ${input.commune.name} (${label})`,
-    communeName: input.commune.name,
-    organisation: input.organisation,
-    planTitle: input.planTitle,
-    periodLabel: label,
-    sinceLabel: `${input.firstDigest ? 'depuis le' : 'depuis le précédent point, envoyé le'} ${dmy(input.since.slice(0, 10))}`,
-    summary: {
-      total: fiches.length,
-      done: fiches.filter((f) => f.status === 'fait').length,
-      late: fiches.filter((f) => isLate(f, today)).length,
-      inProgress: fiches.filter((f) => f.status === 'en_cours').length,
-    },
+    title: input.homologation.title,
+    state: STATE_LABELS[input.homologation.state],
+    validity: decisionSentence(input.homologation.decision, today),
+    url: input.homologation.url,
+    summary: summaryOf(fiches, today),
     fiches: fiches.map((f) => {
       const p = stepsProgress(f.steps);
       return {
@@ -112,6 +146,22 @@ export function buildDigest(input: DigestInput): Digest {
     nextMeeting: input.nextMeeting
       ? { title: input.nextMeeting.title, date: format(parseISO(input.nextMeeting.startsAt), "dd/MM/yyyy 'à' HH'h'mm"), place: input.nextMeeting.place }
       : null,
+  };
+}
+
+/** The progress report of one commune: one message, a section per homologation touching its instances. */
+export function buildDigest(input: DigestInput): Digest {
+  const label = periodLabel(input.period);
+  const sections = input.sections.map((s) => buildSection(s, input.today));
+  return {
+    subject: `Plan d'action RGS : point d'avancement pour ${input.commune.name} (${label})`,
+    communeName: input.commune.name,
+    organisation: input.organisation,
+    heading: sections.length === 1 ? sections[0]!.title : `${sections.length} homologations vous concernent`,
+    periodLabel: label,
+    sinceLabel: `${input.firstDigest ? 'depuis le' : 'depuis le précédent point, envoyé le'} ${dmy(input.since.slice(0, 10))}`,
+    summary: summaryOf(input.sections.flatMap((s) => s.fiches), input.today),
+    sections,
     signInUrl: input.signInUrl,
   };
 }

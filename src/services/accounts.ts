@@ -4,7 +4,7 @@ import type { MailConfig } from '../config';
 import { FROZEN_FOR_GOOD, issueToken, type TokenPurpose } from '../data/accounts';
 import { type AuditActor, recordAudit } from '../data/audit';
 import { enqueue } from '../data/outbox';
-import { currentPlan } from '../data/plans';
+import { organisationName } from '../data/plans';
 import { renderMail } from '../mail/render';
 import { sha256 } from '../security/totp';
 
@@ -22,7 +22,7 @@ export async function passwordLink(
   const emailed = Boolean(mail.smtpUrl);
   await db.transaction(async (trx) => {
     if (emailed) {
-      const { organisation } = await currentPlan(trx);
+      const organisation = await organisationName(trx);
       const subject = purpose === 'set' ? "Votre compte sur l'outil de suivi du plan d'action RGS" : 'Réinitialisation de votre mot de passe';
       const { html, text } = await renderMail('account-link', { subject, organisation, name: user.name, email: user.email, purpose, link });
       await enqueue(trx, [{ kind: 'account', dedupKey: `account:${sha256(token).slice(0, 32)}`, toAddress: user.email, toName: user.name, subject, text, html }], at);
@@ -44,7 +44,7 @@ export function freezeNotifier(mail: MailConfig, at: Date) {
   return async (trx: Knex, userId: number) => {
     const user = await trx('users').where('id', userId).select('email', 'name', 'failed_logins', 'frozen_until', 'active').first();
     const admins = await trx('users').where({ role: 'admin', active: true }).whereNull('anonymized_at').select('id', 'email', 'name');
-    const { organisation } = await currentPlan(trx);
+    const organisation = await organisationName(trx);
     const until = user.frozen_until === FROZEN_FOR_GOOD ? "jusqu'à son déblocage par un administrateur" : `jusqu'au ${format(new Date(user.frozen_until), "dd/MM/yyyy 'à' HH:mm")}`;
     const subject = `Sécurité : compte ${user.email} gelé`;
     const { html, text } = await renderMail('account-frozen', {

@@ -3,47 +3,43 @@ import type { Knex } from 'knex';
 import type { MailConfig } from '../config';
 import { type Contact, subscribedContacts } from '../data/contacts';
 import { getFiches, listFiches } from '../data/fiches';
+import { type HomologationSummary, homologationState, listHomologations, reminderMonths } from '../data/homologations';
 import { ficheStatesAt, listMeetings, notesSince } from '../data/meetings';
 import { enqueue } from '../data/outbox';
-import { currentPlan, type Plan } from '../data/plans';
+import { organisationName } from '../data/plans';
 import { communes, milestones } from '../data/referentials';
 import { changesSince } from '../domain/changes';
-import { buildDigest, type Digest } from '../domain/digest';
+import { buildDigest, type Digest, type DigestSectionInput } from '../domain/digest';
 import { localDate } from '../domain/schedule';
 import { digestExists, insertDigest, previousDigestAt } from '../data/digests';
 import { renderMail } from '../mail/render';
 import { reads } from '../data/reads';
 
 /**
- * One commune's digest as of `now`: the fiches whose scope touches its instances (cut to those
- * instances), what changed since its previous digest, its own steps, coming dates, strong side effects, next meeting.
+ * One homologation's section of a commune's digest: its fiches whose scope touches the commune's instances (cut to
+ * those instances), what changed since the commune's previous digest, its milestones and its next meeting.
  */
-export async function communeDigest(
-  db: Knex, config: MailConfig, plan: Plan, commune: { id: number; name: string }, period: string, now: Date,
-): Promise<Digest> {
-  const today = localDate(now, config.timeZone);
-  const summaries = await listFiches(db, plan.id, commune.id);
+async function sectionOf(
+  db: Knex, config: MailConfig, hom: HomologationSummary, commune: { id: number; name: string },
+  at: { today: string; months: number[]; since: string; previous: boolean },
+): Promise<DigestSectionInput> {
+  const summaries = await listFiches(db, hom.id, commune.id);
   const ids = summaries.map((f) => f.id);
-  const previous = await previousDigestAt(db, commune.id, now);
-  const since = previous ?? subMonths(now, 1).toISOString();
   const [details, states, notes, milestoneList, meetings] = await reads(db,
-    () => getFiches(db, ids), () => ficheStatesAt(db, ids, since), () => notesSince(db, ids, since),
-    () => milestones.listWhere(db, 'plan_id', plan.id), () => listMeetings(db, plan.id, ids),
+    () => getFiches(db, ids), () => ficheStatesAt(db, ids, at.since), () => notesSince(db, ids, at.since),
+    () => milestones.listWhere(db, 'plan_id', hom.id), () => listMeetings(db, hom.id, ids),
   );
   const changes = new Map<number, string[]>();
   for (const f of details) {
-    changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id), 5, previous ? 'depuis le précédent point' : 'sur la période'));
+    changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id), 5, at.previous ? 'depuis le précédent point' : 'sur la période'));
   }
-  const nowLocal = `${today}T00:00`;
+  const nowLocal = `${at.today}T00:00`;
   const next = meetings.filter((m) => !m.heldAt && m.startsAt >= nowLocal).sort((a, b) => a.startsAt.localeCompare(b.startsAt))[0];
-  return buildDigest({
-    organisation: plan.organisation,
-    planTitle: plan.title,
-    commune,
-    period,
-    since,
-    firstDigest: !previous,
-    today,
+  return {
+    homologation: {
+      id: hom.id, title: hom.title, state: homologationState(hom, at.today, at.months), decision: hom.decision,
+      url: `${config.publicUrl}/homologations/${hom.id}`,
+    },
     fiches: details.map((f) => ({
       ...f,
       // Another commune's instances are never named in this commune's digest.
@@ -52,6 +48,31 @@ export async function communeDigest(
     changes,
     milestones: milestoneList,
     nextMeeting: next ? { title: next.title, startsAt: next.startsAt, place: next.place } : null,
+  };
+}
+
+/**
+ * One commune's digest as of `now`: a section per homologation (not archived) whose perimeter covers one of its
+ * instances, in the order they were created; null when none does (there is nothing to tell the commune).
+ */
+export async function communeDigest(
+  db: Knex, config: MailConfig, commune: { id: number; name: string }, period: string, now: Date,
+): Promise<Digest | null> {
+  const today = localDate(now, config.timeZone);
+  const touching = (await listHomologations(db, { communeId: commune.id, nowLocal: `${today}T00:00` })).filter((h) => !h.archivedAt);
+  if (!touching.length) return null;
+  const [months, previous, organisation] = await reads(db, () => reminderMonths(db), () => previousDigestAt(db, commune.id, now), () => organisationName(db));
+  const since = previous ?? subMonths(now, 1).toISOString();
+  const sections: DigestSectionInput[] = [];
+  for (const hom of touching) sections.push(await sectionOf(db, config, hom, commune, { today, months, since, previous: Boolean(previous) }));
+  return buildDigest({
+    organisation,
+    commune,
+    period,
+    since,
+    firstDigest: !previous,
+    today,
+    sections,
     signInUrl: `${config.publicUrl}/connexion`,
   });
 }
@@ -63,17 +84,17 @@ export async function renderDigest(config: MailConfig, digest: Digest, contact?:
   return renderMail('digest', { digest, contactName: contact?.name ?? '', unsubscribeUrl: contact ? unsubscribeUrlOf(config, contact) : null });
 }
 
-export type DigestOutcome = { communeId: number; communeName: string; result: 'queued' | 'already_sent' | 'no_contact'; recipients: number };
+/** 'nothing': no homologation (not archived) covers the commune's instances, so it is sent nothing. */
+export type DigestOutcome = { communeId: number; communeName: string; result: 'queued' | 'already_sent' | 'no_contact' | 'nothing'; recipients: number };
 
 /**
  * Decides the digests of a period: for each commune, its digest row and one outbox message per
- * subscribed contact, in one transaction. The (commune, period) pair is unique: a second run, a
- * concurrent one, or a run restarted after a crash finds the digest there and adds nothing.
+ * subscribed contact, in one transaction (a commune no homologation touches gets nothing). The (commune, period)
+ * pair is unique: a second run, a concurrent one, or a run restarted after a crash finds the digest there and adds nothing.
  */
 export async function enqueueDigests(
   db: Knex, config: MailConfig, now: Date, target: { communeIds: number[] | 'all'; period: string; origin: 'manuel' | 'cli' | 'planifie' },
 ): Promise<DigestOutcome[]> {
-  const plan = await currentPlan(db);
   const all = await communes.list(db);
   const chosen = target.communeIds === 'all' ? all : all.filter((c) => (target.communeIds as number[]).includes(c.id));
   const contacts = await subscribedContacts(db, chosen.map((c) => c.id));
@@ -88,7 +109,11 @@ export async function enqueueDigests(
       outcomes.push({ communeId: commune.id, communeName: commune.name, result: 'already_sent', recipients: 0 });
       continue;
     }
-    const digest = await communeDigest(db, config, plan, commune, target.period, now);
+    const digest = await communeDigest(db, config, commune, target.period, now);
+    if (!digest) {
+      outcomes.push({ communeId: commune.id, communeName: commune.name, result: 'nothing', recipients: 0 });
+      continue;
+    }
     const messages = await Promise.all(recipients.map(async (contact) => ({ contact, ...(await renderDigest(config, digest, contact)) })));
     // a concurrent run may have inserted the digest since the check: then this transaction inserts nothing
     const queued = await db.transaction(async (trx) => {

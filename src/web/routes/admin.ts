@@ -1,7 +1,10 @@
 import { type Request, type Response, Router } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { currentPlan } from '../../data/plans';
+import { getHomologation, homologationState, reminderMonths } from '../../data/homologations';
+import { homologationChoices } from '../../data/plans';
+import { isReadOnly } from '../../domain/homologation';
+import { localDate } from '../../domain/schedule';
 import { communes, instances, milestones, type Repository, services, teams } from '../../data/referentials';
 import { countAdmins, createUser, findUser, listUsers, updateUser, type User } from '../../data/users';
 import { isCommuneRole, ROLE_LABELS, ROLES } from '../../domain/roles';
@@ -134,16 +137,28 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
     slug: 'jalons', title: 'Jalons du calendrier', one: 'un jalon', repo: milestones, duplicate: 'Ce jalon existe déjà.',
     fields: [
       { name: 'title', label: 'Intitulé', type: 'text', required: true },
+      {
+        name: 'planId', label: 'Homologation', type: 'select', required: true, hint: 'Le jalon figure au calendrier de cette homologation.',
+        options: async (db) => [{ value: '', label: '' }, ...(await homologationChoices(db)).map((p) => ({ value: String(p.id), label: p.archived ? `${p.title} (archivée)` : p.title }))],
+      },
       { name: 'dueDate', label: 'Date', type: 'date', required: true },
       { name: 'done', label: 'Réalisé', type: 'checkbox', hint: 'Décoché : le jalon figure dans le « reste à faire ».' },
     ],
     schema: z.object({
       title: requiredText(300, "Saisissez l'intitulé du jalon."),
+      planId: idString("Choisissez l'homologation du jalon."),
       dueDate: isoDate('Saisissez la date du jalon.'),
       done: z.string().transform((v) => v === 'on'),
     }),
-    toInput: async (d, ctx) => ({ ...d, planId: (await currentPlan(ctx.db)).id }),
-    toValues: (m) => ({ title: m.title, dueDate: m.dueDate, done: m.done ? 'on' : '' }),
+    toInput: (d) => d,
+    // an archived or lapsed homologation's calendar no longer changes, as under its own pages
+    check: async (d, ctx): Promise<FieldErrors> => {
+      const hom = await getHomologation(ctx.db, d.planId);
+      if (!hom) return { planId: "Cette homologation n'existe pas : choisissez-en une autre." };
+      const state = homologationState(hom, localDate(ctx.now(), ctx.config.mail.timeZone), await reminderMonths(ctx.db));
+      return isReadOnly(state) ? { planId: 'Cette homologation est archivée ou expirée : son calendrier ne change plus.' } : {};
+    },
+    toValues: (m) => ({ planId: String(m.planId), title: m.title, dueDate: m.dueDate, done: m.done ? 'on' : '' }),
     columns: [
       { label: 'Date', value: (m) => h.date(m.dueDate) },
       { label: 'Intitulé', value: (m) => m.title },

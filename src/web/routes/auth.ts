@@ -5,7 +5,7 @@ import {
   recordFailure, recordTotpStep, refundAttempt, remainingRecoveryCodes, unlockAttempt, useRecoveryCode,
 } from '../../data/accounts';
 import { recordAudit } from '../../data/audit';
-import { currentPlan } from '../../data/plans';
+import { hasDemoHomologation } from '../../data/plans';
 import { getSecuritySettings } from '../../data/security-settings';
 import { hit, purgeThrottle, sourceOf, unhit } from '../../data/throttle';
 import { findCredentials, findCredentialsById, findUser, type User } from '../../data/users';
@@ -49,8 +49,7 @@ export function authRouter(ctx: AppContext): Router {
   const renderLogin = async (
     res: Response, status: number, values: { email: string; retour: string }, error?: string, notice?: string, fieldErrors: Record<string, string> = {},
   ) => {
-    const plan = await currentPlan(ctx.db);
-    const demoAccounts = ctx.config.demo && plan.isDemo ? DEMO_ACCOUNTS : [];
+    const demoAccounts = ctx.config.demo && (await hasDemoHomologation(ctx.db)) ? DEMO_ACCOUNTS : [];
     res.status(status).render('auth/login', { title: 'Connexion', values, error, notice, fieldErrors, demoAccounts, demoPassword: DEMO_PASSWORD });
   };
 

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { anonymizeUser, unusablePasswordHash } from '../../data/accounts';
 import { recordAudit } from '../../data/audit';
 import { enqueue } from '../../data/outbox';
-import { currentPlan } from '../../data/plans';
+import { organisationName } from '../../data/plans';
 import { communes } from '../../data/referentials';
 import { createUser, findCredentials, findUser, lastSuspender, listUsers } from '../../data/users';
 import { type Actor, isCommuneRole } from '../../domain/roles';
@@ -67,7 +67,7 @@ export function communeUsersRouter(ctx: AppContext): Router {
     const now = ctx.now();
     const commune = (await communes.get(ctx.db, communeId))?.name ?? `n°${communeId}`;
     await ctx.db.transaction(async (trx) => {
-      const { organisation } = await currentPlan(trx);
+      const organisation = await organisationName(trx);
       const subject = 'Sécurité : une création de compte a été demandée avec votre adresse';
       const { html, text } = await renderMail('account-exists', {
         subject, organisation, name: owner.name, email: owner.email, commune, requester: me.name, at: format(now, "dd/MM/yyyy 'à' HH:mm"),

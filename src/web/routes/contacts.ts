@@ -1,7 +1,6 @@
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { type Contact, createContact, deleteContact, getContact, listContacts, updateContact } from '../../data/contacts';
-import { currentPlan } from '../../data/plans';
 import { communes } from '../../data/referentials';
 import { getMailSettings } from '../../data/mail-settings';
 import { periodOf } from '../../domain/schedule';
@@ -91,19 +90,24 @@ export function contactsRouter(ctx: AppContext): Router {
     res.redirect(303, `/communes/${commune.id}/contacts`);
   });
 
+  /** What the commune's contacts would receive now; no digest when no homologation touches its instances. */
   const preview = async (req: Request) => {
     const commune = await communeFor(ctx, req);
     const now = ctx.now();
     const settings = await getMailSettings(ctx.db);
     const period = periodOf(now, settings.schedule.frequency === 'weekly' ? 'weekly' : 'monthly', ctx.config.mail.timeZone);
-    const digest = await communeDigest(ctx.db, ctx.config.mail, await currentPlan(ctx.db), commune, period, now);
-    return { commune, digest, ...(await renderDigest(ctx.config.mail, digest)) };
+    const digest = await communeDigest(ctx.db, ctx.config.mail, commune, period, now);
+    return { commune, digest, ...(digest ? await renderDigest(ctx.config.mail, digest) : { html: null, text: null }) };
   };
   router.get('/communes/:communeId/point', async (req, res) => {
     const { commune, digest, text } = await preview(req);
     res.render('digests/preview', { title: `Aperçu du point d'avancement de ${commune.name}`, commune, digest, text });
   });
-  router.get('/communes/:communeId/point/courriel.html', async (req, res) => sendMailHtml(res, (await preview(req)).html));
+  router.get('/communes/:communeId/point/courriel.html', async (req, res) => {
+    const { html } = await preview(req);
+    if (html === null) throw notFound("Ce point d'avancement");
+    sendMailHtml(res, html);
+  });
 
   return router;
 }
