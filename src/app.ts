@@ -22,6 +22,8 @@ import { unsubscribeRouter } from './web/routes/unsubscribe';
 import { authRouter } from './web/routes/auth';
 import { homologationRouter } from './web/routes/homologation';
 import { homologationsRouter } from './web/routes/homologations';
+import { homologationSettingsRouter } from './web/routes/homologation-settings';
+import { overviewRouter } from './web/routes/overview';
 import { planSettingsRouter } from './web/routes/plan-settings';
 import { viewHelpers } from './web/view-helpers';
 
@@ -113,7 +115,8 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(requireAccountReady);
   app.use(accountRouter(ctx));
   app.use(homologationsRouter(ctx));
-  app.use('/homologations/:hid', homologationRouter(ctx));
+  app.use(overviewRouter(ctx));
+  app.use('/homologations/:hid', homologationRouter(ctx, homologationSettingsRouter(ctx)));
   app.use(contactsRouter(ctx));
   app.use(communeUsersRouter(ctx));
   app.use(alertsRouter(ctx));
@@ -121,7 +124,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use('/admin', journalRouter(ctx));
   app.use('/admin', supervisionRouter(ctx));
   app.use('/admin', securitySettingsRouter(ctx));
-  app.use('/admin/plan', planSettingsRouter(ctx));
+  app.use('/admin/plan', planSettingsRouter());
   app.use('/admin', adminRouter(ctx));
 
   app.use((_req, _res, next) => next(new HttpError(404, "Cette page n'existe pas ou n'existe plus.")));

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createUser } from '../src/data/users';
 import { hashPassword } from '../src/security/passwords';
-import { ACCOUNTS, ficheIdByNumber, freshApp, postForm, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, ficheIdByNumber, freshApp, signIn, type TestApp, textOf } from './helpers';
 
 describe('the plan page', () => {
   let t: TestApp;
@@ -66,33 +66,4 @@ describe('the plan page', () => {
   });
 });
 
-describe('the plan settings', () => {
-  let t: TestApp;
-  before(async () => { t = await freshApp(); });
-  after(() => t.close());
-
-  it('lets an administrator rename the plan and its organisation, with an audit entry', async () => {
-    const agent = await signIn(t.app, ACCOUNTS.admin);
-    const res = await postForm(agent, '/admin/plan', '/admin/plan', { title: 'Plan 2027', organisation: 'Métropole de Test', reminder: 'Informer les communes.' });
-    expect(res.status).to.equal(303);
-    const text = textOf((await agent.get('/homologations/1')).text);
-    expect(text).to.contain('Plan 2027').and.contain('Métropole de Test').and.contain('Informer les communes.');
-    const audit = await t.db('audit_log').where({ entity_type: 'plan' }).first();
-    expect(JSON.parse(audit.before).title).to.not.equal('Plan 2027');
-  });
-
-  it('refuses an empty title with the error next to the field, keeping the rest', async () => {
-    const agent = await signIn(t.app, ACCOUNTS.admin);
-    const res = await postForm(agent, '/admin/plan', '/admin/plan', { title: ' ', organisation: 'Gardée', reminder: '' });
-    expect(res.status).to.equal(422);
-    expect(res.text).to.contain('id="title-error"');
-    expect(res.text).to.contain('value="Gardée"');
-  });
-
-  it('is for administrators only', async () => {
-    for (const email of [ACCOUNTS.editor, ACCOUNTS.viewer, ACCOUNTS.commune]) {
-      const agent = await signIn(t.app, email);
-      expect((await agent.get('/admin/plan')).status).to.equal(403);
-    }
-  });
-});
+// The settings of each homologation (formerly /admin/plan) are tested in homologations.test.ts.

@@ -1,7 +1,11 @@
 import type { Knex } from 'knex';
 import {
-  DEFAULT_REMINDER_MONTHS, type DecisionFacts, type HomologationState, type MemberRole, type Outcome, parseReminderMonths, stateOf,
+  DEFAULT_REMINDER_MONTHS, type DecisionFacts, type HomologationState, MEMBER_ROLE_LABELS, type MemberRole, type Outcome, parseReminderMonths, stateOf,
 } from '../domain/homologation';
+import type { Role } from '../domain/roles';
+import { type AuditActor, recordAudit } from './audit';
+import { isForeignKeyViolation, isUniqueViolation } from './errors';
+import { visibleTo } from './fiches';
 import type { Plan } from './plans';
 import { reads } from './reads';
 
@@ -98,20 +102,24 @@ export async function planInstanceIds(db: Knex, planId: number): Promise<number[
 export interface HomologationSummary {
   id: number;
   title: string;
+  organisation: string;
   previousId: number | null;
   archivedAt: string | null;
   archivedReason: 'remplacee' | 'manuel' | null;
   decision: Decision | null;
+  /** All its fiches (its state depends on them), whoever reads. */
   ficheCount: number;
   services: { id: number; name: string }[];
+  /** The next meeting the reader may see. */
   nextMeeting: { id: number; title: string; startsAt: string } | null;
-  /** What the readiness index and the late count are computed from. */
+  /** What the readiness index and the late count are computed from: the fiches the reader may see. */
   fiches: { id: number; status: string; targetDate: string | null; conditionOf: number | null; steps: { status: string }[]; strongEffects: number }[];
 }
 
 /**
  * Every homologation of the organisation (or those touching a commune's instances), with what the home page shows:
- * a fixed number of statements whatever the number of homologations and fiches.
+ * a fixed number of statements whatever the number of homologations and fiches. A commune's staff get the fiches
+ * and meetings they may see (as on each homologation's pages); the fiche count behind the state is all of them.
  */
 export async function listHomologations(db: Knex, opts: { communeId: number | null; nowLocal: string }): Promise<HomologationSummary[]> {
   const planIds = () => {
@@ -122,18 +130,28 @@ export async function listHomologations(db: Knex, opts: { communeId: number | nu
     }
     return q;
   };
-  const ficheIds = () => db('fiches').whereIn('plan_id', planIds()).select('id');
+  const visibleFiches = () => visibleTo(db('fiches').whereIn('fiches.plan_id', planIds()), db, opts.communeId);
+  const ficheIds = () => visibleFiches().select('fiches.id');
+  const meetings = () => {
+    const q = db('meetings').whereIn('meetings.plan_id', planIds()).whereNull('meetings.held_at').where('meetings.starts_at', '>=', opts.nowLocal);
+    if (opts.communeId !== null) {
+      // as listMeetings: a meeting on the whole plan when one of its fiches is visible, else one naming a visible fiche
+      q.where((w) => w.where((all) => all.where('meetings.covers_all', true).whereExists(visibleFiches().select(db.raw('1')).whereRaw('fiches.plan_id = meetings.plan_id')))
+        .orWhereExists(db('meeting_fiches').select(db.raw('1')).whereRaw('meeting_fiches.meeting_id = meetings.id').whereIn('meeting_fiches.fiche_id', ficheIds())));
+    }
+    return q.select('meetings.id', 'meetings.plan_id', 'meetings.title', 'meetings.starts_at').orderBy([{ column: 'meetings.starts_at' }, { column: 'meetings.id' }]);
+  };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   type Row = Record<string, any>;
-  const [plans, signatures, services, meetings, fiches, steps, effects] = await reads<[Row[], Row[], Row[], Row[], Row[], Row[], Row[]]>(db,
+  const [plans, signatures, services, upcoming, fiches, counts, steps, effects] = await reads<[Row[], Row[], Row[], Row[], Row[], Row[], Row[], Row[]]>(db,
     () => db('plans').whereIn('id', planIds()).select('*').orderBy('id'),
     () => db('signatures').whereIn('plan_id', planIds()).select('*').orderBy([{ column: 'decided_on', order: 'desc' }, { column: 'id', order: 'desc' }]),
     () => db('plan_instances').join('instances', 'instances.id', 'plan_instances.instance_id').join('services', 'services.id', 'instances.service_id')
       .whereIn('plan_instances.plan_id', planIds()).distinct('plan_instances.plan_id', 'services.id', 'services.name', 'services.position')
       .orderBy(['services.position', 'services.name']),
-    () => db('meetings').whereIn('plan_id', planIds()).whereNull('held_at').where('starts_at', '>=', opts.nowLocal)
-      .select('id', 'plan_id', 'title', 'starts_at').orderBy('starts_at'),
-    () => db('fiches').whereIn('plan_id', planIds()).select('id', 'plan_id', 'status', 'target_date', 'condition_of').orderBy('number'),
+    meetings,
+    () => visibleFiches().select('fiches.id', 'fiches.plan_id', 'fiches.status', 'fiches.target_date', 'fiches.condition_of').orderBy('fiches.number'),
+    () => (opts.communeId === null ? Promise.resolve([]) : db('fiches').whereIn('plan_id', planIds()).groupBy('plan_id').select('plan_id').count({ n: '*' })),
     () => db('steps').whereIn('fiche_id', ficheIds()).select('fiche_id', 'status'),
     () => db('side_effects').whereIn('fiche_id', ficheIds()).where('level', 'fort').select('fiche_id'),
   );
@@ -148,8 +166,9 @@ export async function listHomologations(db: Knex, opts: { communeId: number | nu
   };
   const sigBy = group(signatures, (r) => Number(r.plan_id));
   const servicesBy = group(services, (r) => Number(r.plan_id));
-  const meetingsBy = group(meetings, (r) => Number(r.plan_id));
+  const meetingsBy = group(upcoming, (r) => Number(r.plan_id));
   const fichesBy = group(fiches, (r) => Number(r.plan_id));
+  const countBy = new Map(counts.map((r) => [Number(r.plan_id), Number(r.n)]));
   const stepsBy = group(steps, (r) => Number(r.fiche_id));
   const effectsBy = group(effects, (r) => Number(r.fiche_id));
   return plans.map((p) => {
@@ -158,10 +177,10 @@ export async function listHomologations(db: Knex, opts: { communeId: number | nu
     const next = meetingsBy.get(id)?.[0];
     const own = fichesBy.get(id) ?? [];
     return {
-      id, title: String(p.title), previousId: (p.previous_id ?? null) === null ? null : Number(p.previous_id),
+      id, title: String(p.title), organisation: String(p.organisation), previousId: (p.previous_id ?? null) === null ? null : Number(p.previous_id),
       archivedAt: p.archived_at ?? null, archivedReason: p.archived_reason ?? null,
       decision: latest ? decisionOf(latest) : null,
-      ficheCount: own.length,
+      ficheCount: opts.communeId === null ? own.length : countBy.get(id) ?? 0,
       services: (servicesBy.get(id) ?? []).map((s) => ({ id: Number(s.id), name: String(s.name) })),
       nextMeeting: next ? { id: Number(next.id), title: String(next.title), startsAt: String(next.starts_at) } : null,
       fiches: own.map((f) => ({
@@ -187,4 +206,205 @@ export async function defaultHomologationId(db: Knex, communeId: number | null):
 export async function planOfObject(db: Knex, table: 'fiches' | 'meetings', id: number): Promise<number | null> {
   const row = await db(table).where('id', id).select('plan_id').first();
   return row ? Number(row.plan_id) : null;
+}
+
+// ---------------------------------------------------------------- creation, settings and members
+
+export interface HomologationInput { title: string; organisation: string; description: string; instanceIds: number[] }
+export interface HomologationSettingsInput extends HomologationInput { reminder: string }
+
+/** The organisation named on the latest homologation: what a new one is prefilled with. */
+export async function latestOrganisation(db: Knex): Promise<string> {
+  const row = await db('plans').orderBy('id', 'desc').select('organisation').first();
+  return row ? String(row.organisation) : '';
+}
+
+/** Inserts rows by chunks (SQLite caps the parameters of one statement). */
+async function insertPerimeter(trx: Knex.Transaction, planId: number, instanceIds: readonly number[]): Promise<void> {
+  for (let i = 0; i < instanceIds.length; i += 200) {
+    await trx('plan_instances').insert(instanceIds.slice(i, i + 200).map((instanceId) => ({ plan_id: planId, instance_id: instanceId })));
+  }
+}
+
+export type CreateHomologationResult = { ok: true; id: number } | { ok: false; reason: 'unknown_instance' };
+
+/** A new homologation with its perimeter, audited, in one transaction. An instance deleted meanwhile refuses it all. */
+export async function createHomologation(db: Knex, input: HomologationInput, actor: AuditActor, at: Date): Promise<CreateHomologationResult> {
+  try {
+    return await db.transaction(async (trx) => {
+      const [row] = await trx('plans').insert({
+        title: input.title, organisation: input.organisation, description: input.description, reminder: '', is_demo: false, created_at: at.toISOString(),
+      }).returning('id');
+      const id = Number(typeof row === 'object' ? row.id : row);
+      const instanceIds = [...new Set(input.instanceIds)].sort((a, b) => a - b);
+      await insertPerimeter(trx, id, instanceIds);
+      await recordAudit(trx, {
+        actor, at, action: 'create', entityType: 'plan', entityId: id, summary: input.title,
+        after: { title: input.title, organisation: input.organisation, description: input.description, instanceIds },
+      });
+      return { ok: true as const, id };
+    });
+  } catch (err) {
+    if (isForeignKeyViolation(err)) return { ok: false, reason: 'unknown_instance' };
+    throw err;
+  }
+}
+
+/** A fiche whose own scope names instances the settings would take out of the perimeter. */
+export interface FicheUsingInstances { id: number; number: number; title: string; instances: string[] }
+
+export type SettingsResult =
+  | { ok: true }
+  | { ok: false; reason: 'not_found' }
+  | { ok: false; reason: 'unknown_instance' }
+  | { ok: false; reason: 'in_use'; fiches: FicheUsingInstances[] };
+
+/** The fiches of a homologation whose own scope names one of these instances (a fiche on the whole perimeter names none). */
+async function fichesUsing(db: Knex, planId: number, instanceIds: readonly number[]): Promise<FicheUsingInstances[]> {
+  if (!instanceIds.length) return [];
+  const rows = await db('fiche_instances').join('fiches', 'fiches.id', 'fiche_instances.fiche_id').join('instances', 'instances.id', 'fiche_instances.instance_id')
+    .where('fiches.plan_id', planId).where('fiches.scope_all', false).whereIn('fiche_instances.instance_id', instanceIds)
+    .select('fiches.id', 'fiches.number', 'fiches.title', 'instances.name as instance_name').orderBy(['fiches.number', 'instances.name']);
+  const byFiche = new Map<number, FicheUsingInstances>();
+  for (const r of rows) {
+    const id = Number(r.id);
+    const fiche = byFiche.get(id) ?? { id, number: Number(r.number), title: String(r.title), instances: [] };
+    fiche.instances.push(String(r.instance_name));
+    byFiche.set(id, fiche);
+  }
+  return [...byFiche.values()];
+}
+
+/** For each instance of the perimeter that fiches name in their own scope, those fiches' numbers. */
+export async function instancesInFicheScopes(db: Knex, planId: number): Promise<Map<number, number[]>> {
+  const rows = await db('fiche_instances').join('fiches', 'fiches.id', 'fiche_instances.fiche_id')
+    .where('fiches.plan_id', planId).where('fiches.scope_all', false).select('fiche_instances.instance_id', 'fiches.number').orderBy('fiches.number');
+  const map = new Map<number, number[]>();
+  for (const r of rows) {
+    const id = Number(r.instance_id);
+    map.set(id, [...(map.get(id) ?? []), Number(r.number)]);
+  }
+  return map;
+}
+
+/**
+ * Saves a homologation's settings and perimeter. Its row is taken first (a no-op update: a row lock on PostgreSQL,
+ * the write lock on SQLite), so two saves run one after the other and each audit entry's "before" is what it replaced.
+ * An instance that a fiche of this homologation names in its own scope stays in the perimeter: the save is refused
+ * with those fiches, and nothing changes.
+ */
+export async function updateHomologationSettings(db: Knex, id: number, input: HomologationSettingsInput, actor: AuditActor, at: Date): Promise<SettingsResult> {
+  try {
+    return await db.transaction(async (trx): Promise<SettingsResult> => {
+      const locked = await trx('plans').where({ id }).update({ title: trx.raw('??', ['title']) });
+      if (!locked) return { ok: false, reason: 'not_found' };
+      const row = await trx('plans').where({ id }).select('title', 'organisation', 'description', 'reminder').first();
+      const current = (await trx('plan_instances').where('plan_id', id).select('instance_id')).map((r) => Number(r.instance_id)).sort((a, b) => a - b);
+      const wanted = [...new Set(input.instanceIds)].sort((a, b) => a - b);
+      const removed = current.filter((i) => !wanted.includes(i));
+      const added = wanted.filter((i) => !current.includes(i));
+      const inUse = await fichesUsing(trx, id, removed);
+      if (inUse.length) return { ok: false, reason: 'in_use', fiches: inUse };
+      const fields = { title: input.title, organisation: input.organisation, description: input.description, reminder: input.reminder };
+      await trx('plans').where({ id }).update(fields);
+      for (let i = 0; i < removed.length; i += 200) await trx('plan_instances').where('plan_id', id).whereIn('instance_id', removed.slice(i, i + 200)).delete();
+      await insertPerimeter(trx, id, added);
+      await recordAudit(trx, {
+        actor, at, action: 'update', entityType: 'plan', entityId: id, summary: input.title,
+        before: { title: row.title, organisation: row.organisation, description: row.description ?? '', reminder: row.reminder, instanceIds: current },
+        after: { ...fields, instanceIds: wanted },
+      });
+      return { ok: true };
+    });
+  } catch (err) {
+    if (isForeignKeyViolation(err)) return { ok: false, reason: 'unknown_instance' };
+    throw err;
+  }
+}
+
+/** A person listed in a homologation, with the role given there. */
+export interface Member { userId: number; name: string; email: string; globalRole: Role; role: MemberRole; active: boolean }
+
+export async function listMembers(db: Knex, planId: number): Promise<Member[]> {
+  const rows = await db('plan_members').join('users', 'users.id', 'plan_members.user_id').where('plan_members.plan_id', planId)
+    .select('users.id', 'users.name', 'users.email', 'users.role as global_role', 'users.active', 'plan_members.role').orderBy(['users.name', 'users.id']);
+  return rows.map((r) => ({
+    userId: Number(r.id), name: String(r.name), email: String(r.email), globalRole: r.global_role as Role, role: r.role as MemberRole, active: Boolean(r.active),
+  }));
+}
+
+/** Who may be added: active accounts of the organisation's staff (neither administrators nor commune staff), not yet listed. */
+export async function memberCandidates(db: Knex, planId: number): Promise<{ id: number; name: string; email: string; role: Role }[]> {
+  const rows = await eligibleUsers(db).whereNotIn('users.id', db('plan_members').where('plan_id', planId).select('user_id'))
+    .select('users.id', 'users.name', 'users.email', 'users.role').orderBy(['users.name', 'users.id']);
+  return rows.map((r) => ({ id: Number(r.id), name: String(r.name), email: String(r.email), role: r.role as Role }));
+}
+
+const eligibleUsers = (db: Knex) => db('users').where('users.active', true).whereNull('users.anonymized_at').whereIn('users.role', ['editor', 'viewer']);
+
+export type MemberResult = { ok: true } | { ok: false; reason: 'duplicate' | 'not_eligible' | 'not_found' };
+
+const memberSummary = (user: { name: string; email: string }, role: MemberRole, planTitle: string) =>
+  `${user.name} <${user.email}> : ${MEMBER_ROLE_LABELS[role]} — ${planTitle}`;
+
+/** Lists a user in a homologation. The primary key (plan, user) makes a second listing impossible: 'duplicate'. */
+export async function addMember(db: Knex, planId: number, userId: number, role: MemberRole, actor: AuditActor, at: Date): Promise<MemberResult> {
+  try {
+    return await db.transaction(async (trx): Promise<MemberResult> => {
+      const [user, plan] = await reads(trx,
+        () => eligibleUsers(trx).where('users.id', userId).select('users.name', 'users.email').first(),
+        () => trx('plans').where({ id: planId }).select('title').first(),
+      );
+      if (!plan) return { ok: false, reason: 'not_found' };
+      if (!user) return { ok: false, reason: 'not_eligible' };
+      await trx('plan_members').insert({ plan_id: planId, user_id: userId, role });
+      await recordAudit(trx, {
+        actor, at, action: 'create', entityType: 'plan_member', entityId: planId, summary: memberSummary(user, role, String(plan.title)),
+        after: { planId, userId, role },
+      });
+      return { ok: true };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate' };
+    if (isForeignKeyViolation(err)) return { ok: false, reason: 'not_eligible' };
+    throw err;
+  }
+}
+
+/** Changes a member's role; the update names the row, so a member removed meanwhile is 'not_found'. */
+export async function setMemberRole(db: Knex, planId: number, userId: number, role: MemberRole, actor: AuditActor, at: Date): Promise<MemberResult> {
+  return db.transaction(async (trx): Promise<MemberResult> => {
+    // the row is taken before it is read: the "before" of the audit is the role this change replaced
+    const taken = await trx('plan_members').where({ plan_id: planId, user_id: userId }).update({ role: trx.raw('??', ['role']) });
+    if (!taken) return { ok: false, reason: 'not_found' };
+    const [before, user, plan] = await reads(trx,
+      () => trx('plan_members').where({ plan_id: planId, user_id: userId }).select('role').first(),
+      () => trx('users').where({ id: userId }).select('name', 'email').first(),
+      () => trx('plans').where({ id: planId }).select('title').first(),
+    );
+    await trx('plan_members').where({ plan_id: planId, user_id: userId }).update({ role });
+    await recordAudit(trx, {
+      actor, at, action: 'update', entityType: 'plan_member', entityId: planId, summary: memberSummary(user, role, String(plan.title)),
+      before: { planId, userId, role: before.role }, after: { planId, userId, role },
+    });
+    return { ok: true };
+  });
+}
+
+export async function removeMember(db: Knex, planId: number, userId: number, actor: AuditActor, at: Date): Promise<MemberResult> {
+  return db.transaction(async (trx): Promise<MemberResult> => {
+    const taken = await trx('plan_members').where({ plan_id: planId, user_id: userId }).update({ role: trx.raw('??', ['role']) });
+    if (!taken) return { ok: false, reason: 'not_found' };
+    const [before, user, plan] = await reads(trx,
+      () => trx('plan_members').where({ plan_id: planId, user_id: userId }).select('role').first(),
+      () => trx('users').where({ id: userId }).select('name', 'email').first(),
+      () => trx('plans').where({ id: planId }).select('title').first(),
+    );
+    await trx('plan_members').where({ plan_id: planId, user_id: userId }).delete();
+    await recordAudit(trx, {
+      actor, at, action: 'delete', entityType: 'plan_member', entityId: planId,
+      summary: `${memberSummary(user, before.role as MemberRole, String(plan.title))} (retiré)`, before: { planId, userId, role: before.role },
+    });
+    return { ok: true };
+  });
 }

@@ -1,0 +1,50 @@
+import { addMonths, format, parseISO } from 'date-fns';
+import { Router } from 'express';
+import { type HomologationState, STATE_BADGES, STATE_LABELS, STATES } from '../../domain/homologation';
+import { communeRestriction } from '../../domain/roles';
+import { actor } from '../auth';
+import { timeline } from '../charts';
+import type { AppContext } from '../context';
+import { homologationRows } from './homologations';
+
+/** The colour of each state's mark on the validity timeline (SVG fill attributes: no style, so the CSP holds). */
+const MARK_FILL: Partial<Record<HomologationState, string>> = { expiree: '#ce0500', expire_bientot: '#b34000', en_vigueur: '#18753c' };
+
+/** The timeline draws at most this many end dates (the table under it lists them all). */
+const CHART_ROWS = 60;
+
+/**
+ * The organisation dashboard ("Vue d'ensemble"): every homologation the user may see, summed up: counts per state,
+ * the end dates of the decisions in force on one axis, those ending within six months, and each one's readiness and
+ * late fiches. The statements of the home page, whatever the number of homologations.
+ */
+export function overviewRouter(ctx: AppContext): Router {
+  const router = Router();
+
+  router.get('/tableau-de-bord', async (req, res) => {
+    const user = actor(req);
+    const { rows, today } = await homologationRows(ctx, user);
+    const counts = STATES.map((state) => ({ state, label: STATE_LABELS[state], badge: STATE_BADGES[state], count: rows.filter((r) => r.state === state).length }));
+    const live = rows.filter((r) => r.state !== 'archivee');
+    // decisions with an end date, not refused, of homologations not archived: earliest end first
+    const ending = live.filter((r) => r.validity !== null).sort((a, b) => (a.decision!.endsOn! < b.decision!.endsOn! ? -1 : a.decision!.endsOn! > b.decision!.endsOn! ? 1 : a.id - b.id));
+    const horizon = format(addMonths(parseISO(today), 6), 'yyyy-MM-dd');
+    const soon = ending.filter((r) => r.decision!.endsOn! >= today && r.decision!.endsOn! <= horizon);
+    const drawn = ending.slice(0, CHART_ROWS);
+    const chart = drawn.length
+      ? timeline(drawn.map((r) => ({
+        label: r.title, kind: 'fiche' as const, date: r.decision!.endsOn!, late: r.state === 'expiree', done: false, href: `/homologations/${r.id}`,
+      })), today)
+      : null;
+    res.render('overview/index', {
+      title: "Vue d'ensemble des homologations",
+      restricted: communeRestriction(user) !== null,
+      total: rows.length, counts, live, ending, soon, horizon, today,
+      chart: chart && { ...chart, rows: chart.rows.map((c, i) => ({ ...c, fill: MARK_FILL[drawn[i]!.state] ?? '#000091', state: drawn[i]!.stateLabel })), clipped: ending.length > drawn.length },
+      lateTotal: live.reduce((n, r) => n + r.lateCount, 0),
+      archivedCount: rows.length - live.length,
+    });
+  });
+
+  return router;
+}
