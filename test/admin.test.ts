@@ -617,7 +617,7 @@ describe('administration: access', () => {
       instances: Number((await t.db('instances').first()).id), jalons: Number((await t.db('milestones').first()).id), utilisateurs: ids.viewer,
     };
     urls = {
-      get: ['/admin', '/admin/journal', '/admin/plan', ...slugs.flatMap((s) => [`/admin/${s}`, `/admin/${s}/nouveau`, `/admin/${s}/${itemOf[s]}/modifier`]),
+      get: ['/admin', '/admin/journal', ...slugs.flatMap((s) => [`/admin/${s}`, `/admin/${s}/nouveau`, `/admin/${s}/${itemOf[s]}/modifier`]),
         ...slugs.filter((s) => s !== 'utilisateurs').map((s) => `/admin/${s}/${itemOf[s]}/supprimer`)],
       post: [
         { url: '/admin/equipes', fields: { name: 'Intrusion', description: '' } },
