@@ -20,6 +20,7 @@ import { securitySettingsRouter } from './web/routes/security-settings';
 import { supervisionRouter } from './web/routes/supervision';
 import { unsubscribeRouter } from './web/routes/unsubscribe';
 import { authRouter } from './web/routes/auth';
+import { expiryRemindersRouter } from './web/routes/expiry-reminders';
 import { homologationRouter } from './web/routes/homologation';
 import { homologationsRouter } from './web/routes/homologations';
 import { homologationSettingsRouter } from './web/routes/homologation-settings';
@@ -116,7 +117,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(accountRouter(ctx));
   app.use(homologationsRouter(ctx));
   app.use(overviewRouter(ctx));
-  app.use('/homologations/:hid', homologationRouter(ctx, homologationSettingsRouter(ctx)));
+  app.use('/homologations/:hid', homologationRouter(ctx, homologationSettingsRouter(ctx), expiryRemindersRouter(ctx)));
   app.use(contactsRouter(ctx));
   app.use(communeUsersRouter(ctx));
   app.use(alertsRouter(ctx));

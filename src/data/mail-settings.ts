@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { DEFAULT_REMINDER_MONTHS, parseReminderMonths } from '../domain/homologation';
 import type { DigestSchedule, Frequency, Week } from '../domain/schedule';
 import { type AuditActor, recordAudit } from './audit';
 
@@ -7,6 +8,8 @@ export interface MailSettings {
   checkedAt: string | null;
   alertsEnabled: boolean;
   alertReminderDays: number;
+  /** Months before a homologation's end date when its expiry reminders go (0 = the day itself), largest first. */
+  expiryReminderMonths: number[];
   updatedAt: string | null;
 }
 
@@ -17,6 +20,7 @@ export async function getMailSettings(db: Knex): Promise<MailSettings> {
     checkedAt: r.digest_checked_at ?? null,
     alertsEnabled: Boolean(r.alerts_enabled),
     alertReminderDays: Number(r.alert_reminder_days),
+    expiryReminderMonths: parseReminderMonths(String(r.expiry_reminder_months ?? '')) ?? [...DEFAULT_REMINDER_MONTHS],
     updatedAt: r.updated_at ?? null,
   };
 }
@@ -30,7 +34,7 @@ export async function saveMailSettings(
     await trx('mail_settings').where('id', 1).update({
       digest_frequency: input.schedule.frequency, digest_weekday: input.schedule.weekday, digest_week: input.schedule.week,
       digest_time: input.schedule.time, digest_checked_at: at.toISOString(), alerts_enabled: input.alertsEnabled,
-      alert_reminder_days: input.alertReminderDays, updated_at: at.toISOString(),
+      alert_reminder_days: input.alertReminderDays, expiry_reminder_months: input.expiryReminderMonths.join(','), updated_at: at.toISOString(),
     });
     const strip = ({ checkedAt: _c, updatedAt: _u, ...rest }: MailSettings) => rest;
     await recordAudit(trx, { actor, at, action: 'update', entityType: 'mail_settings', entityId: 1, summary: 'Envois automatiques', before: strip(before), after: strip(await getMailSettings(trx)) });

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 
 export const OUTBOX_STATUSES = ['pending', 'sending', 'sent', 'failed'] as const;
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
-export type MessageKind = 'digest' | 'alert' | 'reminder' | 'account' | 'security';
+export type MessageKind = 'digest' | 'alert' | 'reminder' | 'account' | 'security' | 'expiry';
 
 /** An e-mail decided on, written in the same transaction as the decision. */
 export interface NewMessage {
@@ -13,6 +13,8 @@ export interface NewMessage {
   communeId?: number | null;
   digestId?: number | null;
   alertId?: number | null;
+  /** The expiry reminder of a homologation this message tells of. */
+  expiryReminderId?: number | null;
   toAddress: string;
   toName: string;
   subject: string;
@@ -41,6 +43,7 @@ const fromRow = (r: Record<string, unknown>): OutboxMessage => ({
   communeId: r.commune_id === null || r.commune_id === undefined ? null : Number(r.commune_id),
   digestId: r.digest_id === null || r.digest_id === undefined ? null : Number(r.digest_id),
   alertId: r.alert_id === null || r.alert_id === undefined ? null : Number(r.alert_id),
+  expiryReminderId: r.expiry_reminder_id === null || r.expiry_reminder_id === undefined ? null : Number(r.expiry_reminder_id),
   toAddress: String(r.to_address),
   toName: String(r.to_name ?? ''),
   subject: String(r.subject),
@@ -64,7 +67,7 @@ export async function enqueue(trx: Knex, messages: NewMessage[], at: Date): Prom
   for (const m of messages) {
     const rows = await trx('outbox').insert({
       kind: m.kind, dedup_key: m.dedupKey, commune_id: m.communeId ?? null, digest_id: m.digestId ?? null, alert_id: m.alertId ?? null,
-      to_address: m.toAddress, to_name: m.toName, subject: m.subject, text: m.text, html: m.html, unsubscribe_url: m.unsubscribeUrl ?? null,
+      expiry_reminder_id: m.expiryReminderId ?? null, to_address: m.toAddress, to_name: m.toName, subject: m.subject, text: m.text, html: m.html, unsubscribe_url: m.unsubscribeUrl ?? null,
       status: 'pending', attempts: 0, next_attempt_at: at.toISOString(), created_at: at.toISOString(),
     }).onConflict('dedup_key').ignore().returning('id');
     inserted += rows.length;
@@ -145,7 +148,7 @@ export async function listOutbox(db: Knex, filter: OutboxFilter): Promise<{ rows
   };
   const [rows, count] = await Promise.all([
     base().leftJoin('communes', 'communes.id', 'outbox.commune_id')
-      .select('outbox.id', 'outbox.kind', 'outbox.dedup_key', 'outbox.commune_id', 'outbox.digest_id', 'outbox.alert_id', 'outbox.to_address',
+      .select('outbox.id', 'outbox.kind', 'outbox.dedup_key', 'outbox.commune_id', 'outbox.digest_id', 'outbox.alert_id', 'outbox.expiry_reminder_id', 'outbox.to_address',
         'outbox.to_name', 'outbox.subject', db.raw("'' as text"), db.raw("'' as html"), 'outbox.unsubscribe_url', 'outbox.status', 'outbox.attempts',
         'outbox.next_attempt_at', 'outbox.locked_until', 'outbox.claim', 'outbox.last_error', 'outbox.created_at', 'outbox.sent_at', 'communes.name as commune_name')
       .orderBy('outbox.id', 'desc').limit(filter.limit).offset(filter.offset),

@@ -8,6 +8,7 @@ import { advanceCheck, getMailSettings } from '../data/mail-settings';
 import { dueOccurrence, periodOf } from '../domain/schedule';
 import { scanAlerts } from '../services/alerts';
 import { enqueueDigests } from '../services/digests';
+import { scanExpiryReminders } from '../services/expiry-reminders';
 import type { Mailer } from './transport';
 import { deliverDue } from './worker';
 
@@ -51,10 +52,11 @@ export async function purgeExpiredEvents(deps: Pick<SchedulerDeps, 'db' | 'now'>
   return purgeSecurityEvents(deps.db, subMonths(deps.now(), auditRetentionMonths));
 }
 
-/** One round of the server's background work: scheduled digests, late-fiche alerts, retention, then delivery. */
+/** One round of the server's background work: scheduled digests, late-fiche alerts, expiry reminders, retention, then delivery. */
 export async function tick(deps: SchedulerDeps): Promise<void> {
   await runScheduledDigests(deps);
   await scanAlerts(deps.db, deps.mail, deps.now());
+  await scanExpiryReminders(deps.db, deps.mail, deps.now());
   await purgeExpiredEvents(deps);
   if (deps.mailer) await deliverDue(deps.db, deps.mailer, deps.mail, deps.now);
 }

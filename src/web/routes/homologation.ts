@@ -7,12 +7,22 @@ import { meetingsRouter } from './meetings';
 import { planRouter } from './plan';
 
 /**
+ * The writes still allowed on an archived or expired homologation: preparing its renewal, and acknowledging its
+ * expiry reminders. Patterns, since a path may carry an id; resolveScope is handed the path itself when it matches.
+ */
+export const WRITABLE_WHEN_READ_ONLY: readonly (string | RegExp)[] = ['/renouveler', /^\/rappels\/\d+\/acquitter$/];
+
+export function writableWhenReadOnly(path: string, patterns: readonly (string | RegExp)[] = WRITABLE_WHEN_READ_ONLY): boolean {
+  return patterns.some((p) => (typeof p === 'string' ? p === path : p.test(path)));
+}
+
+/**
  * Everything under /homologations/:hid: the scope is resolved and checked once, then the homologation's pages.
  * `extra` routers (settings, members, renewal…) are mounted after the scope too.
  */
 export function homologationRouter(ctx: AppContext, ...extra: Router[]): Router {
   const router = Router({ mergeParams: true });
-  router.use(resolveScope(ctx, ['/renouveler']));
+  router.use((req, res, next) => resolveScope(ctx, writableWhenReadOnly(req.path) ? [req.path] : [])(req, res, next));
   router.use(planRouter(ctx));
   router.use(dashboardRouter(ctx));
   router.use(fichesRouter(ctx));

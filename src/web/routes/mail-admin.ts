@@ -6,6 +6,7 @@ import { getMailSettings, saveMailSettings } from '../../data/mail-settings';
 import { getMessage, listOutbox, type MessageKind, OUTBOX_STATUSES, type OutboxStatus, outboxCounts, retryMessage } from '../../data/outbox';
 import { communes } from '../../data/referentials';
 import { recordAudit } from '../../data/audit';
+import { parseReminderMonths } from '../../domain/homologation';
 import {
   describeSchedule, FREQUENCIES, FREQUENCY_LABELS, nextOccurrence, PERIOD_PATTERN, periodLabel, periodOf, WEEK_LABELS, WEEKDAY_LABELS, WEEKS,
 } from '../../domain/schedule';
@@ -19,7 +20,11 @@ import { sendMailHtml } from './contacts';
 export const STATUS_TEXT: Record<OutboxStatus, string> = { pending: 'En attente', sending: 'En cours d’envoi', sent: 'Envoyé', failed: 'Échec' };
 export const KIND_TEXT: Record<MessageKind, string> = {
   digest: "Point d'avancement", alert: 'Alerte de retard', reminder: "Rappel d'alerte", account: 'Lien de mot de passe', security: 'Alerte de sécurité',
+  expiry: "Rappel d'échéance d'homologation",
 };
+
+export const EXPIRY_MONTHS_ERROR =
+  'Saisissez des nombres entiers de mois entre 0 et 36, séparés par des virgules (par exemple 6,3,1,0 ; 0 = le jour de la fin de validité).';
 
 const settingsSchema = z.object({
   frequency: z.enum(FREQUENCIES, { error: 'Choisissez une fréquence dans la liste.' }),
@@ -29,6 +34,14 @@ const settingsSchema = z.object({
   alertsEnabled: z.boolean(),
   alertReminderDays: z.string().trim().regex(/^\d{1,3}$/, { error: 'Saisissez un nombre de jours entier.' }).transform(Number)
     .refine((n) => n >= 1 && n <= 90, { error: 'Le délai de rappel est compris entre 1 et 90 jours.' }),
+  expiryReminderMonths: z.string().trim().transform((v, c) => {
+    const months = parseReminderMonths(v);
+    if (!months) {
+      c.addIssue({ code: 'custom', message: EXPIRY_MONTHS_ERROR });
+      return z.NEVER;
+    }
+    return months;
+  }),
 });
 
 const PAGE = 50;
@@ -89,6 +102,7 @@ export function mailAdminRouter(ctx: AppContext): Router {
       values: extra.values ?? {
         frequency: settings.schedule.frequency, weekday: String(settings.schedule.weekday), week: settings.schedule.week, time: settings.schedule.time,
         alertsEnabled: settings.alertsEnabled ? 'on' : '', alertReminderDays: String(settings.alertReminderDays),
+        expiryReminderMonths: settings.expiryReminderMonths.join(','),
       },
       errors: extra.errors ?? {},
       sendValues: extra.sendValues ?? { communeId: 'all', period },
@@ -105,12 +119,16 @@ export function mailAdminRouter(ctx: AppContext): Router {
     const values = {
       frequency: str(req.body.frequency), weekday: str(req.body.weekday), week: str(req.body.week), time: str(req.body.time),
       alertsEnabled: str(req.body.alertsEnabled), alertReminderDays: str(req.body.alertReminderDays),
+      // a form without the field (a page older than the setting) keeps the thresholds as they are
+      expiryReminderMonths: req.body.expiryReminderMonths === undefined
+        ? (await getMailSettings(ctx.db)).expiryReminderMonths.join(',') : str(req.body.expiryReminderMonths),
     };
     const parsed = settingsSchema.safeParse({ ...values, alertsEnabled: values.alertsEnabled === 'on' });
     if (!parsed.success) return renderDigests(res, 422, { values, errors: fieldErrors(parsed.error) });
     const d = parsed.data;
     await saveMailSettings(ctx.db, {
       schedule: { frequency: d.frequency, weekday: d.weekday, week: d.week, time: d.time }, alertsEnabled: d.alertsEnabled, alertReminderDays: d.alertReminderDays,
+      expiryReminderMonths: d.expiryReminderMonths,
     }, actor(req), ctx.now());
     res.redirect(303, '/admin/points?enregistre=1');
   });
