@@ -79,4 +79,23 @@ describe('digest schedule (domain)', () => {
     expect(second!.nextMeeting).to.deep.equal({ title: 'Comité', date: '02/04/2026 à 10h00', place: 'Salle 1' });
     expect(digest.sinceLabel).to.equal('depuis le précédent point, envoyé le 16/02/2026');
   });
+
+  it('says where a fiche carried over by a renewal comes from, and where the old one goes on', () => {
+    const fiche = (id: number, link: Partial<{ carriedFrom: { homologation: string; number: number }; continuedIn: { homologation: string; number: number } }>) => ({
+      id, number: id, title: 'A', status: 'en_cours' as const, targetDate: null, owners: [], instances: ['Toodego Bron'], steps: [], sideEffects: [], ...link,
+    });
+    const digest = buildDigest({
+      organisation: 'Métropole', commune: { id: 1, name: 'Bron' }, period: '2026-03', since: '2026-02-16T09:00:00.000Z', firstDigest: true, today: '2026-03-16',
+      sections: [{
+        homologation: { id: 1, title: 'Téléservices', state: 'en_cours', decision: null, url: 'https://plan/homologations/1' },
+        fiches: [fiche(1, {}), fiche(3, { continuedIn: { homologation: 'Téléservices 2026', number: 3 } }), fiche(4, { carriedFrom: { homologation: 'Téléservices 2020', number: 7 } })],
+        changes: new Map(), milestones: [], nextMeeting: null,
+      }],
+      signInUrl: 'https://plan/connexion',
+    });
+    expect(digest.sections[0]!.fiches.map((f) => f.renewal)).to.deep.equal([
+      null, 'Reprise dans le renouvellement « Téléservices 2026 » (fiche n°3).', "Reprise de la fiche n°7 de l'homologation « Téléservices 2020 ».",
+    ]);
+    expect(digest.heading).to.equal('Téléservices');
+  });
 });

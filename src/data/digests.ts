@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { reads } from './reads';
 
 /** When the commune's latest digest before an instant was decided, to count the changes from. */
 export async function previousDigestAt(db: Knex, communeId: number, before: Date): Promise<string | null> {
@@ -25,4 +26,23 @@ export async function insertDigest(
   }).onConflict(['commune_id', 'period']).ignore().returning('id');
   if (!inserted.length) return null;
   return Number(typeof inserted[0] === 'object' ? inserted[0].id : inserted[0]);
+}
+
+export interface FicheLink { homologation: string; number: number }
+
+/**
+ * The renewal links of these fiches: the fiche each one continues (carried over from the homologation it renews),
+ * and the fiche each one is continued by in a renewal.
+ */
+export async function renewalLinks(db: Knex, ficheIds: number[]): Promise<{ from: Map<number, FicheLink>; to: Map<number, FicheLink> }> {
+  if (!ficheIds.length) return { from: new Map(), to: new Map() };
+  const [from, to] = await reads(db,
+    () => db('fiches').join('fiches as origin', 'origin.id', 'fiches.carried_from_id').join('plans', 'plans.id', 'origin.plan_id')
+      .whereIn('fiches.id', ficheIds).select('fiches.id', 'origin.number', 'plans.title'),
+    () => db('fiches as next').join('plans', 'plans.id', 'next.plan_id').whereIn('next.carried_from_id', ficheIds)
+      .select('next.carried_from_id as id', 'next.number', 'plans.title'),
+  );
+  const mapOf = (rows: { id: number; number: number; title: string }[]) =>
+    new Map(rows.map((r) => [Number(r.id), { homologation: String(r.title), number: Number(r.number) }]));
+  return { from: mapOf(from), to: mapOf(to) };
 }

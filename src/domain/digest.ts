@@ -15,6 +15,10 @@ export interface DigestFicheInput {
   steps: Step[];
   sideEffects: SideEffect[];
   instances: string[];
+  /** The fiche of the renewed homologation this one continues, when carried over by a renewal. */
+  carriedFrom?: { homologation: string; number: number } | null;
+  /** The fiche of a renewal that continues this one. */
+  continuedIn?: { homologation: string; number: number } | null;
 }
 
 /** One homologation touching the commune, with what its section tells. */
@@ -49,6 +53,8 @@ export interface DigestFiche {
   steps: string;
   instances: string;
   changes: string[];
+  /** Where it comes from or goes on after a renewal: both homologations may touch the commune. */
+  renewal: string | null;
 }
 
 export interface DigestSummary { total: number; done: number; late: number; inProgress: number }
@@ -136,6 +142,8 @@ export function buildSection(input: DigestSectionInput, today: string): DigestSe
         steps: `${p.done} action${p.done > 1 ? 's' : ''} faite${p.done > 1 ? 's' : ''} sur ${p.total}`,
         instances: f.instances.join(', '),
         changes: input.changes.get(f.id) ?? [],
+        renewal: f.carriedFrom ? `Reprise de la fiche n°${f.carriedFrom.number} de l'homologation « ${f.carriedFrom.homologation} ».`
+          : f.continuedIn ? `Reprise dans le renouvellement « ${f.continuedIn.homologation} » (fiche n°${f.continuedIn.number}).` : null,
       };
     }),
     communeSteps: fiches.flatMap((f) => f.steps.filter((s) => s.forCommunes && s.status !== 'fait')

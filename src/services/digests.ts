@@ -11,7 +11,7 @@ import { communes, milestones } from '../data/referentials';
 import { changesSince } from '../domain/changes';
 import { buildDigest, type Digest, type DigestSectionInput } from '../domain/digest';
 import { localDate } from '../domain/schedule';
-import { digestExists, insertDigest, previousDigestAt } from '../data/digests';
+import { digestExists, renewalLinks, insertDigest, previousDigestAt } from '../data/digests';
 import { renderMail } from '../mail/render';
 import { reads } from '../data/reads';
 
@@ -25,13 +25,17 @@ async function sectionOf(
 ): Promise<DigestSectionInput> {
   const summaries = await listFiches(db, hom.id, commune.id);
   const ids = summaries.map((f) => f.id);
-  const [details, states, notes, milestoneList, meetings] = await reads(db,
+  const [details, states, notes, milestoneList, meetings, links] = await reads(db,
     () => getFiches(db, ids), () => ficheStatesAt(db, ids, at.since), () => notesSince(db, ids, at.since),
-    () => milestones.listWhere(db, 'plan_id', hom.id), () => listMeetings(db, hom.id, ids),
+    () => milestones.listWhere(db, 'plan_id', hom.id), () => listMeetings(db, hom.id, ids), () => renewalLinks(db, ids),
   );
   const changes = new Map<number, string[]>();
+  const period = at.previous ? 'depuis le précédent point' : 'sur la période';
   for (const f of details) {
-    changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id), 5, at.previous ? 'depuis le précédent point' : 'sur la période'));
+    const lines = changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id), 5, period);
+    // a fiche carried over by a renewal is not new work: it continues its origin (named next to it)
+    if (!states.has(f.id) && links.from.has(f.id)) lines[0] = `Reprise dans cette homologation ${period}.`;
+    changes.set(f.id, lines);
   }
   const nowLocal = `${at.today}T00:00`;
   const next = meetings.filter((m) => !m.heldAt && m.startsAt >= nowLocal).sort((a, b) => a.startsAt.localeCompare(b.startsAt))[0];
@@ -44,6 +48,8 @@ async function sectionOf(
       ...f,
       // Another commune's instances are never named in this commune's digest.
       instances: f.scope.filter((s) => s.communeId === commune.id).map((s) => s.name),
+      carriedFrom: links.from.get(f.id) ?? null,
+      continuedIn: links.to.get(f.id) ?? null,
     })),
     changes,
     milestones: milestoneList,
