@@ -6,9 +6,13 @@ import request from 'supertest';
 import { DEMO_PASSWORD } from '../db/seeds/demo';
 import { issueToken } from '../src/data/accounts';
 import { listContacts } from '../src/data/contacts';
+import { createFiche } from '../src/data/fiches';
+import { createReminder } from '../src/data/expiry-reminders';
+import { getHomologation } from '../src/data/homologations';
 import { createMeeting, getMeeting, holdMeeting } from '../src/data/meetings';
-import { currentPlan } from '../src/data/plans';
 import { createUser, findUser } from '../src/data/users';
+import { endDateOf } from '../src/domain/homologation';
+import type { Actor, Role } from '../src/domain/roles';
 import { hashPassword } from '../src/security/passwords';
 import { liveAgenda } from '../src/services/agenda';
 import { ACCOUNTS, type Agent, csrfOf, ficheIdByNumber, formBody, freshApp, NOW, type TestApp } from './helpers';
@@ -24,14 +28,34 @@ import { ACCOUNTS, type Agent, csrfOf, ficheIdByNumber, formBody, freshApp, NOW,
 
 // ---------------------------------------------------------------- actors
 
-const ACTORS = ['anonymous', 'admin', 'editor', 'viewer', 'commune', 'commune_admin'] as const;
+/**
+ * The demo's roles, and two members of the second homologation (B) whose role there differs from their global one:
+ * member_editor is a global viewer listed as an editor of B; member_viewer a global editor listed as a viewer of B.
+ */
+const ACTORS = ['anonymous', 'admin', 'editor', 'viewer', 'commune', 'commune_admin', 'member_editor', 'member_viewer'] as const;
 type ActorName = (typeof ACTORS)[number];
 type SignedIn = Exclude<ActorName, 'anonymous'>;
 const COMMUNE_ROLES: readonly ActorName[] = ['commune', 'commune_admin'];
+/** The global role of each signed-in actor. */
+const GLOBAL_ROLE: Record<SignedIn, Role> = {
+  admin: 'admin', editor: 'editor', viewer: 'viewer', commune: 'commune', commune_admin: 'commune_admin', member_editor: 'viewer', member_viewer: 'editor',
+};
+/** Homologations: A is the demo's (the 'own' case), B the second one prepare() creates (the 'hom2' case). */
+type Hom = 'A' | 'B';
+const MEMBERSHIP: Partial<Record<SignedIn, Partial<Record<Hom, 'editor' | 'viewer'>>>> = {
+  member_editor: { B: 'editor' },
+  member_viewer: { B: 'viewer' },
+};
+/** The accounts prepare() creates for the members of B. */
+const MEMBER_ACCOUNTS: Partial<Record<SignedIn, { email: string; name: string }>> = {
+  member_editor: { email: 'membre-editeur@metropole.example.org', name: 'Membre éditeur de B (test)' },
+  member_viewer: { email: 'membre-lecteur@metropole.example.org', name: 'Membre lecteur de B (test)' },
+};
 
 /** The demo account of an actor: ACCOUNTS.communeAdmin (or commune_admin) for the commune administrator. */
 function demoAccountOf(actor: SignedIn): string | undefined {
   const accounts = ACCOUNTS as Partial<Record<string, string>>;
+  if (MEMBER_ACCOUNTS[actor]) return undefined;
   return actor === 'commune_admin' ? accounts.communeAdmin ?? accounts.commune_admin : accounts[actor];
 }
 
@@ -44,6 +68,8 @@ function credentialsOf(actor: SignedIn): { email: string; password: string } {
   const known = demoAccountOf(actor);
   if (known) return { email: known, password: DEMO_PASSWORD };
   if (actor === 'commune_admin') return CREATED_COMMUNE_ADMIN;
+  const member = MEMBER_ACCOUNTS[actor];
+  if (member) return { email: member.email, password: CREATED_COMMUNE_ADMIN.password };
   throw new Error(`Aucun compte de démonstration pour le rôle ${actor}`);
 }
 
@@ -99,25 +125,42 @@ async function signInAs(t: TestApp, email: string, password: string): Promise<Ag
 
 // ---------------------------------------------------------------- policies
 
-/** own: an object of Villeurbanne (the commune actors'); other: one they may not see; unknown: a token that exists nowhere. */
-type CaseName = 'own' | 'other' | 'any' | 'unknown';
-type Outcome = 'allowed' | 'login' | 403 | 404;
+/**
+ * own: an object of Villeurbanne (the commune actors'); other: one they may not see; unknown: a token that exists nowhere.
+ * Under /homologations/:hid, also: hom2, homologation B and one of its objects (B covers none of Villeurbanne's
+ * instances); foreign, an object of B asked for under A's address; nohom, a homologation that does not exist.
+ */
+type CaseName = 'own' | 'other' | 'any' | 'unknown' | 'hom2' | 'foreign' | 'nohom';
+/**
+ * moved: a permanent redirect to the new address under /homologations; hidden: 403 or 404 (another homologation's
+ * object asked for by someone the route refuses anyway: refused before or after the lookup, nothing shown either way).
+ */
+type Outcome = 'allowed' | 'login' | 'moved' | 'hidden' | 403 | 404;
 type Rule = (actor: SignedIn, c: CaseName) => Outcome;
 
 const signedIn = (rule: Rule) => (actor: ActorName, c: CaseName): Outcome => (actor === 'anonymous' ? 'login' : rule(actor, c));
-/** Commune roles act on their own commune's objects only; everyone else as the rule says. */
-const ownCommuneOnly = (rule: Rule): Rule => (actor, c) => (COMMUNE_ROLES.includes(actor) && c === 'other' ? 403 : rule(actor, c));
-const only = (...roles: SignedIn[]): Rule => (actor) => (roles.includes(actor) ? 'allowed' : 403);
+/** Commune roles act on their own commune's objects only (B touches none of them); everyone else as the rule says. */
+const ownCommuneOnly = (rule: Rule): Rule => (actor, c) => (COMMUNE_ROLES.includes(actor) && (c === 'other' || c === 'hom2') ? 403 : rule(actor, c));
+/** By global role. */
+const only = (...roles: Role[]): Rule => (actor) => (roles.includes(GLOBAL_ROLE[actor]) ? 'allowed' : 403);
+/** Edits the homologation of the case: administrators; a member as listed; anyone else by global role (editor); never a commune. */
+const editsHomologation: Rule = (actor, c) => {
+  const role = GLOBAL_ROLE[actor];
+  if (role === 'admin') return 'allowed';
+  if (role === 'commune' || role === 'commune_admin') return 403;
+  const listed = MEMBERSHIP[actor]?.[c === 'hom2' ? 'B' : 'A'];
+  return (listed ?? role) === 'editor' ? 'allowed' : 403;
+};
 
 const POLICIES = {
   /** Anyone, signed in or not. */
   public: () => 'allowed' as Outcome,
-  /** Every signed-in role; commune roles only on what concerns their commune (fiche, meeting). */
+  /** Every signed-in role; commune roles only on what concerns their commune (homologation, fiche, meeting). */
   reader: signedIn(ownCommuneOnly(() => 'allowed')),
   /** The Métropole's people: every role but the commune roles. */
   staff: signedIn(only('admin', 'editor', 'viewer')),
-  /** Those who edit the plan. */
-  editor: signedIn(only('admin', 'editor')),
+  /** Those who edit the homologation: administrators, its editors (members, or by global role when not listed). */
+  editor: signedIn(ownCommuneOnly(editsHomologation)),
   /**
    * Acknowledging a late-fiche alert: admins, editors and members of the fiche's owner teams.
    * In the demo the viewer is in no team: the same actors as 'editor'.
@@ -132,6 +175,8 @@ const POLICIES = {
    * on their own commune's agents. The Métropole's administrators manage accounts in /admin/utilisateurs.
    */
   communeAdmin: signedIn(ownCommuneOnly(only('commune_admin'))),
+  /** An address of the one-plan product: every signed-in user is sent on (301) to its place under /homologations. */
+  moved: signedIn(() => 'moved'),
 } satisfies Record<string, (actor: ActorName, c: CaseName) => Outcome>;
 type PolicyName = keyof typeof POLICIES;
 
@@ -165,15 +210,56 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'GET /desinscription/:token': 'public',
   'POST /desinscription/:token': 'public',
 
-  // ---- the plan, read by every role (a commune sees its own fiches and meetings only)
-  'GET /plan': 'reader',
+  // ---- the homologations, read by every role (a commune sees those touching its instances, its own fiches and meetings)
+  'GET /homologations': 'reader',
+  // creating a homologation (an empty form is refused: nothing is created)
+  'GET /homologations/nouvelle': 'admin',
+  'POST /homologations/nouvelle': 'admin',
+  'GET /homologations/:hid': 'reader',
+  'GET /homologations/:hid/tableau-de-bord': 'reader',
+  'GET /homologations/:hid/fiches/:id': 'reader',
+  'GET /homologations/:hid/seances': 'reader',
+  'GET /homologations/:hid/seances/:id': 'reader',
+  'GET /homologations/:hid/seances/:id/ordre-du-jour': 'reader',
+  'GET /homologations/:hid/seances/:id/ordre-du-jour.pdf': 'reader',
+  'GET /homologations/:hid/seances/:id/invitation.ics': 'reader',
+
+  // ---- the one-plan addresses, sent on to the homologation of the object
+  'GET /plan': 'moved',
+  'GET /seances': 'moved',
+  'GET /fiches/:id': 'moved',
+  'GET /fiches/:id/modifier': 'moved',
+  'GET /seances/:id': 'moved',
+  'GET /seances/:id/ordre-du-jour': 'moved',
+  'GET /seances/:id/ordre-du-jour.pdf': 'moved',
+  'GET /seances/:id/invitation.ics': 'moved',
+
+  // ---- the organisation's dashboard: the homologations the user may see (a commune, those touching its instances)
   'GET /tableau-de-bord': 'reader',
-  'GET /fiches/:id': 'reader',
-  'GET /seances': 'reader',
-  'GET /seances/:id': 'reader',
-  'GET /seances/:id/ordre-du-jour': 'reader',
-  'GET /seances/:id/ordre-du-jour.pdf': 'reader',
-  'GET /seances/:id/invitation.ics': 'reader',
+
+  // ---- a homologation's life cycle: renewing it (its editors, even once expired), archiving it, deleting an empty draft
+  // (administrators); an empty renewal title is refused (422); archiving really archives: each allowed actor in its own app
+  'GET /homologations/:hid/renouveler': 'editor',
+  'POST /homologations/:hid/renouveler': 'editor',
+  'GET /homologations/:hid/archiver': 'admin',
+  'POST /homologations/:hid/archiver': { policy: 'admin', isolate: true },
+  'GET /homologations/:hid/supprimer': 'admin',
+  // A and B hold fiches: never deleted (409), but isolated in case the guard fails
+  'POST /homologations/:hid/supprimer': { policy: 'admin', isolate: true },
+
+  // ---- a homologation's settings and members (administrators); empty forms are refused (422)
+  'GET /homologations/:hid/parametres': 'admin',
+  'POST /homologations/:hid/parametres': 'admin',
+  'GET /homologations/:hid/membres': 'admin',
+  'POST /homologations/:hid/membres': 'admin',
+  // a valid role, so that a user who is no member of the homologation (foreign: B's member under A) is a 404
+  'POST /homologations/:hid/membres/:userId': { policy: 'admin', isolate: true, body: { role: 'viewer' } },
+  'POST /homologations/:hid/membres/:userId/retirer': { policy: 'admin', isolate: true },
+
+  // ---- expiry reminders: read by the Métropole's people, acknowledged by the homologation's editors
+  // (the first acknowledgement is a 303, the next ones a 409 "already": both after the access check)
+  'GET /homologations/:hid/rappels/:id': 'staff',
+  'POST /homologations/:hid/rappels/:id/acquitter': 'editor',
 
   // ---- one's own account
   'GET /compte': 'reader',
@@ -184,24 +270,24 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /compte/double-authentification/codes': 'reader',
   'GET /compte/donnees': 'reader',
 
-  // ---- editing the plan
-  'GET /fiches/nouvelle': 'editor',
-  'POST /fiches': 'editor',
-  'GET /fiches/:id/modifier': 'editor',
-  'POST /fiches/:id': 'editor',
-  'POST /fiches/:id/notes': 'editor',
-  'GET /fiches/:id/supprimer': 'editor',
-  'POST /fiches/:id/supprimer': { policy: 'editor', isolate: true },
-  'GET /seances/nouvelle': 'editor',
-  'POST /seances': 'editor',
-  'GET /seances/:id/modifier': 'editor',
-  'POST /seances/:id': 'editor',
-  'POST /seances/:id/ordre': 'editor',
-  'POST /seances/:id/tenir': { policy: 'editor', held: true },
-  'POST /seances/:id/decisions': 'editor',
+  // ---- editing a homologation's fiches and meetings
+  'GET /homologations/:hid/fiches/nouvelle': 'editor',
+  'POST /homologations/:hid/fiches': 'editor',
+  'GET /homologations/:hid/fiches/:id/modifier': 'editor',
+  'POST /homologations/:hid/fiches/:id': 'editor',
+  'POST /homologations/:hid/fiches/:id/notes': 'editor',
+  'GET /homologations/:hid/fiches/:id/supprimer': 'editor',
+  'POST /homologations/:hid/fiches/:id/supprimer': { policy: 'editor', isolate: true },
+  'GET /homologations/:hid/seances/nouvelle': 'editor',
+  'POST /homologations/:hid/seances': 'editor',
+  'GET /homologations/:hid/seances/:id/modifier': 'editor',
+  'POST /homologations/:hid/seances/:id': 'editor',
+  'POST /homologations/:hid/seances/:id/ordre': 'editor',
+  'POST /homologations/:hid/seances/:id/tenir': { policy: 'editor', held: true },
+  'POST /homologations/:hid/seances/:id/decisions': 'editor',
   // an empty record is valid (it clears the record): send one too long instead
-  'POST /seances/:id/releve': { policy: 'editor', body: { record: 'x'.repeat(20001) } },
-  'POST /seances/:id/signature': 'editor',
+  'POST /homologations/:hid/seances/:id/releve': { policy: 'editor', body: { record: 'x'.repeat(20001) } },
+  'POST /homologations/:hid/seances/:id/signature': 'editor',
 
   // ---- late-fiche alerts: the Métropole's teams
   'GET /alertes': 'staff',
@@ -238,7 +324,6 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /admin/points/reglages': 'admin',
   'POST /admin/points/envoyer': 'admin',
   'GET /admin/plan': 'admin',
-  'POST /admin/plan': 'admin',
   'GET /admin/utilisateurs': 'admin',
   'GET /admin/utilisateurs/nouveau': 'admin',
   'POST /admin/utilisateurs': 'admin',
@@ -327,13 +412,74 @@ interface Fixtures {
   /** Values of a parameter, by the resource named before it in the path. */
   byResource: Record<string, Partial<Record<CaseName, number | string>>>;
   villeurbanneId: number;
+  /** Homologation B and its objects (their titles are what must never leak under A's address or to a commune). */
+  homB: { id: number; ficheId: number; meetingIds: number[] };
+}
+
+/** Markers in the titles of homologation B and its fiche and meetings: no refused answer may contain them. */
+const SECRET_HOM = 'ZETA-7730';
+const SECRET_OBJECTS = ['ZETA-7731', 'ZETA-7732', 'ZETA-7733'];
+/** A homologation id that exists nowhere. */
+const NO_HOMOLOGATION = 999999;
+
+/**
+ * Homologation B: Bron's instances only (so the Villeurbanne actors may not enter it), one fiche, one open and one held
+ * meeting, and its two members. Written as the data functions and the settings pages would.
+ */
+async function createHomologationB(db: Knex, editor: Actor, members: Partial<Record<SignedIn, number>>) {
+  const [row] = await db('plans').insert({
+    title: `Homologation de l'extranet de Bron ${SECRET_HOM}`, organisation: 'Métropole (démonstration)', reminder: '', is_demo: false,
+    description: 'Seconde homologation, pour les tests des droits.', created_at: NOW.toISOString(),
+  }).returning('id');
+  const id = Number(typeof row === 'object' ? row.id : row);
+  const bron = Number((await db('communes').where({ name: 'Bron' }).first()).id);
+  const instanceIds = (await db('instances').where('commune_id', bron).select('id')).map((r) => Number(r.id));
+  if (!instanceIds.length) throw new Error('La démonstration devait avoir des instances à Bron');
+  await db('plan_instances').insert(instanceIds.map((instanceId) => ({ plan_id: id, instance_id: instanceId })));
+  for (const [actor, member] of Object.entries(members) as [SignedIn, number][]) {
+    const role = MEMBERSHIP[actor]?.B;
+    if (role) await db('plan_members').insert({ plan_id: id, user_id: member, role });
+  }
+  const fiche = await createFiche(db, id, {
+    number: 1, title: `Fiche confidentielle ${SECRET_OBJECTS[0]}`, finding: 'Constat de B.', targetDate: '2026-06-30', status: 'en_cours',
+    conclusion: '', conclusionCounts: [], costAmount: null, costSource: '', scopeAll: true, instanceIds: [], owners: [], steps: [], sideEffects: [],
+  }, editor, NOW);
+  if (!fiche.ok) throw new Error(`Fiche de B non créée (${fiche.reason})`);
+  const meeting = (title: string) => createMeeting(db, id, {
+    title, kind: 'suivi', startsAt: '2026-04-21T10:00', endsAt: '2026-04-21T11:00', place: 'Bron', visioUrl: '',
+    objective: 'Point sur B.', reminder: '', questions: '', coversAll: true, ficheIds: [], attendees: [],
+  }, editor, NOW);
+  const open = await meeting(`Séance ${SECRET_OBJECTS[1]}`);
+  const held = await meeting(`Séance tenue ${SECRET_OBJECTS[2]}`);
+  const reminder = await decisionWithReminder(db, id, '2023-06-01');
+  const hom = (await getHomologation(db, id))!;
+  if (!(await holdMeeting(db, held, await liveAgenda(db, hom, (await getMeeting(db, held))!, NOW), editor, NOW))) throw new Error('Séance de B non tenue');
+  return { id, ficheId: fiche.id, open, held, reminder };
+}
+
+/**
+ * A decision of 36 months taken on `decidedOn` (so ending within the reminder months at NOW: "expire bientôt", not
+ * read-only) and its six-month expiry reminder, as the scheduler's scan records them. Returns the reminder's id.
+ */
+async function decisionWithReminder(db: Knex, planId: number, decidedOn: string): Promise<number> {
+  const endsOn = endDateOf(decidedOn, 36);
+  const [row] = await db('signatures').insert({
+    plan_id: planId, meeting_id: null, signed: true, authority: 'Directeur général des services', decided_on: decidedOn, duration_months: 36,
+    conditions: '', author_id: null, created_at: NOW.toISOString(), outcome: 'homologuee', ends_on: endsOn, authority_email: 'dgs@metropole.example.org',
+  }).returning('id');
+  const signatureId = Number(typeof row === 'object' ? row.id : row);
+  const reminder = await db.transaction((trx) => createReminder(trx, { planId, signatureId, monthsBefore: 6, endsOn }, NOW, false));
+  if (reminder === null) throw new Error('Rappel non créé');
+  return reminder;
 }
 
 const UNKNOWN_TOKEN = 'inconnu-inconnu-inconnu-0000';
 
 async function prepare(t: TestApp): Promise<Fixtures> {
   const db = t.db;
-  const plan = await currentPlan(db);
+  // homologation A: the demo's
+  const plan = (await getHomologation(db, Number((await db('plans').orderBy('id').first()).id)))!;
+  if (!plan.isDemo) throw new Error('La première homologation devait être celle de la démonstration');
   const fiche1 = await ficheIdByNumber(db, 1);
   const fiche2 = await ficheIdByNumber(db, 2);
   const communeId = async (name: string) => Number((await db('communes').where({ name }).first()).id);
@@ -395,15 +541,34 @@ async function prepare(t: TestApp): Promise<Fixtures> {
   if (!bronUser.ok) throw new Error("Création de l'agent de Bron impossible");
   const bronAgent = bronUser.id;
   const passwordLink = await issueToken(db, bronAgent, 'set', NOW);
-  await enrolRequiredSecondFactors(db);
   const lastId = async (table: string) => Number((await db(table).orderBy('id', 'desc').first()).id);
+
+  // homologation B and its members
+  const members: Partial<Record<SignedIn, number>> = {};
+  for (const [actor, account] of Object.entries(MEMBER_ACCOUNTS) as [SignedIn, { email: string; name: string }][]) {
+    const r = await createUser(db, {
+      email: account.email, name: account.name, role: GLOBAL_ROLE[actor], communeId: null, active: true, passwordHash: await (testPasswordHash ??= hashPassword(CREATED_COMMUNE_ADMIN.password)),
+    }, { id: null, name: 'Tests' }, NOW);
+    if (!r.ok) throw new Error(`Création du compte ${account.email} impossible`);
+    members[actor] = r.id;
+  }
+  const homB = await createHomologationB(db, editor, members);
+  if (Number(plan.id) === homB.id) throw new Error('La démonstration devait être la première homologation');
+  // A: a decision with its expiry reminder, and a member (the viewer, listed with the role it has anyway)
+  const reminderA = await decisionWithReminder(db, Number(plan.id), '2023-07-01');
+  await db('plan_members').insert({ plan_id: plan.id, user_id: viewer.id, role: 'viewer' });
+  await enrolRequiredSecondFactors(db);
 
   return {
     villeurbanneId: villeurbanne,
+    homB: { id: homB.id, ficheId: homB.ficheId, meetingIds: [homB.open, homB.held] },
     byResource: {
-      fiches: { own: fiche1, other: fiche2 },
-      seances: { own: Number(openOwn.id), other: openOther },
-      'seances(tenues)': { own: Number(heldOwn.id), other: heldOther },
+      homologations: { own: Number(plan.id), hom2: homB.id, nohom: NO_HOMOLOGATION },
+      rappels: { any: reminderA, hom2: homB.reminder },
+      membres: { any: Number(viewer.id), hom2: members.member_editor! },
+      fiches: { own: fiche1, other: fiche2, hom2: homB.ficheId },
+      seances: { own: Number(openOwn.id), other: openOther, hom2: homB.open },
+      'seances(tenues)': { own: Number(heldOwn.id), other: heldOther, hom2: homB.held },
       communes: { own: villeurbanne, other: bron },
       contacts: { own: ownContact.id, other: otherContact.id },
       desinscription: { any: tokenContact.unsubscribeToken, unknown: UNKNOWN_TOKEN },
@@ -421,30 +586,44 @@ async function prepare(t: TestApp): Promise<Fixtures> {
   };
 }
 
+/** Under a homologation: which value each parameter takes in each case (the homologation's, then the object's). */
+const HOM_KEY: Partial<Record<CaseName, CaseName>> = { hom2: 'hom2', nohom: 'nohom' };
+const OBJECT_KEY: Partial<Record<CaseName, CaseName>> = { foreign: 'hom2', hom2: 'hom2', nohom: 'own' };
+
 /** The requests of a route: one per case its parameters offer. */
 function casesOf(route: string, entry: Entry, fx: Fixtures): { name: CaseName; url: string }[] {
   const [, path] = route.split(' ') as [string, string];
   const segments = path.split('/');
-  const values: Partial<Record<CaseName, number | string>>[] = [];
+  const params: { hid: boolean; v: Partial<Record<CaseName, number | string>> }[] = [];
   segments.forEach((s, i) => {
     if (!s.startsWith(':')) return;
     // the most precise key first: the path before the parameter, then the resource just before it
-    const prefix = segments.slice(1, i).join('/');
+    const prefix = segments.slice(1, i).join('/').replace(/^homologations\/:hid\//, '');
     let resource = s === ':communeId' ? 'communes' : segments[i - 1] ?? '';
     if (resource === 'seances' && entry.held) resource = 'seances(tenues)';
     const v = fx.byResource[prefix] ?? fx.byResource[resource];
     if (!v) throw new Error(`${route} : aucune donnée de démonstration pour ${s} après /${prefix}/ — ajoutez-en une dans prepare()`);
-    values.push(v);
+    params.push({ hid: s === ':hid', v });
   });
-  const names = new Set<CaseName>(values.flatMap((v) => Object.keys(v) as CaseName[]));
-  const caseNames: CaseName[] = values.length === 0 ? ['any'] : names.has('own') ? ['own', 'other'] : [...names];
+  const objects = params.filter((p) => !p.hid);
+  const names = new Set<CaseName>(objects.flatMap((p) => Object.keys(p.v) as CaseName[]));
+  names.delete('hom2');
+  let caseNames: CaseName[] = objects.length === 0 ? ['any'] : names.has('own') ? ['own', 'other'] : [...names];
+  const underHomologation = params.some((p) => p.hid);
+  if (underHomologation) {
+    if (objects.length === 0) caseNames = ['own'];
+    caseNames.push('hom2', 'nohom');
+    if (objects.length && objects.every((p) => p.v.hom2 !== undefined)) caseNames.push('foreign');
+    else if (objects.length) throw new Error(`${route} : pas d'objet de l'homologation B dans prepare() (clé hom2)`);
+  }
   return caseNames.map((name) => {
     let k = 0;
     const url = segments.map((s) => {
       if (!s.startsWith(':')) return s;
-      const v = values[k++]!;
-      const value = v[name] ?? v.any ?? (name === 'other' ? v.own : undefined);
-      if (value === undefined) throw new Error(`${route} : pas de valeur « ${name} » pour ${s}`);
+      const p = params[k++]!;
+      const key = (p.hid ? HOM_KEY[name] ?? 'own' : OBJECT_KEY[name] ?? name);
+      const value = p.v[key] ?? (key === 'hom2' || key === 'nohom' ? undefined : p.v.any ?? (key === 'other' ? p.v.own : undefined));
+      if (value === undefined) throw new Error(`${route} : pas de valeur « ${key} » pour ${s}`);
       return encodeURIComponent(String(value));
     }).join('/');
     return { name, url: url || '/' };
@@ -452,9 +631,13 @@ function casesOf(route: string, entry: Entry, fx: Fixtures): { name: CaseName; u
 }
 
 function expected(entry: Entry, actor: ActorName, c: CaseName): Outcome {
-  const outcome = POLICIES[entry.policy](actor, c);
+  // a homologation that does not exist: 404 for whoever is signed in, before any other check
+  if (c === 'nohom') return actor === 'anonymous' ? 'login' : 404;
+  // another homologation's object under this one's address: as if it did not exist
+  const outcome = POLICIES[entry.policy](actor, c === 'foreign' ? 'own' : c);
+  if (c === 'foreign' && outcome === 403) return 'hidden';
   // an unknown token or id: whoever may use the route gets a 404
-  return c === 'unknown' && outcome === 'allowed' ? 404 : outcome;
+  return (c === 'unknown' || c === 'foreign') && outcome === 'allowed' ? 404 : outcome;
 }
 
 // ---------------------------------------------------------------- requests
@@ -482,8 +665,9 @@ async function worldOf(t: TestApp, actors: readonly ActorName[]): Promise<World>
 /** A valid CSRF token of the actor's session, from a page it can load. */
 async function tokenOf(w: World, actor: ActorName, fresh = false): Promise<string> {
   if (!fresh && w.tokens[actor]) return w.tokens[actor];
-  const page = await w.agents[actor]!.get(actor === 'anonymous' ? '/connexion' : '/plan');
-  if (page.status !== 200) throw new Error(`${actor} : pas de page pour un jeton CSRF (${actor === 'anonymous' ? '/connexion' : '/plan'} répond ${page.status})`);
+  const url = actor === 'anonymous' ? '/connexion' : '/homologations';
+  const page = await w.agents[actor]!.get(url);
+  if (page.status !== 200) throw new Error(`${actor} : pas de page pour un jeton CSRF (${url} répond ${page.status})`);
   const token = csrfOf(page.text);
   w.tokens[actor] = token;
   return token;
@@ -516,8 +700,10 @@ function problemOf(entry: Entry, want: Outcome, got: Answer): string | null {
   if (got.status === 403 && got.text.includes(CSRF_REFUSED)) return 'CSRF token refused (test setup)';
   const toSignIn = (got.status === 302 || got.status === 303) && /^\/connexion(\?|$)/.test(got.location);
   if (want === 'login') return got.status === 302 && toSignIn ? null : 'expected a redirect to /connexion';
+  if (want === 'moved') return got.status === 301 && /^\/homologations(\/|$)/.test(got.location) ? null : 'expected a 301 to /homologations…';
   if (want === 403) return got.status === 403 ? null : 'expected 403';
   if (want === 404) return got.status === 404 ? null : 'expected 404';
+  if (want === 'hidden') return got.status === 403 || got.status === 404 ? null : 'expected 403 or 404';
   if ([401, 403, 404].includes(got.status)) return 'expected access';
   if (got.status >= 500) return 'expected access, got a server error';
   if (toSignIn && !entry.signInFlow) return 'expected access, was sent to sign in';
@@ -526,13 +712,44 @@ function problemOf(entry: Entry, want: Outcome, got: Answer): string | null {
 
 const describeAnswer = (a: Answer) => `${a.status}${a.location ? ` → ${a.location}` : ''}`;
 
+/** What a write must never change through homologation A's address: B's fiche, meetings and what hangs on them. */
+async function snapshotOfB(w: World): Promise<string> {
+  const db = w.t.db;
+  const { id, ficheId, meetingIds } = w.fx.homB;
+  const rows = await Promise.all([
+    db('fiches').where('plan_id', id).orderBy('id'),
+    db('meetings').where('plan_id', id).orderBy('id'),
+    db('progress_notes').where('fiche_id', ficheId).orderBy('id'),
+    db('meeting_decisions').whereIn('meeting_id', meetingIds).orderBy('id'),
+    db('signatures').where('plan_id', id).orderBy('id'),
+    db('plans').where('id', id),
+    db('plan_members').where('plan_id', id).orderBy('user_id'),
+    db('plan_instances').where('plan_id', id).orderBy('instance_id'),
+    db('expiry_reminders').where('plan_id', id).orderBy('id'),
+  ]);
+  return JSON.stringify(rows);
+}
+
+/** What of homologation B a refused answer must not show. */
+function leakIn(actor: ActorName, c: CaseName, got: Answer): string | null {
+  const commune = COMMUNE_ROLES.includes(actor);
+  let secrets: string[] = [];
+  if (c === 'foreign') secrets = commune ? [SECRET_HOM, ...SECRET_OBJECTS] : SECRET_OBJECTS;
+  else if (c === 'hom2' && commune) secrets = [SECRET_HOM, ...SECRET_OBJECTS];
+  const found = secrets.filter((m) => got.text.includes(m));
+  return found.length ? `the answer shows homologation B's content (${found.join(', ')})` : null;
+}
+
 async function check(w: World, route: string, entry: Entry, actor: ActorName, problems: string[]): Promise<number> {
   const [method] = route.split(' ') as [string];
   let count = 0;
   for (const c of casesOf(route, entry, w.fx)) {
     const want = expected(entry, actor, c.name);
+    const guarded = c.name === 'foreign' && method !== 'GET';
+    const before = guarded ? await snapshotOfB(w) : '';
     const got = await send(w, actor, method, c.url, entry.body ?? {});
-    const problem = problemOf(entry, want, got);
+    const problem = problemOf(entry, want, got) ?? leakIn(actor, c.name, got)
+      ?? (guarded && (await snapshotOfB(w)) !== before ? "homologation B's objects changed" : null);
     if (problem) problems.push(`${route} as ${actor} (${c.name}: ${method} ${c.url}): ${problem} [${want}], got ${describeAnswer(got)}`);
     count++;
   }
@@ -552,7 +769,10 @@ describe('authorization matrix: every route × every actor', function () {
     const routes = routesOf(shared.t.app);
     const declared = Object.keys(MATRIX);
     // the walk itself must find the routes, or this test proves nothing
-    expect(routes, 'routes found in app.router').to.include.members(['GET /plan', 'GET /fiches/:id', 'GET /admin/journal', 'POST /admin/plan']);
+    expect(routes, 'routes found in app.router').to.include.members([
+      'GET /homologations', 'GET /homologations/:hid', 'GET /homologations/:hid/fiches/:id', 'POST /homologations/:hid/seances/:id/tenir',
+      'GET /plan', 'GET /admin/journal',
+    ]);
     const undeclared = routes.filter((r) => !declared.includes(r));
     const stale = declared.filter((r) => !routes.includes(r));
     expect(undeclared, `Routes without an access decision in test/authorization.test.ts (MATRIX):\n  ${undeclared.join('\n  ')}\n`).to.deep.equal([]);
@@ -570,6 +790,47 @@ describe('authorization matrix: every route × every actor', function () {
       expect(row.role, email).to.equal(actor);
       expect(Number(row.commune_id), email).to.equal(shared.fx.villeurbanneId);
     }
+  });
+
+  it('homologation B is what the cases assume: outside Villeurbanne, with its two members', async () => {
+    const db = shared.t.db;
+    const b = shared.fx.homB.id;
+    const villeurbanneInB = await db('plan_instances').join('instances', 'instances.id', 'plan_instances.instance_id')
+      .where('plan_instances.plan_id', b).where('instances.commune_id', shared.fx.villeurbanneId).first();
+    expect(villeurbanneInB, 'B covers no instance of Villeurbanne').to.equal(undefined);
+    for (const [actor, account] of Object.entries(MEMBER_ACCOUNTS) as [SignedIn, { email: string }][]) {
+      const user = await db('users').where({ email: account.email }).first();
+      expect(user.role, account.email).to.equal(GLOBAL_ROLE[actor]);
+      const member = await db('plan_members').where({ plan_id: b, user_id: user.id }).first();
+      expect(member?.role, account.email).to.equal(MEMBERSHIP[actor]?.B);
+    }
+    // the markers the leak checks look for are really printed on B's own pages
+    const fiche = await shared.agents.viewer!.get(`/homologations/${b}/fiches/${shared.fx.homB.ficheId}`).expect(200);
+    expect(fiche.text).to.include(SECRET_OBJECTS[0]).and.to.include(SECRET_HOM);
+    const meeting = await shared.agents.viewer!.get(`/homologations/${b}/seances/${shared.fx.homB.meetingIds[1]}`).expect(200);
+    expect(meeting.text).to.include(SECRET_OBJECTS[2]);
+  });
+
+  it('the home page and the organisation dashboard show B to the Métropole and its members, never to the Villeurbanne actors', async () => {
+    for (const url of ['/homologations', '/tableau-de-bord']) {
+      for (const actor of ACTORS) {
+        if (actor === 'anonymous') continue;
+        const res = await shared.agents[actor]!.get(url).expect(200);
+        expect(res.text.includes(SECRET_HOM), `${url} as ${actor}`).to.equal(!COMMUNE_ROLES.includes(actor));
+        expect(res.text, `${url} as ${actor}`).to.include("Plan d'action de l'homologation RGS des téléservices".replace(/'/g, '&#39;'));
+      }
+    }
+  });
+
+  it("an old address goes to the object's own homologation; an unknown object is a 404", async () => {
+    const { homB } = shared.fx;
+    const agent = shared.agents.viewer!;
+    const fiche = await agent.get(`/fiches/${homB.ficheId}?vue=1`).expect(301);
+    expect(fiche.headers.location).to.equal(`/homologations/${homB.id}/fiches/${homB.ficheId}?vue=1`);
+    const agenda = await agent.get(`/seances/${homB.meetingIds[0]}/ordre-du-jour.pdf`).expect(301);
+    expect(agenda.headers.location).to.equal(`/homologations/${homB.id}/seances/${homB.meetingIds[0]}/ordre-du-jour.pdf`);
+    await agent.get(`/fiches/${NO_HOMOLOGATION}`).expect(404);
+    await agent.get(`/seances/${NO_HOMOLOGATION}/invitation.ics`).expect(404);
   });
 
   for (const route of Object.keys(MATRIX)) {
