@@ -23,6 +23,7 @@ import { authRouter } from './web/routes/auth';
 import { expiryRemindersRouter } from './web/routes/expiry-reminders';
 import { homologationRouter } from './web/routes/homologation';
 import { homologationsRouter } from './web/routes/homologations';
+import { lifecycleRouter } from './web/routes/lifecycle';
 import { homologationSettingsRouter } from './web/routes/homologation-settings';
 import { overviewRouter } from './web/routes/overview';
 import { planSettingsRouter } from './web/routes/plan-settings';
@@ -117,7 +118,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(accountRouter(ctx));
   app.use(homologationsRouter(ctx));
   app.use(overviewRouter(ctx));
-  app.use('/homologations/:hid', homologationRouter(ctx, homologationSettingsRouter(ctx), expiryRemindersRouter(ctx)));
+  app.use('/homologations/:hid', homologationRouter(ctx, homologationSettingsRouter(ctx), expiryRemindersRouter(ctx), lifecycleRouter(ctx)));
   app.use(contactsRouter(ctx));
   app.use(communeUsersRouter(ctx));
   app.use(alertsRouter(ctx));

@@ -97,15 +97,16 @@ describe('committee meetings', () => {
     expect(empty.status).to.equal(422);
     expect(textOf(empty.text)).to.contain('Saisissez la décision.');
     expect((await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/releve`, { record: 'Relevé validé en séance.' })).status).to.equal(303);
-    const noAuthority = await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/signature`, { signed: 'oui', authority: '', decidedOn: '2026-04-16', durationMonths: '36', conditions: '' });
+    const noAuthority = await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/signature`, { outcome: 'homologuee', authority: '', decidedOn: '2026-04-16', durationMonths: '36' });
     expect(noAuthority.status).to.equal(422);
     expect(noAuthority.text).to.contain('id="signature-authority-error"');
-    const signed = await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/signature`, { signed: 'oui', authority: 'Le président de la Métropole', decidedOn: '2026-04-16', durationMonths: '36', conditions: 'Mettre en œuvre la fiche 3 avant fin 2026.' });
+    const signed = await postForm(editor, `/homologations/1/seances/${next}`, `/homologations/1/seances/${next}/signature`, { outcome: 'sous_conditions', authority: 'Le président de la Métropole', decidedOn: '2026-04-16', durationMonths: '36', conditions: [{ text: 'Mettre en œuvre la fiche 3 avant fin 2026.', teamId: '', targetDate: '2026-12-31' }] });
     expect(signed.status).to.equal(303);
     const page = textOf((await editor.get(`/homologations/1/seances/${next}`)).text);
     expect(page).to.contain('Fiche n°3 : Accepter le risque résiduel').and.contain('Relevé validé en séance.');
     const plan = textOf((await editor.get('/homologations/1')).text);
-    expect(plan).to.contain('Homologation signée').and.contain('Décision du 16/04/2026 par Le président de la Métropole, pour 36 mois');
+    expect(plan).to.contain('Homologuée sous conditions').and.contain("Décision du 16/04/2026 par Le président de la Métropole, pour 36 mois, valable jusqu'au 16/04/2029 inclus")
+      .and.contain('Conditions : Mettre en œuvre la fiche 3 avant fin 2026.');
   });
 
   it('serves the agenda as a PDF with its sections, steps, changes and footers', async () => {

@@ -102,6 +102,12 @@ function body(doc: PDFKit.PDFDocument, s: AgendaSection, withChanges: boolean) {
       para(doc, `Le plan d'action comprend ${s.fiches.length} fiche${s.fiches.length > 1 ? 's' : ''} :`);
       list(doc, s.fiches.map((f) => `${f.number}. ${f.title} (${f.status})`));
       return;
+    case 'conditions': {
+      const late = s.items.filter((c) => c.late).length;
+      para(doc, `Décision : ${s.decision}. ${s.items.length} condition${s.items.length > 1 ? 's suivies' : ' suivie'} comme fiches actions${late ? `, dont ${late} en retard` : ''} :`);
+      list(doc, s.items.map((c) => `Fiche n°${c.number} : ${c.text} — ${c.status}, date cible ${c.targetDate}${c.late ? ' — en retard' : ''} (${c.owner})`));
+      return;
+    }
     case 'fiche': {
       const f = s.fiche;
       label(doc, 'Constat réalisé');

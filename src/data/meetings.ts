@@ -2,7 +2,11 @@ import type { Knex } from 'knex';
 import type { Agenda } from '../domain/agenda';
 import type { FicheState } from '../domain/changes';
 import type { Actor } from '../domain/roles';
+import { endDateOf, isReadOnly, type Outcome, OUTCOME_LABELS, stateOf } from '../domain/homologation';
+import { conditionTitle } from '../domain/lifecycle';
 import { recordAudit } from './audit';
+import { isUniqueViolation } from './errors';
+import { decisionOf } from './homologations';
 import { reads } from './reads';
 
 export type MeetingKind = 'suivi' | 'signature';
@@ -37,10 +41,31 @@ export interface Meeting extends MeetingInput {
 
 export interface Decision { id: number; ficheId: number | null; text: string; authorName: string; createdAt: string }
 
+/** The homologation decision as recorded at a signature meeting. */
 export interface Signature {
-  id: number; meetingId: number | null; signed: boolean; authority: string; decidedOn: string;
-  durationMonths: number | null; conditions: string; createdAt: string;
+  id: number; meetingId: number | null; signed: boolean; outcome: Outcome; authority: string; authorityEmail: string; decidedOn: string;
+  durationMonths: number | null; endsOn: string | null; conditions: string; createdAt: string;
 }
+
+/** A condition of a decision "sous conditions" (or provisoire): it becomes a fiche of the homologation. */
+export interface ConditionInput { text: string; teamId: number | null; targetDate: string | null }
+
+/** What the signature meeting's form records. */
+export interface SignatureInput {
+  outcome: Outcome;
+  authority: string;
+  authorityEmail: string;
+  decidedOn: string;
+  /** Null for a refusal. */
+  durationMonths: number | null;
+  /** The end date the authority set, when it is not the decision date plus the duration. */
+  endsOn: string | null;
+  conditions: ConditionInput[];
+}
+
+export type SignatureResult =
+  | { ok: true; id: number; endsOn: string | null; conditionFicheIds: number[]; replacedId: number | null }
+  | { ok: false; reason: 'read_only' | 'not_found' };
 
 function fromRow(r: Record<string, unknown>, attendees: Attendee[], ficheIds: number[]): Meeting {
   return {
@@ -177,24 +202,104 @@ export async function listDecisions(db: Knex, meetingId: number): Promise<Decisi
   return rows.map((r) => ({ id: r.id, ficheId: r.fiche_id ?? null, text: r.text, authorName: r.author_name ?? 'Compte supprimé', createdAt: r.created_at }));
 }
 
+/**
+ * Records the authority's decision, in one transaction: the decision and its end date; each condition as a fiche
+ * of the homologation (numbered after the last one, linked to the decision); and, when the decision puts a renewal
+ * in force, the homologation it renews archived as replaced, its expiry reminders closed. The homologation's row is
+ * taken first, so a decision never lands on a homologation archived meanwhile; refused on an archived or expired
+ * one. A fiche created meanwhile by another process under the same number makes the transaction start again.
+ */
 export async function recordSignature(
-  db: Knex, planId: number, meetingId: number, s: Omit<Signature, 'id' | 'meetingId' | 'createdAt'>, actor: Actor, at: Date,
-): Promise<void> {
-  await db.transaction(async (trx) => {
-    const [row] = await trx('signatures').insert({
-      plan_id: planId, meeting_id: meetingId, signed: s.signed, authority: s.authority, decided_on: s.decidedOn,
-      duration_months: s.durationMonths, conditions: s.conditions, author_id: actor.id, created_at: at.toISOString(),
-    }).returning('id');
-    await recordAudit(trx, { actor, at, action: 'create', entityType: 'signature', entityId: Number(typeof row === 'object' ? row.id : row), summary: s.signed ? 'Homologation signée' : 'Homologation non signée', after: s });
-  });
+  db: Knex, planId: number, meetingId: number, input: SignatureInput, actor: Actor, at: Date, today: string,
+): Promise<SignatureResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction((trx) => writeSignature(trx, planId, meetingId, input, actor, at, today));
+    } catch (err) {
+      if (attempt < 5 && isUniqueViolation(err)) continue;
+      throw err;
+    }
+  }
 }
 
+async function writeSignature(
+  trx: Knex.Transaction, planId: number, meetingId: number, input: SignatureInput, actor: Actor, at: Date, today: string,
+): Promise<SignatureResult> {
+  const plan = await trx('plans').where('id', planId).forUpdate().select('id', 'title', 'previous_id', 'archived_at').first();
+  if (!plan) return { ok: false, reason: 'not_found' };
+  const latest = await trx('signatures').where('plan_id', planId).orderBy([{ column: 'decided_on', order: 'desc' }, { column: 'id', order: 'desc' }]).first();
+  const state = stateOf({ archivedAt: plan.archived_at ?? null, ficheCount: 0, decision: latest ? decisionOf(latest) : null }, today);
+  if (isReadOnly(state)) return { ok: false, reason: 'read_only' };
+
+  const refused = input.outcome === 'refusee';
+  const durationMonths = refused ? null : input.durationMonths;
+  const endsOn = refused ? null : (input.endsOn ?? (durationMonths ? endDateOf(input.decidedOn, durationMonths) : null));
+  const iso = at.toISOString();
+  const [row] = await trx('signatures').insert({
+    plan_id: planId, meeting_id: meetingId, signed: !refused, outcome: input.outcome, authority: input.authority, authority_email: input.authorityEmail,
+    decided_on: input.decidedOn, duration_months: durationMonths, ends_on: endsOn,
+    conditions: input.conditions.map((c) => `- ${c.text}`).join('\n'), author_id: actor.id, created_at: iso,
+  }).returning('id');
+  const id = Number(typeof row === 'object' ? row.id : row);
+
+  // each condition, a fiche of the homologation: numbered after the last one (the unique number per homologation
+  // makes a concurrent creation under the same number fail this transaction, which then starts again)
+  const conditionFicheIds: number[] = [];
+  if (input.conditions.length) {
+    const max = await trx('fiches').where('plan_id', planId).max({ n: 'number' }).first();
+    let number = Number(max?.n ?? 0);
+    for (const c of input.conditions) {
+      number += 1;
+      const title = conditionTitle(c.text);
+      const [f] = await trx('fiches').insert({
+        plan_id: planId, number, title, finding: c.text, target_date: c.targetDate, status: 'non_demarre', conclusion: '', cost_amount: null,
+        cost_source: '', scope_all: true, version: 1, created_at: iso, updated_at: iso, condition_of: id,
+      }).returning('id');
+      const ficheId = Number(typeof f === 'object' ? f.id : f);
+      if (c.teamId !== null) await trx('fiche_owners').insert({ fiche_id: ficheId, team_id: c.teamId, service_id: null });
+      conditionFicheIds.push(ficheId);
+      await recordAudit(trx, {
+        actor, at, action: 'create', entityType: 'fiche', entityId: ficheId, summary: `Fiche n°${number} : ${title}`,
+        after: {
+          number, title, finding: c.text, targetDate: c.targetDate, status: 'non_demarre', steps: [], sideEffects: [],
+          owners: c.teamId === null ? [] : [{ teamId: c.teamId, serviceId: null }], scopeAll: true, conditionOf: id,
+        },
+      });
+    }
+  }
+  await recordAudit(trx, {
+    actor, at, action: 'create', entityType: 'signature', entityId: id, summary: `Décision d'homologation : ${OUTCOME_LABELS[input.outcome]}`,
+    after: { ...input, durationMonths, endsOn, meetingId, conditionFicheIds },
+  });
+
+  // the renewal in force replaces the homologation it renews: archived, its reminders closed
+  let replacedId: number | null = null;
+  if (!refused && plan.previous_id !== null && plan.previous_id !== undefined) {
+    replacedId = Number(plan.previous_id);
+    const archived = await trx('plans').where('id', replacedId).whereNull('archived_at').update({ archived_at: iso, archived_reason: 'remplacee' });
+    if (archived) {
+      await recordAudit(trx, {
+        actor, at, action: 'update', entityType: 'plan', entityId: replacedId, summary: `Homologation archivée : remplacée par « ${plan.title} »`,
+        after: { archivedAt: iso, archivedReason: 'remplacee', replacedBy: planId, signatureId: id },
+      });
+    }
+    await trx('expiry_reminders').where('plan_id', replacedId).whereNull('closed_at').update({ closed_at: iso });
+  }
+  return { ok: true, id, endsOn, conditionFicheIds, replacedId };
+}
+
+const signatureOf = (r: Record<string, unknown>): Signature => {
+  const d = decisionOf(r);
+  return {
+    id: d.id, meetingId: d.meetingId, signed: Boolean(r.signed), outcome: d.outcome, authority: d.authority, authorityEmail: d.authorityEmail,
+    decidedOn: d.decidedOn, durationMonths: d.durationMonths, endsOn: d.endsOn, conditions: String(r.conditions ?? ''), createdAt: String(r.created_at),
+  };
+};
+
+/** The homologation's decisions, the one that counts (latest decision date, then latest recorded) first. */
 export async function listSignatures(db: Knex, planId: number): Promise<Signature[]> {
   const rows = await db('signatures').where({ plan_id: planId }).orderBy([{ column: 'decided_on', order: 'desc' }, { column: 'id', order: 'desc' }]);
-  return rows.map((r) => ({
-    id: r.id, meetingId: r.meeting_id ?? null, signed: Boolean(r.signed), authority: r.authority, decidedOn: r.decided_on,
-    durationMonths: r.duration_months ?? null, conditions: r.conditions, createdAt: r.created_at,
-  }));
+  return rows.map(signatureOf);
 }
 
 /**

@@ -27,6 +27,19 @@ export interface AgendaFiche {
   changes: string[];
 }
 
+/** A condition of the homologation's decision, followed as a fiche. */
+export interface AgendaCondition {
+  ficheId: number;
+  number: number;
+  title: string;
+  text: string;
+  status: string;
+  /** dd/mm/yyyy or "—" */
+  targetDate: string;
+  late: boolean;
+  owner: string;
+}
+
 export type AgendaSection =
   | { key: 'ordre_du_jour'; title: string; items: string[] }
   | { key: 'objectif'; title: string; text: string }
@@ -39,6 +52,7 @@ export type AgendaSection =
     }
   | { key: 'calendrier'; title: string; done: string[]; toDo: string[] }
   | { key: 'plan'; title: string; fiches: { number: number; title: string; status: string }[] }
+  | { key: 'conditions'; title: string; decision: string; items: AgendaCondition[] }
   | { key: 'fiche'; title: string; fiche: AgendaFiche }
   | { key: 'questions'; title: string; text: string };
 
@@ -72,6 +86,9 @@ export const SECTION_TITLES: Record<OrderKey, string> = {
   questions: 'Questions diverses',
 };
 
+/** The section of the decision's conditions: not moved on its own, it stands just before the fiches' detail. */
+export const CONDITIONS_TITLE = "Conditions de l'homologation";
+
 /** Reads a stored order, keeping only known keys once each and appending the missing ones. */
 export function normaliseOrder(order: readonly string[]): OrderKey[] {
   const known = new Set<string>(DEFAULT_SECTION_ORDER);
@@ -100,6 +117,8 @@ export interface AgendaInput {
   milestones: { dueDate: string; title: string; done: boolean }[];
   fiches: Omit<AgendaFiche, 'changes'>[];
   changes: Map<number, string[]>;
+  /** The conditions of the decision that counts, when it set some. */
+  conditions?: { decision: string; items: AgendaCondition[] } | null;
   generatedAt: Date;
 }
 
@@ -118,6 +137,7 @@ export function buildAgenda(input: AgendaInput): Agenda {
   const m = input.meeting;
   const month = (d: string) => format(parseISO(d), 'MMMM yyyy', { locale: fr });
   const order = normaliseOrder(m.sectionOrder);
+  const conditions = input.conditions && input.conditions.items.length ? input.conditions : null;
   const parts: Record<OrderKey, AgendaSection[]> = {
     ordre_du_jour: [],
     objectif: [{ key: 'objectif', title: SECTION_TITLES.objectif, text: m.objective }],
@@ -133,12 +153,15 @@ export function buildAgenda(input: AgendaInput): Agenda {
       toDo: input.milestones.filter((x) => !x.done).map((x) => `${capitalise(month(x.dueDate))} : ${x.title}`),
     }],
     plan: [{ key: 'plan', title: SECTION_TITLES.plan, fiches: input.fiches.map((f) => ({ number: f.number, title: f.title, status: f.status })) }],
-    fiches: input.fiches.map((f) => ({
-      key: 'fiche' as const, title: `Détail de la fiche action n°${f.number}`, fiche: { ...f, changes: input.changes.get(f.ficheId) ?? [] },
-    })),
+    fiches: [
+      ...(conditions ? [{ key: 'conditions' as const, title: CONDITIONS_TITLE, decision: conditions.decision, items: conditions.items }] : []),
+      ...input.fiches.map((f) => ({
+        key: 'fiche' as const, title: `Détail de la fiche action n°${f.number}`, fiche: { ...f, changes: input.changes.get(f.ficheId) ?? [] },
+      })),
+    ],
     questions: [{ key: 'questions', title: SECTION_TITLES.questions, text: m.questions }],
   };
-  parts.ordre_du_jour = [{ key: 'ordre_du_jour', title: SECTION_TITLES.ordre_du_jour, items: order.filter((k) => k !== 'ordre_du_jour').map((k) => SECTION_TITLES[k]) }];
+  parts.ordre_du_jour = [{ key: 'ordre_du_jour', title: SECTION_TITLES.ordre_du_jour, items: order.filter((k) => k !== 'ordre_du_jour').flatMap((k) => (k === 'fiches' && conditions ? [CONDITIONS_TITLE, SECTION_TITLES[k]] : [SECTION_TITLES[k]])) }];
   return {
     organisation: input.organisation,
     planTitle: input.planTitle,
@@ -166,6 +189,10 @@ export function restrictAgenda(agenda: Agenda, visible: { ficheIds: Set<number>;
   const sections = agenda.sections.flatMap((s): AgendaSection[] => {
     if (s.key === 'fiche') return visible.ficheIds.has(s.fiche.ficheId) ? [s] : [];
     if (s.key === 'plan') return [{ ...s, fiches: s.fiches.filter((f) => numbers.has(f.number)) }];
+    if (s.key === 'conditions') {
+      const items = s.items.filter((c) => visible.ficheIds.has(c.ficheId));
+      return items.length ? [{ ...s, items }] : [];
+    }
     if (s.key === 'perimetre') return [{ ...s, communes: s.communes.filter((c) => c === visible.communeName) }];
     return [s];
   });

@@ -4,7 +4,9 @@ import { getFiches, latestNotes, listFiches } from '../data/fiches';
 import { ficheStatesAt, type Meeting, notesSince, previousMeeting } from '../data/meetings';
 import type { Plan } from '../data/plans';
 import { communes, instances, milestones } from '../data/referentials';
-import { type Agenda, type AgendaFiche, buildAgenda } from '../domain/agenda';
+import { type Agenda, type AgendaCondition, type AgendaFiche, buildAgenda } from '../domain/agenda';
+import { OUTCOME_LABELS } from '../domain/homologation';
+import { type DecisionConditions, decisionConditions } from '../data/lifecycle';
 import { changesSince } from '../domain/changes';
 import { isLate, ownersSummary, stepsProgress } from '../domain/fiche';
 import { perimeterLines } from '../domain/perimeter';
@@ -59,8 +61,8 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
       changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id)));
     }
   }
-  const [instanceList, communeList, milestoneList] = await reads(db,
-    () => instances.list(db), () => communes.list(db), () => milestones.listWhere(db, 'plan_id', plan.id),
+  const [instanceList, communeList, milestoneList, decided] = await reads(db,
+    () => instances.list(db), () => communes.list(db), () => milestones.listWhere(db, 'plan_id', plan.id), () => decisionConditions(db, plan.id),
   );
   const withInstances = new Set(instanceList.map((i) => i.communeId));
   return buildAgenda({
@@ -74,8 +76,22 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
     milestones: milestoneList,
     fiches,
     changes,
+    conditions: conditionsOf(decided, today),
     generatedAt: now,
   });
+}
+
+/** The conditions of the decision that counts, as the agenda reports them (none when it set none). */
+function conditionsOf(decided: DecisionConditions, today: string): { decision: string; items: AgendaCondition[] } | null {
+  if (!decided.decision || decided.fiches.length === 0) return null;
+  const d = decided.decision;
+  return {
+    decision: `${OUTCOME_LABELS[d.outcome]} le ${dmy(d.decidedOn)}${d.authority ? ` par ${d.authority}` : ''}`,
+    items: decided.fiches.map((f) => ({
+      ficheId: f.id, number: f.number, title: f.title, text: f.finding, status: STATUS_LABELS[f.status], targetDate: dmy(f.targetDate),
+      late: isLate(f, today), owner: ownersSummary(f.owners) || '—',
+    })),
+  };
 }
 
 /** What a meeting shows: its frozen snapshot once held, the live agenda before. */

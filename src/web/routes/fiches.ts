@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   addNote, createFiche, deleteFiche, type FicheDetail, findByNumber, getFiche, listFiches, listNotes, scopeInstanceIds, updateFiche,
 } from '../../data/fiches';
+import { ficheOrigin } from '../../data/lifecycle';
 import { decisionsForFiche } from '../../data/meetings';
 import { instancesOfPlan, services, teams } from '../../data/referentials';
 import { isLate, ownersSummary, sideEffectsByLevel, stepsProgress } from '../../domain/fiche';
@@ -140,12 +141,13 @@ export function fichesRouter(ctx: AppContext): Router {
   });
 
   async function renderFiche(req: Request, res: Response, fiche: FicheDetail, status: number, note?: { values: Record<string, string>; errors: FieldErrors }) {
-    const [notes, decisions] = await Promise.all([listNotes(ctx.db, fiche.id), decisionsForFiche(ctx.db, fiche.id)]);
+    const [notes, decisions, origin] = await Promise.all([listNotes(ctx.db, fiche.id), decisionsForFiche(ctx.db, fiche.id), ficheOrigin(ctx.db, fiche.id)]);
     res.status(status).render('fiches/show', {
       title: `Fiche n°${fiche.number} : ${fiche.title}`,
       fiche,
       notes,
       decisions,
+      origin,
       late: isLate(fiche, today()),
       progress: stepsProgress(fiche.steps),
       owners: ownersSummary(fiche.owners),

@@ -10,7 +10,7 @@ import { planRouter } from './plan';
  * The writes still allowed on an archived or expired homologation: preparing its renewal, and acknowledging its
  * expiry reminders. Patterns, since a path may carry an id; resolveScope is handed the path itself when it matches.
  */
-export const WRITABLE_WHEN_READ_ONLY: readonly (string | RegExp)[] = ['/renouveler', /^\/rappels\/\d+\/acquitter$/];
+export const WRITABLE_WHEN_READ_ONLY: readonly (string | RegExp)[] = ['/renouveler', '/archiver', '/supprimer', /^\/rappels\/\d+\/acquitter$/];
 
 export function writableWhenReadOnly(path: string, patterns: readonly (string | RegExp)[] = WRITABLE_WHEN_READ_ONLY): boolean {
   return patterns.some((p) => (typeof p === 'string' ? p === path : p.test(path)));

@@ -6,15 +6,17 @@ import { listFiches } from '../../data/fiches';
 import {
   addDecision, createMeeting, getMeeting, holdMeeting, listDecisions, listMeetings, listSignatures, type Meeting, recordSignature, setRecord, updateMeeting,
 } from '../../data/meetings';
-import { communes } from '../../data/referentials';
+import { communes, teams } from '../../data/referentials';
 import { listUsers } from '../../data/users';
 import { type Agenda, moveSection, normaliseOrder, type OrderKey, restrictAgenda, SECTION_TITLES } from '../../domain/agenda';
 import { agendaOf, coveredFicheIds, liveAgenda } from '../../services/agenda';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam } from '../errors';
-import { belongs, requireEdit, scopeOf } from '../scope';
-import { type FieldErrors, fieldErrors, isoDate, optionalText, requiredText, str } from '../forms/fields';
+import { belongs, READ_ONLY_MESSAGE, requireEdit, scopeOf } from '../scope';
+import { type FieldErrors, fieldErrors, optionalText, requiredText, str } from '../forms/fields';
+import { type DecisionFormValues, emptyDecisionValues, readDecisionForm, validateDecision, withOneMoreRow } from '../forms/decision';
+import { OUTCOME_LABELS, OUTCOMES } from '../../domain/homologation';
 import { localInstant } from '../../domain/local-time';
 import { emptyMeetingValues, type MeetingFormValues, meetingToValues, readMeetingForm, validateMeeting } from '../forms/meeting';
 
@@ -24,14 +26,6 @@ const decisionSchema = z.object({
   ficheId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une fiche dans la liste.' }).transform((v) => (v ? Number(v) : null)),
   text: requiredText(5000, 'Saisissez la décision.'),
 });
-const signatureSchema = z.object({
-  signed: z.enum(['oui', 'non'], { error: "Indiquez si l'homologation est signée." }).transform((v) => v === 'oui'),
-  authority: requiredText(300, "Indiquez qui a pris la décision (nom et fonction de l'autorité d'homologation)."),
-  decidedOn: isoDate('Saisissez la date de la décision.'),
-  durationMonths: z.string().trim().regex(/^(\d{1,3})?$/, { error: 'Saisissez une durée en mois (par exemple 36).' }).transform((v) => (v ? Number(v) : null)),
-  conditions: optionalText(5000),
-}).refine((s) => !s.signed || (s.durationMonths !== null && s.durationMonths > 0), { error: "Saisissez la durée de validité de l'homologation, en mois.", path: ['durationMonths'] });
-
 export function meetingsRouter(ctx: AppContext): Router {
   const router = Router();
   const canEdit = requireEdit;
@@ -102,18 +96,22 @@ export function meetingsRouter(ctx: AppContext): Router {
     await renderMeeting(req, res, meeting, 200);
   });
 
-  async function renderMeeting(req: Request, res: Response, meeting: Meeting, status: number, forms: { decision?: { values: Record<string, string>; errors: FieldErrors }; signature?: { values: Record<string, string>; errors: FieldErrors }; record?: { value: string; errors: FieldErrors } } = {}) {
-    const plan = scopeOf(res).hom;
+  async function renderMeeting(req: Request, res: Response, meeting: Meeting, status: number, forms: { decision?: { values: Record<string, string>; errors: FieldErrors }; signature?: { values: DecisionFormValues; errors: FieldErrors; alert?: string }; record?: { value: string; errors: FieldErrors } } = {}) {
+    const scope = scopeOf(res);
+    const plan = scope.hom;
     const agenda = await readable(res, await agendaOf(ctx.db, plan, meeting, ctx.now()));
     const visibleFiches = new Set(agenda.sections.flatMap((s) => (s.key === 'fiche' ? [s.fiche.ficheId] : [])));
-    const [decisions, signatures] = await Promise.all([listDecisions(ctx.db, meeting.id), listSignatures(ctx.db, plan.id)]);
+    const [decisions, signatures, teamList] = await Promise.all([
+      listDecisions(ctx.db, meeting.id), listSignatures(ctx.db, plan.id), meeting.kind === 'signature' ? teams.list(ctx.db) : Promise.resolve([]),
+    ]);
     res.status(status).render('meetings/show', {
       title: meeting.title, meeting, agenda, decisions: decisions.filter((d) => d.ficheId === null || visibleFiches.has(d.ficheId)),
       signatures: signatures.filter((s) => s.meetingId === meeting.id),
       order: normaliseOrder(meeting.sectionOrder), SECTION_TITLES,
       canEdit: scopeOf(res).canEdit,
       decision: forms.decision ?? { values: { ficheId: '', text: '' }, errors: {} },
-      signature: forms.signature ?? { values: { signed: '', authority: '', decidedOn: meeting.startsAt.slice(0, 10), durationMonths: '36', conditions: '' }, errors: {} },
+      signature: forms.signature ?? { values: emptyDecisionValues(meeting.startsAt.slice(0, 10)), errors: {} },
+      teams: teamList, OUTCOMES, OUTCOME_LABELS, readOnly: scope.readOnly, archived: scope.hom.archivedAt !== null,
       record: forms.record ?? { value: meeting.record, errors: {} },
     });
   }
@@ -185,11 +183,18 @@ export function meetingsRouter(ctx: AppContext): Router {
     const meeting = await visibleMeeting(req, res);
     if (meeting.kind !== 'signature') throw new HttpError(400, "Seule une séance de signature peut porter la décision d'homologation.");
     const body = req.body as Record<string, unknown>;
-    const values = { signed: str(body.signed), authority: str(body.authority), decidedOn: str(body.decidedOn), durationMonths: str(body.durationMonths), conditions: str(body.conditions) };
-    const parsed = signatureSchema.safeParse(values);
-    if (!parsed.success) return renderMeeting(req, res, meeting, 422, { signature: { values, errors: fieldErrors(parsed.error, 'signature-') } });
-    await recordSignature(ctx.db, meeting.planId, meeting.id, parsed.data, actor(req), ctx.now());
-    res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#signature`);
+    const values = readDecisionForm(body);
+    // "Ajouter une condition": the form again with one more row, nothing saved (works without JavaScript)
+    if (str(body._action) === 'add_condition') return renderMeeting(req, res, meeting, 200, { signature: { values: withOneMoreRow(values), errors: {} } });
+    const v = validateDecision(values, { teamIds: new Set((await teams.list(ctx.db)).map((t) => t.id)) });
+    if (!v.ok) return renderMeeting(req, res, meeting, 422, { signature: { values, errors: v.errors } });
+    const scope = scopeOf(res);
+    const saved = await recordSignature(ctx.db, meeting.planId, meeting.id, v.input, actor(req), ctx.now(), scope.today);
+    if (!saved.ok) {
+      if (saved.reason === 'not_found') throw new HttpError(404, "Cette homologation n'existe pas ou n'existe plus.");
+      return renderMeeting(req, res, meeting, 409, { signature: { values, errors: {}, alert: READ_ONLY_MESSAGE } });
+    }
+    res.redirect(303, `${scope.base}/seances/${meeting.id}#signature`);
   });
 
   router.get('/seances/:id/ordre-du-jour', async (req, res) => {

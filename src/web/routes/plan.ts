@@ -3,9 +3,12 @@ import { Router } from 'express';
 import { listFiches } from '../../data/fiches';
 import { listSignatures } from '../../data/meetings';
 import { communes, instancesOfPlan, milestones } from '../../data/referentials';
-import { isLate } from '../../domain/fiche';
+import { decisionConditions, holdings, isEmptyDraft } from '../../data/lifecycle';
+import { isLate, ownersSummary } from '../../domain/fiche';
+import { defaultRenewalTitle, lateConditions, lifecycleOf } from '../../domain/lifecycle';
 import { perimeterLines } from '../../domain/perimeter';
 import { OUTCOME_LABELS, STATE_BADGES, STATE_LABELS, validityPhrase } from '../../domain/homologation';
+import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { scopeOf } from '../scope';
 
@@ -13,17 +16,21 @@ import { scopeOf } from '../scope';
 export function planRouter(ctx: AppContext): Router {
   const router = Router();
 
-  router.get('/', async (_req, res) => {
+  router.get('/', async (req, res) => {
     const scope = scopeOf(res);
     const { restriction, hom: plan } = scope;
-    const [fiches, instanceList, communeList, milestoneList, signatures] = await Promise.all([
+    const admin = actor(req).role === 'admin';
+    const [fiches, instanceList, communeList, milestoneList, signatures, conditions, held] = await Promise.all([
       listFiches(ctx.db, plan.id, restriction),
       instancesOfPlan(ctx.db, plan.id, restriction),
       restriction === null ? communes.list(ctx.db) : communes.get(ctx.db, restriction).then((c) => (c ? [c] : [])),
       milestones.listWhere(ctx.db, 'plan_id', plan.id),
       listSignatures(ctx.db, plan.id),
+      decisionConditions(ctx.db, plan.id),
+      admin ? holdings(ctx.db, plan.id) : Promise.resolve(null),
     ]);
     const today = format(ctx.now(), 'yyyy-MM-dd');
+    const lifecycle = lifecycleOf(plan, today, scope.reminderMonths);
     const communesWithInstances = new Set(instanceList.map((i) => i.communeId));
     res.render('plan/index', {
       title: plan.title,
@@ -40,6 +47,14 @@ export function planRouter(ctx: AppContext): Router {
       stateLabel: STATE_LABELS[scope.state], stateBadge: STATE_BADGES[scope.state], OUTCOME_LABELS,
       validity: plan.decision?.endsOn ? validityPhrase(plan.decision.endsOn, today) : null,
       signatures,
+      lifecycle,
+      conditions: conditions.fiches.map((f) => ({ ...f, late: isLate(f, today), owner: ownersSummary(f.owners) })),
+      lateConditions: lateConditions(conditions.fiches, today),
+      // the renewal: prepared by whoever edits by role, unless it exists or the homologation is archived
+      canRenew: scope.editor && plan.nextId === null && plan.archivedAt === null,
+      renewTitle: defaultRenewalTitle(plan.title, today),
+      canArchive: admin && plan.archivedAt === null,
+      canDelete: admin && held !== null && isEmptyDraft(held),
     });
   });
 
