@@ -9,6 +9,7 @@ import { listContacts } from '../src/data/contacts';
 import { createFiche } from '../src/data/fiches';
 import { createReminder } from '../src/data/expiry-reminders';
 import { getHomologation } from '../src/data/homologations';
+import { archiveHomologation } from '../src/data/lifecycle';
 import { createMeeting, getMeeting, holdMeeting } from '../src/data/meetings';
 import { createUser, findUser } from '../src/data/users';
 import { endDateOf } from '../src/domain/homologation';
@@ -451,24 +452,30 @@ async function createHomologationB(db: Knex, editor: Actor, members: Partial<Rec
   }, editor, NOW);
   const open = await meeting(`Séance ${SECRET_OBJECTS[1]}`);
   const held = await meeting(`Séance tenue ${SECRET_OBJECTS[2]}`);
-  const reminder = await decisionWithReminder(db, id, '2023-06-01');
+  const reminder = await reminderOf(db, id, '2023-06-01');
   const hom = (await getHomologation(db, id))!;
   if (!(await holdMeeting(db, held, await liveAgenda(db, hom, (await getMeeting(db, held))!, NOW), editor, NOW))) throw new Error('Séance de B non tenue');
   return { id, ficheId: fiche.id, open, held, reminder };
 }
 
 /**
- * A decision of 36 months taken on `decidedOn` (so ending within the reminder months at NOW: "expire bientôt", not
- * read-only) and its six-month expiry reminder, as the scheduler's scan records them. Returns the reminder's id.
+ * An expiry reminder of the homologation, as the scheduler's scan records them: one it already has, else the six-month
+ * reminder of its latest decision, else of a decision of 36 months taken on `decidedOn` (ending within the reminder
+ * months at NOW: "expire bientôt", not read-only).
  */
-async function decisionWithReminder(db: Knex, planId: number, decidedOn: string): Promise<number> {
-  const endsOn = endDateOf(decidedOn, 36);
-  const [row] = await db('signatures').insert({
-    plan_id: planId, meeting_id: null, signed: true, authority: 'Directeur général des services', decided_on: decidedOn, duration_months: 36,
-    conditions: '', author_id: null, created_at: NOW.toISOString(), outcome: 'homologuee', ends_on: endsOn, authority_email: 'dgs@metropole.example.org',
-  }).returning('id');
-  const signatureId = Number(typeof row === 'object' ? row.id : row);
-  const reminder = await db.transaction((trx) => createReminder(trx, { planId, signatureId, monthsBefore: 6, endsOn }, NOW, false));
+async function reminderOf(db: Knex, planId: number, decidedOn: string): Promise<number> {
+  const existing = await db('expiry_reminders').where('plan_id', planId).orderBy('id').first();
+  if (existing) return Number(existing.id);
+  let signature = await db('signatures').where('plan_id', planId).orderBy([{ column: 'decided_on', order: 'desc' }, { column: 'id', order: 'desc' }]).first();
+  if (!signature) {
+    await db('signatures').insert({
+      plan_id: planId, meeting_id: null, signed: true, authority: 'Directeur général des services', decided_on: decidedOn, duration_months: 36,
+      conditions: '', author_id: null, created_at: NOW.toISOString(), outcome: 'homologuee', ends_on: endDateOf(decidedOn, 36), authority_email: 'dgs@metropole.example.org',
+    });
+    signature = await db('signatures').where('plan_id', planId).orderBy('id', 'desc').first();
+  }
+  const endsOn = String(signature.ends_on ?? endDateOf(String(signature.decided_on), 36));
+  const reminder = await db.transaction((trx) => createReminder(trx, { planId, signatureId: Number(signature.id), monthsBefore: 6, endsOn }, NOW, false));
   if (reminder === null) throw new Error('Rappel non créé');
   return reminder;
 }
@@ -555,8 +562,10 @@ async function prepare(t: TestApp): Promise<Fixtures> {
   const homB = await createHomologationB(db, editor, members);
   if (Number(plan.id) === homB.id) throw new Error('La démonstration devait être la première homologation');
   // A: a decision with its expiry reminder, and a member (the viewer, listed with the role it has anyway)
-  const reminderA = await decisionWithReminder(db, Number(plan.id), '2023-07-01');
-  await db('plan_members').insert({ plan_id: plan.id, user_id: viewer.id, role: 'viewer' });
+  const reminderA = await reminderOf(db, Number(plan.id), '2023-07-01');
+  await db('plan_members').insert({ plan_id: plan.id, user_id: viewer.id, role: 'viewer' }).onConflict(['plan_id', 'user_id']).ignore();
+  const viewerInA = await db('plan_members').where({ plan_id: plan.id, user_id: viewer.id }).first();
+  if (viewerInA?.role !== 'viewer') throw new Error(`Le compte lecteur devait être lecteur de l'homologation A (${String(viewerInA?.role)})`);
   await enrolRequiredSecondFactors(db);
 
   return {
@@ -856,4 +865,47 @@ describe('authorization matrix: every route × every actor', function () {
       expect(problems, `\n  ${problems.join('\n  ')}\n`).to.deep.equal([]);
     });
   }
+});
+
+describe('an archived homologation: every change refused (409) but its renewal, archive, deletion and reminders', function () {
+  /** The writes resolveScope still lets through on a read-only homologation (each route then decides). */
+  const WRITABLE = /^\/homologations\/:hid\/(renouveler|archiver|supprimer|rappels\/:id\/acquitter)$/;
+  let w: World;
+  before(async () => {
+    w = await worldOf(await freshApp(), ['admin', 'member_editor']);
+    const admin = await w.t.db('users').where({ email: ACCOUNTS.admin }).first();
+    expect(await archiveHomologation(w.t.db, w.fx.homB.id, (await findUser(w.t.db, Number(admin.id)))!, NOW)).to.equal('ok');
+  });
+  after(() => w.t.close());
+
+  it("refuses with 409 every form and write under B, as its administrator and as its editor, and B's objects stay as they were", async () => {
+    const problems: string[] = [];
+    let checks = 0;
+    for (const route of Object.keys(MATRIX)) {
+      const [method, path] = route.split(' ') as [string, string];
+      const entry = entryOf(route);
+      if (!path.startsWith('/homologations/:hid') || WRITABLE.test(path)) continue;
+      if (method === 'GET' && entry.policy !== 'editor') continue;
+      const url = casesOf(route, entry, w.fx).find((c) => c.name === 'hom2')!.url;
+      for (const actor of ['admin', 'member_editor'] as const) {
+        if (expected(entry, actor, 'hom2') !== 'allowed') continue;
+        const before = await snapshotOfB(w);
+        const got = await send(w, actor, method, url, entry.body ?? {});
+        if (got.status !== 409) problems.push(`${route} as ${actor} (${method} ${url}): expected 409, got ${describeAnswer(got)}`);
+        else if (!got.text.includes('archivée ou expirée')) problems.push(`${route} as ${actor}: a 409 that does not say the homologation is read-only`);
+        if ((await snapshotOfB(w)) !== before) problems.push(`${route} as ${actor}: B's objects changed`);
+        checks++;
+      }
+    }
+    expect(checks, 'requests made').to.be.at.least(20);
+    expect(problems, `\n  ${problems.join('\n  ')}\n`).to.deep.equal([]);
+  });
+
+  it('lets the routes it spares decide: a reminder closed by the archive, the renewal form', async () => {
+    const ack = await send(w, 'member_editor', 'POST', `/homologations/${w.fx.homB.id}/rappels/${String(w.fx.byResource.rappels!.hom2)}/acquitter`, {});
+    expect(ack.status, describeAnswer(ack)).to.equal(409);
+    expect(ack.text).to.include('Ce rappel est clos').and.not.to.include('archivée ou expirée');
+    const renew = await send(w, 'member_editor', 'GET', `/homologations/${w.fx.homB.id}/renouveler`, {});
+    expect(renew.status).to.equal(200);
+  });
 });
