@@ -909,3 +909,63 @@ describe('an archived homologation: every change refused (409) but its renewal, 
     expect(renew.status).to.equal(200);
   });
 });
+
+describe("references in a form stay within the homologation: another homologation's fiche or an instance outside the perimeter is refused", function () {
+  let w: World;
+  before(async () => {
+    w = await worldOf(await freshApp(), ['editor']);
+  });
+  after(() => w.t.close());
+
+  const a = () => Number(w.fx.byResource.homologations!.own);
+
+  it("a decision of A's meeting on B's fiche: 422, nothing recorded (A's own fiche: recorded)", async () => {
+    const db = w.t.db;
+    const meeting = Number(w.fx.byResource.seances!.own);
+    const url = `/homologations/${a()}/seances/${meeting}/decisions`;
+    const refused = await send(w, 'editor', 'POST', url, { ficheId: String(w.fx.homB.ficheId), text: 'Décision sur la fiche de B' });
+    expect(refused.status, describeAnswer(refused)).to.equal(422);
+    expect(refused.text).not.to.include(SECRET_OBJECTS[0]);
+    expect(await db('meeting_decisions').where('fiche_id', w.fx.homB.ficheId).first()).to.equal(undefined);
+    const own = Number(w.fx.byResource.fiches!.own);
+    const accepted = await send(w, 'editor', 'POST', url, { ficheId: String(own), text: 'Décision sur une fiche de A' });
+    expect(accepted.status, describeAnswer(accepted)).to.equal(303);
+    expect(await db('meeting_decisions').where({ meeting_id: meeting, fiche_id: own }).first()).not.to.equal(undefined);
+  });
+
+  it("a meeting of A covering B's fiche: 422, no meeting created (covering A's fiche: created)", async () => {
+    const db = w.t.db;
+    const form = (ficheId: number, title: string) => ({
+      title, kind: 'suivi', date: '2026-05-12', startTime: '10:00', endTime: '11:00', place: 'Salle 3', visioUrl: '', objective: 'Point.',
+      reminder: '', questions: '', coverage: 'part', ficheIds: [String(ficheId)],
+    });
+    const url = `/homologations/${a()}/seances`;
+    const refused = await send(w, 'editor', 'POST', url, form(w.fx.homB.ficheId, 'Séance couvrant B') as unknown as Record<string, string>);
+    expect(refused.status, describeAnswer(refused)).to.equal(422);
+    expect(await db('meetings').where('title', 'Séance couvrant B').first()).to.equal(undefined);
+    expect(await db('meeting_fiches').where('fiche_id', w.fx.homB.ficheId).first()).to.equal(undefined);
+    const accepted = await send(w, 'editor', 'POST', url, form(Number(w.fx.byResource.fiches!.own), 'Séance couvrant A') as unknown as Record<string, string>);
+    expect(accepted.status, describeAnswer(accepted)).to.equal(303);
+    expect(await db('meetings').where({ title: 'Séance couvrant A', plan_id: a() }).first()).not.to.equal(undefined);
+  });
+
+  it("a fiche of B scoped to an instance outside B's perimeter: 422, nothing created (an instance of B: created)", async () => {
+    const db = w.t.db;
+    const b = w.fx.homB.id;
+    const inB = Number((await db('plan_instances').where('plan_id', b).orderBy('instance_id').first()).instance_id);
+    const outside = Number((await db('instances').whereNotIn('id', db('plan_instances').where('plan_id', b).select('instance_id')).orderBy('id').first()).id);
+    const team = Number((await db('teams').orderBy('id').first()).id);
+    const form = (number: string, instanceId: number) => ({
+      number, title: `Fiche de contrôle ${number}`, finding: 'Constat.', targetDate: '2026-09-30', status: 'non_demarre', conclusion: '',
+      costAmount: '', costSource: '', scope: 'part', instanceIds: [String(instanceId)], owners: [{ teamId: String(team), serviceId: '' }],
+    });
+    const url = `/homologations/${b}/fiches`;
+    // the project team has no role in B beyond its global one (editor): it may edit B
+    const refused = await send(w, 'editor', 'POST', url, form('41', outside) as unknown as Record<string, string>);
+    expect(refused.status, describeAnswer(refused)).to.equal(422);
+    expect(await db('fiches').where({ plan_id: b, number: 41 }).first()).to.equal(undefined);
+    const accepted = await send(w, 'editor', 'POST', url, form('42', inB) as unknown as Record<string, string>);
+    expect(accepted.status, describeAnswer(accepted)).to.equal(303);
+    expect(await db('fiches').where({ plan_id: b, number: 42 }).first()).not.to.equal(undefined);
+  });
+});
