@@ -157,8 +157,11 @@ describe('expiry reminders of homologation decisions', function () {
     expect(alerts).to.contain(`href="${url}"`);
     expect(textOf(alerts)).to.contain("Rappels d'échéance des homologations à acquitter (1)").and.contain('6 mois avant la fin de validité');
 
+    // and on the homologation's own page, for the Métropole's people only
+    expect((await editor.get('/homologations/1').expect(200)).text).to.contain(`href="${url}"`);
     const commune = await signIn(t.app, ACCOUNTS.commune);
     await commune.get(url).expect(403);
+    expect((await commune.get('/homologations/1').expect(200)).text).not.to.contain('/rappels/');
     const viewer = await signIn(t.app, ACCOUNTS.viewer);
     const seen = await viewer.get(url).expect(200);
     expect(textOf(seen.text)).to.contain("Seuls l'équipe projet de l'homologation et les administrateurs peuvent accuser réception");
@@ -178,6 +181,7 @@ describe('expiry reminders of homologation decisions', function () {
     expect(audit).to.have.length(1);
     expect(audit[0].actor).to.contain('Julien Petit');
     expect(textOf((await editor.get('/alertes').expect(200)).text)).to.contain("Rappels d'échéance des homologations à acquitter (0)");
+    expect((await editor.get('/homologations/1').expect(200)).text).not.to.contain(`href="${url}"`);
   });
 
   it('lets the project team acknowledge on an expired (read-only) homologation, nothing else', async () => {

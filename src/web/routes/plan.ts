@@ -9,6 +9,7 @@ import { defaultRenewalTitle, lateConditions, lifecycleOf } from '../../domain/l
 import { perimeterLines } from '../../domain/perimeter';
 import { OUTCOME_LABELS, STATE_BADGES, STATE_LABELS, validityPhrase } from '../../domain/homologation';
 import { actor } from '../auth';
+import { openReminders, thresholdText } from '../../data/expiry-reminders';
 import type { AppContext } from '../context';
 import { scopeOf } from '../scope';
 
@@ -20,7 +21,7 @@ export function planRouter(ctx: AppContext): Router {
     const scope = scopeOf(res);
     const { restriction, hom: plan } = scope;
     const admin = actor(req).role === 'admin';
-    const [fiches, instanceList, communeList, milestoneList, signatures, conditions, held] = await Promise.all([
+    const [fiches, instanceList, communeList, milestoneList, signatures, conditions, held, reminders] = await Promise.all([
       listFiches(ctx.db, plan.id, restriction),
       instancesOfPlan(ctx.db, plan.id, restriction),
       restriction === null ? communes.list(ctx.db) : communes.get(ctx.db, restriction).then((c) => (c ? [c] : [])),
@@ -28,6 +29,8 @@ export function planRouter(ctx: AppContext): Router {
       listSignatures(ctx.db, plan.id),
       decisionConditions(ctx.db, plan.id),
       admin ? holdings(ctx.db, plan.id) : Promise.resolve(null),
+      // expiry reminders are the Métropole's business, like late-fiche alerts
+      restriction === null ? openReminders(ctx.db, plan.id) : Promise.resolve([]),
     ]);
     const today = format(ctx.now(), 'yyyy-MM-dd');
     const lifecycle = lifecycleOf(plan, today, scope.reminderMonths);
@@ -55,6 +58,7 @@ export function planRouter(ctx: AppContext): Router {
       renewTitle: defaultRenewalTitle(plan.title, today),
       canArchive: admin && plan.archivedAt === null,
       canDelete: admin && held !== null && isEmptyDraft(held),
+      reminders: reminders.map((r) => ({ ...r, threshold: thresholdText(r.monthsBefore) })),
     });
   });
 
