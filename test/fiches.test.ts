@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { getFiche } from '../src/data/fiches';
+import { createFiche, getFiche } from '../src/data/fiches';
 import { ACCOUNTS, csrfOf, ficheIdByNumber, formBody, freshApp, postForm, signIn, type TestApp, textOf } from './helpers';
 
 async function ids(t: TestApp) {
@@ -17,6 +17,20 @@ describe('fiches', () => {
   let t: TestApp;
   beforeEach(async () => { t = await freshApp(); });
   afterEach(() => t.close());
+
+  it('never writes into a fiche an instance outside its homologation’s perimeter, even one removed since the form was checked', async () => {
+    const { pwn, intranetProd } = await ids(t);
+    await t.db('plan_instances').where({ plan_id: 1, instance_id: intranetProd }).delete();
+    const editor = (await t.db('users').where({ email: ACCOUNTS.editor }).first());
+    const before = Number((await t.db('fiches').count({ n: '*' }).first())!.n);
+    const saved = await createFiche(t.db, 1, {
+      number: 99, title: 'Hors périmètre', finding: '', targetDate: '2026-06-30', status: 'non_demarre', conclusion: '', conclusionCounts: [],
+      costAmount: null, costSource: '', scopeAll: false, instanceIds: [intranetProd], owners: [{ teamId: pwn, serviceId: null }],
+      steps: [{ id: null, position: 1, label: 'Action', status: 'non_demarre' }], sideEffects: [],
+    }, { id: Number(editor.id), name: editor.name, email: editor.email, role: 'editor', communeId: null }, new Date());
+    expect(saved).to.deep.equal({ ok: false, reason: 'outside_perimeter', instanceIds: [intranetProd] });
+    expect(Number((await t.db('fiches').count({ n: '*' }).first())!.n)).to.equal(before);
+  });
 
   it("shows every field of the deck's layout on a fiche page", async () => {
     const agent = await signIn(t.app, ACCOUNTS.viewer);

@@ -214,6 +214,25 @@ class UnknownSteps extends Error {
   }
 }
 
+/** Thrown inside a save's transaction when an instance of the scope is not (or no longer) in the homologation's perimeter. */
+class OutsidePerimeter extends Error {
+  constructor(readonly instanceIds: number[]) {
+    super(`Instances hors du périmètre : ${instanceIds.join(', ')}`);
+  }
+}
+
+/**
+ * The scope's instances must be in the homologation's perimeter, checked under the homologation's row lock (the
+ * perimeter's settings take it too): an instance removed from the perimeter meanwhile never lands in a fiche.
+ */
+async function checkPerimeter(trx: Knex, ficheId: number, instanceIds: number[]): Promise<void> {
+  const fiche = await trx('fiches').where('id', ficheId).select('plan_id').first();
+  await trx('plans').where('id', fiche.plan_id).update({ id: trx.raw('??', ['id']) });
+  const inside = new Set((await trx('plan_instances').where('plan_id', fiche.plan_id).whereIn('instance_id', instanceIds).select('instance_id')).map((r) => Number(r.instance_id)));
+  const outside = instanceIds.filter((id) => !inside.has(id));
+  if (outside.length) throw new OutsidePerimeter(outside);
+}
+
 async function writeChildren(trx: Knex, ficheId: number, input: FicheInput): Promise<void> {
   // Steps keep their ids so their history can be followed; the others are replaced as a whole.
   const steps = renumberSteps(input.steps);
@@ -245,6 +264,7 @@ async function writeChildren(trx: Knex, ficheId: number, input: FicheInput): Pro
   }
   await trx('fiche_instances').where('fiche_id', ficheId).delete();
   if (!input.scopeAll && input.instanceIds.length) {
+    await checkPerimeter(trx, ficheId, input.instanceIds);
     await trx('fiche_instances').insert(input.instanceIds.map((instanceId) => ({ fiche_id: ficheId, instance_id: instanceId })));
   }
 }
@@ -282,7 +302,8 @@ const nextVersion = (trx: Knex.Transaction) => trx.raw('?? + 1', ['version']);
 export type FicheSaveResult =
   | { ok: true; id: number }
   | { ok: false; reason: 'duplicate_number' | 'conflict' | 'not_found' }
-  | { ok: false; reason: 'unknown_step'; stepIds: number[] };
+  | { ok: false; reason: 'unknown_step'; stepIds: number[] }
+  | { ok: false; reason: 'outside_perimeter'; instanceIds: number[] };
 
 export async function createFiche(db: Knex, planId: number, input: FicheInput, actor: Actor, at: Date): Promise<FicheSaveResult> {
   try {
@@ -297,6 +318,7 @@ export async function createFiche(db: Knex, planId: number, input: FicheInput, a
     });
   } catch (err) {
     if (err instanceof UnknownSteps) return { ok: false, reason: 'unknown_step', stepIds: err.stepIds };
+    if (err instanceof OutsidePerimeter) return { ok: false, reason: 'outside_perimeter', instanceIds: err.instanceIds };
     if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate_number' };
     throw err;
   }
@@ -326,6 +348,7 @@ export async function updateFiche(
     });
   } catch (err) {
     if (err instanceof UnknownSteps) return { ok: false, reason: 'unknown_step', stepIds: err.stepIds };
+    if (err instanceof OutsidePerimeter) return { ok: false, reason: 'outside_perimeter', instanceIds: err.instanceIds };
     if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate_number' };
     throw err;
   }

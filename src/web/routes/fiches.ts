@@ -24,6 +24,8 @@ const noteSchema = z.object({
   status: z.union([z.literal(''), z.enum(STATUSES)], { error: 'Choisissez un avancement dans la liste.' }).transform((v) => (v === '' ? null : v)),
 });
 
+const OUTSIDE_PERIMETER = "Une des instances cochées vient d'être retirée du périmètre de l'homologation : vérifiez les instances cochées et enregistrez à nouveau.";
+
 export function fichesRouter(ctx: AppContext): Router {
   const router = Router();
   const canEdit = requireEdit;
@@ -118,6 +120,7 @@ export function fichesRouter(ctx: AppContext): Router {
     const saved = await createFiche(ctx.db, plan.id, result.input, actor(req), ctx.now());
     if (saved.ok) return res.redirect(303, `${base}/fiches/${saved.id}`);
     if (saved.reason === 'unknown_step') return renderForm(res, 422, { values, errors: unknownSteps(values, saved.stepIds) });
+    if (saved.reason === 'outside_perimeter') return renderForm(res, 422, { values, errors: { instanceIds: OUTSIDE_PERIMETER } });
     return renderForm(res, 422, { values, errors: await numberTaken(plan.id, result.input.number) });
   });
 
@@ -173,6 +176,7 @@ export function fichesRouter(ctx: AppContext): Router {
     if (saved.reason === 'not_found') throw notFound('Cette fiche');
     if (saved.reason === 'duplicate_number') return renderForm(res, 422, { fiche, values, errors: await numberTaken(fiche.planId, result.input.number) });
     if (saved.reason === 'unknown_step') return renderForm(res, 422, { fiche, values, errors: unknownSteps(values, saved.stepIds) });
+    if (saved.reason === 'outside_perimeter') return renderForm(res, 422, { fiche, values, errors: { instanceIds: OUTSIDE_PERIMETER } });
     const current = await getFiche(ctx.db, fiche.id);
     return renderForm(res, 409, {
       fiche,
