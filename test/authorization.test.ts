@@ -842,6 +842,10 @@ describe('authorization matrix: every route × every actor', function () {
     await agent.get(`/seances/${NO_HOMOLOGATION}/invitation.ics`).expect(404);
   });
 
+  // Known gap, reported (src/data/alerts.ts canAcknowledge reads the global role only): today a global editor listed
+  // as a viewer of a homologation acknowledges the late-fiche alerts of its fiches (303), though it may not edit them.
+  it("a late-fiche alert of B is acknowledged by B's editors only, not by a global editor listed as B's viewer");
+
   for (const route of Object.keys(MATRIX)) {
     const entry = entryOf(route);
     it(`${route} — ${entry.policy}${entry.isolate ? ' (each allowed actor in a fresh app)' : ''}`, async function () {
