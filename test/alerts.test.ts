@@ -57,11 +57,15 @@ describe('late-fiche alerts and their acknowledgement', function () {
     }
   });
 
-  it('raises no alert on the fiches of an archived homologation, kept as it was', async () => {
+  it('raises no alert on the fiches of an archived homologation, kept as it was; its renewal’s carried fiche takes over', async () => {
+    const alertedPlans = async () => (await t.db('alerts').join('fiches', 'fiches.id', 'alerts.fiche_id').select('fiches.plan_id')).map((r) => Number(r.plan_id)).sort();
     await t.db('plans').where('id', 1).update({ archived_at: NOW.toISOString(), archived_reason: 'manuel' });
-    expect((await scanAlerts(t.db, t.config.mail, NOW)).created).to.equal(0);
+    expect((await scanAlerts(t.db, t.config.mail, NOW)).created).to.equal(1);
+    // the late fiche 2 continues in the renewal (homologation 2): alerted there, not in the archived one
+    expect(await alertedPlans()).to.deep.equal([2]);
     await t.db('plans').where('id', 1).update({ archived_at: null, archived_reason: null });
     expect((await scanAlerts(t.db, t.config.mail, NOW)).created).to.equal(1);
+    expect(await alertedPlans()).to.deep.equal([1, 2]);
   });
 
   it('closes the alert when the fiche gets a new date, and raises a new one if that date passes too', async () => {

@@ -187,8 +187,9 @@ export function formBody(fields: Record<string, unknown>): string {
   return pairs.join('&');
 }
 
+/** The id of a fiche of the deck's homologation (id 1) by its number (numbers are per homologation). */
 export async function ficheIdByNumber(db: Knex, number: number): Promise<number> {
-  const row = await db('fiches').where({ number }).first();
+  const row = await db('fiches').where({ plan_id: 1, number }).first();
   return Number(row.id);
 }
 

@@ -9,7 +9,7 @@ import { runScheduledDigests } from '../src/mail/scheduler';
 import { smtpMailer } from '../src/mail/transport';
 import { deliverDue, retryDelayMs } from '../src/mail/worker';
 import { enqueueDigests } from '../src/services/digests';
-import { ACCOUNTS, csrfOf, ENGINE, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, csrfOf, ENGINE, ficheIdByNumber, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
 import { startSmtp, tally } from './smtp';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -70,6 +70,11 @@ describe('commune digests through the outbox, to a real SMTP server', function (
       expect(mail.text).to.contain('Fiche n°1').and.contain('Fiche n°3').and.not.contain('Fiche n°2 ');
       expect(mail.text).to.contain('Recenser les agents communaux');
       expect(mail.text).to.contain('Comité de pilotage — signature');
+      // a section per homologation touching the commune: the deck's, expiring soon, and its renewal; not the HR portal
+      expect(mail.text).to.match(/1\. HOMOLOGATION « Plan d'action de l'homologation RGS des téléservices »\n=+\nÉtat : Expire bientôt\nHomologuée sous conditions le 11\/06\/2023, valable jusqu'au 11\/06\/2026 \(expire dans 87 jours\)\./);
+      expect(mail.text).to.match(/2\. HOMOLOGATION « Renouvellement de l'homologation RGS des téléservices »\n=+\nÉtat : Plan d'action en cours\n/);
+      expect(mail.text).to.contain("Reprise de la fiche n°3 de l'homologation « Plan d'action de l'homologation RGS des téléservices ».")
+        .and.contain('Reprise dans cette homologation depuis le précédent point.').and.not.contain('portail RH');
       expect(mail.header('List-Unsubscribe')).to.match(/^<https:\/\/plan\.metropole\.example\.org\/desinscription\/[\w-]+>$/);
     }
     // a second send for the same period adds nothing
@@ -80,7 +85,7 @@ describe('commune digests through the outbox, to a real SMTP server', function (
   it('counts what changed since the commune’s previous digest', async () => {
     const [villeurbanne] = (await communes.list(t.db)).filter((c) => c.name === 'Villeurbanne');
     const editor = await signIn(t.app, ACCOUNTS.editor);
-    const fiche3 = (await t.db('fiches').where({ number: 3 }).first()).id;
+    const fiche3 = await ficheIdByNumber(t.db, 3);
     await postForm(editor, `/homologations/1/fiches/${fiche3}`, `/homologations/1/fiches/${fiche3}/notes`, { body: 'Le prestataire a répondu : raccordement planifié.', notedOn: '2026-03-15', status: 'en_cours' })
       .then((r) => expect(r.status).to.equal(303));
     await enqueueDigests(t.db, t.config.mail, NOW, { communeIds: [villeurbanne!.id], period: '2026-03', origin: 'manuel' });
@@ -140,7 +145,8 @@ describe('commune digests through the outbox, to a real SMTP server', function (
     }
     const [deckPart, rdvPart] = sections as [string, string];
     // the deck's section tells its own fiches; the new one's its fiche, its state and that it awaits its decision
-    expect(deckPart).to.contain('Fiche n°3 — Mettre en œuvre une double authentification').and.contain('Recenser les agents communaux').and.not.contain('Limiter les créneaux');
+    expect(deckPart).to.contain('État : Expire bientôt').and.contain("Homologuée sous conditions le 11/06/2023, valable jusqu'au 11/06/2026")
+      .and.contain('Fiche n°3 — Mettre en œuvre une double authentification').and.contain('Recenser les agents communaux').and.not.contain('Limiter les créneaux');
     expect(rdvPart).to.contain("État : Plan d'action en cours").and.contain("Pas encore de décision d'homologation.")
       .and.contain('Fiche n°1 — Limiter les créneaux réservables par usager').and.contain('Vos instances : Toodego Villeurbanne')
       .and.contain('Tester le captcha avec la mairie').and.contain(`Voir l'homologation : https://plan.metropole.example.org/homologations/${rdv}`)

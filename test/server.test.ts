@@ -149,9 +149,8 @@ describe('starting the server (src/server.ts)', function () {
     expect(await count(db, 'fiches')).to.equal(0);
     expect(await count(db, 'users')).to.equal(0);
     expect(await count(db, 'instances')).to.equal(0);
-    const plans = await db('plans').select('*');
-    expect(plans).to.have.length(1);
-    expect(Boolean(plans[0].is_demo)).to.equal(false);
+    // no homologation either: the administrator creates the first one
+    expect(await count(db, 'plans')).to.equal(0);
     expect(existsSync(path.join(dir, '.session-secret'))).to.equal(false);
 
     // SIGTERM stops it cleanly.
@@ -172,7 +171,8 @@ describe('starting the server (src/server.ts)', function () {
     expect(html).to.contain(DEMO_PASSWORD);
 
     const db = open(dir);
-    expect(await count(db, 'fiches')).to.equal(5);
+    // the deck's 5 fiches, the 4 carried over to its renewal, the HR portal's 3
+    expect(await count(db, 'fiches')).to.equal(12);
     expect(await count(db, 'users')).to.equal(5);
     // The generated session secret is kept for the next start, readable by its owner only.
     const secret = path.join(dir, '.session-secret');
@@ -183,8 +183,8 @@ describe('starting the server (src/server.ts)', function () {
     const again = start({ DATA_DIR: dir, PORT: '0' });
     await listening(again);
     expect(again.stdout()).not.to.contain('Base vide');
-    expect(await count(db, 'fiches')).to.equal(5);
-    expect(await count(db, 'plans')).to.equal(1);
+    expect(await count(db, 'fiches')).to.equal(12);
+    expect(await count(db, 'plans')).to.equal(3);
     await stop(again);
   });
 

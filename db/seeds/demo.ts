@@ -4,8 +4,9 @@ import type { AuditActor } from '../../src/data/audit';
 import { createFiche, addNote, type FicheInput } from '../../src/data/fiches';
 import { communes, instances, milestones, services, teams } from '../../src/data/referentials';
 import { createUser } from '../../src/data/users';
-import { addDecision, createMeeting, getMeeting, holdMeeting, setRecord } from '../../src/data/meetings';
-import { getHomologation } from '../../src/data/homologations';
+import { addDecision, createMeeting, getMeeting, holdMeeting, recordSignature, setRecord } from '../../src/data/meetings';
+import { addMember, createHomologation, getHomologation } from '../../src/data/homologations';
+import { renewHomologation } from '../../src/data/lifecycle';
 import { liveAgenda } from '../../src/services/agenda';
 import type { Actor, Role } from '../../src/domain/roles';
 import { hashPassword } from '../../src/security/passwords';
@@ -103,20 +104,6 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
   // The deck's homologation covers every service and instance declared above.
   await db('plan_instances').insert((await db('instances').select('id')).map((i: { id: number }) => ({ plan_id: planId, instance_id: i.id })));
 
-  const calendar: [number, string, boolean][] = [
-    [-6, "Ateliers d'évaluation des menaces avec l'outil d'analyse de risques", true],
-    [-5, "Construction du plan d'action", true],
-    [-4, "Rédaction du plan d'action par l'équipe DAUSN", true],
-    [-3, 'Relecture et échanges avec la direction des affaires juridiques', true],
-    [-1, 'Présentation du plan aux communes partenaires', true],
-    [1, "Présentation et validation par l'autorité d'homologation", false],
-    [2, "Signature de l'homologation", false],
-    [6, "Mise en œuvre du plan d'action", false],
-  ];
-  for (const [months, title, done] of calendar) {
-    await milestones.create(db, { planId, dueDate: day(months), title, done }, loader, now);
-  }
-
   const users: Record<string, Actor> = {};
   const passwordHash = await hashPassword(DEMO_PASSWORD);
   for (const account of DEMO_ACCOUNTS) {
@@ -131,6 +118,38 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
     { team_id: teamIds.PWN!, user_id: editor.id },
     { team_id: teamIds.DAUSN!, user_id: users.admin!.id },
   ]);
+  // The deck's homologation was first decided about 33 months ago, for 36 months, under conditions: its end date is
+  // about three months away, so it "expires soon" and its reminders at six and three months are due. Its signature
+  // meeting comes first, before the action plan now followed in the tool (its frozen agenda has no fiche).
+  const decidedOn = day(-33, -5);
+  const decidedAt = parseISO(`${decidedOn}T12:00:00`);
+  const committee = Object.values(users).filter((u) => u.role !== 'commune' && u.role !== 'commune_admin').map((u) => ({ userId: u.id, name: u.name, organisation: 'Métropole (démonstration)' }));
+  const signatureMeeting = await createMeeting(db, planId, {
+    title: "Commission d'homologation des téléservices", kind: 'signature', startsAt: `${decidedOn}T10:00`, endsAt: `${decidedOn}T12:00`,
+    place: 'Hôtel de la Métropole, salle du conseil', visioUrl: '', objective: "Recueillir la décision de l'autorité d'homologation sur les téléservices.",
+    reminder: '', questions: '', coversAll: true, ficheIds: [], attendees: committee,
+  }, editor, addDays(decidedAt, -30));
+  await holdMeeting(db, signatureMeeting, await liveAgenda(db, (await getHomologation(db, planId))!, (await getMeeting(db, signatureMeeting))!, decidedAt), editor, decidedAt);
+  const decision = await recordSignature(db, planId, signatureMeeting, {
+    outcome: 'sous_conditions', authority: 'Le président de la Métropole', authorityEmail: 'president@metropole.example.org', decidedOn,
+    durationMonths: 36, endsOn: null, conditions: [],
+  }, editor, decidedAt, decidedOn);
+  if (!decision.ok) throw new Error("La décision d'homologation de démonstration n'a pas pu être enregistrée.");
+
+  const calendar: [number, string, boolean][] = [
+    [-6, "Ateliers d'évaluation des menaces avec l'outil d'analyse de risques", true],
+    [-5, "Construction du plan d'action", true],
+    [-4, "Rédaction du plan d'action par l'équipe DAUSN", true],
+    [-3, 'Relecture et échanges avec la direction des affaires juridiques', true],
+    [-1, 'Présentation du plan aux communes partenaires', true],
+    [1, "Présentation et validation par l'autorité d'homologation", false],
+    [2, "Signature de l'homologation", false],
+    [6, "Mise en œuvre du plan d'action", false],
+  ];
+  for (const [months, title, done] of calendar) {
+    await milestones.create(db, { planId, dueDate: day(months), title, done }, loader, now);
+  }
+
   // Each commune has a digital-services contact, some a second one: the digests show out of the box.
   for (const [i, commune] of COMMUNES.entries()) {
     const domain = `${commune.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z]+/g, '-')}.example.org`;
@@ -253,6 +272,10 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
     const r = await createFiche(db, planId, fiche, editor, addMonths(now, -5));
     if (r.ok) ficheIds.push(r.id);
   }
+  // The decision's conditions are followed as fiches: the anonymisation procedure (late) and the back office's
+  // double authentication. (The decision predates the tool: its conditions are linked to the fiches written since.)
+  await db('signatures').where('id', decision.id).update({ conditions: [fiches[1]!.title, fiches[2]!.title].map((t) => `- ${t}`).join('\n') });
+  await db('fiches').whereIn('id', [ficheIds[1]!, ficheIds[2]!]).update({ condition_of: decision.id });
   // The notes move the statuses, so the history tells how each fiche got where it is.
   const notes: [number, number, string, 'en_cours' | 'bloque' | 'fait' | null][] = [
     [0, -3, 'Recensement lancé sur les 84 formulaires du portail.', 'en_cours'],
@@ -268,7 +291,7 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
   };
   // A first committee meeting two months ago, held: its agenda was frozen with the plan as it then stood.
   await addNotes(-12, -1);
-  const attendees = Object.values(users).filter((u) => u.role !== 'commune' && u.role !== 'commune_admin').map((u) => ({ userId: u.id, name: u.name, organisation: 'Métropole (démonstration)' }));
+  const attendees = committee;
   const past = await createMeeting(db, planId, {
     title: 'Comité de pilotage', kind: 'suivi', startsAt: `${day(-2)}T14:00`, endsAt: `${day(-2)}T16:00`, place: 'Hôtel de la Métropole, salle du conseil', visioUrl: '',
     objective: "Présentation et échange sur le plan d'action RGS à déployer en vue de l'homologation.", reminder: '', questions: '', coversAll: true, ficheIds: [],
@@ -295,6 +318,61 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
   await enqueueDigests(db, mail, lastMonth, { communeIds: 'all', period: periodOf(lastMonth, 'monthly', mail.timeZone), origin: 'planifie' });
   // They are the demo's history: shown as delivered then, never delivered again if SMTP_URL is set later.
   await db('outbox').where('kind', 'digest').update({ status: 'sent', attempts: 1, sent_at: lastMonth.toISOString() });
+  // Its renewal was prepared eleven days ago: a new homologation renewing it, its unfinished fiches carried over
+  // (fiches 1 to 4, linked to those they continue); the deck's homologation stays in force until its end date.
+  const renewal = await renewHomologation(db, planId, "Renouvellement de l'homologation RGS des téléservices", users.admin!, addDays(now, -11));
+  if (!renewal.ok) throw new Error("Le renouvellement de démonstration n'a pas pu être préparé.");
+
+  // A second system in preparation: the new HR portal, its own service and instances, its project team.
+  const hrService = await services.create(db, { name: 'Portail RH', description: 'Portail des agents pour leurs démarches de ressources humaines', position: serviceList.length + 1 }, loader, now);
+  if (!hrService.ok) throw new Error('Service de démonstration en double.');
+  const hrInstances: number[] = [];
+  for (const environment of ['prod', 'recette'] as const) {
+    const r = await instances.create(db, {
+      serviceId: hrService.id, environment, name: `Portail RH ${environment === 'prod' ? 'production' : 'recette'}`, teamId: teamIds.PWN!, communeId: null,
+    }, loader, now);
+    if (r.ok) hrInstances.push(r.id);
+  }
+  const createdHr = addDays(now, -10);
+  const hr = await createHomologation(db, {
+    title: 'Homologation du portail RH', organisation: 'Métropole (démonstration)', instanceIds: hrInstances,
+    description: 'Le nouveau portail où les agents consultent leurs bulletins de paie et font leurs demandes de congés et de formation.',
+  }, loader, createdHr);
+  if (!hr.ok) throw new Error("L'homologation de démonstration du portail RH n'a pas pu être créée.");
+  await addMember(db, hr.id, editor.id, 'editor', loader, createdHr);
+  await addMember(db, hr.id, users.viewer!.id, 'viewer', loader, createdHr);
+  const hrFiches: FicheInput[] = [
+    {
+      ...base, number: 1, title: 'Définir les habilitations des gestionnaires RH',
+      finding: "Les gestionnaires RH verront les dossiers de tous les agents : leurs droits doivent suivre leur périmètre de gestion.",
+      targetDate: day(2), status: 'en_cours', scopeAll: true, instanceIds: [], owners: [{ teamId: teamIds.PWN!, serviceId: null }],
+      steps: [
+        { id: null, position: 1, label: 'Recenser les profils de gestionnaires et leurs périmètres', status: 'fait' },
+        { id: null, position: 2, label: 'Faire valider la matrice des droits par la DRH', status: 'en_cours' },
+      ],
+    },
+    {
+      ...base, number: 2, title: 'Chiffrer les bulletins de paie stockés',
+      finding: "Les bulletins de paie sont déposés en clair sur l'espace de stockage du portail.",
+      targetDate: day(4), status: 'non_demarre', scopeAll: false, instanceIds: hrInstances.slice(0, 1), owners: [{ teamId: teamIds.PWN!, serviceId: null }],
+      steps: [{ id: null, position: 1, label: "Demander à l'éditeur le chiffrement du stockage", status: 'non_demarre' }],
+      sideEffects: [{ level: 'faible', description: 'Temps de génération des bulletins un peu plus long.' }],
+    },
+    {
+      ...base, number: 3, title: 'Journaliser les consultations des dossiers des agents',
+      finding: "Rien ne garde la trace de qui consulte le dossier d'un agent.",
+      targetDate: day(3), status: 'non_demarre', scopeAll: true, instanceIds: [], owners: [{ teamId: teamIds.DAUSN!, serviceId: null }],
+      steps: [
+        { id: null, position: 1, label: 'Activer la journalisation des accès', status: 'non_demarre' },
+        { id: null, position: 2, label: 'Définir la durée de conservation des journaux avec le délégué à la protection des données', status: 'non_demarre' },
+      ],
+    },
+  ];
+  for (const fiche of hrFiches) await createFiche(db, hr.id, fiche, editor, createdHr);
+  for (const [months, title] of [[1, "Ateliers d'analyse de risques du portail RH"], [3, 'Présentation du plan d’action du portail RH au comité']] as const) {
+    await milestones.create(db, { planId: hr.id, dueDate: day(months), title, done: false }, loader, createdHr);
+  }
+
   // The demo lets every role in with the shown password alone; a real installation requires a second factor
   // for admins and the project team (the migration's default), which the sign-in page says in demo mode.
   await db('security_settings').where('id', 1).update({ totp_roles: '' });

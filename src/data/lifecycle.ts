@@ -5,7 +5,7 @@ import type { Actor } from '../domain/roles';
 import type { Status } from '../domain/statuses';
 import { recordAudit } from './audit';
 import { isUniqueViolation } from './errors';
-import { ownersOf } from './fiches';
+import { ownersOf, visibleTo } from './fiches';
 import { reads } from './reads';
 
 /** A condition of the decision that counts, followed as a fiche. */
@@ -29,12 +29,16 @@ export interface DecisionConditions {
 const latestSignature = (db: Knex, planId: number) =>
   db('signatures').where('plan_id', planId).orderBy([{ column: 'decided_on', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(1);
 
-/** The conditions of the homologation's decision that counts, with their owners: three reads whatever their number. */
-export async function decisionConditions(db: Knex, planId: number): Promise<DecisionConditions> {
+/**
+ * The conditions of the homologation's decision that counts, with their owners: three reads whatever their number.
+ * For a commune's staff, only the condition fiches whose scope touches its instances.
+ */
+export async function decisionConditions(db: Knex, planId: number, communeId: number | null = null): Promise<DecisionConditions> {
   const [decision, rows] = await reads(db,
     () => latestSignature(db, planId).select('id', 'outcome', 'decided_on', 'authority', 'signed').first(),
-    () => db('fiches').where('plan_id', planId).where('condition_of', latestSignature(db, planId).select('id'))
-      .select('id', 'number', 'title', 'finding', 'status', 'target_date').orderBy('number'),
+    (): Promise<{ id: number; number: number; title: string; finding: string; status: string; target_date: string | null }[]> =>
+      visibleTo(db('fiches').where('fiches.plan_id', planId).where('fiches.condition_of', latestSignature(db, planId).select('id')), db, communeId)
+        .select('fiches.id', 'fiches.number', 'fiches.title', 'fiches.finding', 'fiches.status', 'fiches.target_date').orderBy('fiches.number'),
   );
   const owners = await ownersOf(db, rows.map((r) => Number(r.id)));
   return {

@@ -23,20 +23,6 @@ export async function hasDemoHomologation(db: Knex): Promise<boolean> {
 }
 
 /**
- * @deprecated The homologation is the unit now: resolve it from the URL (src/web/scope.ts), or use
- * defaultHomologationId / organisationName. Kept, unchanged (the first homologation, created empty when there
- * is none), for the callers not rewritten yet (the plan settings page, the authorization test).
- */
-export async function currentPlan(db: Knex): Promise<Plan> {
-  let row = await db('plans').orderBy('id').first();
-  if (!row) {
-    await db('plans').insert({ title: "Plan d'action de l'homologation RGS", organisation: DEFAULT_ORGANISATION, reminder: '', is_demo: false });
-    row = await db('plans').orderBy('id').first();
-  }
-  return { id: row.id, title: row.title, organisation: row.organisation, reminder: row.reminder, isDemo: Boolean(row.is_demo) };
-}
-
-/**
  * Inside a transaction, waits for any other process filling the database at its first start, and keeps
  * others waiting until this transaction ends: an advisory lock on PostgreSQL; on SQLite, the write lock,
  * taken before anything is read (so the read is never stale when the transaction writes).

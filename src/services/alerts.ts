@@ -64,8 +64,13 @@ export async function scanAlerts(db: Knex, config: MailConfig, now: Date): Promi
   if (!settings.alertsEnabled) return result;
 
   // an archived homologation is kept as it was: no new alert on its fiches
+  const inForce = db('plans').whereNull('archived_at').select('id');
   const late = await db('fiches').whereNot('status', 'fait').whereNotNull('target_date').where('target_date', '<', today)
-    .whereIn('plan_id', db('plans').whereNull('archived_at').select('id'))
+    .whereIn('plan_id', inForce)
+    // a fiche carried over to a renewal is followed in the homologation still in force while the fiche it continues
+    // is unfinished there: one alert, not two for the same work (once that one is archived, the carried fiche alerts)
+    .whereNotExists(db('fiches as origin').select(db.raw('1')).whereRaw('origin.id = fiches.carried_from_id')
+      .whereNot('origin.status', 'fait').whereIn('origin.plan_id', inForce))
     .whereNotExists(db('alerts').select(db.raw('1')).whereRaw('alerts.fiche_id = fiches.id').whereRaw('alerts.target_date = fiches.target_date'))
     .select('id', 'target_date');
   for (const f of late) {

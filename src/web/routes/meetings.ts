@@ -106,7 +106,8 @@ export function meetingsRouter(ctx: AppContext): Router {
     ]);
     res.status(status).render('meetings/show', {
       title: meeting.title, meeting, agenda, decisions: decisions.filter((d) => d.ficheId === null || visibleFiches.has(d.ficheId)),
-      signatures: signatures.filter((s) => s.meetingId === meeting.id),
+      // a commune's staff read the conditions they may see in the agenda, not the decision's full text
+      signatures: signatures.filter((s) => s.meetingId === meeting.id).map((s) => (scope.restriction === null ? s : { ...s, conditions: '' })),
       order: normaliseOrder(meeting.sectionOrder), SECTION_TITLES,
       canEdit: scopeOf(res).canEdit,
       decision: forms.decision ?? { values: { ficheId: '', text: '' }, errors: {} },

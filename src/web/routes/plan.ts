@@ -27,7 +27,7 @@ export function planRouter(ctx: AppContext): Router {
       restriction === null ? communes.list(ctx.db) : communes.get(ctx.db, restriction).then((c) => (c ? [c] : [])),
       milestones.listWhere(ctx.db, 'plan_id', plan.id),
       listSignatures(ctx.db, plan.id),
-      decisionConditions(ctx.db, plan.id),
+      decisionConditions(ctx.db, plan.id, restriction),
       admin ? holdings(ctx.db, plan.id) : Promise.resolve(null),
       // expiry reminders are the Métropole's business, like late-fiche alerts
       restriction === null ? openReminders(ctx.db, plan.id) : Promise.resolve([]),
@@ -49,7 +49,8 @@ export function planRouter(ctx: AppContext): Router {
       scope,
       stateLabel: STATE_LABELS[scope.state], stateBadge: STATE_BADGES[scope.state], OUTCOME_LABELS,
       validity: plan.decision?.endsOn ? validityPhrase(plan.decision.endsOn, today) : null,
-      signatures,
+      // a commune's staff read the conditions they may see (the condition fiches touching their instances), not the decision's full text
+      signatures: restriction === null ? signatures : signatures.map((sig) => ({ ...sig, conditions: '' })),
       lifecycle,
       conditions: conditions.fiches.map((f) => ({ ...f, late: isLate(f, today), owner: ownersSummary(f.owners) })),
       lateConditions: lateConditions(conditions.fiches, today),
