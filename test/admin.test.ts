@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { DEMO_PASSWORD } from '../db/seeds/demo';
-import { ACCOUNTS, type Agent, csrfOf, formBody, freshApp, postForm, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, type Agent, csrfOf, formBody, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
 
 // ---- reading the admin pages the way a user (or a screen reader) does ----
 
@@ -288,6 +288,26 @@ describe('administration: reference tables', () => {
     expect(fieldError(res.text, 'communeId')).to.equal("Cette commune n'existe plus : choisissez-en une autre.");
     expect(fieldValue(res.text, 'name')).to.equal('Instance orpheline');
     expect(await count(t.db, 'instances')).to.equal(instances);
+  });
+
+  it('files a milestone under the homologation chosen, refusing none, an unknown one or an archived one next to the field', async () => {
+    const [milestones, audit] = [await count(t.db, 'milestones'), await count(t.db, 'audit_log')];
+    const none = await postForm(admin, '/admin/jalons/nouveau', '/admin/jalons', { title: 'Revue RH', dueDate: '2026-05-04' });
+    expect(none.status).to.equal(422);
+    expect(fieldError(none.text, 'planId')).to.equal("Choisissez l'homologation du jalon.");
+    expect(fieldValue(none.text, 'title')).to.equal('Revue RH');
+    const unknown = await postForm(admin, '/admin/jalons/nouveau', '/admin/jalons', { planId: '999999', title: 'Revue RH', dueDate: '2026-05-04' });
+    expect(fieldError(unknown.text, 'planId')).to.equal("Cette homologation n'existe pas : choisissez-en une autre.");
+    const [row] = await t.db('plans').insert({ title: 'Ancien portail', organisation: 'Métropole', reminder: '', is_demo: false, archived_at: NOW.toISOString(), archived_reason: 'manuel' }).returning('id');
+    const archived = Number(typeof row === 'object' ? row.id : row);
+    const refused = await postForm(admin, '/admin/jalons/nouveau', '/admin/jalons', { planId: String(archived), title: 'Revue RH', dueDate: '2026-05-04' });
+    expect(refused.status).to.equal(422);
+    expect(fieldError(refused.text, 'planId')).to.equal('Cette homologation est archivée ou expirée : son calendrier ne change plus.');
+    expect(await count(t.db, 'milestones')).to.equal(milestones);
+    expect(await count(t.db, 'audit_log')).to.equal(audit);
+    const hr = Number((await t.db('plans').where({ title: 'Homologation du portail RH' }).first()).id);
+    expect((await postForm(admin, '/admin/jalons/nouveau', '/admin/jalons', { planId: String(hr), title: 'Revue RH', dueDate: '2026-05-04' })).status).to.equal(303);
+    expect(Number((await t.db('milestones').where({ title: 'Revue RH' }).first()).plan_id)).to.equal(hr);
   });
 
   it('refuses a milestone dated 31 February, keeping the title, the date typed and the ticked box', async () => {
