@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { smtpMailer } from '../src/mail/transport';
 import { deliverDue } from '../src/mail/worker';
+import { createUser } from '../src/data/users';
+import { hashPassword } from '../src/security/passwords';
 import { scanAlerts } from '../src/services/alerts';
 import { ACCOUNTS, csrfOf, ficheIdByNumber, freshApp, NOW, signIn, type TestApp, textOf } from './helpers';
 import { startSmtp, tally } from './smtp';
@@ -97,5 +99,25 @@ describe('late-fiche alerts and their acknowledgement', function () {
     await viewer.post(`/alertes/${alert.id}/acquitter`).type('form').send({ _csrf: csrfOf(home.text) }).expect(403);
     expect((await t.db('alerts').where('id', alert.id).first()).acknowledged_at).to.equal(null);
     await viewer.get('/alertes/999999').expect(404);
+  });
+
+  it("lets the homologation's project team acknowledge, by its role there rather than the global one", async () => {
+    await scanAlerts(t.db, t.config.mail, NOW);
+    const alert = await t.db('alerts').orderBy('id').first();
+    // an editor in no owner team of the fiche, listed as committee (viewer) of the homologation: may not
+    await createUser(t.db, { email: 'redacteur@metropole.example.org', name: 'Rédacteur', role: 'editor', communeId: null, active: true, passwordHash: await hashPassword('une-longue-phrase-de-passe') }, { id: null, name: 'test' }, NOW);
+    const other = await t.db('users').where({ email: 'redacteur@metropole.example.org' }).first();
+    await t.db('plan_members').insert({ plan_id: 1, user_id: other.id, role: 'viewer' });
+    const listedViewer = await signIn(t.app, 'redacteur@metropole.example.org', 'une-longue-phrase-de-passe');
+    let page = await listedViewer.get(`/alertes/${alert.id}`).expect(200);
+    await listedViewer.post(`/alertes/${alert.id}/acquitter`).type('form').send({ _csrf: csrfOf(page.text) }).expect(403);
+    expect((await t.db('alerts').where('id', alert.id).first()).acknowledged_at).to.equal(null);
+    // the global viewer, listed as project team (editor) of the homologation: may
+    const viewerRow = await t.db('users').where({ email: ACCOUNTS.viewer }).first();
+    await t.db('plan_members').insert({ plan_id: 1, user_id: viewerRow.id, role: 'editor' });
+    const viewer = await signIn(t.app, ACCOUNTS.viewer);
+    page = await viewer.get(`/alertes/${alert.id}`).expect(200);
+    await viewer.post(`/alertes/${alert.id}/acquitter`).type('form').send({ _csrf: csrfOf(page.text) }).expect(303);
+    expect((await t.db('alerts').where('id', alert.id).first()).acknowledged_by).to.equal(viewerRow.id);
   });
 });

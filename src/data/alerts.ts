@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { isCommuneRole, type Role } from '../domain/roles';
 import { type AuditActor, recordAudit } from './audit';
+import { reads } from './reads';
 
 export interface Alert {
   id: number;
@@ -44,13 +45,21 @@ export async function getAlert(db: Knex, id: number): Promise<Alert | undefined>
   return (await listAlerts(db, { id, limit: 1 }))[0];
 }
 
-/** May this user acknowledge the alert: an editor or admin, or a member of one of the fiche's owner teams. */
+/**
+ * May this user acknowledge the alert: an admin; whoever edits the fiche's homologation (listed there as project
+ * team, or an editor not listed there); or a member of one of the fiche's owner teams. A global editor listed as a
+ * committee member (viewer) of the homologation does not, unless their team owns the fiche.
+ */
 export async function canAcknowledge(db: Knex, user: { id: number; role: string }, alert: Pick<Alert, 'ficheId'>): Promise<boolean> {
-  if (user.role === 'admin' || user.role === 'editor') return true;
+  if (user.role === 'admin') return true;
   if (isCommuneRole(user.role as Role)) return false;
-  const row = await db('team_members').where('user_id', user.id)
-    .whereIn('team_id', db('fiche_owners').where('fiche_id', alert.ficheId).select('team_id')).first();
-  return Boolean(row);
+  const planOfFiche = db('fiches').where('id', alert.ficheId).select('plan_id');
+  const [member, team] = await reads(db,
+    () => db('plan_members').where('user_id', user.id).whereIn('plan_id', planOfFiche).select('role').first(),
+    () => db('team_members').where('user_id', user.id).whereIn('team_id', db('fiche_owners').where('fiche_id', alert.ficheId).select('team_id')).first(),
+  );
+  const edits = member ? member.role === 'editor' : user.role === 'editor';
+  return edits || Boolean(team);
 }
 
 /** Records who acknowledged the alert; it is not sent again. False if it already was. */
