@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { DEMO_PASSWORD } from '../../db/seeds/demo';
-import { ACCOUNTS, type TestApp } from '../helpers';
+import { scanExpiryReminders } from '../../src/services/expiry-reminders';
+import { ACCOUNTS, NOW, type TestApp } from '../helpers';
 import { checkPage, signInWithMouse, startBrowserSession } from './browser';
 
 describe('in a real browser (chromium)', function () {
@@ -45,7 +46,7 @@ describe('in a real browser (chromium)', function () {
       await page.click('a:has-text("Ordre du jour (à imprimer)")');
       await checkPage(page, `${role}-ordre-du-jour`);
       if (role === 'admin') {
-        for (const url of ['/homologations/1/seances/nouvelle', '/admin', '/admin/securite', '/admin/supervision', '/admin/journal?action=login', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/journal', '/tableau-de-bord', '/homologations/1/fiches/nouvelle']) {
+        for (const url of ['/homologations/1/seances/nouvelle', '/admin', '/admin/securite', '/admin/supervision', '/admin/journal?action=login', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/journal', '/tableau-de-bord', '/homologations/1/fiches/nouvelle', '/homologations/nouvelle', '/homologations/1/parametres', '/homologations/1/membres', '/homologations/1/archiver']) {
           await page.goto(`${base}${url}`);
           await checkPage(page, `${role}${url.replace(/\//g, '-')}`);
         }
@@ -66,7 +67,8 @@ describe('in a real browser (chromium)', function () {
 
   it('creates a fiche with steps and side effects, adds a note that changes its status, and finds it in the plan', async () => {
     await signInWithMouse(page, base, ACCOUNTS.editor);
-    await page.click('nav a:has-text("Nouvelle fiche")');
+    await page.click('table a[href="/homologations/1"]');
+    await page.click('main a:has-text("Nouvelle fiche")');
     await checkPage(page, 'editeur-nouvelle-fiche');
     await page.fill('#number', '6');
     await page.fill('#title', 'Journaliser les accès au back office');
@@ -104,7 +106,7 @@ describe('in a real browser (chromium)', function () {
 
   it('prepares a meeting, holds it and records a decision', async () => {
     await signInWithMouse(page, base, ACCOUNTS.editor);
-    await page.goto(`${base}/seances/nouvelle`);
+    await page.goto(`${base}/homologations/1/seances/nouvelle`);
     await page.fill('#title', 'Comité de test');
     await page.fill('#date', '2026-04-20');
     await page.fill('#startTime', '16:00');
@@ -164,6 +166,48 @@ describe('in a real browser (chromium)', function () {
     await page.click('a:has-text("point d\'avancement pour Villeurbanne") >> nth=0');
     expect(await page.locator('main').innerText()).to.contain('Non envoyé');
     await checkPage(page, 'admin-courriel');
+  });
+
+  it("receives an expiring homologation's reminder, acknowledges it, and reads the organisation overview", async () => {
+    // the deck's homologation ends in 87 days: the scheduler's scan records its 3-month reminder and mails the team
+    await scanExpiryReminders(t.db, t.config.mail, NOW);
+    const reminder = await t.db('expiry_reminders').where({ plan_id: 1 }).whereNull('closed_at').first();
+    expect(reminder, 'un rappel ouvert').to.exist;
+    expect(Number((await t.db('outbox').where({ expiry_reminder_id: reminder.id }).count({ n: '*' }).first())!.n)).to.be.greaterThan(0);
+    await signInWithMouse(page, base, ACCOUNTS.editor);
+    const row = page.locator('table tr', { has: page.locator('a[href="/homologations/1"]') });
+    expect(await row.textContent()).to.contain('Expire bientôt').and.match(/expire dans \d+ jours/);
+    await page.click('table a[href="/homologations/1"]');
+    await checkPage(page, 'editeur-homologation-expire-bientot');
+    await page.click(`#rappels-echeance a[href="/homologations/1/rappels/${reminder.id}"]`);
+    await checkPage(page, 'editeur-rappel');
+    await page.click('button:has-text("Accuser réception du rappel")');
+    expect(await page.locator('main').innerText()).to.contain('Accusé de réception enregistré');
+    await page.click('nav a:has-text("Vue d\'ensemble")');
+    expect(await page.locator('main').textContent()).to.contain('Expire bientôt');
+    await checkPage(page, 'editeur-vue-ensemble');
+  });
+
+  it('prepares the renewal of a homologation: unfinished fiches carried over with their origin, done ones left behind', async () => {
+    const hr = await t.db('plans').where('title', 'like', '%RH%').first();
+    const fiches = await t.db('fiches').where({ plan_id: hr.id });
+    const unfinished = fiches.filter((f) => f.status !== 'fait');
+    await signInWithMouse(page, base, ACCOUNTS.editor);
+    await page.click(`table a[href="/homologations/${hr.id}"]`);
+    await page.fill('#renew-title', 'Portail RH — renouvellement (essai)');
+    await page.click('button:has-text("Préparer le renouvellement")');
+    await page.waitForURL(/\/homologations\/\d+$/);
+    expect(page.url()).not.to.match(new RegExp(`/homologations/${hr.id}$`));
+    expect(await page.locator('h1').innerText()).to.equal('Portail RH — renouvellement (essai)');
+    const main = await page.locator('main').innerText();
+    expect(main).to.contain(`Fiches actions (${unfinished.length})`).and.contain(`« ${hr.title} »`);
+    await checkPage(page, 'editeur-renouvellement');
+    await page.click('main table a >> nth=0');
+    expect(await page.locator('main').innerText()).to.contain('Reprise de la fiche n°');
+    // the renewed one links to it and offers no second renewal
+    await page.goto(`${base}/homologations/${hr.id}`);
+    expect(await page.locator('main').innerText()).to.contain('Renouvellement : « Portail RH — renouvellement (essai) »');
+    expect(await page.locator('button:has-text("Préparer le renouvellement")').count()).to.equal(0);
   });
 
   it('lets a commune agent see its contacts, and the editor the alerts', async () => {
@@ -228,7 +272,7 @@ describe('in a real browser (chromium)', function () {
 
   it('shows the errors and keeps what was typed when the fiche is invalid', async () => {
     await signInWithMouse(page, base, ACCOUNTS.editor);
-    await page.goto(`${base}/fiches/nouvelle`);
+    await page.goto(`${base}/homologations/1/fiches/nouvelle`);
     await page.fill('#number', '7');
     await page.fill('#finding', 'Constat saisi avant l’erreur');
     await page.fill('#steps-0-label', 'Action saisie avant l’erreur');
