@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { DashFiche, DashInstance } from '../domain/dashboard';
-import type { Status } from '../domain/statuses';
+import type { EnvironmentRef, Status } from '../domain/statuses';
 import { visibleTo } from './fiches';
 
 export interface DashboardData {
@@ -10,6 +10,8 @@ export interface DashboardData {
   teams: { id: number; name: string }[];
   services: { id: number; name: string }[];
   communes: { id: number; name: string }[];
+  /** The organisation's environments, in their order. */
+  environments: EnvironmentRef[];
   /** Steps done per fiche after each change, for the trend. */
   stepEvents: { ficheId: number; at: string; stepsDone: number }[];
 }
@@ -26,7 +28,7 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     .select('instances.id', 'instances.service_id', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name');
   instanceQuery.whereIn('instances.id', db('plan_instances').where('plan_id', planId).select('instance_id'));
   if (communeId !== null) instanceQuery.where('instances.commune_id', communeId);
-  const [fiches, steps, owners, effects, scope, instanceRows, milestones, teams, services, communes, audit] = await Promise.all([
+  const [fiches, steps, owners, effects, scope, instanceRows, milestones, teams, services, communes, audit, environments] = await Promise.all([
     db('fiches').whereIn('id', visible()).select('id', 'number', 'title', 'status', 'target_date', 'scope_all').orderBy('number'),
     db('steps').whereIn('fiche_id', visible()).select('fiche_id', 'label', 'status').orderBy(['fiche_id', 'position']),
     db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').whereIn('fiche_owners.fiche_id', visible())
@@ -40,6 +42,7 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     communeId === null ? db('communes').select('id', 'name').orderBy('name') : db('communes').where('id', communeId).select('id', 'name'),
     db('audit_log').where('entity_type', 'fiche').whereIn('action', ['create', 'update']).whereIn('entity_id', visible())
       .select('entity_id', 'at', 'after').orderBy('id'),
+    db('environments').select('code', 'label', 'position').orderBy(['position', 'label']),
   ]);
   const group = <T>(rows: T[], key: (r: T) => number) => {
     const map = new Map<number, T[]>();
@@ -72,6 +75,7 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     teams: teams.map((t) => ({ id: Number(t.id), name: t.name })),
     services: services.map((s) => ({ id: Number(s.id), name: s.name })),
     communes: communes.map((c) => ({ id: Number(c.id), name: c.name })),
+    environments: environments.map((e) => ({ code: String(e.code), label: String(e.label), position: Number(e.position) })),
     stepEvents: audit.flatMap((a) => {
       const after = a.after ? JSON.parse(a.after) : null;
       if (!after || !Array.isArray(after.steps)) return [];

@@ -23,6 +23,8 @@ export interface ScopeInstance {
   name: string;
   serviceName: string;
   environment: Environment;
+  /** The environment's label in the organisation's list (its code when no longer listed). */
+  environmentLabel: string;
   communeId: number | null;
   communeName: string | null;
 }
@@ -146,7 +148,8 @@ export async function getFiche(db: Knex, id: number, communeId: number | null = 
   const scopeQuery = db('instances')
     .join('services', 'services.id', 'instances.service_id')
     .leftJoin('communes', 'communes.id', 'instances.commune_id')
-    .select('instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
+    .leftJoin('environments', 'environments.code', 'instances.environment')
+    .select('instances.id', 'instances.name', 'instances.environment', 'environments.label as environment_label', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
     .orderBy(['services.position', 'instances.environment', 'instances.name']);
   if (!row.scope_all) scopeQuery.whereIn('instances.id', db('fiche_instances').select('instance_id').where('fiche_id', id));
   // "the whole perimeter": the instances of the fiche's homologation
@@ -174,7 +177,7 @@ export async function getFiche(db: Knex, id: number, communeId: number | null = 
     costSource: row.cost_source,
     scopeAll: Boolean(row.scope_all),
     scope: scope.map((s) => ({
-      id: s.id, name: s.name, serviceName: s.service_name, environment: s.environment,
+      id: s.id, name: s.name, serviceName: s.service_name, environment: s.environment, environmentLabel: s.environment_label ?? s.environment,
       communeId: s.commune_id ?? null, communeName: s.commune_name ?? null,
     })),
     owners: owners.get(id) ?? [],
@@ -408,12 +411,13 @@ export async function getFiches(db: Knex, ids: number[]): Promise<FicheDetail[]>
   const [rows, partScope, allInstances, owners, steps, effects, counts] = await reads(db,
     () => db('fiches').whereIn('id', idsQuery()).select('*').orderBy('number'),
     () => db('fiche_instances').join('instances', 'instances.id', 'fiche_instances.instance_id').join('services', 'services.id', 'instances.service_id')
-      .leftJoin('communes', 'communes.id', 'instances.commune_id').whereIn('fiche_instances.fiche_id', idsQuery())
-      .select('fiche_instances.fiche_id', 'instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
+      .leftJoin('communes', 'communes.id', 'instances.commune_id').leftJoin('environments', 'environments.code', 'instances.environment').whereIn('fiche_instances.fiche_id', idsQuery())
+      .select('fiche_instances.fiche_id', 'instances.id', 'instances.name', 'instances.environment', 'environments.label as environment_label', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
       .orderBy(['services.position', 'instances.environment', 'instances.name']),
     () => db('instances').join('services', 'services.id', 'instances.service_id').leftJoin('communes', 'communes.id', 'instances.commune_id')
+      .leftJoin('environments', 'environments.code', 'instances.environment')
       .join('plan_instances', 'plan_instances.instance_id', 'instances.id').whereIn('plan_instances.plan_id', db('fiches').whereIn('id', ids).distinct('plan_id'))
-      .select('plan_instances.plan_id as scope_plan_id', 'instances.id', 'instances.name', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
+      .select('plan_instances.plan_id as scope_plan_id', 'instances.id', 'instances.name', 'instances.environment', 'environments.label as environment_label', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
       .orderBy(['services.position', 'instances.environment', 'instances.name']),
     () => db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').leftJoin('services', 'services.id', 'fiche_owners.service_id')
       .whereIn('fiche_owners.fiche_id', idsQuery())
@@ -438,6 +442,7 @@ export async function getFiches(db: Knex, ids: number[]): Promise<FicheDetail[]>
   const countsBy = by(counts);
   const toScope = (s: Record<string, unknown>): ScopeInstance => ({
     id: Number(s.id), name: String(s.name), serviceName: String(s.service_name), environment: s.environment as Environment,
+    environmentLabel: String(s.environment_label ?? s.environment),
     communeId: s.commune_id === null ? null : Number(s.commune_id), communeName: (s.commune_name as string | null) ?? null,
   });
   return rows.map((row) => {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Environment } from '../domain/statuses';
+import type { Environment, EnvironmentRef } from '../domain/statuses';
 import { type AuditActor, recordAudit } from './audit';
 import { isForeignKeyViolation, isUniqueViolation } from './errors';
 
@@ -7,12 +7,15 @@ export interface Team { id: number; name: string; description: string }
 export interface Commune { id: number; name: string; inseeCode: string | null }
 export interface Service { id: number; name: string; description: string; position: number }
 export interface Instance {
-  id: number; serviceId: number; serviceName: string; environment: Environment; name: string;
+  id: number; serviceId: number; serviceName: string; environment: Environment; environmentLabel: string; name: string;
   teamId: number; teamName: string; communeId: number | null; communeName: string | null;
 }
 export interface Milestone { id: number; planId: number; dueDate: string; title: string; done: boolean }
+export interface EnvironmentRow extends EnvironmentRef { id: number }
 
-export type SaveResult = { ok: true; id: number } | { ok: false; reason: 'duplicate' | 'not_found' };
+/** A write refused by a check made inside its transaction: the field it concerns, the status and the French message. */
+export interface Refusal { field: string; status: 409 | 422; message: string }
+export type SaveResult = { ok: true; id: number } | { ok: false; reason: 'duplicate' | 'not_found' } | { ok: false; reason: 'refused'; refusal: Refusal };
 export type RemoveResult = { ok: true } | { ok: false; reason: 'in_use' | 'not_found' };
 
 export interface Repository<T extends { id: number }, I> {
@@ -36,6 +39,10 @@ interface Spec<T, I> {
   label: (value: T | I) => string;
   /** Follow-up writes of a creation, in its transaction. */
   afterCreate?: (trx: Knex.Transaction, id: number, input: I) => Promise<void>;
+  /** Checks made inside a creation's or an update's transaction, before the write (rows locked there stay so until the end). */
+  guard?: (trx: Knex.Transaction, input: I, before?: T) => Promise<Refusal | null>;
+  /** Checks made inside a deletion's transaction, before the delete: true when other rows still use this one. */
+  inUse?: (trx: Knex.Transaction, before: T) => Promise<boolean>;
 }
 
 /** One repository per reference table, every statement audited in the same transaction. */
@@ -57,6 +64,8 @@ function repository<T extends { id: number }, I>(spec: Spec<T, I>): Repository<T
     async create(db, input, actor, at) {
       try {
         return await db.transaction(async (trx) => {
+          const refusal = (await spec.guard?.(trx, input)) ?? null;
+          if (refusal) return { ok: false as const, reason: 'refused' as const, refusal };
           const [row] = await trx(spec.table).insert(spec.toRow(input)).returning('id');
           const id = Number(typeof row === 'object' ? row.id : row);
           await spec.afterCreate?.(trx, id, input);
@@ -74,6 +83,8 @@ function repository<T extends { id: number }, I>(spec: Spec<T, I>): Repository<T
         return await db.transaction(async (trx) => {
           const before = await get(trx, id);
           if (!before) return { ok: false as const, reason: 'not_found' as const };
+          const refusal = (await spec.guard?.(trx, input, before)) ?? null;
+          if (refusal) return { ok: false as const, reason: 'refused' as const, refusal };
           await trx(spec.table).where({ id }).update(spec.toRow(input));
           const after = await get(trx, id);
           await recordAudit(trx, { actor, at, action: 'update', entityType: spec.entityType, entityId: id, summary: spec.label(input), before, after });
@@ -89,6 +100,7 @@ function repository<T extends { id: number }, I>(spec: Spec<T, I>): Repository<T
         return await db.transaction(async (trx) => {
           const before = await get(trx, id);
           if (!before) return { ok: false as const, reason: 'not_found' as const };
+          if (await spec.inUse?.(trx, before)) return { ok: false as const, reason: 'in_use' as const };
           await trx(spec.table).where({ id }).delete();
           await recordAudit(trx, { actor, at, action: 'delete', entityType: spec.entityType, entityId: id, summary: spec.label(before), before });
           return { ok: true as const };
@@ -140,13 +152,15 @@ export const instances = repository<Instance, InstanceInput>({
       .join('services', 'services.id', 'instances.service_id')
       .join('teams', 'teams.id', 'instances.team_id')
       .leftJoin('communes', 'communes.id', 'instances.commune_id')
-      .select('instances.*', 'services.name as service_name', 'teams.name as team_name', 'communes.name as commune_name')
+      .leftJoin('environments', 'environments.code', 'instances.environment')
+      .select('instances.*', 'services.name as service_name', 'teams.name as team_name', 'communes.name as commune_name', 'environments.label as environment_label')
       .orderBy(['services.position', 'services.name', 'instances.environment', 'instances.name']),
   fromRow: (r) => ({
     id: Number(r.id),
     serviceId: Number(r.service_id),
     serviceName: String(r.service_name),
     environment: r.environment as Environment,
+    environmentLabel: String(r.environment_label ?? r.environment),
     name: String(r.name),
     teamId: Number(r.team_id),
     teamName: String(r.team_name),
@@ -155,6 +169,13 @@ export const instances = repository<Instance, InstanceInput>({
   }),
   toRow: (i) => ({ service_id: i.serviceId, environment: i.environment, name: i.name, team_id: i.teamId, commune_id: i.communeId }),
   label: (v) => v.name,
+  // The environment named must be in the list, its row share-locked until the end of the write: a deletion of
+  // that environment (which locks it for update) waits for this write and then sees the instance, or comes first
+  // and this write sees it gone.
+  guard: async (trx, input) => {
+    const env = await trx('environments').where('code', input.environment).forShare().first('id');
+    return env ? null : { field: 'environment', status: 422, message: "Cet environnement n'existe plus : choisissez-en un autre." };
+  },
   // A new instance of a service joins the perimeter of every homologation, not archived, that covers that service.
   afterCreate: async (trx, id, input) => {
     const plans = await trx('plan_instances').join('instances', 'instances.id', 'plan_instances.instance_id').join('plans', 'plans.id', 'plan_instances.plan_id')
@@ -184,4 +205,36 @@ export const milestones = repository<Milestone, MilestoneInput>({
 /** Instances a commune user may see: only its own commune's. */
 export async function instancesOfCommune(db: Knex, communeId: number): Promise<Instance[]> {
   return instances.listWhere(db, 'commune_id', communeId);
+}
+
+export interface EnvironmentInput { code: string; label: string; position: number }
+const countInstancesIn = async (trx: Knex.Transaction, code: string) =>
+  Number((await trx('instances').where('environment', code).count({ n: '*' }).first())?.n ?? 0);
+/**
+ * The organisation's environments. Instances name one by its code (a string, no foreign key): a deletion, and a
+ * change of code, lock the environment's row and count the instances using it in the same transaction; either is
+ * refused while one does (the label, what people read, may change at any time).
+ */
+export const environments = repository<EnvironmentRow, EnvironmentInput>({
+  table: 'environments',
+  entityType: 'environment',
+  select: (db) => db('environments').select('*').orderBy(['position', 'label']),
+  fromRow: (r) => ({ id: Number(r.id), code: String(r.code), label: String(r.label), position: Number(r.position) }),
+  toRow: (i) => ({ code: i.code, label: i.label, position: i.position }),
+  label: (v) => v.label,
+  guard: async (trx, input, before) => {
+    if (!before || before.code === input.code) return null;
+    await trx('environments').where('id', before.id).forUpdate().first('id');
+    const used = await countInstancesIn(trx, before.code);
+    return used ? { field: 'code', status: 409, message: `Le code ne peut pas changer : ${used} instance(s) sont dans cet environnement. Seul son libellé peut changer.` } : null;
+  },
+  inUse: async (trx, before) => {
+    await trx('environments').where('id', before.id).forUpdate().first('id');
+    return (await countInstancesIn(trx, before.code)) > 0;
+  },
+});
+
+/** The environments, in the list's order, for labels and columns: one statement. */
+export async function environmentList(db: Knex): Promise<EnvironmentRef[]> {
+  return (await environments.list(db)).map(({ code, label, position }) => ({ code, label, position }));
 }

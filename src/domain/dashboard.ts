@@ -1,5 +1,5 @@
 import { addDays, format, parseISO } from 'date-fns';
-import { type Environment, ENVIRONMENTS, type Status, STATUSES } from './statuses';
+import { type Environment, type EnvironmentRef, presentEnvironments, type Status, STATUSES } from './statuses';
 
 export interface DashFiche {
   id: number;
@@ -145,8 +145,13 @@ export function groupCounts<K>(fiches: readonly DashFiche[], keysOf: (f: DashFic
   return [...groups].map(([label, counts]) => ({ label, counts })).sort((a, b) => collator.compare(a.label, b.label));
 }
 
-export function byEnvironment(fiches: readonly DashFiche[], reach: Map<number, Reach>) {
-  return groupCounts(fiches, (f) => [...reach.get(f.id)!.environments], (e) => (e === 'prod' ? 'Production' : 'Recette'));
+/** Fiches by status for each environment their scope touches, in the organisation's order of environments. */
+export function byEnvironment(fiches: readonly DashFiche[], reach: Map<number, Reach>, environments: readonly EnvironmentRef[]) {
+  const present = presentEnvironments(environments, fiches.flatMap((f) => [...reach.get(f.id)!.environments]));
+  const labelOf = new Map(present.map((e) => [e.code, e.label]));
+  const order = new Map(present.map((e, i) => [e.label, i]));
+  return groupCounts(fiches, (f) => [...reach.get(f.id)!.environments], (e) => labelOf.get(e) ?? e)
+    .sort((a, b) => order.get(a.label)! - order.get(b.label)!);
 }
 
 export function byService(fiches: readonly DashFiche[], reach: Map<number, Reach>) {
@@ -181,5 +186,6 @@ export function stepsTrend(events: readonly { ficheId: number; at: string; steps
   });
 }
 
-export function isEnvironment(v: string): v is Environment { return (ENVIRONMENTS as readonly string[]).includes(v); }
+/** Whether a code is in the organisation's list of environments. */
+export function isEnvironment(v: string, environments: readonly EnvironmentRef[]): v is Environment { return environments.some((e) => e.code === v); }
 export function isStatusValue(v: string): v is Status { return (STATUSES as readonly string[]).includes(v); }

@@ -1,4 +1,4 @@
-import type { Environment } from './statuses';
+import { type Environment, type EnvironmentRef, presentEnvironments } from './statuses';
 
 export interface InstanceRow {
   id: number;
@@ -13,24 +13,43 @@ export interface InstanceRow {
 export interface PerimeterLine {
   serviceId: number;
   serviceName: string;
+  /** The default environments' counts (the agenda's sentence names them). */
   prod: number;
   recette: number;
   teams: string[];
   communes: string[];
 }
 
-/** Counts of instances per service and environment, with the teams that manage them. */
-export function perimeterLines(instances: readonly InstanceRow[]): PerimeterLine[] {
-  const lines = new Map<number, PerimeterLine>();
+function build(instances: readonly InstanceRow[]): { line: PerimeterLine; counts: Map<Environment, number> }[] {
+  const lines = new Map<number, { line: PerimeterLine; counts: Map<Environment, number> }>();
   for (const instance of instances) {
-    let line = lines.get(instance.serviceId);
-    if (!line) {
-      line = { serviceId: instance.serviceId, serviceName: instance.serviceName, prod: 0, recette: 0, teams: [], communes: [] };
-      lines.set(instance.serviceId, line);
+    let entry = lines.get(instance.serviceId);
+    if (!entry) {
+      entry = { line: { serviceId: instance.serviceId, serviceName: instance.serviceName, prod: 0, recette: 0, teams: [], communes: [] }, counts: new Map() };
+      lines.set(instance.serviceId, entry);
     }
-    line[instance.environment] += 1;
+    const { line, counts } = entry;
+    counts.set(instance.environment, (counts.get(instance.environment) ?? 0) + 1);
+    if (instance.environment === 'prod' || instance.environment === 'recette') line[instance.environment] += 1;
     if (!line.teams.includes(instance.teamName)) line.teams.push(instance.teamName);
     if (instance.communeName && !line.communes.includes(instance.communeName)) line.communes.push(instance.communeName);
   }
   return [...lines.values()];
+}
+
+/** Counts of instances per service and environment, with the teams that manage them. */
+export function perimeterLines(instances: readonly InstanceRow[]): PerimeterLine[] {
+  return build(instances).map((e) => e.line);
+}
+
+/**
+ * The perimeter as a table: one column per environment present among the instances, in the organisation's
+ * order, and for each service its counts in those columns.
+ */
+export function perimeterTable(instances: readonly InstanceRow[], environments: readonly EnvironmentRef[]): {
+  columns: EnvironmentRef[];
+  lines: (PerimeterLine & { counts: number[] })[];
+} {
+  const columns = presentEnvironments(environments, instances.map((i) => i.environment));
+  return { columns, lines: build(instances).map(({ line, counts }) => ({ ...line, counts: columns.map((c) => counts.get(c.code) ?? 0) })) };
 }

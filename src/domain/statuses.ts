@@ -20,9 +20,28 @@ export const SIDE_EFFECT_LEVELS = ['fort', 'faible'] as const;
 export type SideEffectLevel = (typeof SIDE_EFFECT_LEVELS)[number];
 export const SIDE_EFFECT_LABELS: Record<SideEffectLevel, string> = { fort: 'Fort', faible: 'Faible' };
 
-export const ENVIRONMENTS = ['prod', 'recette'] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
-export const ENVIRONMENT_LABELS: Record<Environment, string> = { prod: 'Production', recette: 'Recette' };
+/**
+ * An environment is the code of a row of the organisation's list (table environments: production and
+ * recette by default, then développement, préproduction, formation…); its label and order come from there.
+ */
+export type Environment = string;
+/** An environment's code: lowercase letters, digits and dashes, 10 at most. */
+export const ENVIRONMENT_CODE = /^[a-z0-9-]{1,10}$/;
+export interface EnvironmentRef { code: Environment; label: string; position: number }
+
+/** The label of a code in the organisation's list; the code itself when it is not (or no longer) there. */
+export function environmentLabel(environments: readonly EnvironmentRef[], code: Environment): string {
+  return environments.find((e) => e.code === code)?.label ?? code;
+}
+
+/** The environments present among the codes given, in the list's order; unknown codes last, by code. */
+export function presentEnvironments(environments: readonly EnvironmentRef[], codes: Iterable<Environment>): EnvironmentRef[] {
+  const present = new Set(codes);
+  const known = environments.filter((e) => present.has(e.code));
+  const unknown = [...present].filter((c) => !environments.some((e) => e.code === c)).sort()
+    .map((code) => ({ code, label: code, position: Number.MAX_SAFE_INTEGER }));
+  return [...known, ...unknown];
+}
 
 export function isStatus(value: unknown): value is Status {
   return typeof value === 'string' && (STATUSES as readonly string[]).includes(value);

@@ -2,14 +2,13 @@ import { format, parseISO } from 'date-fns';
 import { fr } from 'date-fns/locale';
 import { ownersByTeam, ownersSummary } from '../domain/fiche';
 import { ROLE_LABELS } from '../domain/roles';
-import { ENVIRONMENT_LABELS, SIDE_EFFECT_LABELS, STATUS_BADGES, STATUS_LABELS } from '../domain/statuses';
+import { SIDE_EFFECT_LABELS, STATUS_BADGES, STATUS_LABELS } from '../domain/statuses';
 
 /** Plain functions the views may call: formatting only, never a query. */
 export const viewHelpers = {
   STATUS_LABELS,
   STATUS_BADGES,
   SIDE_EFFECT_LABELS,
-  ENVIRONMENT_LABELS,
   ROLE_LABELS,
   ownersSummary,
   ownersByTeam,

@@ -5,10 +5,10 @@ import { getHomologation, homologationState, reminderMonths } from '../../data/h
 import { homologationChoices } from '../../data/plans';
 import { isReadOnly } from '../../domain/homologation';
 import { localDate } from '../../domain/schedule';
-import { communes, instances, milestones, type Repository, services, teams } from '../../data/referentials';
+import { communes, environments, instances, milestones, type Repository, services, teams } from '../../data/referentials';
 import { countAdmins, createUser, findUser, listUsers, updateUser, type User } from '../../data/users';
 import { isCommuneRole, ROLE_LABELS, ROLES } from '../../domain/roles';
-import { ENVIRONMENT_LABELS, ENVIRONMENTS } from '../../domain/statuses';
+import { ENVIRONMENT_CODE } from '../../domain/statuses';
 import { anonymizeUser, resetTotp, unfreeze, unusablePasswordHash } from '../../data/accounts';
 import { passwordLink } from '../../services/accounts';
 import { actor, requirePermission } from '../auth';
@@ -43,12 +43,23 @@ interface Entity<T extends { id: number }, I> {
   toValues: (item: T) => Values;
   columns: { label: string; value: (item: T) => string }[];
   duplicate: string;
+  /** The refusal of a deletion while other rows use this one, when more precise than the general one. */
+  inUse?: string;
+  /** Messages that depend on the database, replacing the schema's (the choices of a list, say). */
+  refineErrors?: (errors: FieldErrors, ctx: AppContext) => Promise<FieldErrors>;
 }
 
 const optionsOf = (repo: Repository<{ id: number; name: string }, unknown>, none?: string) => async (db: Knex) => [
   ...(none !== undefined ? [{ value: '', label: none }] : []),
   ...(await repo.list(db)).map((i) => ({ value: String(i.id), label: i.name })),
 ];
+
+/** "Choisissez l'environnement : production ou recette.", from the organisation's list. */
+async function environmentChoice(db: Knex): Promise<string> {
+  const labels = (await environments.list(db)).map((e) => e.label.toLocaleLowerCase('fr'));
+  const list = labels.length > 1 ? `${labels.slice(0, -1).join(', ')} ou ${labels.at(-1)}` : labels.join('');
+  return list ? `Choisissez l'environnement : ${list}.` : "Aucun environnement n'est défini : ajoutez-en un dans « Environnements ».";
+}
 
 const entity = <T extends { id: number }, I, S extends z.ZodType>(e: Omit<Entity<T, I>, 'schema' | 'toInput' | 'check'> & {
   schema: S;
@@ -105,18 +116,23 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
     fields: [
       { name: 'name', label: 'Nom', type: 'text', required: true },
       { name: 'serviceId', label: 'Service', type: 'select', required: true, options: optionsOf(services, '') },
-      { name: 'environment', label: 'Environnement', type: 'select', required: true, options: async () => [{ value: '', label: '' }, ...ENVIRONMENTS.map((e) => ({ value: e, label: ENVIRONMENT_LABELS[e] }))] },
+      {
+        name: 'environment', label: 'Environnement', type: 'select', required: true, hint: 'La liste se gère dans « Environnements ».',
+        options: async (db) => [{ value: '', label: '' }, ...(await environments.list(db)).map((e) => ({ value: e.code, label: e.label }))],
+      },
       { name: 'teamId', label: 'Équipe gestionnaire', type: 'select', required: true, options: optionsOf(teams, '') },
       { name: 'communeId', label: 'Commune', type: 'select', hint: 'Pour une instance communale, co-gérée avec la commune.', options: optionsOf(communes, 'Aucune (instance de la collectivité)') },
     ],
     schema: z.object({
       name: requiredText(150, "Saisissez le nom de l'instance."),
       serviceId: idString('Choisissez le service.'),
-      environment: z.enum(ENVIRONMENTS, { error: "Choisissez l'environnement : production ou recette." }),
+      // whether the environment is in the list is checked inside the save's transaction (repository guard)
+      environment: z.string().trim().regex(ENVIRONMENT_CODE, { error: "Choisissez l'environnement dans la liste." }), // message: refineErrors
       teamId: idString("Choisissez l'équipe qui gère l'instance."),
       communeId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une commune dans la liste.' }).transform((v) => (v ? Number(v) : null)),
     }),
     toInput: (d) => d,
+    refineErrors: async (errors, ctx) => (errors.environment ? { ...errors, environment: await environmentChoice(ctx.db) } : errors),
     check: async (d, ctx) => {
       const errors: FieldErrors = {};
       if (!(await services.get(ctx.db, d.serviceId))) errors.serviceId = "Ce service n'existe plus : choisissez-en un autre.";
@@ -128,10 +144,28 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
     columns: [
       { label: 'Service', value: (i) => i.serviceName },
       { label: 'Nom', value: (i) => i.name },
-      { label: 'Environnement', value: (i) => ENVIRONMENT_LABELS[i.environment] },
+      { label: 'Environnement', value: (i) => i.environmentLabel },
       { label: 'Équipe', value: (i) => i.teamName },
       { label: 'Commune', value: (i) => i.communeName ?? '—' },
     ],
+  }),
+  entity({
+    slug: 'environnements', title: 'Environnements', one: 'un environnement', repo: environments, duplicate: 'Un environnement porte déjà ce code ou ce libellé.',
+    inUse: "Impossible de supprimer : des instances sont dans cet environnement. Changez-les d'environnement d'abord.",
+    fields: [
+      { name: 'code', label: 'Code', type: 'text', required: true, hint: "Lettres minuscules, chiffres et tirets, 10 caractères au plus (par exemple preprod). Il ne peut plus changer tant qu'une instance est dans cet environnement." },
+      { name: 'label', label: 'Libellé', type: 'text', required: true, hint: 'Par exemple : Préproduction, Formation' },
+      { name: 'position', label: "Ordre d'affichage", type: 'number', hint: 'Les environnements sont présentés par ordre croissant (colonnes du périmètre, tableau de bord).' },
+    ],
+    schema: z.object({
+      code: z.string().trim().min(1, { error: "Saisissez le code de l'environnement." })
+        .regex(ENVIRONMENT_CODE, { error: 'Le code compte 10 caractères au plus : lettres minuscules sans accent, chiffres et tirets (par exemple preprod).' }),
+      label: requiredText(60, "Saisissez le libellé de l'environnement."),
+      position: z.string().trim().regex(/^\d{0,4}$/, { error: 'Saisissez un nombre entier.' }).transform((v) => Number(v || 0)),
+    }),
+    toInput: (d) => d,
+    toValues: (e) => ({ code: e.code, label: e.label, position: String(e.position) }),
+    columns: [{ label: 'Ordre', value: (e) => String(e.position) }, { label: 'Code', value: (e) => e.code }, { label: 'Libellé', value: (e) => e.label }],
   }),
   entity({
     slug: 'jalons', title: 'Jalons du calendrier', one: 'un jalon', repo: milestones, duplicate: 'Ce jalon existe déjà.',
@@ -325,12 +359,16 @@ export function adminRouter(ctx: AppContext): Router {
     const save = async (req: Request, res: Response, id?: number) => {
       const values = read(e.fields, req.body);
       const parsed = e.schema.safeParse(values);
-      if (!parsed.success) return renderForm(res, 422, { e, fields: e.fields, values, id, errors: fieldErrors(parsed.error) });
+      if (!parsed.success) {
+        const errors = fieldErrors(parsed.error);
+        return renderForm(res, 422, { e, fields: e.fields, values, id, errors: e.refineErrors ? await e.refineErrors(errors, ctx) : errors });
+      }
       const missing = e.check ? await e.check(parsed.data as never, ctx) : {};
       if (Object.keys(missing).length) return renderForm(res, 422, { e, fields: e.fields, values, id, errors: missing });
       const input = await e.toInput(parsed.data as never, ctx);
       const r = id === undefined ? await e.repo.create(ctx.db, input, actor(req), ctx.now()) : await e.repo.update(ctx.db, id, input, actor(req), ctx.now());
       if (!r.ok && r.reason === 'not_found') throw notFound();
+      if (!r.ok && r.reason === 'refused') return renderForm(res, r.refusal.status, { e, fields: e.fields, values, id, errors: { [r.refusal.field]: r.refusal.message } });
       if (!r.ok) return renderForm(res, 422, { e, fields: e.fields, values, id, errors: { [e.fields[0]!.name]: e.duplicate } });
       res.redirect(303, `/admin${base}`);
     };
@@ -360,7 +398,7 @@ export function adminRouter(ctx: AppContext): Router {
       if (r.reason === 'not_found') throw notFound();
       res.status(409).render('admin/delete', {
         title: `Supprimer ${e.one}`, entity: e, id: item.id, label: e.columns.map((c) => c.value(item)).join(' — '),
-        error: "Impossible de supprimer : d'autres éléments y font référence (instances, fiches ou comptes). Modifiez-les d'abord.",
+        error: e.inUse ?? "Impossible de supprimer : d'autres éléments y font référence (instances, fiches ou comptes). Modifiez-les d'abord.",
       });
     });
   }

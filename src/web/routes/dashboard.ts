@@ -6,7 +6,7 @@ import {
   isStatusValue, lateFiches, openStrongEffects, reachOf, readiness, READINESS_WEIGHTS, stepsTrend,
 } from '../../domain/dashboard';
 import { ownersSummary } from '../../domain/fiche';
-import { ENVIRONMENT_LABELS, STATUS_LABELS, STATUSES } from '../../domain/statuses';
+import { type EnvironmentRef, STATUS_LABELS, STATUSES } from '../../domain/statuses';
 import { listAlerts } from '../../data/alerts';
 import { barChart, lineChart, timeline } from '../charts';
 import type { AppContext } from '../context';
@@ -21,7 +21,7 @@ const EXPORTS = ['statuts', 'retards', 'a-venir', 'equipes', 'services', 'enviro
 type Export = (typeof EXPORTS)[number];
 
 /** Reads the filters from the URL; an unknown value is an error, not an empty dashboard that looks like good news. */
-function readFilters(req: Request, known: { teams: Set<number>; services: Set<number>; communes: Set<number> }): { filters: DashFilters; query: Record<string, string> } {
+function readFilters(req: Request, known: { teams: Set<number>; services: Set<number>; communes: Set<number>; environments: EnvironmentRef[] }): { filters: DashFilters; query: Record<string, string> } {
   const filters: DashFilters = {};
   const query: Record<string, string> = {};
   const id = (name: string, label: string, set: Set<number>) => {
@@ -36,7 +36,7 @@ function readFilters(req: Request, known: { teams: Set<number>; services: Set<nu
   filters.commune = id('commune', 'la commune', known.communes);
   const env = str(req.query.environnement);
   if (env) {
-    if (!isEnvironment(env)) throw new HttpError(400, `Filtre inconnu : l'environnement « ${env} » n'existe pas (valeurs possibles : prod, recette).`);
+    if (!isEnvironment(env, known.environments)) throw new HttpError(400, `Filtre inconnu : l'environnement « ${env} » n'existe pas (valeurs possibles : ${known.environments.map((e) => e.code).join(', ')}).`);
     filters.environment = env;
     query.environnement = env;
   }
@@ -59,6 +59,7 @@ export function dashboardRouter(ctx: AppContext): Router {
     const data = await loadDashboard(ctx.db, plan.id, restriction);
     const { filters, query } = readFilters(req, {
       teams: new Set(data.teams.map((t) => t.id)), services: new Set(data.services.map((s) => s.id)), communes: new Set(data.communes.map((c) => c.id)),
+      environments: data.environments,
     });
     const today = format(ctx.now(), 'yyyy-MM-dd');
     const reach = reachOf(data.fiches, data.instances);
@@ -71,7 +72,7 @@ export function dashboardRouter(ctx: AppContext): Router {
     const teamNames = new Map(data.teams.map((t) => [t.id, t.name]));
     const byTeam = groupCounts(fiches, (f) => f.owners.map((o) => o.teamId), (id) => teamNames.get(id) ?? '?');
     const byService = countByService(fiches, reach);
-    const byEnv = byEnvironment(fiches, reach);
+    const byEnv = byEnvironment(fiches, reach, data.environments);
     const matrix = communeMatrix(fiches, data.instances, reach);
     const strong = openStrongEffects(fiches);
     const shown = new Set(fiches.map((f) => f.id));
@@ -115,7 +116,7 @@ export function dashboardRouter(ctx: AppContext): Router {
       statusChart: barChart(STATUSES.map((s) => ({ label: STATUS_LABELS[s], value: statusCounts[s], css: `app-bar--${s}` }))),
       trendChart: lineChart(trend.map((t) => ({ month: t.month, value: t.done }))),
       timelineChart: timeline(calendar.slice(0, 60), today),
-      ENVIRONMENT_LABELS, STATUSES,
+      environments: data.environments, STATUSES,
     });
   });
 

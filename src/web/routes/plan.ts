@@ -2,11 +2,11 @@ import { format } from 'date-fns';
 import { Router } from 'express';
 import { listFiches } from '../../data/fiches';
 import { listSignatures } from '../../data/meetings';
-import { communes, instancesOfPlan, milestones } from '../../data/referentials';
+import { communes, environmentList, instancesOfPlan, milestones } from '../../data/referentials';
 import { decisionConditions, holdings, isEmptyDraft } from '../../data/lifecycle';
 import { isLate, ownersSummary } from '../../domain/fiche';
 import { defaultRenewalTitle, lateConditions, lifecycleOf } from '../../domain/lifecycle';
-import { perimeterLines } from '../../domain/perimeter';
+import { perimeterTable } from '../../domain/perimeter';
 import { OUTCOME_LABELS, STATE_BADGES, STATE_LABELS, validityPhrase } from '../../domain/homologation';
 import { actor } from '../auth';
 import { openReminders, thresholdText } from '../../data/expiry-reminders';
@@ -21,7 +21,7 @@ export function planRouter(ctx: AppContext): Router {
     const scope = scopeOf(res);
     const { restriction, hom: plan } = scope;
     const admin = actor(req).role === 'admin';
-    const [fiches, instanceList, communeList, milestoneList, signatures, conditions, held, reminders] = await Promise.all([
+    const [fiches, instanceList, communeList, milestoneList, signatures, conditions, held, reminders, environments] = await Promise.all([
       listFiches(ctx.db, plan.id, restriction),
       instancesOfPlan(ctx.db, plan.id, restriction),
       restriction === null ? communes.list(ctx.db) : communes.get(ctx.db, restriction).then((c) => (c ? [c] : [])),
@@ -31,6 +31,7 @@ export function planRouter(ctx: AppContext): Router {
       admin ? holdings(ctx.db, plan.id) : Promise.resolve(null),
       // expiry reminders are the Métropole's business, like late-fiche alerts
       restriction === null ? openReminders(ctx.db, plan.id) : Promise.resolve([]),
+      environmentList(ctx.db),
     ]);
     const today = format(ctx.now(), 'yyyy-MM-dd');
     const lifecycle = lifecycleOf(plan, today, scope.reminderMonths);
@@ -39,7 +40,8 @@ export function planRouter(ctx: AppContext): Router {
       title: plan.title,
       plan,
       restricted: restriction !== null,
-      perimeter: perimeterLines(instanceList),
+      // one column per environment present, in the organisation's order
+      perimeter: perimeterTable(instanceList, environments),
       instanceCount: instanceList.length,
       communes: communeList.filter((c) => communesWithInstances.has(c.id)).sort((a, b) => a.name.localeCompare(b.name, 'fr')),
       done: milestoneList.filter((m) => m.done),
