@@ -163,10 +163,11 @@ const POLICIES = {
   /** Those who edit the homologation: administrators, its editors (members, or by global role when not listed). */
   editor: signedIn(ownCommuneOnly(editsHomologation)),
   /**
-   * Acknowledging a late-fiche alert: admins, editors and members of the fiche's owner teams.
-   * In the demo the viewer is in no team: the same actors as 'editor'.
+   * Acknowledging a late-fiche alert: admins, the editors of the fiche's homologation (as listed there, else by global
+   * role) and members of the fiche's owner teams. The fixture's alert is on A's fiche and the viewer is in no team:
+   * the same actors as 'editor' on A (B's alert is the dedicated test above).
    */
-  alertAck: signedIn(only('admin', 'editor')),
+  alertAck: signedIn(editsHomologation),
   /** Administrators. */
   admin: signedIn(only('admin')),
   /** A commune's own pages (:communeId): administrators, and that commune's own roles. */
@@ -348,6 +349,7 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   ...referenceTable('services'),
   ...referenceTable('instances'),
   ...referenceTable('jalons'),
+  ...referenceTable('environnements'),
 };
 
 /** The generic pages of one reference table of the administration. */
@@ -591,6 +593,7 @@ async function prepare(t: TestApp): Promise<Fixtures> {
       services: { any: await lastId('services') },
       instances: { any: await lastId('instances') },
       jalons: { any: await lastId('milestones') },
+      environnements: { any: await lastId('environments') },
     },
   };
 }
@@ -842,9 +845,19 @@ describe('authorization matrix: every route × every actor', function () {
     await agent.get(`/seances/${NO_HOMOLOGATION}/invitation.ics`).expect(404);
   });
 
-  // Known gap, reported (src/data/alerts.ts canAcknowledge reads the global role only): today a global editor listed
-  // as a viewer of a homologation acknowledges the late-fiche alerts of its fiches (303), though it may not edit them.
-  it("a late-fiche alert of B is acknowledged by B's editors only, not by a global editor listed as B's viewer");
+  it("a late-fiche alert of B is acknowledged as B lists its people: not by a global editor listed as its viewer, but by a global viewer listed as its editor", async () => {
+    const db = shared.t.db;
+    const { ficheId } = shared.fx.homB;
+    await db('alerts').insert({ fiche_id: ficheId, target_date: '2026-01-31', created_at: NOW.toISOString(), last_sent_at: NOW.toISOString() });
+    const alert = Number((await db('alerts').where('fiche_id', ficheId).orderBy('id', 'desc').first()).id);
+    const refused = await send(shared, 'member_viewer', 'POST', `/alertes/${alert}/acquitter`, {});
+    expect(refused.status, describeAnswer(refused)).to.equal(403);
+    expect((await db('alerts').where('id', alert).first()).acknowledged_at).to.equal(null);
+    const accepted = await send(shared, 'member_editor', 'POST', `/alertes/${alert}/acquitter`, {});
+    expect(accepted.status, describeAnswer(accepted)).to.equal(303);
+    const row = await db('alerts').where('id', alert).first();
+    expect(Number(row.acknowledged_by)).to.equal(Number((await db('users').where({ email: MEMBER_ACCOUNTS.member_editor!.email }).first()).id));
+  });
 
   for (const route of Object.keys(MATRIX)) {
     const entry = entryOf(route);
