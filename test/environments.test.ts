@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
+import { countsPhrase } from '../src/domain/agenda';
 import { ACCOUNTS, type Agent, csrfOf, freshApp, postForm, signIn, type TestApp, textOf } from './helpers';
 
 // The organisation's list of environments (issue 12): an admin reference table; instances name one by its code;
@@ -110,6 +111,13 @@ describe('Environments: the organisation list', function () {
     const unknown = await admin.get('/homologations/1/tableau-de-bord?environnement=formation').expect(400);
     expect(textOf(unknown.text)).to.contain("l'environnement « formation » n'existe pas");
 
+    // the next meeting's live agenda: the perimeter section counts it, in the list's order, and covers this homologation only
+    const next = Number((await t.db('meetings').where({ plan_id: 1 }).whereNull('held_at').orderBy('starts_at').first()).id);
+    const agenda = textOf((await admin.get(`/homologations/1/seances/${next}/ordre-du-jour`).expect(200)).text);
+    expect(agenda).to.contain('Intranet , géré par PWN : 1 instance de préproduction, 1 instance de production et 1 instance de recette');
+    expect(agenda).to.contain('Extranet , géré par');
+    expect(agenda).not.to.contain('Portail RH , géré par');
+
     // the fiche form and a fiche's scope name it by its label
     const ficheForm = await admin.get('/homologations/1/fiches/nouvelle').expect(200);
     expect(textOf(ficheForm.text)).to.contain('Intranet préproduction (Préproduction)');
@@ -183,5 +191,15 @@ describe('Environments: the organisation list', function () {
     }
     expect(await t.db('environments').where('code', 'x').first()).to.equal(undefined);
     expect(await t.db('environments').where('id', env.id).first()).to.not.equal(undefined);
+  });
+});
+
+describe('Environments: the agenda sentence', () => {
+  it('reads a frozen agenda from before the list (production and recette only) as it did, and a newer one with every environment', () => {
+    const part = (n: number, label: string) => `${n} de ${label}`;
+    expect(countsPhrase({ prod: 14, recette: 16 }, part)).to.equal('14 de production et 16 de recette');
+    expect(countsPhrase({ prod: 1, recette: 0, environments: [{ label: 'Production', count: 1 }, { label: 'Recette', count: 0 }, { label: 'Formation', count: 2 }] }, part))
+      .to.equal('1 de production, 0 de recette et 2 de formation');
+    expect(countsPhrase({ prod: 0, recette: 0, environments: [{ label: 'Préproduction', count: 3 }] }, part)).to.equal('3 de préproduction');
   });
 });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PDFDocument from 'pdfkit';
-import type { Agenda, AgendaSection } from '../domain/agenda';
+import { type Agenda, type AgendaSection, environmentCounts } from '../domain/agenda';
 
 const fonts = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/@gouvfr/dsfr/dist/fonts');
 const BLUE = '#000091';
@@ -82,7 +82,7 @@ function body(doc: PDFKit.PDFDocument, s: AgendaSection, withChanges: boolean) {
       return para(doc, s.text || 'Nous sommes à votre écoute.', 16);
     case 'perimetre':
       para(doc, "L'homologation concerne les services suivants :");
-      list(doc, s.lines.map((l) => `${l.service}, géré par ${l.teams} : ${l.prod} en production, ${l.recette} en recette`));
+      list(doc, s.lines.map((l) => `${l.service}, géré par ${l.teams} : ${environmentCounts(l).map((e) => `${e.count} en ${e.label.toLocaleLowerCase('fr')}`).join(', ')}`));
       if (s.communes.length) {
         label(doc, 'Communes partenaires');
         para(doc, s.communes.join(', '));

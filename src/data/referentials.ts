@@ -7,7 +7,7 @@ export interface Team { id: number; name: string; description: string }
 export interface Commune { id: number; name: string; inseeCode: string | null }
 export interface Service { id: number; name: string; description: string; position: number }
 export interface Instance {
-  id: number; serviceId: number; serviceName: string; environment: Environment; environmentLabel: string; name: string;
+  id: number; serviceId: number; serviceName: string; environment: Environment; environmentLabel: string; environmentPosition: number; name: string;
   teamId: number; teamName: string; communeId: number | null; communeName: string | null;
 }
 export interface Milestone { id: number; planId: number; dueDate: string; title: string; done: boolean }
@@ -153,7 +153,7 @@ export const instances = repository<Instance, InstanceInput>({
       .join('teams', 'teams.id', 'instances.team_id')
       .leftJoin('communes', 'communes.id', 'instances.commune_id')
       .leftJoin('environments', 'environments.code', 'instances.environment')
-      .select('instances.*', 'services.name as service_name', 'teams.name as team_name', 'communes.name as commune_name', 'environments.label as environment_label')
+      .select('instances.*', 'services.name as service_name', 'teams.name as team_name', 'communes.name as commune_name', 'environments.label as environment_label', 'environments.position as environment_position')
       .orderBy(['services.position', 'services.name', 'instances.environment', 'instances.name']),
   fromRow: (r) => ({
     id: Number(r.id),
@@ -161,6 +161,8 @@ export const instances = repository<Instance, InstanceInput>({
     serviceName: String(r.service_name),
     environment: r.environment as Environment,
     environmentLabel: String(r.environment_label ?? r.environment),
+    // an environment no longer listed comes last
+    environmentPosition: r.environment_position === null || r.environment_position === undefined ? Number.MAX_SAFE_INTEGER : Number(r.environment_position),
     name: String(r.name),
     teamId: Number(r.team_id),
     teamName: String(r.team_name),

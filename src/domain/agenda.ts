@@ -27,6 +27,20 @@ export interface AgendaFiche {
   changes: string[];
 }
 
+/** The instances of a service in one environment, for the perimeter section. */
+export interface AgendaEnvironmentCount { label: string; count: number }
+
+/** A perimeter line's counts per environment; an agenda frozen before the organisation's list has production and recette only. */
+export function environmentCounts(line: { prod: number; recette: number; environments?: AgendaEnvironmentCount[] }): AgendaEnvironmentCount[] {
+  return line.environments ?? [{ label: 'Production', count: line.prod }, { label: 'Recette', count: line.recette }];
+}
+
+/** "14 instances de production et 16 instances de recette": each environment's count as `part` writes it, joined in French. */
+export function countsPhrase(line: { prod: number; recette: number; environments?: AgendaEnvironmentCount[] }, part: (count: number, label: string) => string): string {
+  const parts = environmentCounts(line).map((e) => part(e.count, e.label.toLocaleLowerCase('fr')));
+  return parts.length > 1 ? `${parts.slice(0, -1).join(', ')} et ${parts.at(-1)}` : parts.join('');
+}
+
 /** A condition of the homologation's decision, followed as a fiche. */
 export interface AgendaCondition {
   ficheId: number;
@@ -46,7 +60,8 @@ export type AgendaSection =
   | {
       key: 'perimetre';
       title: string;
-      lines: { service: string; prod: number; recette: number; teams: string }[];
+      /** prod and recette: the default environments (agendas frozen before the list); environments: every one present, in order. */
+      lines: { service: string; prod: number; recette: number; environments?: AgendaEnvironmentCount[]; teams: string }[];
       communes: string[];
       reminder: string;
     }
@@ -112,7 +127,7 @@ export interface AgendaInput {
   planReminder: string;
   meeting: { title: string; startsAt: string; endsAt: string; place: string; visioUrl: string; objective: string; reminder: string; questions: string; sectionOrder: string[] };
   previousMeeting: { title: string; startsAt: string } | null;
-  perimeter: { serviceName: string; prod: number; recette: number; teams: string[]; communes: string[] }[];
+  perimeter: { serviceName: string; prod: number; recette: number; environments?: AgendaEnvironmentCount[]; teams: string[]; communes: string[] }[];
   communes: string[];
   milestones: { dueDate: string; title: string; done: boolean }[];
   fiches: Omit<AgendaFiche, 'changes'>[];
@@ -143,7 +158,10 @@ export function buildAgenda(input: AgendaInput): Agenda {
     objectif: [{ key: 'objectif', title: SECTION_TITLES.objectif, text: m.objective }],
     perimetre: [{
       key: 'perimetre', title: SECTION_TITLES.perimetre,
-      lines: input.perimeter.map((l) => ({ service: l.serviceName, prod: l.prod, recette: l.recette, teams: l.teams.join(', ') + (l.communes.length ? ' et les communes' : '') })),
+      lines: input.perimeter.map((l) => ({
+        service: l.serviceName, prod: l.prod, recette: l.recette, ...(l.environments ? { environments: l.environments } : {}),
+        teams: l.teams.join(', ') + (l.communes.length ? ' et les communes' : ''),
+      })),
       communes: input.communes,
       reminder: m.reminder || input.planReminder,
     }],

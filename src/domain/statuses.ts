@@ -34,6 +34,12 @@ export function environmentLabel(environments: readonly EnvironmentRef[], code: 
   return environments.find((e) => e.code === code)?.label ?? code;
 }
 
+/** The environments of rows that carry their label and position (joined from the list), in the list's order. */
+export function environmentsOf(rows: readonly { environment: Environment; environmentLabel: string; environmentPosition: number }[]): EnvironmentRef[] {
+  const byCode = new Map(rows.map((r) => [r.environment, { code: r.environment, label: r.environmentLabel, position: r.environmentPosition }]));
+  return [...byCode.values()].sort((a, b) => a.position - b.position || a.label.localeCompare(b.label, 'fr'));
+}
+
 /** The environments present among the codes given, in the list's order; unknown codes last, by code. */
 export function presentEnvironments(environments: readonly EnvironmentRef[], codes: Iterable<Environment>): EnvironmentRef[] {
   const present = new Set(codes);

@@ -3,15 +3,15 @@ import type { Knex } from 'knex';
 import { getFiches, latestNotes, listFiches } from '../data/fiches';
 import { ficheStatesAt, type Meeting, notesSince, previousMeeting } from '../data/meetings';
 import type { Plan } from '../data/plans';
-import { communes, instances, milestones } from '../data/referentials';
+import { communes, instancesOfPlan, milestones } from '../data/referentials';
 import { type Agenda, type AgendaCondition, type AgendaFiche, buildAgenda } from '../domain/agenda';
 import { OUTCOME_LABELS } from '../domain/homologation';
 import { type DecisionConditions, decisionConditions } from '../data/lifecycle';
 import { changesSince } from '../domain/changes';
 import { isLate, ownersSummary, stepsProgress } from '../domain/fiche';
-import { perimeterLines } from '../domain/perimeter';
+import { perimeterTable } from '../domain/perimeter';
 import { localInstant } from '../domain/local-time';
-import { SIDE_EFFECT_LABELS, STATUS_LABELS } from '../domain/statuses';
+import { environmentsOf, SIDE_EFFECT_LABELS, STATUS_LABELS } from '../domain/statuses';
 import { reads } from '../data/reads';
 
 const dmy = (d: string | null) => (d ? d.split('-').reverse().join('/') : '—');
@@ -62,16 +62,18 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
     }
   }
   const [instanceList, communeList, milestoneList, decided] = await reads(db,
-    () => instances.list(db), () => communes.list(db), () => milestones.listWhere(db, 'plan_id', plan.id), () => decisionConditions(db, plan.id),
+    () => instancesOfPlan(db, plan.id), () => communes.list(db), () => milestones.listWhere(db, 'plan_id', plan.id), () => decisionConditions(db, plan.id),
   );
   const withInstances = new Set(instanceList.map((i) => i.communeId));
+  // the homologation's perimeter, one count per environment present, in the organisation's order
+  const perimeter = perimeterTable(instanceList, environmentsOf(instanceList));
   return buildAgenda({
     organisation: plan.organisation,
     planTitle: plan.title,
     planReminder: plan.reminder,
     meeting,
     previousMeeting: previous ?? null,
-    perimeter: perimeterLines(instanceList),
+    perimeter: perimeter.lines.map((l) => ({ ...l, environments: perimeter.columns.map((c, k) => ({ label: c.label, count: l.counts[k]! })) })),
     communes: communeList.filter((c) => withInstances.has(c.id)).map((c) => c.name).sort((a, b) => a.localeCompare(b, 'fr')),
     milestones: milestoneList,
     fiches,

@@ -1,5 +1,6 @@
 import { format, parseISO } from 'date-fns';
 import { fr } from 'date-fns/locale';
+import { countsPhrase } from '../domain/agenda';
 import { ownersByTeam, ownersSummary } from '../domain/fiche';
 import { ROLE_LABELS } from '../domain/roles';
 import { SIDE_EFFECT_LABELS, STATUS_BADGES, STATUS_LABELS } from '../domain/statuses';
@@ -12,6 +13,7 @@ export const viewHelpers = {
   ROLE_LABELS,
   ownersSummary,
   ownersByTeam,
+  countsPhrase,
   /** 2026-06-30 → 30/06/2026 */
   date(value: string | null | undefined): string {
     if (!value) return '—';
