@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
+import { environments, instances } from '../src/data/referentials';
 import { countsPhrase } from '../src/domain/agenda';
-import { ACCOUNTS, type Agent, csrfOf, freshApp, postForm, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, type Agent, csrfOf, ENGINE, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
 
 // The organisation's list of environments (issue 12): an admin reference table; instances name one by its code;
 // the homologation page's perimeter and the dashboard show one column / group per environment present, in order.
@@ -201,5 +202,55 @@ describe('Environments: the agenda sentence', () => {
     expect(countsPhrase({ prod: 1, recette: 0, environments: [{ label: 'Production', count: 1 }, { label: 'Recette', count: 0 }, { label: 'Formation', count: 2 }] }, part))
       .to.equal('1 de production, 0 de recette et 2 de formation');
     expect(countsPhrase({ prod: 0, recette: 0, environments: [{ label: 'Préproduction', count: 3 }] }, part)).to.equal('3 de préproduction');
+  });
+});
+
+describe('Environments: a deletion racing an instance save in it (row locks, PostgreSQL)', () => {
+  let t: TestApp;
+  let other: Knex;
+  const actor = { id: null, name: 'test' } as const;
+  const settledWithin = async (p: Promise<unknown>, ms: number) => {
+    let settled = false;
+    void p.then(() => { settled = true; }, () => { settled = true; });
+    await new Promise((r) => setTimeout(r, ms));
+    return settled;
+  };
+
+  beforeEach(async function () {
+    // SQLite runs one writing transaction at a time: the interleaving below cannot happen there
+    if (ENGINE !== 'postgresql') this.skip();
+    t = await freshApp();
+    other = t.openAnother();
+    await t.db('environments').insert({ code: 'preprod', label: 'Préproduction', position: 3 });
+  });
+  afterEach(async () => t?.close());
+
+  it('a deletion waits for an instance being saved in the environment, then refuses (in use)', async () => {
+    const env = await t.db('environments').where('code', 'preprod').first();
+    const { intranet, pwn } = await ids(t.db);
+    // an instance save in progress on another connection: its share lock on the environment held
+    const trx = await other.transaction();
+    await trx('environments').where('code', 'preprod').forShare().first('id');
+    const removal = environments.remove(t.db, Number(env.id), actor, NOW);
+    expect(await settledWithin(removal, 300), 'the deletion waits for the save').to.equal(false);
+    await trx('instances').insert({ service_id: intranet, environment: 'preprod', name: 'Intranet préproduction', team_id: pwn, commune_id: null });
+    await trx.commit();
+    expect(await removal).to.deep.equal({ ok: false, reason: 'in_use' });
+    expect(await t.db('environments').where('code', 'preprod').first()).to.not.equal(undefined);
+  });
+
+  it('an instance save waits for a deletion of its environment in progress, then is refused next to the field', async () => {
+    const env = await t.db('environments').where('code', 'preprod').first();
+    const { intranet, pwn } = await ids(t.db);
+    const trx = await other.transaction();
+    await trx('environments').where('id', env.id).forUpdate().first('id');
+    await trx('environments').where('id', env.id).delete();
+    const save = instances.create(t.db, { serviceId: intranet, environment: 'preprod', name: 'Intranet préproduction', teamId: pwn, communeId: null }, actor, NOW);
+    expect(await settledWithin(save, 300), 'the save waits for the deletion').to.equal(false);
+    await trx.commit();
+    const r = await save;
+    expect(r.ok).to.equal(false);
+    expect(r.ok === false && r.reason === 'refused' && r.refusal).to.deep.equal({ field: 'environment', status: 422, message: "Cet environnement n'existe plus : choisissez-en un autre." });
+    expect(await t.db('instances').where('environment', 'preprod').first()).to.equal(undefined);
   });
 });
