@@ -97,7 +97,7 @@ describe('in a real browser (chromium)', function () {
     expect(await page.locator('#historique').locator('..').innerText()).to.contain('Non démarré → En cours');
     await checkPage(page, 'editeur-point-ajoute');
 
-    await page.click('a:has-text("Plan d\'action") >> nth=0');
+    await page.click('.app-hom-nav a:has-text("Plan d\'action")');
     const row = page.locator('tr', { hasText: 'Journaliser les accès au back office' });
     expect(await row.textContent()).to.contain('En cours');
     await page.click('button:has-text("Se déconnecter")');
