@@ -843,6 +843,12 @@ describe('authorization matrix: every route × every actor', function () {
     expect(agenda.headers.location).to.equal(`/homologations/${homB.id}/seances/${homB.meetingIds[0]}/ordre-du-jour.pdf`);
     await agent.get(`/fiches/${NO_HOMOLOGATION}`).expect(404);
     await agent.get(`/seances/${NO_HOMOLOGATION}/invitation.ics`).expect(404);
+    // a Villeurbanne agent is not told which homologation (Bron's only) holds B's objects
+    for (const actor of COMMUNE_ROLES) {
+      const refused = await shared.agents[actor]!.get(`/fiches/${homB.ficheId}`).expect(403);
+      expect(refused.headers.location).to.equal(undefined);
+      await shared.agents[actor]!.get(`/seances/${homB.meetingIds[0]}`).expect(403);
+    }
   });
 
   it("a late-fiche alert of B is acknowledged as B lists its people: not by a global editor listed as its viewer, but by a global viewer listed as its editor", async () => {

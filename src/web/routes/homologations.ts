@@ -2,7 +2,7 @@ import { format } from 'date-fns';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import {
-  createHomologation, defaultHomologationId, type HomologationSummary, latestOrganisation, listHomologations, planOfObject, reminderMonths,
+  createHomologation, defaultHomologationId, type HomologationSummary, latestOrganisation, listHomologations, planOfObject, reminderMonths, touchesCommune,
 } from '../../data/homologations';
 import { instances as instanceRepo, type Instance, type Service, services as serviceRepo } from '../../data/referentials';
 import {
@@ -13,7 +13,7 @@ import { type Actor, communeRestriction } from '../../domain/roles';
 import type { Status } from '../../domain/statuses';
 import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
-import { HttpError, idParam, notFound } from '../errors';
+import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { type FieldErrors, fieldErrors, optionalText, requiredText, str, strings } from '../forms/fields';
 
 /** A homologation as the home page and the organisation dashboard show it. */
@@ -161,6 +161,9 @@ export function homologationsRouter(ctx: AppContext): Router {
     const id = idParam(req.params.id, what);
     const planId = await planOfObject(ctx.db, table, id);
     if (planId === null) throw notFound(what);
+    // a commune's staff are not told which homologation holds an object of one that does not touch their commune
+    const restriction = communeRestriction(actor(req));
+    if (restriction !== null && !(await touchesCommune(ctx.db, planId, restriction))) throw forbidden();
     const rest = req.path.slice(`/${segment}/${id}`.length);
     const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
     res.redirect(301, `/homologations/${planId}/${segment}/${id}${rest}${query}`);
