@@ -371,17 +371,27 @@ export async function addMember(db: Knex, planId: number, userId: number, role: 
   }
 }
 
+/**
+ * Takes a member's row before reading it (a no-op update: the row lock), so the "before" of the audit is the role
+ * the change replaces; with the member's name and the homologation's title. Undefined when not (or no longer) a member.
+ */
+async function takeMember(trx: Knex.Transaction, planId: number, userId: number) {
+  const taken = await trx('plan_members').where({ plan_id: planId, user_id: userId }).update({ role: trx.raw('??', ['role']) });
+  if (!taken) return undefined;
+  const [before, user, plan] = await reads(trx,
+    () => trx('plan_members').where({ plan_id: planId, user_id: userId }).select('role').first(),
+    () => trx('users').where({ id: userId }).select('name', 'email').first(),
+    () => trx('plans').where({ id: planId }).select('title').first(),
+  );
+  return { before, user, plan };
+}
+
 /** Changes a member's role; the update names the row, so a member removed meanwhile is 'not_found'. */
 export async function setMemberRole(db: Knex, planId: number, userId: number, role: MemberRole, actor: AuditActor, at: Date): Promise<MemberResult> {
   return db.transaction(async (trx): Promise<MemberResult> => {
-    // the row is taken before it is read: the "before" of the audit is the role this change replaced
-    const taken = await trx('plan_members').where({ plan_id: planId, user_id: userId }).update({ role: trx.raw('??', ['role']) });
+    const taken = await takeMember(trx, planId, userId);
     if (!taken) return { ok: false, reason: 'not_found' };
-    const [before, user, plan] = await reads(trx,
-      () => trx('plan_members').where({ plan_id: planId, user_id: userId }).select('role').first(),
-      () => trx('users').where({ id: userId }).select('name', 'email').first(),
-      () => trx('plans').where({ id: planId }).select('title').first(),
-    );
+    const { before, user, plan } = taken;
     await trx('plan_members').where({ plan_id: planId, user_id: userId }).update({ role });
     await recordAudit(trx, {
       actor, at, action: 'update', entityType: 'plan_member', entityId: planId, summary: memberSummary(user, role, String(plan.title)),
@@ -393,13 +403,9 @@ export async function setMemberRole(db: Knex, planId: number, userId: number, ro
 
 export async function removeMember(db: Knex, planId: number, userId: number, actor: AuditActor, at: Date): Promise<MemberResult> {
   return db.transaction(async (trx): Promise<MemberResult> => {
-    const taken = await trx('plan_members').where({ plan_id: planId, user_id: userId }).update({ role: trx.raw('??', ['role']) });
+    const taken = await takeMember(trx, planId, userId);
     if (!taken) return { ok: false, reason: 'not_found' };
-    const [before, user, plan] = await reads(trx,
-      () => trx('plan_members').where({ plan_id: planId, user_id: userId }).select('role').first(),
-      () => trx('users').where({ id: userId }).select('name', 'email').first(),
-      () => trx('plans').where({ id: planId }).select('title').first(),
-    );
+    const { before, user, plan } = taken;
     await trx('plan_members').where({ plan_id: planId, user_id: userId }).delete();
     await recordAudit(trx, {
       actor, at, action: 'delete', entityType: 'plan_member', entityId: planId,
