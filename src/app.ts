@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import session from 'express-session';
 import helmet from 'helmet';
 import { configurePassport, idleTimeout, requireAccountReady, requireSignIn } from './web/auth';
+import { passwordHasher } from './security/passwords';
 import type { AppContext } from './web/context';
 import { csrfProtection } from './web/csrf';
 import { HttpError } from './web/errors';
@@ -31,7 +32,11 @@ import { viewHelpers } from './web/view-helpers';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export function createApp(ctx: AppContext): express.Express {
+/** What createApp needs; the password hasher defaults to the production one. */
+export type AppDeps = Omit<AppContext, 'passwords'> & Partial<Pick<AppContext, 'passwords'>>;
+
+export function createApp(deps: AppDeps): express.Express {
+  const ctx: AppContext = { ...deps, passwords: deps.passwords ?? passwordHasher };
   const app = express();
   app.disable('x-powered-by');
   app.set('views', path.join(root, 'views'));

@@ -3,13 +3,16 @@ import { loadDemo } from '../db/seeds/demo';
 import type { Config } from './config';
 import { isEmpty, lockForFirstStart } from './data/plans';
 import { migrate } from './db';
+import { type PasswordHasher, passwordHasher } from './security/passwords';
 
 /**
  * Migrates, and outside production fills an empty database with the demonstration plan.
  * The demo is loaded in one transaction: a load interrupted (full disk, process killed) leaves the database
  * empty, not half-filled without accounts, and the next start loads it again.
  */
-export async function prepareDatabase(db: Knex, config: Pick<Config, 'demo'>, now: Date): Promise<{ demoLoaded: boolean }> {
+export async function prepareDatabase(
+  db: Knex, config: Pick<Config, 'demo'>, now: Date, passwords: PasswordHasher = passwordHasher,
+): Promise<{ demoLoaded: boolean }> {
   await migrate(db);
   let demoLoaded = false;
   if (config.demo) {
@@ -17,7 +20,7 @@ export async function prepareDatabase(db: Knex, config: Pick<Config, 'demo'>, no
       // Two processes starting together: the second waits, then finds the demo there.
       await lockForFirstStart(trx);
       if (!(await isEmpty(trx))) return false;
-      await loadDemo(trx, now);
+      await loadDemo(trx, now, passwords);
       return true;
     });
   }

@@ -13,7 +13,7 @@ import { createUser } from './data/users';
 import { connect, migrate } from './db';
 import { passwordProblem } from './domain/password';
 import { isCommuneRole, isRole, ROLES } from './domain/roles';
-import { hashPassword } from './security/passwords';
+import { passwordHasher } from './security/passwords';
 
 const HELP = `Usage : npm run cli -- <commande> [options]
 
@@ -126,7 +126,7 @@ async function userCreate(args: string[]): Promise<void> {
     const problem = passwordProblem(password, { email, name }, policy);
     if (problem) throw new CliError(`Mot de passe refusé : ${problem}`);
     const result = await createUser(
-      db, { email, name, role, communeId, active: true, passwordHash: await hashPassword(password) },
+      db, { email, name, role, communeId, active: true, passwordHash: await passwordHasher.hash(password) },
       { id: null, name: 'Ligne de commande' }, new Date(),
     );
     if (!result.ok) throw new CliError(`Un compte existe déjà avec l'adresse ${email}.`);

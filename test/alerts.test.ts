@@ -2,9 +2,8 @@ import { expect } from 'chai';
 import { smtpMailer } from '../src/mail/transport';
 import { deliverDue } from '../src/mail/worker';
 import { createUser } from '../src/data/users';
-import { hashPassword } from '../src/security/passwords';
 import { scanAlerts } from '../src/services/alerts';
-import { ACCOUNTS, csrfOf, ficheIdByNumber, freshApp, NOW, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, csrfOf, ficheIdByNumber, freshApp, NOW, signIn, type TestApp, textOf, TEST_PASSWORDS } from './helpers';
 import { startSmtp, tally } from './smtp';
 
 const DAY = 86_400_000;
@@ -105,7 +104,7 @@ describe('late-fiche alerts and their acknowledgement', function () {
     await scanAlerts(t.db, t.config.mail, NOW);
     const alert = await t.db('alerts').orderBy('id').first();
     // an editor in no owner team of the fiche, listed as committee (viewer) of the homologation: may not
-    await createUser(t.db, { email: 'redacteur@metropole.example.org', name: 'Rédacteur', role: 'editor', communeId: null, active: true, passwordHash: await hashPassword('une-longue-phrase-de-passe') }, { id: null, name: 'test' }, NOW);
+    await createUser(t.db, { email: 'redacteur@metropole.example.org', name: 'Rédacteur', role: 'editor', communeId: null, active: true, passwordHash: await TEST_PASSWORDS.hash('une-longue-phrase-de-passe') }, { id: null, name: 'test' }, NOW);
     const other = await t.db('users').where({ email: 'redacteur@metropole.example.org' }).first();
     await t.db('plan_members').insert({ plan_id: 1, user_id: other.id, role: 'viewer' });
     const listedViewer = await signIn(t.app, 'redacteur@metropole.example.org', 'une-longue-phrase-de-passe');

@@ -14,9 +14,8 @@ import { createMeeting, getMeeting, holdMeeting } from '../src/data/meetings';
 import { createUser, findUser } from '../src/data/users';
 import { endDateOf } from '../src/domain/homologation';
 import type { Actor, Role } from '../src/domain/roles';
-import { hashPassword } from '../src/security/passwords';
 import { liveAgenda } from '../src/services/agenda';
-import { ACCOUNTS, type Agent, csrfOf, ficheIdByNumber, formBody, freshApp, NOW, type TestApp } from './helpers';
+import { ACCOUNTS, type Agent, csrfOf, ficheIdByNumber, formBody, freshApp, NOW, type TestApp, TEST_PASSWORDS } from './helpers';
 
 /*
  * The authorization matrix: every route the app's router holds, for every kind of visitor.
@@ -497,7 +496,7 @@ async function prepare(t: TestApp): Promise<Fixtures> {
 
   // the commune administrator of Villeurbanne, when the demo has none
   if (!demoAccountOf('commune_admin')) {
-    testPasswordHash ??= hashPassword(CREATED_COMMUNE_ADMIN.password);
+    testPasswordHash ??= TEST_PASSWORDS.hash(CREATED_COMMUNE_ADMIN.password);
     const r = await createUser(db, {
       email: CREATED_COMMUNE_ADMIN.email, name: 'Lina Morel (test)', role: 'commune_admin', communeId: villeurbanne, active: true, passwordHash: await testPasswordHash,
     }, { id: null, name: 'Tests' }, NOW);
@@ -545,7 +544,7 @@ async function prepare(t: TestApp): Promise<Fixtures> {
   const communeAgent = await db('users').where({ email: ACCOUNTS.commune }).first();
   // an agent of another commune, for the delegated administration's "other" case
   const bronUser = await createUser(db, {
-    email: 'agent@bron.example.org', name: 'Agent de Bron (test)', role: 'commune', communeId: bron, active: true, passwordHash: await (testPasswordHash ??= hashPassword(CREATED_COMMUNE_ADMIN.password)),
+    email: 'agent@bron.example.org', name: 'Agent de Bron (test)', role: 'commune', communeId: bron, active: true, passwordHash: await (testPasswordHash ??= TEST_PASSWORDS.hash(CREATED_COMMUNE_ADMIN.password)),
   }, { id: null, name: 'Tests' }, NOW);
   if (!bronUser.ok) throw new Error("Création de l'agent de Bron impossible");
   const bronAgent = bronUser.id;
@@ -556,7 +555,7 @@ async function prepare(t: TestApp): Promise<Fixtures> {
   const members: Partial<Record<SignedIn, number>> = {};
   for (const [actor, account] of Object.entries(MEMBER_ACCOUNTS) as [SignedIn, { email: string; name: string }][]) {
     const r = await createUser(db, {
-      email: account.email, name: account.name, role: GLOBAL_ROLE[actor], communeId: null, active: true, passwordHash: await (testPasswordHash ??= hashPassword(CREATED_COMMUNE_ADMIN.password)),
+      email: account.email, name: account.name, role: GLOBAL_ROLE[actor], communeId: null, active: true, passwordHash: await (testPasswordHash ??= TEST_PASSWORDS.hash(CREATED_COMMUNE_ADMIN.password)),
     }, { id: null, name: 'Tests' }, NOW);
     if (!r.ok) throw new Error(`Création du compte ${account.email} impossible`);
     members[actor] = r.id;

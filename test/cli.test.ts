@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { communes } from '../src/data/referentials';
 import { migrate, openDatabase } from '../src/db';
-import { verifyPassword } from '../src/security/passwords';
+import { passwordHasher } from '../src/security/passwords';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const STRONG = 'cheval agrafe pile correcte';
@@ -89,8 +89,8 @@ describe('command line (src/cli.ts)', function () {
     expect({ email: row.email, name: row.name, role: row.role, communeId: row.commune_id, active: Boolean(row.active) })
       .to.deep.equal({ email: 'admin@collectivite.fr', name: 'Alice Durand', role: 'admin', communeId: null, active: true });
     expect(row.password_hash).to.match(/^\$argon2id\$/);
-    expect(await verifyPassword(row.password_hash, STRONG)).to.equal(true);
-    expect(await verifyPassword(row.password_hash, `${STRONG}\n`)).to.equal(false);
+    expect(await passwordHasher.verify(row.password_hash, STRONG)).to.equal(true);
+    expect(await passwordHasher.verify(row.password_hash, `${STRONG}\n`)).to.equal(false);
 
     const audit = await db('audit_log').where({ entity_type: 'user', entity_id: row.id });
     expect(audit).to.have.length(1);

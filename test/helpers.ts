@@ -9,6 +9,10 @@ import { createApp } from '../src/app';
 import { prepareDatabase } from '../src/bootstrap';
 import type { Config } from '../src/config';
 import { openDatabase, openPostgres } from '../src/db';
+import { argon2Hasher } from '../src/security/passwords';
+
+/** Real argon2id at the lowest cost: the tests' accounts sign in without spending 10 ms a check. */
+export const TEST_PASSWORDS = argon2Hasher({ memoryCost: 256, timeCost: 1, parallelism: 1 });
 
 /** The clock of every test: the demo plan's dates are placed around it. */
 export const NOW = new Date('2026-03-16T09:00:00.000Z');
@@ -41,7 +45,7 @@ async function templateFile(): Promise<string> {
       await admin.raw(`CREATE DATABASE ${name}`);
     });
     const db = openPostgres(pgUrlFor(name));
-    await prepareDatabase(db, { demo: true }, NOW);
+    await prepareDatabase(db, { demo: true }, NOW, TEST_PASSWORDS);
     await db.destroy();
     template = name;
     return name;
@@ -49,7 +53,7 @@ async function templateFile(): Promise<string> {
   const dir = mkdtempSync(path.join(tmpdir(), 'plan-template-'));
   const file = path.join(dir, 'template.sqlite');
   const db = openDatabase(file);
-  await prepareDatabase(db, { demo: true }, NOW);
+  await prepareDatabase(db, { demo: true }, NOW, TEST_PASSWORDS);
   await db.raw('PRAGMA wal_checkpoint(TRUNCATE)');
   await db.destroy();
   template = file;
@@ -130,7 +134,7 @@ export async function freshApp(overrides: Partial<Config> = {}, clock: () => Dat
   const db = open();
   const others: Knex[] = [];
   const config = testConfig({ dataDir, databaseFile, databaseUrl, ...overrides });
-  const app = createApp({ db, config, now: clock });
+  const app = createApp({ db, config, now: clock, passwords: TEST_PASSWORDS });
   return {
     app, db, dataDir, config,
     openAnother() {

@@ -6,8 +6,7 @@ import type { Config } from '../src/config';
 import { getFiche, updateFiche } from '../src/data/fiches';
 import { migrate } from '../src/db';
 import {
-  ACCOUNTS, type Agent, csrfOf, emptyDatabase, ENGINE, ficheIdByNumber, formBody, freshApp, NOW, PG_URL, postForm, signIn, type TestApp, textOf,
-} from './helpers';
+  ACCOUNTS, type Agent, csrfOf, emptyDatabase, ENGINE, ficheIdByNumber, formBody, freshApp, NOW, PG_URL, postForm, signIn, type TestApp, textOf, TEST_PASSWORDS, } from './helpers';
 
 /** The edit form of a fiche as a browser would post it back unchanged, to be altered by each test. */
 async function editBody(t: TestApp, agent: Agent, id: number) {
@@ -234,7 +233,7 @@ async function expectCompleteDemo(db: Knex, config: Config) {
   const deck = await db('plans').whereNull('previous_id').orderBy('id').first();
   expect((await db('fiches').where('plan_id', deck.id).orderBy('number').select('number')).map((f) => Number(f.number))).to.deep.equal([1, 2, 3, 4, 5]);
   expect(Number((await db('instances').count({ n: '*' }).first())!.n)).to.equal(38);
-  const app = createApp({ db, config, now: () => NOW });
+  const app = createApp({ db, config, now: () => NOW, passwords: TEST_PASSWORDS });
   const admin = await signIn(app, ACCOUNTS.admin);
   expect((await admin.get(`/homologations/${deck.id}`)).status).to.equal(200);
 }

@@ -7,7 +7,7 @@ import { createMeeting } from '../src/data/meetings';
 import { restrictAgenda } from '../src/domain/agenda';
 import { conditionTitle, defaultRenewalTitle, lifecycleOf } from '../src/domain/lifecycle';
 import type { Actor } from '../src/domain/roles';
-import { ACCOUNTS, type Agent, csrfOf, ENGINE, formBody, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, type Agent, csrfOf, ENGINE, formBody, freshApp, NOW, postForm, signIn, type TestApp, textOf, TEST_PASSWORDS } from './helpers';
 
 // The life cycle of a homologation (issue 12): the decision and its end date, its conditions followed as fiches,
 // the renewal, the replacement and the archive. The demo's homologation is decided on the clock's day, 16/03/2026.
@@ -259,7 +259,7 @@ describe(`the homologation's life cycle (${ENGINE})`, () => {
 
     it('makes exactly one renewal out of two concurrent requests through two app processes', async () => {
       const { hid } = await target(t);
-      const second = createApp({ db: t.openAnother(), config: t.config, now: () => NOW });
+      const second = createApp({ db: t.openAnother(), config: t.config, now: () => NOW, passwords: TEST_PASSWORDS });
       // another account: signing in again elsewhere would end the first session
       const agents = [editor, await signIn(second, ACCOUNTS.admin)];
       const tokens = await Promise.all(agents.map(async (a) => csrfOf((await a.get(`/homologations/${hid}`)).text)));

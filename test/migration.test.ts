@@ -4,8 +4,7 @@ import request from 'supertest';
 import { migrationSource } from '../db/migrations/index';
 import { createApp } from '../src/app';
 import { migrate } from '../src/db';
-import { hashPassword } from '../src/security/passwords';
-import { csrfOf, emptyDatabase, ENGINE, NOW, textOf } from './helpers';
+import { csrfOf, emptyDatabase, ENGINE, NOW, textOf, TEST_PASSWORDS } from './helpers';
 
 /** The migrations the previous main had: 001 to 005. */
 const PREVIOUS = ['001_initial', '002_meetings', '003_mail', '004_security', '005_throttle'];
@@ -50,7 +49,7 @@ async function fillAsPreviousMain(db: Knex) {
     await idOf(db, 'instances', { service_id: portal, environment: 'prod', name: 'Portail Bron', team_id: snu, commune_id: bron }),
     await idOf(db, 'instances', { service_id: portal, environment: 'recette', name: 'Portail Bron (recette)', team_id: snu, commune_id: bron }),
   ];
-  const passwordHash = await hashPassword(PASSWORD);
+  const passwordHash = await TEST_PASSWORDS.hash(PASSWORD);
   const viewer = await idOf(db, 'users', { email: 'comite@test.example.org', name: 'Sophie Comité', role: 'viewer', commune_id: null, password_hash: passwordHash, active: true, created_at: at });
   const editor = await idOf(db, 'users', { email: 'projet@test.example.org', name: 'Julien Projet', role: 'editor', commune_id: null, password_hash: passwordHash, active: true, created_at: at });
   await idOf(db, 'users', { email: 'agent@bron.example.org', name: 'Nadia Bron', role: 'commune', commune_id: bron, password_hash: passwordHash, active: true, created_at: at });
@@ -187,7 +186,7 @@ describe(`migration of a database made by the previous main (${ENGINE})`, functi
   });
 
   it('serves the homologation and its fiches to a signed-in user, and the old address of a fiche redirects there', async () => {
-    const app = createApp({ db, config: database.config, now: () => NOW });
+    const app = createApp({ db, config: database.config, now: () => NOW, passwords: TEST_PASSWORDS });
     const agent = request.agent(app);
     const page = await agent.get('/connexion').expect(200);
     await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email: 'comite@test.example.org', password: PASSWORD }).expect(302);

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { createUser } from '../src/data/users';
-import { hashPassword } from '../src/security/passwords';
-import { ACCOUNTS, ficheIdByNumber, freshApp, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, ficheIdByNumber, freshApp, signIn, type TestApp, textOf, TEST_PASSWORDS } from './helpers';
 
 describe('the plan page', () => {
   let t: TestApp;
@@ -56,7 +55,7 @@ describe('the plan page', () => {
   it('shows a commune without instances no homologation and no fiche, not even those on the whole perimeter', async () => {
     const [commune] = await t.db('communes').insert({ name: 'Commune sans instance' }).returning('id');
     const communeId = Number(typeof commune === 'object' ? commune.id : commune);
-    await createUser(t.db, { email: 'agent@sans-instance.example.org', name: 'Agent', role: 'commune', communeId, active: true, passwordHash: await hashPassword('une-longue-phrase-de-passe') }, { id: null, name: 'test' }, new Date());
+    await createUser(t.db, { email: 'agent@sans-instance.example.org', name: 'Agent', role: 'commune', communeId, active: true, passwordHash: await TEST_PASSWORDS.hash('une-longue-phrase-de-passe') }, { id: null, name: 'test' }, new Date());
     const agent = await signIn(t.app, 'agent@sans-instance.example.org', 'une-longue-phrase-de-passe');
     const home = textOf((await agent.get('/homologations').expect(200)).text);
     expect(home).to.contain('Aucune homologation pour l').and.not.contain(String((await t.db('plans').first()).title));

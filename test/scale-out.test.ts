@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { createApp } from '../src/app';
-import { ACCOUNTS, ENGINE, ficheIdByNumber, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, ENGINE, ficheIdByNumber, freshApp, NOW, postForm, signIn, type TestApp, textOf, TEST_PASSWORDS } from './helpers';
 
 // Several app processes behind a load balancer: each has its own connection pool; they share only the database.
 describe(`two app instances on one database (${ENGINE})`, () => {
@@ -10,7 +10,7 @@ describe(`two app instances on one database (${ENGINE})`, () => {
   after(() => t.close());
 
   it('share sessions and CSRF state, and see each other’s writes', async () => {
-    const second = createApp({ db: t.openAnother(), config: t.config, now: () => NOW });
+    const second = createApp({ db: t.openAnother(), config: t.config, now: () => NOW, passwords: TEST_PASSWORDS });
     // signed in through the first instance…
     const agent = await signIn(t.app, ACCOUNTS.editor);
     const cookie = agent.jar.getCookie('plan.sid', { domain: '127.0.0.1', path: '/', secure: false, script: false });
@@ -37,7 +37,7 @@ describe(`two app instances on one database (${ENGINE})`, () => {
   });
 
   it('keeps the version check across instances: a stale form from one is refused by the other', async () => {
-    const second = createApp({ db: t.openAnother(), config: t.config, now: () => NOW });
+    const second = createApp({ db: t.openAnother(), config: t.config, now: () => NOW, passwords: TEST_PASSWORDS });
     const viaFirst = await signIn(t.app, ACCOUNTS.editor);
     const viaSecond = await signIn(second, ACCOUNTS.admin);
     const id = await ficheIdByNumber(t.db, 4);

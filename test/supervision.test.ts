@@ -6,8 +6,7 @@ import { purgeSecurityEvents, SECURITY_ACTIONS } from '../src/data/audit';
 import { getSecuritySettings } from '../src/data/security-settings';
 import { suspendUser } from '../src/data/supervision';
 import { ROLES } from '../src/domain/roles';
-import { hashPassword } from '../src/security/passwords';
-import { ACCOUNTS, type Agent, csrfOf, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, type Agent, csrfOf, freshApp, NOW, postForm, signIn, type TestApp, textOf, TEST_PASSWORDS } from './helpers';
 
 const DAY = 86_400_000;
 const ago = (days: number) => new Date(NOW.getTime() - days * DAY).toISOString();
@@ -16,7 +15,7 @@ let passwordHash: Promise<string> | undefined;
 
 /** A user row written straight to the database, with the demo password. */
 async function insertUser(db: Knex, fields: { email: string; name: string; role?: string; [k: string]: unknown }): Promise<number> {
-  passwordHash ??= hashPassword(DEMO_PASSWORD);
+  passwordHash ??= TEST_PASSWORDS.hash(DEMO_PASSWORD);
   const [row] = await db('users').insert({
     role: 'editor', active: true, password_hash: await passwordHash, created_at: ago(400), ...fields,
   }).returning('id');

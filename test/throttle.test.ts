@@ -11,7 +11,7 @@ import { smtpMailer } from '../src/mail/transport';
 import { enrolTotp, FROZEN_FOR_GOOD } from '../src/data/accounts';
 import { purgeExpiredEvents } from '../src/mail/scheduler';
 import { newTotpSecret, totpCode } from '../src/security/totp';
-import { ACCOUNTS, csrfOf, freshApp, NOW, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, csrfOf, freshApp, NOW, type TestApp, textOf, TEST_PASSWORDS } from './helpers';
 import { startSmtp } from './smtp';
 
 /**
@@ -366,7 +366,7 @@ describe('throttling: forgotten password', function () {
 
   it('sends at most 3 links an hour to one address from one source, counted in the database across app processes, with the same answer beyond', async () => {
     // a second app process over the same database
-    const other = await listen(createApp({ db: t.openAnother(), config: t.config, now: () => clock }));
+    const other = await listen(createApp({ db: t.openAnother(), config: t.config, now: () => clock, passwords: TEST_PASSWORDS }));
     try {
       const answers = [];
       for (let i = 0; i < 6; i++) answers.push(await ask(i % 2 ? other : server, '127.0.0.2', ACCOUNTS.viewer));

@@ -9,7 +9,7 @@ import { addMember, createHomologation, getHomologation } from '../../src/data/h
 import { renewHomologation } from '../../src/data/lifecycle';
 import { liveAgenda } from '../../src/services/agenda';
 import type { Actor, Role } from '../../src/domain/roles';
-import { hashPassword } from '../../src/security/passwords';
+import { type PasswordHasher, passwordHasher } from '../../src/security/passwords';
 import { loadMailConfig } from '../../src/config';
 import { createContact } from '../../src/data/contacts';
 import { periodOf } from '../../src/domain/schedule';
@@ -44,7 +44,7 @@ const loader: AuditActor = { id: null, name: 'Chargement du plan de démonstrati
  * Loads the demonstration plan, modelled on a Métropole's committee deck, with dates
  * placed around `now` so that the calendar, the late marks and the coming dates mean something.
  */
-export async function loadDemo(db: Knex, now: Date): Promise<void> {
+export async function loadDemo(db: Knex, now: Date, passwords: PasswordHasher = passwordHasher): Promise<void> {
   const day = (months: number, days = 0) => format(addDays(addMonths(now, months), days), 'yyyy-MM-dd');
 
   const [plan] = await db('plans').insert({
@@ -105,7 +105,7 @@ export async function loadDemo(db: Knex, now: Date): Promise<void> {
   await db('plan_instances').insert((await db('instances').select('id')).map((i: { id: number }) => ({ plan_id: planId, instance_id: i.id })));
 
   const users: Record<string, Actor> = {};
-  const passwordHash = await hashPassword(DEMO_PASSWORD);
+  const passwordHash = await passwords.hash(DEMO_PASSWORD);
   for (const account of DEMO_ACCOUNTS) {
     const communeId = account.commune ? communeIds[account.commune]! : null;
     const r = await createUser(db, { email: account.email, name: account.name, role: account.role, communeId, active: true, passwordHash }, loader, now);

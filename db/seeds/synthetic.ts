@@ -1,6 +1,6 @@
 import { addDays, format } from 'date-fns';
 import type { Knex } from 'knex';
-import { hashPassword } from '../../src/security/passwords';
+import { passwordHasher } from '../../src/security/passwords';
 
 /** Small seeded PRNG (mulberry32), so a synthetic plan is the same at every run. */
 function prng(seed: number) {
@@ -103,7 +103,7 @@ export async function generateSyntheticPlan(
     await bulk(trx, 'plan_instances', instanceIds.map((instanceId) => ({ plan_id: planId, instance_id: instanceId })));
     const { fiches, ficheIds } = await insertFiches(trx, planId, { fiches: o.fiches, steps: o.steps, scopeFrom: instanceIds, teamIds, rnd, day, iso });
 
-    const hash = await hashPassword(SYNTHETIC_PASSWORD);
+    const hash = await passwordHasher.hash(SYNTHETIC_PASSWORD);
     const roles = ['admin', 'editor', 'viewer', 'commune'] as const;
     await bulk(trx, 'users', roles.map((role) => ({
       email: `${role}@synthetique.example.org`, name: `Compte ${role}`, role, commune_id: role === 'commune' ? communeIds[0] : null,

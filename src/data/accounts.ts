@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { hashPassword, verifyPassword } from '../security/passwords';
+import type { PasswordHasher } from '../security/passwords';
 import { newRecoveryCodes, normaliseRecoveryCode, sha256 } from '../security/totp';
 import { type AuditActor, recordAudit } from './audit';
 import type { SecuritySettings } from './security-settings';
@@ -176,21 +176,21 @@ export async function sessionTokenOf(db: Knex, userId: number): Promise<string |
 // ---- passwords ----
 
 /** Whether the password is the current one or one of the last `history` ones. */
-export async function passwordReused(db: Knex, userId: number, password: string, history: number): Promise<boolean> {
+export async function passwordReused(db: Knex, passwords: PasswordHasher, userId: number, password: string, history: number): Promise<boolean> {
   if (history <= 0) return false;
   const current = await db('users').where('id', userId).select('password_hash').first();
   const past = await db('password_history').where('user_id', userId).orderBy('id', 'desc').limit(history).select('password_hash');
   for (const h of [current?.password_hash, ...past.map((p: { password_hash: string }) => p.password_hash)]) {
-    if (h && (await verifyPassword(h, password))) return true;
+    if (h && (await passwords.verify(h, password))) return true;
   }
   return false;
 }
 
 /** Sets a new password, keeping the previous one in the history, and unfreezes the account. */
 export async function changePassword(
-  db: Knex, userId: number, password: string, settings: SecuritySettings, actor: AuditActor, at: Date, summary: string,
+  db: Knex, passwords: PasswordHasher, userId: number, password: string, settings: SecuritySettings, actor: AuditActor, at: Date, summary: string,
 ): Promise<void> {
-  const hash = await hashPassword(password);
+  const hash = await passwords.hash(password);
   await db.transaction(async (trx) => {
     const previous = await trx('users').where('id', userId).select('password_hash').first();
     if (previous?.password_hash && !String(previous.password_hash).startsWith('!')) {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Actor, Role } from '../domain/roles';
 import { type AuditActor, recordAudit } from './audit';
 import { isUniqueViolation } from './errors';
+import { auditedWrite, insertedId } from './write';
 
 export interface User extends Actor {
   active: boolean;
@@ -86,22 +87,16 @@ type Created = { ok: true; id: number } | { ok: false; reason: 'duplicate' };
 export async function createUser(
   db: Knex, input: UserInput & { passwordHash: string }, actor: AuditActor, at: Date,
 ): Promise<Created> {
-  try {
-    return await db.transaction(async (trx) => {
-      const [row] = await trx('users').insert({
-        email: normaliseEmail(input.email), name: input.name, role: input.role, commune_id: input.communeId,
-        active: input.active, password_hash: input.passwordHash, created_at: at.toISOString(),
-        password_changed_at: input.passwordHash.startsWith('!') ? null : at.toISOString(),
-      }).returning('id');
-      const id = Number(typeof row === 'object' ? row.id : row);
-      if (input.teamId) await trx('team_members').insert({ team_id: input.teamId, user_id: id });
-      await recordAudit(trx, { actor, at, action: 'create', entityType: 'user', entityId: id, summary: input.email, after: await findUser(trx, id) });
-      return { ok: true as const, id };
-    });
-  } catch (err) {
-    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate' };
-    throw err;
-  }
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
+    const id = insertedId(await trx('users').insert({
+      email: normaliseEmail(input.email), name: input.name, role: input.role, commune_id: input.communeId,
+      active: input.active, password_hash: input.passwordHash, created_at: at.toISOString(),
+      password_changed_at: input.passwordHash.startsWith('!') ? null : at.toISOString(),
+    }).returning('id'));
+    if (input.teamId) await trx('team_members').insert({ team_id: input.teamId, user_id: id });
+    await audit({ action: 'create', entityType: 'user', entityId: id, summary: input.email, after: await findUser(trx, id) });
+    return { ok: true as const, id };
+  }, { unique: { ok: false as const, reason: 'duplicate' as const } });
 }
 
 export async function updateUser(

@@ -1,14 +1,25 @@
 import { hash, verify } from '@node-rs/argon2';
 
-// argon2id with the library's defaults (19 MiB, 2 passes), the OWASP-recommended floor.
-export function hashPassword(password: string): Promise<string> {
-  return hash(password);
+/** Hashes and checks passwords. Injected (AppContext.passwords, prepareDatabase) so tests can use a cheap one. */
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /** False for a wrong password and for a hash it cannot read (never throws). */
+  verify(passwordHash: string, password: string): Promise<boolean>;
 }
 
-export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
-  try {
-    return await verify(passwordHash, password);
-  } catch {
-    return false;
-  }
+/** argon2id with given costs; `verify` reads the costs from the stored hash, whatever made it. */
+export function argon2Hasher(options: { memoryCost?: number; timeCost?: number; parallelism?: number } = {}): PasswordHasher {
+  return {
+    hash: (password) => hash(password, options),
+    async verify(passwordHash, password) {
+      try {
+        return await verify(passwordHash, password);
+      } catch {
+        return false;
+      }
+    },
+  };
 }
+
+// argon2id with the library's defaults (19 MiB, 2 passes), the OWASP-recommended floor: the one the app runs with.
+export const passwordHasher: PasswordHasher = argon2Hasher();

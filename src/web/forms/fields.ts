@@ -51,3 +51,26 @@ export const isoDate = (missing: string) =>
 
 export const idString = (missing: string) =>
   z.string().regex(/^\d{1,9}$/, { error: missing }).transform(Number);
+
+/** The one e-mail rule of every form (accounts, contacts, members, decision authority). */
+export const emailAddress = (missing: string) =>
+  z.string().trim().min(1, { error: missing }).max(254, { error: '254 caractères au maximum.' })
+    .pipe(z.email({ error: 'Saisissez une adresse électronique valide (par exemple prenom.nom@exemple.fr).' }));
+
+/** A form's fields as typed (strings), to show them again next to the errors. */
+export type FormValues<S extends z.ZodObject> = { [K in keyof S['shape']]: string };
+
+export type ParsedForm<S extends z.ZodObject> =
+  | { ok: true; data: z.output<S>; values: FormValues<S> }
+  | { ok: false; errors: FieldErrors; values: FormValues<S> };
+
+/**
+ * Reads the fields a schema names from a request body (each as one string, whatever was sent) and checks them:
+ * the parsed data, or one French message per field; the typed values either way, to fill the form again.
+ */
+export function parseForm<S extends z.ZodObject>(schema: S, body: unknown): ParsedForm<S> {
+  const source = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const values = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, str(source[k])])) as FormValues<S>;
+  const parsed = schema.safeParse(values);
+  return parsed.success ? { ok: true, data: parsed.data, values } : { ok: false, errors: fieldErrors(parsed.error), values };
+}

@@ -7,7 +7,6 @@ import { getSecuritySettings } from '../../data/security-settings';
 import { sourceOf } from '../../data/throttle';
 import { findUser } from '../../data/users';
 import { passwordProblem } from '../../domain/password';
-import { verifyPassword } from '../../security/passwords';
 import { newTotpSecret, qrSvg, totpUri, verifyTotp } from '../../security/totp';
 import { freezeNotifier } from '../../services/accounts';
 import { actor } from '../auth';
@@ -63,15 +62,15 @@ export function accountRouter(ctx: AppContext): Router {
     const confirm = str(req.body.confirm);
     const creds = (await credentialsOf(ctx.db, me.id))!;
     const errors: Record<string, string> = {};
-    const right = await guarded(req, () => verifyPassword(creds.passwordHash, current));
+    const right = await guarded(req, () => ctx.passwords.verify(creds.passwordHash, current));
     if (right === null) return passwordPage(req, res, 429, { current: TOO_MANY });
     if (!right) errors.current = 'Le mot de passe actuel est incorrect.';
     const problem = passwordProblem(password, { email: me.email, name: me.name }, settings.password)
       ?? (password !== confirm ? 'Les deux saisies ne sont pas identiques.' : null)
-      ?? ((await passwordReused(ctx.db, me.id, password, settings.password.history)) ? `Choisissez un mot de passe différent de vos ${settings.password.history} précédents.` : null);
+      ?? ((await passwordReused(ctx.db, ctx.passwords, me.id, password, settings.password.history)) ? `Choisissez un mot de passe différent de vos ${settings.password.history} précédents.` : null);
     if (problem) errors.password = problem;
     if (Object.keys(errors).length) return passwordPage(req, res, 422, errors);
-    await changePassword(ctx.db, me.id, password, settings, me, ctx.now(), 'Mot de passe changé par son titulaire');
+    await changePassword(ctx.db, ctx.passwords, me.id, password, settings, me, ctx.now(), 'Mot de passe changé par son titulaire');
     req.session.mustChangePassword = false;
     await passwordPage(req, res, 200, {}, true);
   });

@@ -10,7 +10,6 @@ import { getSecuritySettings } from '../../data/security-settings';
 import { hit, purgeThrottle, sourceOf, unhit } from '../../data/throttle';
 import { findCredentials, findCredentialsById, findUser, type User } from '../../data/users';
 import { passwordExpired, passwordProblem } from '../../domain/password';
-import { hashPassword, verifyPassword } from '../../security/passwords';
 import { sha256, verifyTotp } from '../../security/totp';
 import { freezeNotifier, passwordLink } from '../../services/accounts';
 import type { AppContext } from '../context';
@@ -20,9 +19,6 @@ import { str } from '../forms/fields';
 function safeReturn(value: unknown): string {
   return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/homologations';
 }
-
-// Compared against when the e-mail is unknown, so the answer takes as long either way.
-const decoyHash = hashPassword('mot-de-passe-leurre-jamais-valide');
 
 /** One message for every refusal: it never tells whether the account exists, is frozen or suspended. */
 const REFUSED = 'Connexion refusée : adresse électronique ou mot de passe incorrect, ou compte bloqué. Après plusieurs échecs, le compte est gelé un moment ; en cas de doute, utilisez « Mot de passe oublié » ou contactez votre administrateur.';
@@ -44,6 +40,8 @@ const TOO_MANY_RESETS = 'Trop de demandes de lien depuis votre adresse réseau. 
 const UNLOCK_TITLE = 'Connexion malgré le gel du compte';
 
 export function authRouter(ctx: AppContext): Router {
+  // an unknown address is checked against this hash, made by the same hasher: the same work as a known one
+  const decoyHash = ctx.passwords.hash('mot-de-passe-leurre-jamais-valide');
   const router = Router();
 
   const renderLogin = async (
@@ -128,7 +126,7 @@ export function authRouter(ctx: AppContext): Router {
     const sourceCounter = `login-ip:${source}`;
     if ((await hit(ctx.db, sourceCounter, QUARTER_MS, now)) > LOGIN_FAILURES_PER_SOURCE) return renderLogin(res, 429, values, TOO_MANY_FAILURES);
     const user = await findCredentials(ctx.db, email);
-    const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash), password);
+    const ok = await ctx.passwords.verify(user?.passwordHash ?? (await decoyHash), password);
     const failed = () => purgeThrottle(ctx.db, now);
     if (!user) {
       await failed();
@@ -160,7 +158,7 @@ export function authRouter(ctx: AppContext): Router {
     // with the link, freezes and source blocks do not apply: the charge only records the attempt
     const charged = await chargeAttempt(ctx.db, user.id, source, settings, now, { unlock: true });
     if (!charged.ok) throw new Error('An unlock attempt is never refused by the charge');
-    if (!(await verifyPassword(user.passwordHash, password)) || !user.active) {
+    if (!(await ctx.passwords.verify(user.passwordHash, password)) || !user.active) {
       await recordFailure(ctx.db, user.id, settings, now, freezeNotifier(ctx.config.mail, now));
       ctx.wake?.();
       await recordAudit(ctx.db, { actor: { id: null, name: 'Anonyme' }, at: now, action: 'login_failed', entityType: 'user', entityId: user.id, summary: `Échec de connexion pour ${user.email} (lien de déblocage, mot de passe incorrect)` });
@@ -302,10 +300,10 @@ export function authRouter(ctx: AppContext): Router {
     const confirm = str(req.body.confirm);
     const problem = passwordProblem(password, { email: user.email, name: user.name }, settings.password)
       ?? (password !== confirm ? 'Les deux saisies ne sont pas identiques.' : null)
-      ?? ((await passwordReused(ctx.db, user.id, password, settings.password.history)) ? `Choisissez un mot de passe différent de vos ${settings.password.history} précédents.` : null);
+      ?? ((await passwordReused(ctx.db, ctx.passwords, user.id, password, settings.password.history)) ? `Choisissez un mot de passe différent de vos ${settings.password.history} précédents.` : null);
     if (problem) return linkPage(res, token, 422, { password: problem });
     if (!(await consumeToken(ctx.db, token, now))) return linkPage(res, token);
-    await changePassword(ctx.db, user.id, password, settings, { id: user.id, name: user.name, email: user.email }, now,
+    await changePassword(ctx.db, ctx.passwords, user.id, password, settings, { id: user.id, name: user.name, email: user.email }, now,
       found.purpose === 'set' ? 'Mot de passe choisi avec le lien de création du compte' : 'Mot de passe réinitialisé avec un lien envoyé par courriel');
     res.redirect(303, '/connexion?mot-de-passe=1');
   });
