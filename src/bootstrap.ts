@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { loadDemo } from '../db/seeds/demo';
 import type { Config } from './config';
-import { isEmpty, lockForFirstStart } from './data/plans';
+import { loadOnceIntoEmpty } from './data/plans';
 import { migrate } from './db';
 import { type PasswordHasher, passwordHasher } from './security/passwords';
 
@@ -16,13 +16,7 @@ export async function prepareDatabase(
   await migrate(db);
   let demoLoaded = false;
   if (config.demo) {
-    demoLoaded = await db.transaction(async (trx) => {
-      // Two processes starting together: the second waits, then finds the demo there.
-      await lockForFirstStart(trx);
-      if (!(await isEmpty(trx))) return false;
-      await loadDemo(trx, now, passwords);
-      return true;
-    });
+    demoLoaded = await loadOnceIntoEmpty(db, (trx) => loadDemo(trx, now, passwords));
   }
   return { demoLoaded };
 }

@@ -3,8 +3,9 @@ import { createApp } from './app';
 import { prepareDatabase } from './bootstrap';
 import { ConfigError, DataDirError, loadConfig } from './config';
 import { connect } from './db';
-import { startScheduler } from './mail/scheduler';
+import { purgeExpiredSessions } from './data/sessions';
 import { smtpMailer } from './mail/transport';
+import { startScheduler } from './services/scheduler';
 
 async function main() {
   const config = loadConfig();
@@ -31,7 +32,7 @@ async function main() {
   });
   // Expired sessions are purged hourly (the session store's own timer is off so tests can close the pool cleanly).
   const purge = setInterval(() => {
-    db('sessions').where('expired', '<', new Date().toISOString()).delete().catch((err) => console.error('Purge des sessions :', err));
+    purgeExpiredSessions(db, new Date()).catch((err) => console.error('Purge des sessions :', err));
   }, 60 * 60 * 1000);
   purge.unref();
   const stop = () => {

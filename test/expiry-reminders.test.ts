@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { addDays, format } from 'date-fns';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { tick } from '../src/mail/scheduler';
+import { tick } from '../src/services/scheduler';
 import { smtpMailer } from '../src/mail/transport';
 import { deliverDue } from '../src/mail/worker';
 import { scanExpiryReminders } from '../src/services/expiry-reminders';

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { listContacts } from '../src/data/contacts';
 import { createFiche } from '../src/data/fiches';
 import { communes } from '../src/data/referentials';
-import { runScheduledDigests } from '../src/mail/scheduler';
+import { runScheduledDigests } from '../src/services/scheduler';
 import { smtpMailer } from '../src/mail/transport';
 import { deliverDue, retryDelayMs } from '../src/mail/worker';
 import { enqueueDigests } from '../src/services/digests';

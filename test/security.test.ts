@@ -4,7 +4,7 @@ import { DEMO_PASSWORD } from '../db/seeds/demo';
 import { totpCode } from '../src/security/totp';
 import { smtpMailer } from '../src/mail/transport';
 import { deliverDue } from '../src/mail/worker';
-import { purgeExpiredEvents } from '../src/mail/scheduler';
+import { purgeExpiredEvents } from '../src/services/scheduler';
 import { ACCOUNTS, type Agent, csrfOf, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
 import { startSmtp } from './smtp';
 

@@ -9,7 +9,7 @@ import { createApp } from '../src/app';
 import { deliverDue } from '../src/mail/worker';
 import { smtpMailer } from '../src/mail/transport';
 import { enrolTotp, FROZEN_FOR_GOOD } from '../src/data/accounts';
-import { purgeExpiredEvents } from '../src/mail/scheduler';
+import { purgeExpiredEvents } from '../src/services/scheduler';
 import { newTotpSecret, totpCode } from '../src/security/totp';
 import { ACCOUNTS, csrfOf, freshApp, NOW, type TestApp, textOf, TEST_PASSWORDS } from './helpers';
 import { startSmtp } from './smtp';

@@ -44,6 +44,20 @@ export async function isEmpty(db: Knex): Promise<boolean> {
   return Number(plans?.n ?? 0) === 0 && Number(users?.n ?? 0) === 0;
 }
 
+/**
+ * Runs `load` on an empty database, in one transaction: a load interrupted (full disk, process killed) leaves the
+ * database empty, not half-filled without accounts, and the next start loads it again. Two processes starting
+ * together: the second waits, then finds the database filled. True when this call loaded it.
+ */
+export async function loadOnceIntoEmpty(db: Knex, load: (trx: Knex.Transaction) => Promise<void>): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    await lockForFirstStart(trx);
+    if (!(await isEmpty(trx))) return false;
+    await load(trx);
+    return true;
+  });
+}
+
 export interface PlanInput { title: string; organisation: string; reminder: string }
 
 export async function updatePlan(db: Knex, id: number, input: PlanInput, actor: AuditActor, at: Date): Promise<void> {

@@ -6,11 +6,11 @@ import { getSecuritySettings } from '../data/security-settings';
 import type { MailConfig } from '../config';
 import { advanceCheck, getMailSettings } from '../data/mail-settings';
 import { dueOccurrence, periodOf } from '../domain/schedule';
-import { scanAlerts } from '../services/alerts';
-import { enqueueDigests } from '../services/digests';
-import { scanExpiryReminders } from '../services/expiry-reminders';
-import type { Mailer } from './transport';
-import { deliverDue } from './worker';
+import type { Mailer } from '../mail/transport';
+import { deliverDue } from '../mail/worker';
+import { scanAlerts } from './alerts';
+import { enqueueDigests } from './digests';
+import { scanExpiryReminders } from './expiry-reminders';
 
 export interface SchedulerDeps {
   db: Knex;
