@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { type AuditActor, recordAudit } from './audit';
-import { isUniqueViolation } from './errors';
 import { normaliseEmail } from './users';
+import { auditedWrite, insertedId } from './write';
 
 /** Someone at a commune who receives its progress digest. */
 export interface Contact {
@@ -70,52 +70,43 @@ export async function contactByToken(db: Knex, token: string): Promise<(Contact 
 
 type Saved = { ok: true; id: number } | { ok: false; reason: 'duplicate' | 'not_found' };
 
+const DUPLICATE = { ok: false, reason: 'duplicate' } as const;
+
 export async function createContact(db: Knex, communeId: number, input: ContactInput, actor: AuditActor, at: Date): Promise<Saved> {
-  try {
-    return await db.transaction(async (trx) => {
-      const [row] = await trx('commune_contacts').insert({
-        commune_id: communeId, name: input.name, email: normaliseEmail(input.email), function: input.function,
-        unsubscribe_token: newToken(), created_at: at.toISOString(),
-      }).returning('id');
-      const id = Number(typeof row === 'object' ? row.id : row);
-      const contact = (await getContact(trx, communeId, id))!;
-      await recordAudit(trx, { actor, at, action: 'create', entityType: 'contact', entityId: id, summary: `${input.name} <${contact.email}>`, after: audited(contact) });
-      return { ok: true as const, id };
-    });
-  } catch (err) {
-    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate' };
-    throw err;
-  }
+  return auditedWrite(db, { actor, at }, async (trx, audit): Promise<Saved> => {
+    const id = insertedId(await trx('commune_contacts').insert({
+      commune_id: communeId, name: input.name, email: normaliseEmail(input.email), function: input.function,
+      unsubscribe_token: newToken(), created_at: at.toISOString(),
+    }).returning('id'));
+    const contact = (await getContact(trx, communeId, id))!;
+    await audit({ action: 'create', entityType: 'contact', entityId: id, summary: `${input.name} <${contact.email}>`, after: audited(contact) });
+    return { ok: true, id };
+  }, { unique: DUPLICATE });
 }
 
 /** Edits a contact; `resubscribe` lets an admin or the commune put back a contact who had unsubscribed. */
 export async function updateContact(
   db: Knex, communeId: number, id: number, input: ContactInput & { resubscribe?: boolean }, actor: AuditActor, at: Date,
 ): Promise<Saved> {
-  try {
-    return await db.transaction(async (trx) => {
-      const before = await getContact(trx, communeId, id);
-      if (!before) return { ok: false as const, reason: 'not_found' as const };
-      await trx('commune_contacts').where({ id }).update({
-        name: input.name, email: normaliseEmail(input.email), function: input.function,
-        ...(input.resubscribe ? { unsubscribed_at: null } : {}),
-      });
-      const after = (await getContact(trx, communeId, id))!;
-      await recordAudit(trx, { actor, at, action: 'update', entityType: 'contact', entityId: id, summary: `${after.name} <${after.email}>`, before: audited(before), after: audited(after) });
-      return { ok: true as const, id };
+  return auditedWrite(db, { actor, at }, async (trx, audit): Promise<Saved> => {
+    const before = await getContact(trx, communeId, id);
+    if (!before) return { ok: false, reason: 'not_found' };
+    await trx('commune_contacts').where({ id }).update({
+      name: input.name, email: normaliseEmail(input.email), function: input.function,
+      ...(input.resubscribe ? { unsubscribed_at: null } : {}),
     });
-  } catch (err) {
-    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate' };
-    throw err;
-  }
+    const after = (await getContact(trx, communeId, id))!;
+    await audit({ action: 'update', entityType: 'contact', entityId: id, summary: `${after.name} <${after.email}>`, before: audited(before), after: audited(after) });
+    return { ok: true, id };
+  }, { unique: DUPLICATE });
 }
 
 export async function deleteContact(db: Knex, communeId: number, id: number, actor: AuditActor, at: Date): Promise<boolean> {
-  return db.transaction(async (trx) => {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
     const before = await getContact(trx, communeId, id);
     if (!before) return false;
     await trx('commune_contacts').where({ id }).delete();
-    await recordAudit(trx, { actor, at, action: 'delete', entityType: 'contact', entityId: id, summary: `${before.name} <${before.email}>`, before: audited(before) });
+    await audit({ action: 'delete', entityType: 'contact', entityId: id, summary: `${before.name} <${before.email}>`, before: audited(before) });
     return true;
   });
 }

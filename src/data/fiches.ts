@@ -3,9 +3,8 @@ import type { ConclusionCount, Owner, SideEffect, Step } from '../domain/fiche';
 import { renumberSteps } from '../domain/fiche';
 import type { Actor } from '../domain/roles';
 import type { Environment, SideEffectLevel, Status } from '../domain/statuses';
-import { recordAudit } from './audit';
-import { isUniqueViolation } from './errors';
 import { reads } from './reads';
+import { auditedWrite, insertedId, Refused } from './write';
 
 export interface FicheSummary {
   id: number;
@@ -210,20 +209,6 @@ export async function findByNumber(db: Knex, planId: number, number: number): Pr
   return db('fiches').where({ plan_id: planId, number }).select('id', 'title').first();
 }
 
-/** Thrown inside a save's transaction (so it writes nothing) when a step id is not one of the fiche's steps. */
-class UnknownSteps extends Error {
-  constructor(readonly stepIds: number[]) {
-    super(`Actions inconnues de la fiche : ${stepIds.join(', ')}`);
-  }
-}
-
-/** Thrown inside a save's transaction when an instance of the scope is not (or no longer) in the homologation's perimeter. */
-class OutsidePerimeter extends Error {
-  constructor(readonly instanceIds: number[]) {
-    super(`Instances hors du périmètre : ${instanceIds.join(', ')}`);
-  }
-}
-
 /**
  * The scope's instances must be in the homologation's perimeter, checked under the homologation's row lock (the
  * perimeter's settings take it too): an instance removed from the perimeter meanwhile never lands in a fiche.
@@ -233,7 +218,10 @@ async function checkPerimeter(trx: Knex, ficheId: number, instanceIds: number[])
   await trx('plans').where('id', fiche.plan_id).update({ id: trx.raw('??', ['id']) });
   const inside = new Set((await trx('plan_instances').where('plan_id', fiche.plan_id).whereIn('instance_id', instanceIds).select('instance_id')).map((r) => Number(r.instance_id)));
   const outside = instanceIds.filter((id) => !inside.has(id));
-  if (outside.length) throw new OutsidePerimeter(outside);
+  // thrown inside the save's transaction, so nothing of it is written
+  if (outside.length) {
+    throw new Refused({ ok: false, reason: 'outside_perimeter', instanceIds: outside } satisfies FicheSaveResult, `Instances hors du périmètre : ${outside.join(', ')}`);
+  }
 }
 
 async function writeChildren(trx: Knex, ficheId: number, input: FicheInput): Promise<void> {
@@ -244,7 +232,10 @@ async function writeChildren(trx: Knex, ficheId: number, input: FicheInput): Pro
   // nor inserted, and its step silently deleted: the save fails instead.
   const own = new Set((await trx('steps').where('fiche_id', ficheId).select('id')).map((r) => Number(r.id)));
   const unknown = keptIds.filter((id, i) => !own.has(id) || keptIds.indexOf(id) !== i);
-  if (unknown.length) throw new UnknownSteps([...new Set(unknown)]);
+  if (unknown.length) {
+    const stepIds = [...new Set(unknown)];
+    throw new Refused({ ok: false, reason: 'unknown_step', stepIds } satisfies FicheSaveResult, `Actions inconnues de la fiche : ${stepIds.join(', ')}`);
+  }
   await trx('steps').where('fiche_id', ficheId).whereNotIn('id', keptIds).delete();
   for (const step of steps) {
     if (step.id) {
@@ -308,23 +299,17 @@ export type FicheSaveResult =
   | { ok: false; reason: 'unknown_step'; stepIds: number[] }
   | { ok: false; reason: 'outside_perimeter'; instanceIds: number[] };
 
+const DUPLICATE_NUMBER = { ok: false, reason: 'duplicate_number' } as const;
+
 export async function createFiche(db: Knex, planId: number, input: FicheInput, actor: Actor, at: Date): Promise<FicheSaveResult> {
-  try {
-    return await db.transaction(async (trx) => {
-      const [row] = await trx('fiches')
-        .insert({ ...columns(input), plan_id: planId, version: 1, created_at: at.toISOString(), updated_at: at.toISOString() })
-        .returning('id');
-      const id = Number(typeof row === 'object' ? row.id : row);
-      await writeChildren(trx, id, input);
-      await recordAudit(trx, { actor, at, action: 'create', entityType: 'fiche', entityId: id, summary: `Fiche n°${input.number} : ${input.title}`, after: await auditView(trx, id) });
-      return { ok: true as const, id };
-    });
-  } catch (err) {
-    if (err instanceof UnknownSteps) return { ok: false, reason: 'unknown_step', stepIds: err.stepIds };
-    if (err instanceof OutsidePerimeter) return { ok: false, reason: 'outside_perimeter', instanceIds: err.instanceIds };
-    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate_number' };
-    throw err;
-  }
+  return auditedWrite(db, { actor, at }, async (trx, audit): Promise<FicheSaveResult> => {
+    const id = insertedId(await trx('fiches')
+      .insert({ ...columns(input), plan_id: planId, version: 1, created_at: at.toISOString(), updated_at: at.toISOString() })
+      .returning('id'));
+    await writeChildren(trx, id, input);
+    await audit({ action: 'create', entityType: 'fiche', entityId: id, summary: `Fiche n°${input.number} : ${input.title}`, after: await auditView(trx, id) });
+    return { ok: true, id };
+  }, { unique: DUPLICATE_NUMBER });
 }
 
 /**
@@ -333,37 +318,30 @@ export async function createFiche(db: Knex, planId: number, input: FicheInput, a
 export async function updateFiche(
   db: Knex, id: number, expectedVersion: number, input: FicheInput, actor: Actor, at: Date,
 ): Promise<FicheSaveResult> {
-  try {
-    return await db.transaction(async (trx) => {
-      if (!(await lockFiche(trx, id, expectedVersion))) {
-        const exists = await trx('fiches').where({ id }).first('id');
-        return { ok: false as const, reason: exists ? 'conflict' as const : 'not_found' as const };
-      }
-      const before = await auditView(trx, id);
-      if (!before) return { ok: false as const, reason: 'not_found' as const };
-      const updated = await trx('fiches')
-        .where({ id, version: expectedVersion })
-        .update({ ...columns(input), version: nextVersion(trx), updated_at: at.toISOString() });
-      if (updated === 0) return { ok: false as const, reason: 'conflict' as const };
-      await writeChildren(trx, id, input);
-      await recordAudit(trx, { actor, at, action: 'update', entityType: 'fiche', entityId: id, summary: `Fiche n°${input.number} : ${input.title}`, before, after: await auditView(trx, id) });
-      return { ok: true as const, id };
-    });
-  } catch (err) {
-    if (err instanceof UnknownSteps) return { ok: false, reason: 'unknown_step', stepIds: err.stepIds };
-    if (err instanceof OutsidePerimeter) return { ok: false, reason: 'outside_perimeter', instanceIds: err.instanceIds };
-    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate_number' };
-    throw err;
-  }
+  return auditedWrite(db, { actor, at }, async (trx, audit): Promise<FicheSaveResult> => {
+    if (!(await lockFiche(trx, id, expectedVersion))) {
+      const exists = await trx('fiches').where({ id }).first('id');
+      return { ok: false, reason: exists ? 'conflict' : 'not_found' };
+    }
+    const before = await auditView(trx, id);
+    if (!before) return { ok: false, reason: 'not_found' };
+    const updated = await trx('fiches')
+      .where({ id, version: expectedVersion })
+      .update({ ...columns(input), version: nextVersion(trx), updated_at: at.toISOString() });
+    if (updated === 0) return { ok: false, reason: 'conflict' };
+    await writeChildren(trx, id, input);
+    await audit({ action: 'update', entityType: 'fiche', entityId: id, summary: `Fiche n°${input.number} : ${input.title}`, before, after: await auditView(trx, id) });
+    return { ok: true, id };
+  }, { unique: DUPLICATE_NUMBER });
 }
 
 export async function deleteFiche(db: Knex, id: number, actor: Actor, at: Date): Promise<boolean> {
-  return db.transaction(async (trx) => {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
     if (!(await lockFiche(trx, id))) return false;
     const before = await auditView(trx, id);
     if (!before) return false;
     await trx('fiches').where({ id }).delete();
-    await recordAudit(trx, { actor, at, action: 'delete', entityType: 'fiche', entityId: id, summary: `Fiche n°${before.number} : ${before.title}`, before });
+    await audit({ action: 'delete', entityType: 'fiche', entityId: id, summary: `Fiche n°${before.number} : ${before.title}`, before });
     return true;
   });
 }
@@ -376,26 +354,26 @@ export async function deleteFiche(db: Knex, id: number, actor: Actor, at: Date):
 export async function addNote(
   db: Knex, ficheId: number, note: { body: string; notedOn: string; status: Status | null }, actor: Actor, at: Date,
 ): Promise<boolean> {
-  return db.transaction(async (trx) => {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
     if (!(await lockFiche(trx, ficheId))) return false;
     const fiche = await trx('fiches').where({ id: ficheId }).select('status', 'version', 'number').first();
     if (!fiche) return false;
     const changes = note.status !== null && note.status !== fiche.status;
-    const [row] = await trx('progress_notes').insert({
+    const noteId = insertedId(await trx('progress_notes').insert({
       fiche_id: ficheId, author_id: actor.id, noted_on: note.notedOn, created_at: at.toISOString(), body: note.body,
       status_before: changes ? fiche.status : null, status_after: changes ? note.status : null,
-    }).returning('id');
+    }).returning('id'));
     if (changes) {
       const updated = await trx('fiches').where({ id: ficheId, version: fiche.version })
         .update({ status: note.status, version: nextVersion(trx), updated_at: at.toISOString() });
       // Cannot happen while the row is held; if it ever did, nothing of this note is kept.
       if (updated !== 1) throw new Error(`La fiche ${ficheId} a changé pendant l'ajout du point d'avancement.`);
     }
-    await recordAudit(trx, {
-      actor, at, action: 'note', entityType: 'fiche', entityId: ficheId,
+    await audit({
+      action: 'note', entityType: 'fiche', entityId: ficheId,
       summary: `Point d'avancement sur la fiche n°${fiche.number}`,
       before: changes ? { status: fiche.status } : undefined,
-      after: { noteId: Number(typeof row === 'object' ? row.id : row), notedOn: note.notedOn, body: note.body, ...(changes ? { status: note.status } : {}) },
+      after: { noteId, notedOn: note.notedOn, body: note.body, ...(changes ? { status: note.status } : {}) },
     });
     return true;
   });

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Environment, EnvironmentRef } from '../domain/statuses';
-import { type AuditActor, recordAudit } from './audit';
-import { isForeignKeyViolation, isUniqueViolation } from './errors';
+import type { AuditActor } from './audit';
+import { auditedWrite, insertedId } from './write';
 
 export interface Team { id: number; name: string; description: string }
 export interface Commune { id: number; name: string; inseeCode: string | null }
@@ -45,6 +45,9 @@ interface Spec<T, I> {
   inUse?: (trx: Knex.Transaction, before: T) => Promise<boolean>;
 }
 
+const DUPLICATE = { ok: false, reason: 'duplicate' } as const;
+const IN_USE = { ok: false, reason: 'in_use' } as const;
+
 /** One repository per reference table, every statement audited in the same transaction. */
 function repository<T extends { id: number }, I>(spec: Spec<T, I>): Repository<T, I> {
   const get = async (db: Knex, id: number) => {
@@ -61,55 +64,33 @@ function repository<T extends { id: number }, I>(spec: Spec<T, I>): Repository<T
       return (await q).map(spec.fromRow);
     },
     get,
-    async create(db, input, actor, at) {
-      try {
-        return await db.transaction(async (trx) => {
-          const refusal = (await spec.guard?.(trx, input)) ?? null;
-          if (refusal) return { ok: false as const, reason: 'refused' as const, refusal };
-          const [row] = await trx(spec.table).insert(spec.toRow(input)).returning('id');
-          const id = Number(typeof row === 'object' ? row.id : row);
-          await spec.afterCreate?.(trx, id, input);
-          const after = await get(trx, id);
-          await recordAudit(trx, { actor, at, action: 'create', entityType: spec.entityType, entityId: id, summary: spec.label(input), after });
-          return { ok: true as const, id };
-        });
-      } catch (err) {
-        if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate' };
-        throw err;
-      }
-    },
-    async update(db, id, input, actor, at) {
-      try {
-        return await db.transaction(async (trx) => {
-          const before = await get(trx, id);
-          if (!before) return { ok: false as const, reason: 'not_found' as const };
-          const refusal = (await spec.guard?.(trx, input, before)) ?? null;
-          if (refusal) return { ok: false as const, reason: 'refused' as const, refusal };
-          await trx(spec.table).where({ id }).update(spec.toRow(input));
-          const after = await get(trx, id);
-          await recordAudit(trx, { actor, at, action: 'update', entityType: spec.entityType, entityId: id, summary: spec.label(input), before, after });
-          return { ok: true as const, id };
-        });
-      } catch (err) {
-        if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate' };
-        throw err;
-      }
-    },
-    async remove(db, id, actor, at) {
-      try {
-        return await db.transaction(async (trx) => {
-          const before = await get(trx, id);
-          if (!before) return { ok: false as const, reason: 'not_found' as const };
-          if (await spec.inUse?.(trx, before)) return { ok: false as const, reason: 'in_use' as const };
-          await trx(spec.table).where({ id }).delete();
-          await recordAudit(trx, { actor, at, action: 'delete', entityType: spec.entityType, entityId: id, summary: spec.label(before), before });
-          return { ok: true as const };
-        });
-      } catch (err) {
-        if (isForeignKeyViolation(err)) return { ok: false, reason: 'in_use' };
-        throw err;
-      }
-    },
+    create: (db, input, actor, at) => auditedWrite(db, { actor, at }, async (trx, audit): Promise<SaveResult> => {
+      const refusal = (await spec.guard?.(trx, input)) ?? null;
+      if (refusal) return { ok: false, reason: 'refused', refusal };
+      const id = insertedId(await trx(spec.table).insert(spec.toRow(input)).returning('id'));
+      await spec.afterCreate?.(trx, id, input);
+      const after = await get(trx, id);
+      await audit({ action: 'create', entityType: spec.entityType, entityId: id, summary: spec.label(input), after });
+      return { ok: true, id };
+    }, { unique: DUPLICATE }),
+    update: (db, id, input, actor, at) => auditedWrite(db, { actor, at }, async (trx, audit): Promise<SaveResult> => {
+      const before = await get(trx, id);
+      if (!before) return { ok: false, reason: 'not_found' };
+      const refusal = (await spec.guard?.(trx, input, before)) ?? null;
+      if (refusal) return { ok: false, reason: 'refused', refusal };
+      await trx(spec.table).where({ id }).update(spec.toRow(input));
+      const after = await get(trx, id);
+      await audit({ action: 'update', entityType: spec.entityType, entityId: id, summary: spec.label(input), before, after });
+      return { ok: true, id };
+    }, { unique: DUPLICATE }),
+    remove: (db, id, actor, at) => auditedWrite(db, { actor, at }, async (trx, audit): Promise<RemoveResult> => {
+      const before = await get(trx, id);
+      if (!before) return { ok: false, reason: 'not_found' };
+      if (await spec.inUse?.(trx, before)) return { ok: false, reason: 'in_use' };
+      await trx(spec.table).where({ id }).delete();
+      await audit({ action: 'delete', entityType: spec.entityType, entityId: id, summary: spec.label(before), before });
+      return { ok: true };
+    }, { foreignKey: IN_USE }),
   };
 }
 

@@ -20,9 +20,19 @@ export interface Violations<R> {
 }
 
 /**
+ * Thrown inside an audited write's `work` when a check made deep in it refuses the change: everything written so
+ * far is rolled back and `outcome` (one of the write's results) is returned instead.
+ */
+export class Refused<R> extends Error {
+  constructor(readonly outcome: R, message = 'write refused') {
+    super(message);
+  }
+}
+
+/**
  * One audited change: `work` runs in a transaction with an `audit` function writing into the same transaction, so
  * the change and its audit row are saved together or not at all. A constraint violation named in `violations`
- * rolls back and becomes that outcome; any other error rolls back and is thrown.
+ * rolls back and becomes that outcome, and so does a `Refused` thrown by `work`; any other error rolls back and is thrown.
  */
 export async function auditedWrite<T, R = never>(
   db: Knex, who: { actor: AuditActor; at: Date },
@@ -32,6 +42,7 @@ export async function auditedWrite<T, R = never>(
   try {
     return await db.transaction((trx) => work(trx, (entry) => recordAudit(trx, { ...entry, actor: who.actor, at: who.at })));
   } catch (err) {
+    if (err instanceof Refused) return err.outcome as T | R;
     if (violations.unique !== undefined && isUniqueViolation(err)) return violations.unique;
     if (violations.foreignKey !== undefined && isForeignKeyViolation(err)) return violations.foreignKey;
     throw err;
