@@ -3,11 +3,11 @@ import {
   DEFAULT_REMINDER_MONTHS, type DecisionFacts, type HomologationState, MEMBER_ROLE_LABELS, type MemberRole, type Outcome, parseReminderMonths, stateOf,
 } from '../domain/homologation';
 import type { Role } from '../domain/roles';
-import { type AuditActor, recordAudit } from './audit';
-import { isForeignKeyViolation, isUniqueViolation } from './errors';
+import type { AuditActor } from './audit';
 import { visibleTo } from './fiches';
 import type { Plan } from './plans';
 import { reads } from './reads';
+import { auditedWrite, insertedId } from './write';
 
 /** The decision the authority took at a signature meeting. */
 export interface Decision extends DecisionFacts {
@@ -230,24 +230,18 @@ export type CreateHomologationResult = { ok: true; id: number } | { ok: false; r
 
 /** A new homologation with its perimeter, audited, in one transaction. An instance deleted meanwhile refuses it all. */
 export async function createHomologation(db: Knex, input: HomologationInput, actor: AuditActor, at: Date): Promise<CreateHomologationResult> {
-  try {
-    return await db.transaction(async (trx) => {
-      const [row] = await trx('plans').insert({
-        title: input.title, organisation: input.organisation, description: input.description, reminder: '', is_demo: false, created_at: at.toISOString(),
-      }).returning('id');
-      const id = Number(typeof row === 'object' ? row.id : row);
-      const instanceIds = [...new Set(input.instanceIds)].sort((a, b) => a - b);
-      await insertPerimeter(trx, id, instanceIds);
-      await recordAudit(trx, {
-        actor, at, action: 'create', entityType: 'plan', entityId: id, summary: input.title,
-        after: { title: input.title, organisation: input.organisation, description: input.description, instanceIds },
-      });
-      return { ok: true as const, id };
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
+    const id = insertedId(await trx('plans').insert({
+      title: input.title, organisation: input.organisation, description: input.description, reminder: '', is_demo: false, created_at: at.toISOString(),
+    }).returning('id'));
+    const instanceIds = [...new Set(input.instanceIds)].sort((a, b) => a - b);
+    await insertPerimeter(trx, id, instanceIds);
+    await audit({
+      action: 'create', entityType: 'plan', entityId: id, summary: input.title,
+      after: { title: input.title, organisation: input.organisation, description: input.description, instanceIds },
     });
-  } catch (err) {
-    if (isForeignKeyViolation(err)) return { ok: false, reason: 'unknown_instance' };
-    throw err;
-  }
+    return { ok: true as const, id };
+  }, { foreignKey: { ok: false, reason: 'unknown_instance' } as const });
 }
 
 /** A fiche whose own scope names instances the settings would take out of the perimeter. */
@@ -294,32 +288,27 @@ export async function instancesInFicheScopes(db: Knex, planId: number): Promise<
  * with those fiches, and nothing changes.
  */
 export async function updateHomologationSettings(db: Knex, id: number, input: HomologationSettingsInput, actor: AuditActor, at: Date): Promise<SettingsResult> {
-  try {
-    return await db.transaction(async (trx): Promise<SettingsResult> => {
-      const locked = await trx('plans').where({ id }).update({ title: trx.raw('??', ['title']) });
-      if (!locked) return { ok: false, reason: 'not_found' };
-      const row = await trx('plans').where({ id }).select('title', 'organisation', 'description', 'reminder').first();
-      const current = (await trx('plan_instances').where('plan_id', id).select('instance_id')).map((r) => Number(r.instance_id)).sort((a, b) => a - b);
-      const wanted = [...new Set(input.instanceIds)].sort((a, b) => a - b);
-      const removed = current.filter((i) => !wanted.includes(i));
-      const added = wanted.filter((i) => !current.includes(i));
-      const inUse = await fichesUsing(trx, id, removed);
-      if (inUse.length) return { ok: false, reason: 'in_use', fiches: inUse };
-      const fields = { title: input.title, organisation: input.organisation, description: input.description, reminder: input.reminder };
-      await trx('plans').where({ id }).update(fields);
-      for (let i = 0; i < removed.length; i += 200) await trx('plan_instances').where('plan_id', id).whereIn('instance_id', removed.slice(i, i + 200)).delete();
-      await insertPerimeter(trx, id, added);
-      await recordAudit(trx, {
-        actor, at, action: 'update', entityType: 'plan', entityId: id, summary: input.title,
-        before: { title: row.title, organisation: row.organisation, description: row.description ?? '', reminder: row.reminder, instanceIds: current },
-        after: { ...fields, instanceIds: wanted },
-      });
-      return { ok: true };
+  return auditedWrite(db, { actor, at }, async (trx, audit): Promise<SettingsResult> => {
+    const locked = await trx('plans').where({ id }).update({ title: trx.raw('??', ['title']) });
+    if (!locked) return { ok: false, reason: 'not_found' };
+    const row = await trx('plans').where({ id }).select('title', 'organisation', 'description', 'reminder').first();
+    const current = (await trx('plan_instances').where('plan_id', id).select('instance_id')).map((r) => Number(r.instance_id)).sort((a, b) => a - b);
+    const wanted = [...new Set(input.instanceIds)].sort((a, b) => a - b);
+    const removed = current.filter((i) => !wanted.includes(i));
+    const added = wanted.filter((i) => !current.includes(i));
+    const inUse = await fichesUsing(trx, id, removed);
+    if (inUse.length) return { ok: false, reason: 'in_use', fiches: inUse };
+    const fields = { title: input.title, organisation: input.organisation, description: input.description, reminder: input.reminder };
+    await trx('plans').where({ id }).update(fields);
+    for (let i = 0; i < removed.length; i += 200) await trx('plan_instances').where('plan_id', id).whereIn('instance_id', removed.slice(i, i + 200)).delete();
+    await insertPerimeter(trx, id, added);
+    await audit({
+      action: 'update', entityType: 'plan', entityId: id, summary: input.title,
+      before: { title: row.title, organisation: row.organisation, description: row.description ?? '', reminder: row.reminder, instanceIds: current },
+      after: { ...fields, instanceIds: wanted },
     });
-  } catch (err) {
-    if (isForeignKeyViolation(err)) return { ok: false, reason: 'unknown_instance' };
-    throw err;
-  }
+    return { ok: true };
+  }, { foreignKey: { ok: false, reason: 'unknown_instance' } as const });
 }
 
 /** A person listed in a homologation, with the role given there. */
@@ -349,26 +338,20 @@ const memberSummary = (user: { name: string; email: string }, role: MemberRole, 
 
 /** Lists a user in a homologation. The primary key (plan, user) makes a second listing impossible: 'duplicate'. */
 export async function addMember(db: Knex, planId: number, userId: number, role: MemberRole, actor: AuditActor, at: Date): Promise<MemberResult> {
-  try {
-    return await db.transaction(async (trx): Promise<MemberResult> => {
-      const [user, plan] = await reads(trx,
-        () => eligibleUsers(trx).where('users.id', userId).select('users.name', 'users.email').first(),
-        () => trx('plans').where({ id: planId }).select('title').first(),
-      );
-      if (!plan) return { ok: false, reason: 'not_found' };
-      if (!user) return { ok: false, reason: 'not_eligible' };
-      await trx('plan_members').insert({ plan_id: planId, user_id: userId, role });
-      await recordAudit(trx, {
-        actor, at, action: 'create', entityType: 'plan_member', entityId: planId, summary: memberSummary(user, role, String(plan.title)),
-        after: { planId, userId, role },
-      });
-      return { ok: true };
+  return auditedWrite(db, { actor, at }, async (trx, audit): Promise<MemberResult> => {
+    const [user, plan] = await reads(trx,
+      () => eligibleUsers(trx).where('users.id', userId).select('users.name', 'users.email').first(),
+      () => trx('plans').where({ id: planId }).select('title').first(),
+    );
+    if (!plan) return { ok: false, reason: 'not_found' };
+    if (!user) return { ok: false, reason: 'not_eligible' };
+    await trx('plan_members').insert({ plan_id: planId, user_id: userId, role });
+    await audit({
+      action: 'create', entityType: 'plan_member', entityId: planId, summary: memberSummary(user, role, String(plan.title)),
+      after: { planId, userId, role },
     });
-  } catch (err) {
-    if (isUniqueViolation(err)) return { ok: false, reason: 'duplicate' };
-    if (isForeignKeyViolation(err)) return { ok: false, reason: 'not_eligible' };
-    throw err;
-  }
+    return { ok: true };
+  }, { unique: { ok: false, reason: 'duplicate' } as const, foreignKey: { ok: false, reason: 'not_eligible' } as const });
 }
 
 /**
@@ -388,13 +371,13 @@ async function takeMember(trx: Knex.Transaction, planId: number, userId: number)
 
 /** Changes a member's role; the update names the row, so a member removed meanwhile is 'not_found'. */
 export async function setMemberRole(db: Knex, planId: number, userId: number, role: MemberRole, actor: AuditActor, at: Date): Promise<MemberResult> {
-  return db.transaction(async (trx): Promise<MemberResult> => {
+  return auditedWrite(db, { actor, at }, async (trx, audit): Promise<MemberResult> => {
     const taken = await takeMember(trx, planId, userId);
     if (!taken) return { ok: false, reason: 'not_found' };
     const { before, user, plan } = taken;
     await trx('plan_members').where({ plan_id: planId, user_id: userId }).update({ role });
-    await recordAudit(trx, {
-      actor, at, action: 'update', entityType: 'plan_member', entityId: planId, summary: memberSummary(user, role, String(plan.title)),
+    await audit({
+      action: 'update', entityType: 'plan_member', entityId: planId, summary: memberSummary(user, role, String(plan.title)),
       before: { planId, userId, role: before.role }, after: { planId, userId, role },
     });
     return { ok: true };
@@ -402,13 +385,13 @@ export async function setMemberRole(db: Knex, planId: number, userId: number, ro
 }
 
 export async function removeMember(db: Knex, planId: number, userId: number, actor: AuditActor, at: Date): Promise<MemberResult> {
-  return db.transaction(async (trx): Promise<MemberResult> => {
+  return auditedWrite(db, { actor, at }, async (trx, audit): Promise<MemberResult> => {
     const taken = await takeMember(trx, planId, userId);
     if (!taken) return { ok: false, reason: 'not_found' };
     const { before, user, plan } = taken;
     await trx('plan_members').where({ plan_id: planId, user_id: userId }).delete();
-    await recordAudit(trx, {
-      actor, at, action: 'delete', entityType: 'plan_member', entityId: planId,
+    await audit({
+      action: 'delete', entityType: 'plan_member', entityId: planId,
       summary: `${memberSummary(user, before.role as MemberRole, String(plan.title))} (retiré)`, before: { planId, userId, role: before.role },
     });
     return { ok: true };

@@ -3,10 +3,9 @@ import type { Owner } from '../domain/fiche';
 import type { Outcome } from '../domain/homologation';
 import type { Actor } from '../domain/roles';
 import type { Status } from '../domain/statuses';
-import { recordAudit } from './audit';
-import { isUniqueViolation } from './errors';
 import { ownersOf, visibleTo } from './fiches';
 import { reads } from './reads';
+import { auditedWrite, insertedId } from './write';
 
 /** A condition of the decision that counts, followed as a fiche. */
 export interface ConditionFiche {
@@ -100,7 +99,8 @@ export type RenewResult =
   | { ok: false; reason: 'not_found' | 'archived' }
   | { ok: false; reason: 'already_renewed'; next: { id: number; title: string } | null };
 
-const idOf = (row: unknown) => Number(typeof row === 'object' && row !== null ? (row as { id: unknown }).id : row);
+/** What a renewal refused by the unique link to the old homologation becomes, before the renewal made meanwhile is read. */
+const RENEWED_MEANWHILE = Symbol('renewed meanwhile');
 
 async function insertChunked(trx: Knex, table: string, rows: Record<string, unknown>[]) {
   for (let i = 0; i < rows.length; i += 200) await trx(table).insert(rows.slice(i, i + 200));
@@ -118,94 +118,89 @@ export async function renewHomologation(db: Knex, oldId: number, title: string, 
     const next = await db('plans').where('previous_id', oldId).select('id', 'title').first();
     return next ? { id: Number(next.id), title: String(next.title) } : null;
   };
-  try {
-    return await db.transaction(async (trx): Promise<RenewResult> => {
-      const old = await trx('plans').where('id', oldId).forUpdate().first();
-      if (!old) return { ok: false, reason: 'not_found' };
-      const next = await trx('plans').where('previous_id', oldId).select('id', 'title').first();
-      if (next) return { ok: false, reason: 'already_renewed', next: { id: Number(next.id), title: String(next.title) } };
-      if (old.archived_at) return { ok: false, reason: 'archived' };
-      const iso = at.toISOString();
-      const [row] = await trx('plans').insert({
-        title, organisation: old.organisation, reminder: old.reminder, is_demo: old.is_demo, description: old.description ?? '',
-        previous_id: oldId, created_at: iso,
-      }).returning('id');
-      const id = idOf(row);
+  const result = await auditedWrite<RenewResult, typeof RENEWED_MEANWHILE>(db, { actor, at }, async (trx, audit) => {
+    const old = await trx('plans').where('id', oldId).forUpdate().first();
+    if (!old) return { ok: false, reason: 'not_found' };
+    const next = await trx('plans').where('previous_id', oldId).select('id', 'title').first();
+    if (next) return { ok: false, reason: 'already_renewed', next: { id: Number(next.id), title: String(next.title) } };
+    if (old.archived_at) return { ok: false, reason: 'archived' };
+    const iso = at.toISOString();
+    const id = insertedId(await trx('plans').insert({
+      title, organisation: old.organisation, reminder: old.reminder, is_demo: old.is_demo, description: old.description ?? '',
+      previous_id: oldId, created_at: iso,
+    }).returning('id'));
 
-      const unfinished = () => trx('fiches').where('plan_id', oldId).whereNot('status', 'fait').select('id');
-      const [instanceRows, memberRows, fiches, steps, effects, counts, owners, scopes] = await reads(trx,
-        () => trx('plan_instances').where('plan_id', oldId).select('instance_id').orderBy('instance_id'),
-        () => trx('plan_members').where('plan_id', oldId).select('user_id', 'role').orderBy('user_id'),
-        () => trx('fiches').where('plan_id', oldId).whereNot('status', 'fait').select('*').orderBy('number'),
-        () => trx('steps').whereIn('fiche_id', unfinished()).select('*').orderBy(['fiche_id', 'position', 'id']),
-        () => trx('side_effects').whereIn('fiche_id', unfinished()).select('*').orderBy(['fiche_id', 'position']),
-        () => trx('conclusion_counts').whereIn('fiche_id', unfinished()).select('*').orderBy(['fiche_id', 'position']),
-        () => trx('fiche_owners').whereIn('fiche_id', unfinished()).select('*').orderBy('id'),
-        () => trx('fiche_instances').whereIn('fiche_id', unfinished()).select('*'),
-      );
-      await insertChunked(trx, 'plan_instances', instanceRows.map((r) => ({ plan_id: id, instance_id: r.instance_id })));
-      await insertChunked(trx, 'plan_members', memberRows.map((r) => ({ plan_id: id, user_id: r.user_id, role: r.role })));
+    const unfinished = () => trx('fiches').where('plan_id', oldId).whereNot('status', 'fait').select('id');
+    const [instanceRows, memberRows, fiches, steps, effects, counts, owners, scopes] = await reads(trx,
+      () => trx('plan_instances').where('plan_id', oldId).select('instance_id').orderBy('instance_id'),
+      () => trx('plan_members').where('plan_id', oldId).select('user_id', 'role').orderBy('user_id'),
+      () => trx('fiches').where('plan_id', oldId).whereNot('status', 'fait').select('*').orderBy('number'),
+      () => trx('steps').whereIn('fiche_id', unfinished()).select('*').orderBy(['fiche_id', 'position', 'id']),
+      () => trx('side_effects').whereIn('fiche_id', unfinished()).select('*').orderBy(['fiche_id', 'position']),
+      () => trx('conclusion_counts').whereIn('fiche_id', unfinished()).select('*').orderBy(['fiche_id', 'position']),
+      () => trx('fiche_owners').whereIn('fiche_id', unfinished()).select('*').orderBy('id'),
+      () => trx('fiche_instances').whereIn('fiche_id', unfinished()).select('*'),
+    );
+    await insertChunked(trx, 'plan_instances', instanceRows.map((r) => ({ plan_id: id, instance_id: r.instance_id })));
+    await insertChunked(trx, 'plan_members', memberRows.map((r) => ({ plan_id: id, user_id: r.user_id, role: r.role })));
 
-      const newIdOf = new Map<number, number>();
-      for (const f of fiches) {
-        const [inserted] = await trx('fiches').insert({
-          plan_id: id, number: f.number, title: f.title, finding: f.finding, target_date: f.target_date, status: f.status, conclusion: f.conclusion,
-          cost_amount: f.cost_amount, cost_source: f.cost_source, scope_all: f.scope_all, version: 1, created_at: iso, updated_at: iso,
-          carried_from_id: f.id, condition_of: null,
-        }).returning('id');
-        newIdOf.set(Number(f.id), idOf(inserted));
-      }
-      const to = (ficheId: unknown) => newIdOf.get(Number(ficheId))!;
-      await insertChunked(trx, 'steps', steps.map((s) => ({ fiche_id: to(s.fiche_id), position: s.position, label: s.label, status: s.status, for_communes: s.for_communes })));
-      await insertChunked(trx, 'side_effects', effects.map((e) => ({ fiche_id: to(e.fiche_id), position: e.position, level: e.level, description: e.description })));
-      await insertChunked(trx, 'conclusion_counts', counts.map((c) => ({ fiche_id: to(c.fiche_id), position: c.position, count: c.count, total: c.total, label: c.label })));
-      await insertChunked(trx, 'fiche_owners', owners.map((o) => ({ fiche_id: to(o.fiche_id), team_id: o.team_id, service_id: o.service_id })));
-      await insertChunked(trx, 'fiche_instances', scopes.map((s) => ({ fiche_id: to(s.fiche_id), instance_id: s.instance_id })));
+    const newIdOf = new Map<number, number>();
+    for (const f of fiches) {
+      const carried = insertedId(await trx('fiches').insert({
+        plan_id: id, number: f.number, title: f.title, finding: f.finding, target_date: f.target_date, status: f.status, conclusion: f.conclusion,
+        cost_amount: f.cost_amount, cost_source: f.cost_source, scope_all: f.scope_all, version: 1, created_at: iso, updated_at: iso,
+        carried_from_id: f.id, condition_of: null,
+      }).returning('id'));
+      newIdOf.set(Number(f.id), carried);
+    }
+    const to = (ficheId: unknown) => newIdOf.get(Number(ficheId))!;
+    await insertChunked(trx, 'steps', steps.map((s) => ({ fiche_id: to(s.fiche_id), position: s.position, label: s.label, status: s.status, for_communes: s.for_communes })));
+    await insertChunked(trx, 'side_effects', effects.map((e) => ({ fiche_id: to(e.fiche_id), position: e.position, level: e.level, description: e.description })));
+    await insertChunked(trx, 'conclusion_counts', counts.map((c) => ({ fiche_id: to(c.fiche_id), position: c.position, count: c.count, total: c.total, label: c.label })));
+    await insertChunked(trx, 'fiche_owners', owners.map((o) => ({ fiche_id: to(o.fiche_id), team_id: o.team_id, service_id: o.service_id })));
+    await insertChunked(trx, 'fiche_instances', scopes.map((s) => ({ fiche_id: to(s.fiche_id), instance_id: s.instance_id })));
 
-      // each carried fiche's first snapshot in the audit trail (what the next agenda compares with), its steps' new ids
-      const newSteps = fiches.length
-        ? await trx('steps').whereIn('fiche_id', trx('fiches').where('plan_id', id).select('id')).select('id', 'fiche_id', 'position', 'label', 'status').orderBy(['fiche_id', 'position'])
-        : [];
-      for (const f of fiches) {
-        const ficheId = to(f.id);
-        await recordAudit(trx, {
-          actor, at, action: 'create', entityType: 'fiche', entityId: ficheId,
-          summary: `Fiche n°${f.number} : ${f.title} (reprise de l'homologation « ${old.title} »)`,
-          after: {
-            number: f.number, title: f.title, status: f.status, targetDate: f.target_date ?? null, carriedFromId: Number(f.id),
-            steps: newSteps.filter((s) => Number(s.fiche_id) === ficheId).map((s) => ({ id: Number(s.id), position: s.position, label: s.label, status: s.status })),
-            sideEffects: effects.filter((e) => Number(e.fiche_id) === Number(f.id)).map((e) => ({ level: e.level, description: e.description })),
-          },
-        });
-      }
-      await recordAudit(trx, {
-        actor, at, action: 'create', entityType: 'plan', entityId: id, summary: `Renouvellement de « ${old.title} » : « ${title} »`,
+    // each carried fiche's first snapshot in the audit trail (what the next agenda compares with), its steps' new ids
+    const newSteps = fiches.length
+      ? await trx('steps').whereIn('fiche_id', trx('fiches').where('plan_id', id).select('id')).select('id', 'fiche_id', 'position', 'label', 'status').orderBy(['fiche_id', 'position'])
+      : [];
+    for (const f of fiches) {
+      const ficheId = to(f.id);
+      await audit({
+        action: 'create', entityType: 'fiche', entityId: ficheId,
+        summary: `Fiche n°${f.number} : ${f.title} (reprise de l'homologation « ${old.title} »)`,
         after: {
-          title, previousId: oldId, instances: instanceRows.length, members: memberRows.length,
-          carriedFiches: fiches.map((f) => ({ number: Number(f.number), from: Number(f.id), to: to(f.id) })),
+          number: f.number, title: f.title, status: f.status, targetDate: f.target_date ?? null, carriedFromId: Number(f.id),
+          steps: newSteps.filter((s) => Number(s.fiche_id) === ficheId).map((s) => ({ id: Number(s.id), position: s.position, label: s.label, status: s.status })),
+          sideEffects: effects.filter((e) => Number(e.fiche_id) === Number(f.id)).map((e) => ({ level: e.level, description: e.description })),
         },
       });
-      return { ok: true, id, carried: fiches.length };
+    }
+    await audit({
+      action: 'create', entityType: 'plan', entityId: id, summary: `Renouvellement de « ${old.title} » : « ${title} »`,
+      after: {
+        title, previousId: oldId, instances: instanceRows.length, members: memberRows.length,
+        carriedFiches: fiches.map((f) => ({ number: Number(f.number), from: Number(f.id), to: to(f.id) })),
+      },
     });
-  } catch (err) {
-    // another process renewed it between our read and our insert: the unique link refused the second renewal
-    if (isUniqueViolation(err)) return { ok: false, reason: 'already_renewed', next: await existing() };
-    throw err;
-  }
+    return { ok: true, id, carried: fiches.length };
+  }, { unique: RENEWED_MEANWHILE });
+  // another process renewed it between our read and our insert: the unique link refused the second renewal
+  return result === RENEWED_MEANWHILE ? { ok: false, reason: 'already_renewed', next: await existing() } : result;
 }
 
 export type ArchiveResult = 'ok' | 'already' | 'not_found';
 
 /** Archives a homologation by hand: read-only from then on, its expiry reminders closed. */
 export async function archiveHomologation(db: Knex, id: number, actor: Actor, at: Date): Promise<ArchiveResult> {
-  return db.transaction(async (trx) => {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
     const iso = at.toISOString();
     const n = await trx('plans').where('id', id).whereNull('archived_at').update({ archived_at: iso, archived_reason: 'manuel' });
     if (n === 0) return (await trx('plans').where('id', id).select('id').first()) ? 'already' : 'not_found';
     await trx('expiry_reminders').where('plan_id', id).whereNull('closed_at').update({ closed_at: iso });
     const plan = await trx('plans').where('id', id).select('title').first();
-    await recordAudit(trx, {
-      actor, at, action: 'update', entityType: 'plan', entityId: id, summary: `Homologation archivée : « ${plan?.title ?? ''} »`,
+    await audit({
+      action: 'update', entityType: 'plan', entityId: id, summary: `Homologation archivée : « ${plan?.title ?? ''} »`,
       before: { archivedAt: null }, after: { archivedAt: iso, archivedReason: 'manuel' },
     });
     return 'ok';
@@ -219,13 +214,13 @@ export type DeleteResult = 'ok' | 'not_empty' | 'not_found';
  * taken first, so a fiche or a meeting being added meanwhile is seen (and the deletion refused).
  */
 export async function deleteEmptyDraft(db: Knex, id: number, actor: Actor, at: Date): Promise<DeleteResult> {
-  return db.transaction(async (trx) => {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
     const plan = await trx('plans').where('id', id).forUpdate().first();
     if (!plan) return 'not_found';
     if (!isEmptyDraft(await holdings(trx, id))) return 'not_empty';
     await trx('plans').where('id', id).delete();
-    await recordAudit(trx, {
-      actor, at, action: 'delete', entityType: 'plan', entityId: id, summary: `Homologation supprimée (brouillon vide) : « ${plan.title} »`,
+    await audit({
+      action: 'delete', entityType: 'plan', entityId: id, summary: `Homologation supprimée (brouillon vide) : « ${plan.title} »`,
       before: { title: plan.title, organisation: plan.organisation, description: plan.description ?? '', previousId: plan.previous_id ?? null },
     });
     return 'ok';
