@@ -4,10 +4,9 @@ import type { FicheState } from '../domain/changes';
 import type { Actor } from '../domain/roles';
 import { endDateOf, isReadOnly, type Outcome, OUTCOME_LABELS, stateOf } from '../domain/homologation';
 import { conditionTitle } from '../domain/lifecycle';
-import { recordAudit } from './audit';
-import { isUniqueViolation } from './errors';
 import { decisionOf } from './homologations';
 import { reads } from './reads';
+import { type Audit, auditedWrite, insertedId } from './write';
 
 export type MeetingKind = 'suivi' | 'signature';
 
@@ -132,11 +131,10 @@ const columns = (i: MeetingInput) => ({
 });
 
 export async function createMeeting(db: Knex, planId: number, input: MeetingInput, actor: Actor, at: Date): Promise<number> {
-  return db.transaction(async (trx) => {
-    const [row] = await trx('meetings').insert({ ...columns(input), plan_id: planId, section_order: '[]', created_at: at.toISOString(), updated_at: at.toISOString() }).returning('id');
-    const id = Number(typeof row === 'object' ? row.id : row);
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
+    const id = insertedId(await trx('meetings').insert({ ...columns(input), plan_id: planId, section_order: '[]', created_at: at.toISOString(), updated_at: at.toISOString() }).returning('id'));
     await writeChildren(trx, id, input);
-    await recordAudit(trx, { actor, at, action: 'create', entityType: 'meeting', entityId: id, summary: input.title, after: input });
+    await audit({ action: 'create', entityType: 'meeting', entityId: id, summary: input.title, after: input });
     return id;
   });
 }
@@ -147,7 +145,7 @@ export type MeetingUpdate = 'ok' | 'conflict' | 'held' | 'not_found';
 export async function updateMeeting(
   db: Knex, id: number, version: number, change: Partial<MeetingInput> & { sectionOrder?: string[] }, actor: Actor, at: Date,
 ): Promise<MeetingUpdate> {
-  return db.transaction(async (trx) => {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
     // The meeting's row is taken (a no-op update guarded by the version) before it is read: a concurrent save,
     // from another process too, waits, and the version moves by one from the version checked, in one statement.
     const locked = await trx('meetings').where({ id, version }).whereNull('held_at').update({ version: trx.raw('??', ['version']) });
@@ -164,34 +162,34 @@ export async function updateMeeting(
     if (n === 0) return 'conflict';
     await writeChildren(trx, id, merged);
     const { snapshot: _s, ...beforeView } = before;
-    await recordAudit(trx, { actor, at, action: 'update', entityType: 'meeting', entityId: id, summary: merged.title, before: beforeView, after: { ...merged, ...(change.sectionOrder ? { sectionOrder: change.sectionOrder } : {}) } });
+    await audit({ action: 'update', entityType: 'meeting', entityId: id, summary: merged.title, before: beforeView, after: { ...merged, ...(change.sectionOrder ? { sectionOrder: change.sectionOrder } : {}) } });
     return 'ok';
   });
 }
 
 /** Holds the meeting: its agenda is stored as it stands and never re-rendered from later data. */
 export async function holdMeeting(db: Knex, id: number, agenda: Agenda, actor: Actor, at: Date): Promise<boolean> {
-  return db.transaction(async (trx) => {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
     const n = await trx('meetings').where({ id }).whereNull('held_at')
       .update({ held_at: at.toISOString(), snapshot: JSON.stringify(agenda), updated_at: at.toISOString() });
     if (n === 0) return false;
-    await recordAudit(trx, { actor, at, action: 'update', entityType: 'meeting', entityId: id, summary: `Séance tenue : ${agenda.meetingTitle}`, after: { heldAt: at.toISOString() } });
+    await audit({ action: 'update', entityType: 'meeting', entityId: id, summary: `Séance tenue : ${agenda.meetingTitle}`, after: { heldAt: at.toISOString() } });
     return true;
   });
 }
 
 export async function setRecord(db: Knex, id: number, record: string, actor: Actor, at: Date): Promise<void> {
-  await db.transaction(async (trx) => {
+  await auditedWrite(db, { actor, at }, async (trx, audit) => {
     const before = await trx('meetings').where({ id }).select('record').first();
     await trx('meetings').where({ id }).update({ record, updated_at: at.toISOString() });
-    await recordAudit(trx, { actor, at, action: 'update', entityType: 'meeting', entityId: id, summary: 'Relevé de décisions', before, after: { record } });
+    await audit({ action: 'update', entityType: 'meeting', entityId: id, summary: 'Relevé de décisions', before, after: { record } });
   });
 }
 
 export async function addDecision(db: Knex, meetingId: number, ficheId: number | null, text: string, actor: Actor, at: Date): Promise<void> {
-  await db.transaction(async (trx) => {
-    const [row] = await trx('meeting_decisions').insert({ meeting_id: meetingId, fiche_id: ficheId, text, author_id: actor.id, created_at: at.toISOString() }).returning('id');
-    await recordAudit(trx, { actor, at, action: 'create', entityType: 'decision', entityId: Number(typeof row === 'object' ? row.id : row), summary: text.slice(0, 120), after: { meetingId, ficheId, text } });
+  await auditedWrite(db, { actor, at }, async (trx, audit) => {
+    const id = insertedId(await trx('meeting_decisions').insert({ meeting_id: meetingId, fiche_id: ficheId, text, author_id: actor.id, created_at: at.toISOString() }).returning('id'));
+    await audit({ action: 'create', entityType: 'decision', entityId: id, summary: text.slice(0, 120), after: { meetingId, ficheId, text } });
   });
 }
 
@@ -213,17 +211,17 @@ export async function recordSignature(
   db: Knex, planId: number, meetingId: number, input: SignatureInput, actor: Actor, at: Date, today: string,
 ): Promise<SignatureResult> {
   for (let attempt = 1; ; attempt++) {
-    try {
-      return await db.transaction((trx) => writeSignature(trx, planId, meetingId, input, actor, at, today));
-    } catch (err) {
-      if (attempt < 5 && isUniqueViolation(err)) continue;
-      throw err;
-    }
+    const result = await auditedWrite<SignatureResult, typeof NUMBER_TAKEN>(db, { actor, at },
+      (trx, audit) => writeSignature(trx, audit, planId, meetingId, input, actor, at, today), attempt < 5 ? { unique: NUMBER_TAKEN } : {});
+    if (result !== NUMBER_TAKEN) return result;
   }
 }
 
+/** A condition's fiche number taken meanwhile by another process: the signature's transaction starts again. */
+const NUMBER_TAKEN = Symbol('number taken');
+
 async function writeSignature(
-  trx: Knex.Transaction, planId: number, meetingId: number, input: SignatureInput, actor: Actor, at: Date, today: string,
+  trx: Knex.Transaction, audit: Audit, planId: number, meetingId: number, input: SignatureInput, actor: Actor, at: Date, today: string,
 ): Promise<SignatureResult> {
   const plan = await trx('plans').where('id', planId).forUpdate().select('id', 'title', 'previous_id', 'archived_at').first();
   if (!plan) return { ok: false, reason: 'not_found' };
@@ -235,12 +233,11 @@ async function writeSignature(
   const durationMonths = refused ? null : input.durationMonths;
   const endsOn = refused ? null : (input.endsOn ?? (durationMonths ? endDateOf(input.decidedOn, durationMonths) : null));
   const iso = at.toISOString();
-  const [row] = await trx('signatures').insert({
+  const id = insertedId(await trx('signatures').insert({
     plan_id: planId, meeting_id: meetingId, signed: !refused, outcome: input.outcome, authority: input.authority, authority_email: input.authorityEmail,
     decided_on: input.decidedOn, duration_months: durationMonths, ends_on: endsOn,
     conditions: input.conditions.map((c) => `- ${c.text}`).join('\n'), author_id: actor.id, created_at: iso,
-  }).returning('id');
-  const id = Number(typeof row === 'object' ? row.id : row);
+  }).returning('id'));
 
   // each condition, a fiche of the homologation: numbered after the last one (the unique number per homologation
   // makes a concurrent creation under the same number fail this transaction, which then starts again)
@@ -251,15 +248,14 @@ async function writeSignature(
     for (const c of input.conditions) {
       number += 1;
       const title = conditionTitle(c.text);
-      const [f] = await trx('fiches').insert({
+      const ficheId = insertedId(await trx('fiches').insert({
         plan_id: planId, number, title, finding: c.text, target_date: c.targetDate, status: 'non_demarre', conclusion: '', cost_amount: null,
         cost_source: '', scope_all: true, version: 1, created_at: iso, updated_at: iso, condition_of: id,
-      }).returning('id');
-      const ficheId = Number(typeof f === 'object' ? f.id : f);
+      }).returning('id'));
       if (c.teamId !== null) await trx('fiche_owners').insert({ fiche_id: ficheId, team_id: c.teamId, service_id: null });
       conditionFicheIds.push(ficheId);
-      await recordAudit(trx, {
-        actor, at, action: 'create', entityType: 'fiche', entityId: ficheId, summary: `Fiche n°${number} : ${title}`,
+      await audit({
+        action: 'create', entityType: 'fiche', entityId: ficheId, summary: `Fiche n°${number} : ${title}`,
         after: {
           number, title, finding: c.text, targetDate: c.targetDate, status: 'non_demarre', steps: [], sideEffects: [],
           owners: c.teamId === null ? [] : [{ teamId: c.teamId, serviceId: null }], scopeAll: true, conditionOf: id,
@@ -267,8 +263,8 @@ async function writeSignature(
       });
     }
   }
-  await recordAudit(trx, {
-    actor, at, action: 'create', entityType: 'signature', entityId: id, summary: `Décision d'homologation : ${OUTCOME_LABELS[input.outcome]}`,
+  await audit({
+    action: 'create', entityType: 'signature', entityId: id, summary: `Décision d'homologation : ${OUTCOME_LABELS[input.outcome]}`,
     after: { ...input, durationMonths, endsOn, meetingId, conditionFicheIds },
   });
 
@@ -278,8 +274,8 @@ async function writeSignature(
     replacedId = Number(plan.previous_id);
     const archived = await trx('plans').where('id', replacedId).whereNull('archived_at').update({ archived_at: iso, archived_reason: 'remplacee' });
     if (archived) {
-      await recordAudit(trx, {
-        actor, at, action: 'update', entityType: 'plan', entityId: replacedId, summary: `Homologation archivée : remplacée par « ${plan.title} »`,
+      await audit({
+        action: 'update', entityType: 'plan', entityId: replacedId, summary: `Homologation archivée : remplacée par « ${plan.title} »`,
         after: { archivedAt: iso, archivedReason: 'remplacee', replacedBy: planId, signatureId: id },
       });
     }
