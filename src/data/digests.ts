@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { reads } from './reads';
+import { insertedId } from './write';
 
 /** When the commune's latest digest before an instant was decided, to count the changes from. */
 export async function previousDigestAt(db: Knex, communeId: number, before: Date): Promise<string | null> {
@@ -24,8 +25,7 @@ export async function insertDigest(
   const inserted = await trx('digests').insert({
     commune_id: row.communeId, period: row.period, created_at: at.toISOString(), recipients: row.recipients, origin: row.origin,
   }).onConflict(['commune_id', 'period']).ignore().returning('id');
-  if (!inserted.length) return null;
-  return Number(typeof inserted[0] === 'object' ? inserted[0].id : inserted[0]);
+  return inserted.length ? insertedId(inserted) : null;
 }
 
 export interface FicheLink { homologation: string; number: number }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { reminderDate } from '../domain/homologation';
-import { type AuditActor, recordAudit } from './audit';
+import type { AuditActor } from './audit';
+import { auditedWrite, insertedId } from './write';
 
 /**
  * Why a reminder stopped: its threshold fell before the decision was even taken, a more recent threshold took
@@ -105,13 +106,13 @@ export type AcknowledgeResult = 'acknowledged' | 'already' | 'closed';
 
 /** Records who acknowledged the reminder, once (a guarded update), with its audit entry. */
 export async function acknowledgeReminder(db: Knex, id: number, actor: AuditActor & { id: number }, at: Date): Promise<AcknowledgeResult> {
-  return db.transaction(async (trx) => {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
     const n = await trx('expiry_reminders').where('id', id).whereNull('acknowledged_at').whereNull('closed_at')
       .update({ acknowledged_at: at.toISOString(), acknowledged_by: actor.id, acknowledged_by_name: actor.name });
     if (n === 1) {
       const row = await trx('expiry_reminders').where('id', id).select('plan_id', 'months_before', 'ends_on').first();
-      await recordAudit(trx, {
-        actor, at, action: 'update', entityType: 'expiry_reminder', entityId: id,
+      await audit({
+        action: 'update', entityType: 'expiry_reminder', entityId: id,
         summary: `Rappel d'échéance acquitté (homologation n°${row.plan_id}, ${row.months_before} mois avant le ${row.ends_on})`,
         after: { acknowledgedAt: at.toISOString() },
       });
@@ -191,8 +192,7 @@ export async function createReminder(
     plan_id: r.planId, signature_id: r.signatureId, months_before: r.monthsBefore, ends_on: r.endsOn, created_at: at.toISOString(),
     closed_at: closed ? at.toISOString() : null,
   }).onConflict(['signature_id', 'months_before']).ignore().returning('id');
-  if (!inserted.length) return null;
-  return Number(typeof inserted[0] === 'object' ? inserted[0].id : inserted[0]);
+  return inserted.length ? insertedId(inserted) : null;
 }
 
 /** Closes the decision's open reminders of earlier thresholds: the one just sent takes over. */

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { DEFAULT_REMINDER_MONTHS, parseReminderMonths } from '../domain/homologation';
 import type { DigestSchedule, Frequency, Week } from '../domain/schedule';
-import { type AuditActor, recordAudit } from './audit';
+import type { AuditActor } from './audit';
+import { auditedWrite } from './write';
 
 export interface MailSettings {
   schedule: DigestSchedule;
@@ -29,7 +30,7 @@ export async function getMailSettings(db: Knex): Promise<MailSettings> {
 export async function saveMailSettings(
   db: Knex, input: Omit<MailSettings, 'checkedAt' | 'updatedAt'>, actor: AuditActor, at: Date,
 ): Promise<void> {
-  await db.transaction(async (trx) => {
+  await auditedWrite(db, { actor, at }, async (trx, audit) => {
     const before = await getMailSettings(trx);
     await trx('mail_settings').where('id', 1).update({
       digest_frequency: input.schedule.frequency, digest_weekday: input.schedule.weekday, digest_week: input.schedule.week,
@@ -37,7 +38,7 @@ export async function saveMailSettings(
       alert_reminder_days: input.alertReminderDays, expiry_reminder_months: input.expiryReminderMonths.join(','), updated_at: at.toISOString(),
     });
     const strip = ({ checkedAt: _c, updatedAt: _u, ...rest }: MailSettings) => rest;
-    await recordAudit(trx, { actor, at, action: 'update', entityType: 'mail_settings', entityId: 1, summary: 'Envois automatiques', before: strip(before), after: strip(await getMailSettings(trx)) });
+    await audit({ action: 'update', entityType: 'mail_settings', entityId: 1, summary: 'Envois automatiques', before: strip(before), after: strip(await getMailSettings(trx)) });
   });
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
-import { type AuditActor, recordAudit } from './audit';
+import type { AuditActor } from './audit';
 import { reads } from './reads';
+import { auditedWrite } from './write';
 
 export interface Plan { id: number; title: string; organisation: string; reminder: string; isDemo: boolean }
 
@@ -61,10 +62,10 @@ export async function loadOnceIntoEmpty(db: Knex, load: (trx: Knex.Transaction) 
 export interface PlanInput { title: string; organisation: string; reminder: string }
 
 export async function updatePlan(db: Knex, id: number, input: PlanInput, actor: AuditActor, at: Date): Promise<void> {
-  await db.transaction(async (trx) => {
+  await auditedWrite(db, { actor, at }, async (trx, audit) => {
     const before = await trx('plans').where({ id }).select('title', 'organisation', 'reminder').first();
     await trx('plans').where({ id }).update(input);
-    await recordAudit(trx, { actor, at, action: 'update', entityType: 'plan', entityId: id, summary: input.title, before, after: input });
+    await audit({ action: 'update', entityType: 'plan', entityId: id, summary: input.title, before, after: input });
   });
 }
 

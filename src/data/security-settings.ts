@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { PasswordPolicy } from '../domain/password';
 import { isRole, type Role } from '../domain/roles';
-import { type AuditActor, recordAudit } from './audit';
+import type { AuditActor } from './audit';
+import { auditedWrite } from './write';
 
 export interface SecuritySettings {
   password: PasswordPolicy;
@@ -35,7 +36,7 @@ export async function getSecuritySettings(db: Knex): Promise<SecuritySettings> {
 }
 
 export async function saveSecuritySettings(db: Knex, s: SecuritySettings, actor: AuditActor, at: Date): Promise<void> {
-  await db.transaction(async (trx) => {
+  await auditedWrite(db, { actor, at }, async (trx, audit) => {
     const before = await getSecuritySettings(trx);
     await trx('security_settings').where('id', 1).update({
       password_min_length: s.password.minLength, password_max_length: s.password.maxLength, password_classes: s.password.classes,
@@ -43,6 +44,6 @@ export async function saveSecuritySettings(db: Knex, s: SecuritySettings, actor:
       lockout_minutes: s.lockoutMinutes, session_idle_minutes: s.sessionIdleMinutes, totp_roles: s.totpRoles.join(','),
       inactive_months: s.inactiveMonths, audit_retention_months: s.auditRetentionMonths, updated_at: at.toISOString(),
     });
-    await recordAudit(trx, { actor, at, action: 'update', entityType: 'security_settings', entityId: 1, summary: 'Politique de sécurité des comptes', before, after: s });
+    await audit({ action: 'update', entityType: 'security_settings', entityId: 1, summary: 'Politique de sécurité des comptes', before, after: s });
   });
 }
