@@ -94,6 +94,10 @@ export function visibleTo(query: Knex.QueryBuilder, db: Knex, communeId: number 
   });
 }
 
+const ownerOf = (r: { team_id: number; team_name: string; service_id: number | null; service_name: string | null }): Owner => ({
+  teamId: r.team_id, teamName: r.team_name, serviceId: r.service_id ?? null, serviceName: r.service_name ?? null,
+});
+
 export async function ownersOf(db: Knex, ficheIds: number[]): Promise<Map<number, Owner[]>> {
   const rows = ficheIds.length
     ? await db('fiche_owners')
@@ -106,7 +110,7 @@ export async function ownersOf(db: Knex, ficheIds: number[]): Promise<Map<number
   const byFiche = new Map<number, Owner[]>();
   for (const r of rows) {
     const list = byFiche.get(r.fiche_id) ?? [];
-    list.push({ teamId: r.team_id, teamName: r.team_name, serviceId: r.service_id ?? null, serviceName: r.service_name ?? null });
+    list.push(ownerOf(r));
     byFiche.set(r.fiche_id, list);
   }
   return byFiche;
@@ -140,52 +144,16 @@ export async function listFiches(db: Knex, planId: number, communeId: number | n
   }));
 }
 
-/** A fiche with everything it holds, or undefined when it does not exist or is not visible to the commune. */
+/**
+ * A fiche with everything it holds, or undefined when it does not exist or is not visible to the commune: the
+ * agenda's read of several fiches (one mapping of a fiche), the scope narrowed to the commune's own instances.
+ */
 export async function getFiche(db: Knex, id: number, communeId: number | null = null): Promise<FicheDetail | undefined> {
-  const row = await visibleTo(db('fiches').where('fiches.id', id), db, communeId).select('fiches.*').first();
-  if (!row) return undefined;
-  const scopeQuery = db('instances')
-    .join('services', 'services.id', 'instances.service_id')
-    .leftJoin('communes', 'communes.id', 'instances.commune_id')
-    .leftJoin('environments', 'environments.code', 'instances.environment')
-    .select('instances.id', 'instances.name', 'instances.environment', 'environments.label as environment_label', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
-    .orderBy(['services.position', 'instances.environment', 'instances.name']);
-  if (!row.scope_all) scopeQuery.whereIn('instances.id', db('fiche_instances').select('instance_id').where('fiche_id', id));
-  // "the whole perimeter": the instances of the fiche's homologation
-  else scopeQuery.whereIn('instances.id', db('plan_instances').select('instance_id').where('plan_id', row.plan_id));
+  if (communeId !== null && !(await visibleTo(db('fiches').where('fiches.id', id), db, communeId).select('fiches.id').first())) return undefined;
+  const [fiche] = await getFiches(db, [id]);
+  if (!fiche || communeId === null) return fiche;
   // A commune agent sees its own instances in the scope, never another commune's.
-  if (communeId !== null) scopeQuery.where('instances.commune_id', communeId);
-  const [scope, owners, steps, effects, counts] = await reads(db,
-    () => scopeQuery,
-    () => ownersOf(db, [id]),
-    () => db('steps').where('fiche_id', id).orderBy('position'),
-    () => db('side_effects').where('fiche_id', id).orderBy('position'),
-    () => db('conclusion_counts').where('fiche_id', id).orderBy('position'),
-  );
-  return {
-    id: row.id,
-    planId: row.plan_id,
-    number: row.number,
-    title: row.title,
-    finding: row.finding,
-    targetDate: row.target_date ?? null,
-    status: row.status,
-    conclusion: row.conclusion,
-    conclusionCounts: counts.map((c) => ({ count: c.count, total: c.total, label: c.label })),
-    costAmount: row.cost_amount ?? null,
-    costSource: row.cost_source,
-    scopeAll: Boolean(row.scope_all),
-    scope: scope.map((s) => ({
-      id: s.id, name: s.name, serviceName: s.service_name, environment: s.environment, environmentLabel: s.environment_label ?? s.environment,
-      communeId: s.commune_id ?? null, communeName: s.commune_name ?? null,
-    })),
-    owners: owners.get(id) ?? [],
-    steps: steps.map(stepOf),
-    sideEffects: effects.map((e) => ({ id: e.id, level: e.level, description: e.description })),
-    version: row.version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
+  return { ...fiche, scope: fiche.scope.filter((s) => s.communeId === communeId) };
 }
 
 export async function scopeInstanceIds(db: Knex, ficheId: number): Promise<number[]> {
@@ -431,7 +399,7 @@ export async function getFiches(db: Knex, ids: number[]): Promise<FicheDetail[]>
       conclusionCounts: (countsBy.get(id) ?? []).map((c) => ({ count: c.count, total: c.total, label: c.label })),
       costAmount: row.cost_amount ?? null, costSource: row.cost_source, scopeAll: Boolean(row.scope_all),
       scope: (row.scope_all ? allInstances.filter((i) => Number(i.scope_plan_id) === Number(row.plan_id)) : scopeBy.get(id) ?? []).map(toScope),
-      owners: (ownersBy.get(id) ?? []).map((o) => ({ teamId: o.team_id, teamName: o.team_name, serviceId: o.service_id ?? null, serviceName: o.service_name ?? null })),
+      owners: (ownersBy.get(id) ?? []).map(ownerOf),
       steps: (stepsBy.get(id) ?? []).map(stepOf),
       sideEffects: (effectsBy.get(id) ?? []).map((e) => ({ id: e.id, level: e.level, description: e.description })),
       version: row.version, createdAt: row.created_at, updatedAt: row.updated_at,
