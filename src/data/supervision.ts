@@ -4,7 +4,8 @@ import { subMonths } from 'date-fns';
 import type { Knex } from 'knex';
 import type { Role } from '../domain/roles';
 import { localDate } from '../domain/schedule';
-import { type AuditActor, type AuditEntry, recordAudit, SECURITY_ACTIONS } from './audit';
+import { type AuditActor, type AuditEntry, SECURITY_ACTIONS } from './audit';
+import { auditedWrite } from './write';
 
 const DAY = 86_400_000;
 
@@ -142,7 +143,7 @@ export type AccountChange = { ok: true; user: SupervisedUser } | { ok: false; re
  * Never one's own account, never the last active administrator: nobody could administer the application any more.
  */
 export async function suspendUser(db: Knex, id: number, actor: AuditActor, at: Date): Promise<AccountChange> {
-  return db.transaction(async (trx) => {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
     const row = await trx('users').select([...userColumns, 'active', 'anonymized_at']).where({ id }).first();
     if (!row) return { ok: false as const, reason: 'not_found' as const };
     if (actor.id === id) return { ok: false as const, reason: 'self' as const };
@@ -153,8 +154,8 @@ export async function suspendUser(db: Knex, id: number, actor: AuditActor, at: D
     }
     await trx('users').where({ id }).update({ active: false });
     const user = toUser(row);
-    await recordAudit(trx, {
-      actor, at, action: 'suspend', entityType: 'user', entityId: id,
+    await audit({
+      action: 'suspend', entityType: 'user', entityId: id,
       summary: `Compte suspendu : ${user.email} (dernière connexion : ${user.lastLoginAt ? user.lastLoginAt.slice(0, 10) : 'jamais'})`,
       before: { active: true }, after: { active: false },
     });
@@ -164,15 +165,15 @@ export async function suspendUser(db: Knex, id: number, actor: AuditActor, at: D
 
 /** Unfreezes an account: its failed sign-ins are forgotten, audited. */
 export async function unfreezeUser(db: Knex, id: number, actor: AuditActor, at: Date): Promise<AccountChange> {
-  return db.transaction(async (trx) => {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
     const row = await trx('users').select([...userColumns, 'frozen_until', 'failed_logins']).where({ id }).first();
     if (!row) return { ok: false as const, reason: 'not_found' as const };
     if (!row.frozen_until && !Number(row.failed_logins)) return { ok: false as const, reason: 'unchanged' as const };
     await trx('users').where({ id }).update({ frozen_until: null, failed_logins: 0 });
     await trx('login_sources').where({ user_id: id }).delete();
     const user = toUser(row);
-    await recordAudit(trx, {
-      actor, at, action: 'unfreeze', entityType: 'user', entityId: id, summary: `Compte débloqué : ${user.email}`,
+    await audit({
+      action: 'unfreeze', entityType: 'user', entityId: id, summary: `Compte débloqué : ${user.email}`,
       before: { frozenUntil: row.frozen_until, failedLogins: Number(row.failed_logins) }, after: { frozenUntil: null, failedLogins: 0 },
     });
     return { ok: true as const, user };
