@@ -1,4 +1,5 @@
-import { addDays, format, parseISO } from 'date-fns';
+import { addDays, addMonths, format, parseISO } from 'date-fns';
+import { type HomologationState, STATE_BADGES, STATE_LABELS, STATES } from './homologation';
 import { type Environment, type EnvironmentRef, presentEnvironments, type Status, STATUSES } from './statuses';
 
 export interface DashFiche {
@@ -189,3 +190,33 @@ export function stepsTrend(events: readonly { ficheId: number; at: string; steps
 /** Whether a code is in the organisation's list of environments. */
 export function isEnvironment(v: string, environments: readonly EnvironmentRef[]): v is Environment { return environments.some((e) => e.code === v); }
 export function isStatusValue(v: string): v is Status { return (STATUSES as readonly string[]).includes(v); }
+
+/** What the organisation overview needs of each homologation the reader may see. */
+export interface OverviewRow {
+  id: number;
+  state: HomologationState;
+  /** Set when a decision other than a refusal has an end date. */
+  validity: string | null;
+  decision: { endsOn: string | null } | null;
+  lateCount: number;
+}
+
+/** Months ahead in which an ending decision is listed as "ending soon". */
+export const ENDING_SOON_MONTHS = 6;
+
+/**
+ * The organisation overview ("Vue d'ensemble"): counts per state; the decisions in force with an end date (not refused,
+ * homologation not archived), earliest end first; those ending within six months; the late fiches of the live ones.
+ */
+export function organisationOverview<R extends OverviewRow>(rows: readonly R[], today: string) {
+  const counts = STATES.map((state) => ({ state, label: STATE_LABELS[state], badge: STATE_BADGES[state], count: rows.filter((r) => r.state === state).length }));
+  const live = rows.filter((r) => r.state !== 'archivee');
+  const ending = live.filter((r) => r.validity !== null).sort((a, b) => (a.decision!.endsOn! < b.decision!.endsOn! ? -1 : a.decision!.endsOn! > b.decision!.endsOn! ? 1 : a.id - b.id));
+  const horizon = format(addMonths(parseISO(today), ENDING_SOON_MONTHS), 'yyyy-MM-dd');
+  const soon = ending.filter((r) => r.decision!.endsOn! >= today && r.decision!.endsOn! <= horizon);
+  return {
+    total: rows.length, counts, live, ending, soon, horizon,
+    lateTotal: live.reduce((n, r) => n + r.lateCount, 0),
+    archivedCount: rows.length - live.length,
+  };
+}

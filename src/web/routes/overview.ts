@@ -1,6 +1,6 @@
-import { addMonths, format, parseISO } from 'date-fns';
 import { Router } from 'express';
-import { type HomologationState, STATE_BADGES, STATE_LABELS, STATES } from '../../domain/homologation';
+import { organisationOverview } from '../../domain/dashboard';
+import type { HomologationState } from '../../domain/homologation';
 import { communeRestriction } from '../../domain/roles';
 import { actor } from '../auth';
 import { timeline } from '../charts';
@@ -24,13 +24,8 @@ export function overviewRouter(ctx: AppContext): Router {
   router.get('/tableau-de-bord', async (req, res) => {
     const user = actor(req);
     const { rows, today } = await homologationRows(ctx, user);
-    const counts = STATES.map((state) => ({ state, label: STATE_LABELS[state], badge: STATE_BADGES[state], count: rows.filter((r) => r.state === state).length }));
-    const live = rows.filter((r) => r.state !== 'archivee');
-    // decisions with an end date, not refused, of homologations not archived: earliest end first
-    const ending = live.filter((r) => r.validity !== null).sort((a, b) => (a.decision!.endsOn! < b.decision!.endsOn! ? -1 : a.decision!.endsOn! > b.decision!.endsOn! ? 1 : a.id - b.id));
-    const horizon = format(addMonths(parseISO(today), 6), 'yyyy-MM-dd');
-    const soon = ending.filter((r) => r.decision!.endsOn! >= today && r.decision!.endsOn! <= horizon);
-    const drawn = ending.slice(0, CHART_ROWS);
+    const overview = organisationOverview(rows, today);
+    const drawn = overview.ending.slice(0, CHART_ROWS);
     const chart = drawn.length
       ? timeline(drawn.map((r) => ({
         label: r.title, kind: 'fiche' as const, date: r.decision!.endsOn!, late: r.state === 'expiree', done: false, href: `/homologations/${r.id}`,
@@ -39,10 +34,8 @@ export function overviewRouter(ctx: AppContext): Router {
     res.render('overview/index', {
       title: "Vue d'ensemble des homologations",
       restricted: communeRestriction(user) !== null,
-      total: rows.length, counts, live, ending, soon, horizon, today,
-      chart: chart && { ...chart, rows: chart.rows.map((c, i) => ({ ...c, fill: MARK_FILL[drawn[i]!.state] ?? '#000091', state: drawn[i]!.stateLabel })), clipped: ending.length > drawn.length },
-      lateTotal: live.reduce((n, r) => n + r.lateCount, 0),
-      archivedCount: rows.length - live.length,
+      ...overview, today,
+      chart: chart && { ...chart, rows: chart.rows.map((c, i) => ({ ...c, fill: MARK_FILL[drawn[i]!.state] ?? '#000091', state: drawn[i]!.stateLabel })), clipped: overview.ending.length > drawn.length },
     });
   });
 
