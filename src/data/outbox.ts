@@ -168,3 +168,9 @@ export async function getMessage(db: Knex, id: number): Promise<OutboxMessage | 
   const row = await db('outbox').leftJoin('communes', 'communes.id', 'outbox.commune_id').where('outbox.id', id).select('outbox.*', 'communes.name as commune_name').first();
   return row ? fromRow(row) : undefined;
 }
+
+/** Messages still waiting in the outbox (what the command line reports when no SMTP server is set). */
+export async function pendingCount(db: Knex): Promise<number> {
+  const row = await db('outbox').where('status', 'pending').count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}
