@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { ENGINE, freshApp } from './helpers';
+import { ENGINE, freshApp } from '../helpers';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 function runWriter(file: string, count: number): Promise<{ committed: number; errors: string[] }> {
   return new Promise((resolve, reject) => {

@@ -2,10 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
-import { enqueue } from '../src/data/outbox';
-import { smtpMailer } from '../src/mail/transport';
-import { deliverDue } from '../src/mail/worker';
-import { freshApp, NOW, type TestApp } from './helpers';
+import { enqueue } from '../../src/data/outbox';
+import { smtpMailer } from '../../src/mail/transport';
+import { deliverDue } from '../../src/mail/worker';
+import { freshApp, NOW, type TestApp } from '../helpers';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

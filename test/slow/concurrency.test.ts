@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import request from 'supertest';
-import { DEMO_PASSWORD } from '../db/seeds/demo';
-import { ACCOUNTS, csrfOf, emptyDatabase, ENGINE, formBody } from './helpers';
+import { DEMO_PASSWORD } from '../../db/seeds/demo';
+import { ACCOUNTS, csrfOf, emptyDatabase, ENGINE, formBody } from '../helpers';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 interface Server { child: ChildProcess; port: number; output: () => string }
 

@@ -5,11 +5,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { communes } from '../src/data/referentials';
-import { migrate, openDatabase } from '../src/db';
-import { passwordHasher } from '../src/security/passwords';
+import { communes } from '../../src/data/referentials';
+import { migrate, openDatabase } from '../../src/db';
+import { passwordHasher } from '../../src/security/passwords';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const STRONG = 'cheval agrafe pile correcte';
 
 /** The environment an operator would have: production, no session secret, the database in DATA_DIR. */

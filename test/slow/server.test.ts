@@ -6,11 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { DEMO_PASSWORD } from '../db/seeds/demo';
-import { openDatabase } from '../src/db';
-import { startSmtp } from './smtp';
+import { DEMO_PASSWORD } from '../../db/seeds/demo';
+import { openDatabase } from '../../src/db';
+import { startSmtp } from '../smtp';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SECRET = 'k3J9vQ2mX7pL4sT8wZ1nB6cR5yH0aD3fG9uE2iO7qW4eR1tY'; // 48 characters
 
 interface Run {
