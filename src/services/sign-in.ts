@@ -2,9 +2,9 @@ import type { Knex } from 'knex';
 import type { MailConfig } from '../config';
 import {
   attemptSucceeded, type Charge, chargeAttempt, changePassword, consumeToken, credentialsOf, newSessionToken, newToken, passwordReused, peekToken,
-  recordFailure, recordTotpStep, refundAttempt, remainingRecoveryCodes, type TokenPurpose, unlockAttempt, useRecoveryCode,
+  recordFailure, recordTotpStep, refundAttempt, remainingRecoveryCodes, sessionTokenOf, type TokenPurpose, unlockAttempt, useRecoveryCode,
 } from '../data/accounts';
-import { recordAudit } from '../data/audit';
+import { type AuditActor, recordAudit } from '../data/audit';
 import { getSecuritySettings, type SecuritySettings } from '../data/security-settings';
 import { hit, purgeThrottle, unhit } from '../data/throttle';
 import { findCredentials, findCredentialsById, findUser, type User } from '../data/users';
@@ -285,3 +285,24 @@ export function signInService(deps: SignInDeps) {
 }
 
 export type SignInService = ReturnType<typeof signInService>;
+
+/**
+ * The user a stored session belongs to, while it is theirs: the account exists, is active, and the token is the one
+ * of their latest sign-in (they signed in elsewhere, an admin reset them, they were removed: not a session any more).
+ */
+export async function sessionOwner(db: Knex, userId: number, token: string | null): Promise<User | null> {
+  const [user, current] = await Promise.all([findUser(db, userId), sessionTokenOf(db, userId)]);
+  if (!user || !user.active || !token || current !== token) return null;
+  return user;
+}
+
+/**
+ * Whether a session idle since `seenAt` (ms) is over, after the delay the admin sets (30 minutes by default), counted
+ * on the app's clock; an ended session is audited here, the web layer then signs the browser out.
+ */
+export async function idleSessionEnded(db: Knex, user: AuditActor, seenAt: number | undefined, now: Date): Promise<boolean> {
+  const { sessionIdleMinutes } = await getSecuritySettings(db);
+  if (seenAt === undefined || now.getTime() - seenAt <= sessionIdleMinutes * 60_000) return false;
+  await recordAudit(db, { actor: user, at: now, action: 'session_expired', entityType: 'session', entityId: user.id, summary: `Session fermée après ${sessionIdleMinutes} minutes d'inactivité` });
+  return true;
+}

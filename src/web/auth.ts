@@ -1,10 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import passport from 'passport';
-import { recordAudit } from '../data/audit';
-import { sessionTokenOf } from '../data/accounts';
-import { getSecuritySettings } from '../data/security-settings';
-import { findUser } from '../data/users';
 import { type Actor, type Permission, can } from '../domain/roles';
+import { idleSessionEnded, sessionOwner } from '../services/sign-in';
 import type { AppContext } from './context';
 import { forbidden } from './errors';
 
@@ -43,9 +40,7 @@ export function configurePassport(ctx: AppContext): passport.PassportStatic {
     (async () => {
       if (typeof stored !== 'object' || stored === null) return false;
       const { id, t } = stored as { id: number; t: string | null };
-      const [user, token] = await Promise.all([findUser(ctx.db, id), sessionTokenOf(ctx.db, id)]);
-      if (!user || !user.active || !t || token !== t) return false;
-      return user;
+      return (await sessionOwner(ctx.db, id, t)) ?? false;
     })().then((user) => done(null, user), done);
   });
   return instance;
@@ -61,17 +56,13 @@ export function idleTimeout(ctx: AppContext) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (!req.user) return next();
     (async () => {
-      const { sessionIdleMinutes } = await getSecuritySettings(ctx.db);
-      const now = ctx.now().getTime();
-      const seen = req.session.seenAt;
-      if (seen !== undefined && now - seen > sessionIdleMinutes * 60_000) {
-        const user = req.user!;
-        await recordAudit(ctx.db, { actor: user, at: ctx.now(), action: 'session_expired', entityType: 'session', entityId: user.id, summary: `Session fermée après ${sessionIdleMinutes} minutes d'inactivité` });
+      const now = ctx.now();
+      if (await idleSessionEnded(ctx.db, actor(req), req.session.seenAt, now)) {
         await new Promise<void>((resolve, reject) => req.logout((e) => (e ? reject(e) : resolve())));
         const back = req.method === 'GET' ? `&retour=${encodeURIComponent(req.originalUrl)}` : '';
         return res.redirect(`/connexion?expiree=1${back}`);
       }
-      req.session.seenAt = now;
+      req.session.seenAt = now.getTime();
       next();
     })().catch(next);
   };
