@@ -1,19 +1,19 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadDatabaseConfig, loadMailConfig, loadTimeZone } from './config';
 import { getMailSettings } from './data/mail-settings';
-import { getSecuritySettings } from './data/security-settings';
 import { type Db } from './db';
 import { PERIOD_PATTERN, periodOf } from './domain/schedule';
 import { smtpMailer } from './mail/transport';
 import { deliverDue } from './mail/worker';
 import { scanAlerts } from './services/alerts';
 import { enqueueDigests } from './services/digests';
+import { pendingCount } from './data/outbox';
 import { communes } from './data/referentials';
-import { createUser } from './data/users';
 import { connect, migrate } from './db';
-import { passwordProblem } from './domain/password';
 import { isCommuneRole, isRole, ROLES } from './domain/roles';
 import { passwordHasher } from './security/passwords';
+import { accountService } from './services/accounts';
+import { emailAddress } from './web/forms/fields';
 
 const HELP = `Usage : npm run cli -- <commande> [options]
 
@@ -104,7 +104,7 @@ async function userCreate(args: string[]): Promise<void> {
   const { values } = parseOptions(args, USER_CREATE_OPTIONS);
   const email = values.email?.trim() ?? '';
   const name = values.name?.trim() ?? '';
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new CliError('--email : adresse électronique manquante ou invalide.');
+  if (!emailAddress('').safeParse(email).success) throw new CliError('--email : adresse électronique manquante ou invalide.');
   if (!name) throw new CliError('--name : nom manquant.');
   if (!isRole(values.role)) throw new CliError(`--role : rôle manquant ou inconnu (attendu : ${ROLES.join(', ')}).`);
   const role = values.role;
@@ -122,14 +122,11 @@ async function userCreate(args: string[]): Promise<void> {
       communeId = found.id;
     }
     const password = await readPassword();
-    const { password: policy } = await getSecuritySettings(db);
-    const problem = passwordProblem(password, { email, name }, policy);
-    if (problem) throw new CliError(`Mot de passe refusé : ${problem}`);
-    const result = await createUser(
-      db, { email, name, role, communeId, active: true, passwordHash: await passwordHasher.hash(password) },
-      { id: null, name: 'Ligne de commande' }, new Date(),
-    );
-    if (!result.ok) throw new CliError(`Un compte existe déjà avec l'adresse ${email}.`);
+    const accounts = accountService({ db, passwords: passwordHasher });
+    const result = await accounts.createWithPassword({ id: null, name: 'Ligne de commande' }, { email, name, role, communeId }, password, new Date());
+    if (!result.ok && result.reason === 'weak_password') throw new CliError(`Mot de passe refusé : ${result.problem}`);
+    if (!result.ok && result.reason === 'duplicate') throw new CliError(`Un compte existe déjà avec l'adresse ${email}.`);
+    if (!result.ok) throw new CliError(`--commune : la commune « ${values.commune} » n'existe plus.`);
     console.log(`Compte créé : ${email} (${role}), n°${result.id}.`);
   } finally {
     await db.destroy();
@@ -161,8 +158,7 @@ async function withDatabase<T>(work: (db: Db) => Promise<T>): Promise<T> {
 async function deliver(db: Db): Promise<boolean> {
   const mail = loadMailConfig();
   if (!mail.smtpUrl) {
-    const pending = await db('outbox').where('status', 'pending').count({ n: '*' }).first();
-    console.log(`SMTP_URL n'est pas défini : ${Number(pending?.n ?? 0)} message(s) restent dans la boîte d'envoi, lisibles dans l'application (Administration > Courriels), non envoyés.`);
+    console.log(`SMTP_URL n'est pas défini : ${await pendingCount(db)} message(s) restent dans la boîte d'envoi, lisibles dans l'application (Administration > Courriels), non envoyés.`);
     return true;
   }
   const mailer = smtpMailer(mail.smtpUrl);

@@ -162,6 +162,16 @@ export async function recordFailure(
   });
 }
 
+/** What the freeze notice says: the frozen account, and the active administrators it goes to. */
+export async function freezeNoticeOf(db: Knex, userId: number) {
+  const user = await db('users').where('id', userId).select('email', 'name', 'failed_logins', 'frozen_until', 'active').first();
+  const admins: { id: number; email: string; name: string }[] = await db('users').where({ role: 'admin', active: true }).whereNull('anonymized_at').select('id', 'email', 'name');
+  return {
+    user: { email: String(user.email), name: String(user.name), failedLogins: Number(user.failed_logins), frozenUntil: String(user.frozen_until), active: Boolean(user.active) },
+    admins,
+  };
+}
+
 /** A new sign-in: the only session that counts from now on is the one holding this token. */
 export async function newSessionToken(db: Knex, userId: number, at: Date): Promise<string> {
   const token = randomBytes(24).toString('base64url');

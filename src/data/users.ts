@@ -133,9 +133,24 @@ export async function recordLogin(db: Knex, id: number, at: Date): Promise<void>
   await db('users').where({ id }).update({ last_login_at: at.toISOString() });
 }
 
-export async function countAdmins(db: Knex): Promise<number> {
-  const row = await db('users').where({ role: 'admin', active: true }).count({ n: '*' }).first();
-  return Number(row?.n ?? 0);
+/**
+ * The active administrators' ids. With `lock`, their rows stay locked until the transaction ends (PostgreSQL; SQLite's
+ * BEGIN IMMEDIATE already serialises writers): two administrators demoting each other at once then see each other's
+ * change, and the second finds itself the last one.
+ */
+export async function activeAdminIds(db: Knex, opts: { lock?: boolean } = {}): Promise<number[]> {
+  const q = db('users').where({ role: 'admin', active: true }).whereNull('anonymized_at').orderBy('id').select('id');
+  if (opts.lock) q.forUpdate();
+  return (await q).map((r: { id: number }) => Number(r.id));
+}
+
+export async function setActive(db: Knex, id: number, active: boolean): Promise<void> {
+  await db('users').where({ id }).update({ active });
+}
+
+/** Ends every session of the account: the token its sessions hold no longer matches. */
+export async function endSessions(db: Knex, id: number): Promise<void> {
+  await db('users').where({ id }).update({ session_token: null });
 }
 
 /** Who last suspended an account (its latest 'suspend' audit entry), if anyone did through a suspension. */
