@@ -3,6 +3,7 @@ import { enrolTotp, issueToken, sessionTokenOf } from '../src/data/accounts';
 import { getSecuritySettings, saveSecuritySettings } from '../src/data/security-settings';
 import { findUser } from '../src/data/users';
 import { newTotpSecret, totpCode } from '../src/security/totp';
+import { accountSecurityService } from '../src/services/account-security';
 import { LOGIN_FAILURES_PER_SOURCE, RESET_PER_SOURCE, signInService, type SignInService } from '../src/services/sign-in';
 import { aUser, BUILDER, type BuiltUser } from './builders';
 import { freshApp, NOW, type TestApp, TEST_PASSWORDS } from './helpers';
@@ -209,6 +210,54 @@ describe('sign-in rules (services/sign-in)', function () {
       expect(await service.setPasswordWithLink({ token, password, confirm: password, now: NOW })).to.deep.equal({ kind: 'done' });
       expect(await service.setPasswordWithLink({ token, password, confirm: password, now: NOW })).to.deep.equal({ kind: 'link_unusable' });
       expect((await signInAs({ ...user, password }, aSource())).kind).to.equal('signed_in');
+    });
+  });
+
+  describe("a signed-in user's own secrets (services/account-security)", () => {
+    const security = () => accountSecurityService({ db: t.db, passwords: TEST_PASSWORDS, mail: t.config.mail });
+    const NEW_PASSWORD = 'une-autre-phrase-de-passe-2026';
+
+    it('changes the password only with the current one, under the policy; the new one signs in', async () => {
+      const user = await aUser().insert(t.db);
+      const source = aSource();
+      const change = (current: string, password = NEW_PASSWORD, confirm = password) => security().changeOwnPassword({ me: user, current, password, confirm, source, now: NOW });
+      const both = await change('pas le bon', 'court');
+      expect(both).to.have.nested.property('errors.current', 'Le mot de passe actuel est incorrect.');
+      expect(both).to.have.nested.property('errors.password').that.is.a('string');
+      expect(await change(user.password, NEW_PASSWORD, 'autre')).to.deep.equal({ kind: 'invalid', errors: { password: 'Les deux saisies ne sont pas identiques.' } });
+      expect(await change(user.password)).to.deep.equal({ kind: 'done' });
+      expect(await t.db('audit_log').where({ action: 'password_change', entity_id: user.id, summary: 'Mot de passe changé par son titulaire' })).to.have.length(1);
+      expect((await signInAs({ ...user, password: NEW_PASSWORD }, aSource())).kind).to.equal('signed_in');
+    });
+
+    it('stops guesses of the current password once the source is blocked, unchecked', async () => {
+      const user = await aUser().insert(t.db);
+      const source = aSource();
+      const { lockoutThreshold } = await getSecuritySettings(t.db);
+      for (let i = 0; i < lockoutThreshold; i++) {
+        expect(await security().changeOwnPassword({ me: user, current: `essai ${i}`, password: NEW_PASSWORD, confirm: NEW_PASSWORD, source, now: NOW })).to.have.property('kind', 'invalid');
+      }
+      expect(await security().changeOwnPassword({ me: user, current: user.password, password: NEW_PASSWORD, confirm: NEW_PASSWORD, source, now: NOW }))
+        .to.deep.equal({ kind: 'too_many_attempts' });
+    });
+
+    it('enrols a second factor with its first code, then renews the recovery codes with a later one', async () => {
+      const user = await aUser().insert(t.db);
+      const source = aSource();
+      const secret = newTotpSecret();
+      const code = totpCode(secret, NOW);
+      const wrong = code === '000000' ? '111111' : '000000';
+      expect(await security().confirmEnrolment({ actor: user, secret, code: wrong, source, now: NOW })).to.deep.equal({ kind: 'wrong_code' });
+      const enrolled = await security().confirmEnrolment({ actor: user, secret, code, source, now: NOW });
+      if (enrolled.kind !== 'enrolled') throw new Error(enrolled.kind);
+      expect(enrolled.codes).to.have.length(10);
+      expect(await security().secondFactorStatus(user.id)).to.include({ required: false, recoveryLeft: 10 });
+      // the enrolment's code is spent: the next step's code renews
+      expect(await security().renewRecoveryCodes({ actor: user, code, source, now: NOW })).to.deep.equal({ kind: 'wrong_code' });
+      const later = new Date(NOW.getTime() + 30_000);
+      const renewed = await security().renewRecoveryCodes({ actor: user, code: totpCode(secret, later), source, now: later });
+      if (renewed.kind !== 'renewed') throw new Error(renewed.kind);
+      expect(renewed.codes).to.have.length(10).and.not.include.members(enrolled.codes);
     });
   });
 });
