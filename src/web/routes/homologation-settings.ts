@@ -1,27 +1,21 @@
 import { type Request, type Response, Router } from 'express';
-import { z } from 'zod';
 import {
   addMember, type FicheUsingInstances, instancesInFicheScopes, listMembers, memberCandidates, planInstanceIds, removeMember, setMemberRole,
   updateHomologationSettings,
 } from '../../data/homologations';
-import { MEMBER_ROLE_LABELS, MEMBER_ROLES, type MemberRole } from '../../domain/homologation';
+import { MEMBER_ROLE_LABELS, MEMBER_ROLES } from '../../domain/homologation';
 import { ROLE_LABELS } from '../../domain/roles';
 import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
 import { idParam, notFound } from '../errors';
-import { type FieldErrors, fieldErrors, optionalText, str } from '../forms/fields';
+import { type FieldErrors, parseForm } from '../forms/fields';
+import {
+  type HomologationFormValues, homologationSettingsForm, INSTANCE_DELETED_MEANWHILE, memberForm, memberRoleForm, readHomologationForm,
+} from '../forms/homologation';
 import { scopeOf } from '../scope';
-import { homologationFields, type PerimeterValues, perimeterChoices, readPerimeter } from './homologations';
+import { perimeterChoices } from './homologations';
 
-const settingsSchema = z.object({ ...homologationFields, reminder: optionalText(2000) });
-
-interface SettingsValues extends PerimeterValues { title: string; organisation: string; description: string; reminder: string }
-
-const memberRole = z.enum(MEMBER_ROLES, { error: 'Choisissez un rôle dans la liste : équipe projet ou comité.' });
-const addSchema = z.object({
-  userId: z.string().regex(/^\d{1,9}$/, { error: 'Choisissez une personne dans la liste.' }).transform(Number),
-  role: memberRole,
-});
+type SettingsValues = HomologationFormValues<typeof homologationSettingsForm>;
 
 /**
  * A homologation's settings (name, organisation, description, reminder, perimeter) and its members, under
@@ -52,21 +46,13 @@ export function homologationSettingsRouter(ctx: AppContext): Router {
 
   router.post('/parametres', admin, async (req: Request, res: Response) => {
     const { hom, base } = scopeOf(res);
-    const body = req.body as Record<string, unknown>;
-    const perimeter = readPerimeter(body, await perimeterChoices(ctx));
-    const values: SettingsValues = {
-      title: str(body.title), organisation: str(body.organisation), description: str(body.description), reminder: str(body.reminder), ...perimeter.values,
-    };
-    const parsed = settingsSchema.safeParse(values);
-    const errors: FieldErrors = parsed.success ? {} : fieldErrors(parsed.error);
-    if (perimeter.error) errors.instanceIds = perimeter.error;
-    if (!parsed.success || perimeter.error) return renderSettings(res, 422, values, errors);
-    const saved = await updateHomologationSettings(ctx.db, hom.id, { ...parsed.data, instanceIds: perimeter.ids }, actor(req), ctx.now());
+    const form = readHomologationForm(homologationSettingsForm, req.body, await perimeterChoices(ctx));
+    if (!form.ok) return renderSettings(res, 422, form.values, form.errors);
+    const { values } = form;
+    const saved = await updateHomologationSettings(ctx.db, hom.id, form.data, actor(req), ctx.now());
     if (saved.ok) return res.redirect(303, base);
     if (saved.reason === 'not_found') throw notFound('Cette homologation');
-    if (saved.reason === 'unknown_instance') {
-      return renderSettings(res, 422, values, { instanceIds: "Une instance cochée vient d'être supprimée du catalogue : vérifiez le périmètre et enregistrez à nouveau." });
-    }
+    if (saved.reason === 'unknown_instance') return renderSettings(res, 422, values, { instanceIds: INSTANCE_DELETED_MEANWHILE });
     const names = saved.fiches.map((f) => `n°${f.number}`).join(', ');
     return renderSettings(res, 422, values, {
       instanceIds: `Des instances retirées du périmètre sont dans celui de fiches actions (${names}) : retirez-les d'abord de ces fiches, ou gardez-les dans le périmètre.`,
@@ -87,11 +73,10 @@ export function homologationSettingsRouter(ctx: AppContext): Router {
 
   router.post('/membres', admin, async (req, res) => {
     const { hom, base } = scopeOf(res);
-    const body = req.body as Record<string, unknown>;
-    const values = { userId: str(body.userId), role: str(body.role) };
-    const parsed = addSchema.safeParse(values);
-    if (!parsed.success) return renderMembers(res, 422, { values, errors: fieldErrors(parsed.error) });
-    const saved = await addMember(ctx.db, hom.id, parsed.data.userId, parsed.data.role, actor(req), ctx.now());
+    const form = parseForm(memberForm, req.body);
+    const { values } = form;
+    if (!form.ok) return renderMembers(res, 422, { values, errors: form.errors });
+    const saved = await addMember(ctx.db, hom.id, form.data.userId, form.data.role, actor(req), ctx.now());
     if (saved.ok) return res.redirect(303, `${base}/membres`);
     if (saved.reason === 'not_found') throw notFound('Cette homologation');
     const message = saved.reason === 'duplicate'
@@ -103,9 +88,9 @@ export function homologationSettingsRouter(ctx: AppContext): Router {
   router.post('/membres/:userId', admin, async (req, res) => {
     const { hom, base } = scopeOf(res);
     const userId = idParam(req.params.userId, 'Ce membre');
-    const parsed = memberRole.safeParse(str((req.body as Record<string, unknown>).role));
-    if (!parsed.success) return renderMembers(res, 422, { alert: parsed.error.issues[0]?.message ?? 'Choisissez un rôle dans la liste.' });
-    const saved = await setMemberRole(ctx.db, hom.id, userId, parsed.data as MemberRole, actor(req), ctx.now());
+    const form = parseForm(memberRoleForm, req.body);
+    if (!form.ok) return renderMembers(res, 422, { alert: form.errors.role ?? 'Choisissez un rôle dans la liste.' });
+    const saved = await setMemberRole(ctx.db, hom.id, userId, form.data.role, actor(req), ctx.now());
     if (!saved.ok) throw notFound('Ce membre');
     res.redirect(303, `${base}/membres`);
   });

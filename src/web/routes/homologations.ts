@@ -1,10 +1,9 @@
 import { format } from 'date-fns';
 import { type Request, type Response, Router } from 'express';
-import { z } from 'zod';
 import {
   createHomologation, defaultHomologationId, type HomologationSummary, latestOrganisation, listHomologations, planOfObject, reminderMonths, touchesCommune,
 } from '../../data/homologations';
-import { instances as instanceRepo, type Instance, type Service, services as serviceRepo } from '../../data/referentials';
+import { instances as instanceRepo, services as serviceRepo } from '../../data/referentials';
 import {
   daysLeft, type HomologationState, OUTCOME_LABELS, STATE_BADGES, STATE_LABELS, STATES, stateOf, validityPhrase,
 } from '../../domain/homologation';
@@ -14,7 +13,8 @@ import type { Status } from '../../domain/statuses';
 import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam, notFound } from '../errors';
-import { type FieldErrors, fieldErrors, optionalText, requiredText, str, strings } from '../forms/fields';
+import { type FieldErrors, str } from '../forms/fields';
+import { homologationForm, type HomologationFormValues, INSTANCE_DELETED_MEANWHILE, type PerimeterGroup, readHomologationForm } from '../forms/homologation';
 
 /** A homologation as the home page and the organisation dashboard show it. */
 export interface HomologationRow extends HomologationSummary {
@@ -78,38 +78,10 @@ export function byAttention(a: HomologationRow, b: HomologationRow): number {
 // ---------------------------------------------------------------- the perimeter form (creation and settings)
 
 /** The organisation's services with their instances, for the perimeter's checkboxes (services without instances left out). */
-export async function perimeterChoices(ctx: AppContext): Promise<{ service: Service; instances: Instance[] }[]> {
+export async function perimeterChoices(ctx: AppContext): Promise<PerimeterGroup[]> {
   const [serviceList, instanceList] = await Promise.all([serviceRepo.list(ctx.db), instanceRepo.list(ctx.db)]);
   return serviceList.map((service) => ({ service, instances: instanceList.filter((i) => i.serviceId === service.id) })).filter((g) => g.instances.length > 0);
 }
-
-export interface PerimeterValues { instanceIds: string[]; serviceIds: string[] }
-
-/**
- * Reads the perimeter's checkboxes: the instances ticked, plus every instance of a service ticked as a whole.
- * An id the catalogue does not hold (deleted meanwhile, or forged) is an error, never silently dropped.
- */
-export function readPerimeter(body: Record<string, unknown>, choices: { service: Service; instances: Instance[] }[]):
-  { values: PerimeterValues; ids: number[]; error?: string } {
-  const values = { instanceIds: strings(body.instanceIds), serviceIds: strings(body.serviceIds) };
-  const known = new Map(choices.flatMap((g) => g.instances.map((i) => [String(i.id), i.id] as const)));
-  const services = new Map(choices.map((g) => [String(g.service.id), g.instances.map((i) => i.id)] as const));
-  const unknown = values.instanceIds.some((v) => !known.has(v)) || values.serviceIds.some((v) => !services.has(v));
-  const ids = new Set([...values.instanceIds.flatMap((v) => (known.has(v) ? [known.get(v)!] : [])), ...values.serviceIds.flatMap((v) => services.get(v) ?? [])]);
-  return {
-    values, ids: [...ids].sort((a, b) => a - b),
-    error: unknown ? "Une instance ou un service coché n'existe plus dans le catalogue de l'organisation : vérifiez le périmètre et enregistrez à nouveau." : undefined,
-  };
-}
-
-export const homologationFields = {
-  title: requiredText(200, "Saisissez le nom de l'homologation."),
-  organisation: requiredText(200, "Saisissez le nom de l'organisation qui porte l'homologation."),
-  description: optionalText(5000),
-};
-const createSchema = z.object(homologationFields);
-
-interface CreateValues extends PerimeterValues { title: string; organisation: string; description: string }
 
 /** The home page (the organisation's homologations), the creation of one, and the old one-plan addresses, redirected. */
 export function homologationsRouter(ctx: AppContext): Router {
@@ -132,22 +104,17 @@ export function homologationsRouter(ctx: AppContext): Router {
   });
 
   // ---- creating a homologation (administrators)
-  const renderNew = async (res: Response, status: number, values: CreateValues, errors: FieldErrors = {}) => {
+  const renderNew = async (res: Response, status: number, values: HomologationFormValues<typeof homologationForm>, errors: FieldErrors = {}) => {
     res.status(status).render('homologations/new', { title: 'Nouvelle homologation', values, errors, groups: await perimeterChoices(ctx) });
   };
   router.get('/homologations/nouvelle', requirePermission('admin'), async (_req, res) => {
     await renderNew(res, 200, { title: '', organisation: await latestOrganisation(ctx.db), description: '', instanceIds: [], serviceIds: [] });
   });
   router.post('/homologations/nouvelle', requirePermission('admin'), async (req: Request, res: Response) => {
-    const body = req.body as Record<string, unknown>;
-    const perimeter = readPerimeter(body, await perimeterChoices(ctx));
-    const values: CreateValues = { title: str(body.title), organisation: str(body.organisation), description: str(body.description), ...perimeter.values };
-    const parsed = createSchema.safeParse(values);
-    const errors: FieldErrors = parsed.success ? {} : fieldErrors(parsed.error);
-    if (perimeter.error) errors.instanceIds = perimeter.error;
-    if (!parsed.success || perimeter.error) return renderNew(res, 422, values, errors);
-    const saved = await createHomologation(ctx.db, { ...parsed.data, instanceIds: perimeter.ids }, actor(req), ctx.now());
-    if (!saved.ok) return renderNew(res, 422, values, { instanceIds: "Une instance cochée vient d'être supprimée du catalogue : vérifiez le périmètre et enregistrez à nouveau." });
+    const form = readHomologationForm(homologationForm, req.body, await perimeterChoices(ctx));
+    if (!form.ok) return renderNew(res, 422, form.values, form.errors);
+    const saved = await createHomologation(ctx.db, form.data, actor(req), ctx.now());
+    if (!saved.ok) return renderNew(res, 422, form.values, { instanceIds: INSTANCE_DELETED_MEANWHILE });
     res.redirect(303, `/homologations/${saved.id}`);
   });
 

@@ -4,7 +4,8 @@ import { defaultRenewalTitle } from '../../domain/lifecycle';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, notFound } from '../errors';
-import { type FieldErrors, fieldErrors, requiredText, str } from '../forms/fields';
+import { type FieldErrors, parseForm } from '../forms/fields';
+import { renewalForm } from '../forms/homologation';
 import { scopeOf } from '../scope';
 
 export const NEVER_DELETED = "Une homologation n'est jamais supprimée : archivez-la.";
@@ -12,8 +13,6 @@ export const ALREADY_ARCHIVED = 'Cette homologation est déjà archivée.';
 export const ARCHIVED_NOT_RENEWED = 'Cette homologation est archivée : elle ne peut plus être renouvelée.';
 export const alreadyRenewed = (title: string | null) =>
   `Cette homologation a déjà un renouvellement${title ? ` : « ${title} »` : ''}.`;
-
-const titleSchema = requiredText(200, 'Saisissez le nom de la nouvelle homologation.');
 
 /**
  * The life cycle of a homologation beyond its decision (recorded at a signature meeting): preparing its renewal
@@ -46,10 +45,10 @@ export function lifecycleRouter(ctx: AppContext): Router {
   router.post('/renouveler', async (req, res) => {
     const scope = scopeOf(res);
     if (!scope.editor) throw forbidden();
-    const title = str((req.body as Record<string, unknown>).title);
-    const parsed = titleSchema.safeParse(title);
-    if (!parsed.success) return renderRenew(res, 422, { title, errors: fieldErrors(parsed.error, 'title') });
-    const result = await renewHomologation(ctx.db, scope.hom.id, parsed.data, actor(req), ctx.now());
+    const form = parseForm(renewalForm, req.body);
+    const { title } = form.values;
+    if (!form.ok) return renderRenew(res, 422, { title, errors: form.errors });
+    const result = await renewHomologation(ctx.db, scope.hom.id, form.data.title, actor(req), ctx.now());
     if (result.ok) return res.redirect(303, `/homologations/${result.id}`);
     if (result.reason === 'already_renewed') return renderRenew(res, 409, { title, alert: alreadyRenewed(result.next?.title ?? null), next: result.next });
     if (result.reason === 'not_found') throw notFound('Cette homologation');
