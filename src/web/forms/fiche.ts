@@ -80,6 +80,39 @@ export function readFicheForm(body: Record<string, unknown>): FicheFormValues {
   };
 }
 
+/** The empty rows offered under each table of the form, for additions. */
+export type Extra = { steps: number; counts: number; effects: number; owners: number };
+
+/**
+ * Buttons that change the form without saving it (add a row, move a step), so it works without JavaScript: the
+ * values and empty rows to show again, or null when the button pressed was "save" (or none).
+ */
+export function applyFormButton(body: Record<string, unknown>, values: FicheFormValues): { values: FicheFormValues; extra: Extra } | null {
+  const action = str(body._action);
+  if (!action || action === 'save') return null;
+  const extraBody = (typeof body.extra === 'object' && body.extra !== null ? body.extra : {}) as Record<string, unknown>;
+  const extra: Extra = { steps: 1, counts: 1, effects: 1, owners: 1 };
+  for (const key of Object.keys(extra) as (keyof Extra)[]) {
+    const n = Number(str(extraBody[key]));
+    extra[key] = Number.isInteger(n) && n >= 0 && n <= 50 ? n : 1;
+  }
+  const add = /^add_(steps|counts|effects|owners)$/.exec(action);
+  const move = /^(up|down):(\d+)$/.exec(action);
+  if (add) extra[add[1] as keyof Extra] = Math.min(extra[add[1] as keyof Extra] + 1, 50);
+  else if (move) {
+    const i = Number(move[2]);
+    const j = move[1] === 'up' ? i - 1 : i + 1;
+    const a = values.steps[i];
+    const b = values.steps[j];
+    if (a && b) {
+      values.steps[i] = b;
+      values.steps[j] = a;
+    }
+    values.steps.forEach((s, k) => (s.position = String(k + 1)));
+  } else return null;
+  return { values, extra };
+}
+
 const statusField = z.enum(STATUSES, { error: 'Choisissez un avancement dans la liste.' });
 
 const mainSchema = z.object({

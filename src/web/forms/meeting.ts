@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Meeting, MeetingInput } from '../../data/meetings';
+import type { OrderKey } from '../../domain/agenda';
 import { localInstant } from '../../domain/local-time';
-import { type FieldErrors, fieldErrors, isoDate, optionalText, requiredText, rows, str, strings } from './fields';
+import { type FieldErrors, fieldErrors, isoDate, optionalText, parseForm, requiredText, rows, str, strings } from './fields';
 
 export interface MeetingFormValues {
   version: string;
@@ -118,4 +119,38 @@ export function validateMeeting(
       ],
     },
   };
+}
+
+// ---------------------------------------------------------------- the forms of a meeting's page
+
+/** A decision of the meeting, on one of the fiches of its agenda or on none. */
+export const meetingDecisionForm = z.object({
+  ficheId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une fiche dans la liste.' }).transform((v) => (v ? Number(v) : null)),
+  text: requiredText(5000, 'Saisissez la décision.'),
+});
+
+export const NOT_ON_AGENDA = "Cette fiche n'est pas à l'ordre du jour de la séance.";
+
+export type MeetingDecisionValidation =
+  | { ok: true; data: z.output<typeof meetingDecisionForm>; values: { ficheId: string; text: string } }
+  | { ok: false; errors: FieldErrors; values: { ficheId: string; text: string } };
+
+/** Reads a decision; its fiche must be one the meeting covers. Error keys are prefixed "decision-" like the fields' ids. */
+export function readMeetingDecision(body: unknown, coveredFicheIds: readonly number[]): MeetingDecisionValidation {
+  const form = parseForm(meetingDecisionForm, body);
+  const { values } = form;
+  if (!form.ok) return { ok: false, values, errors: Object.fromEntries(Object.entries(form.errors).map(([k, v]) => [`decision-${k}`, v])) };
+  if (form.data.ficheId !== null && !coveredFicheIds.includes(form.data.ficheId)) return { ok: false, values, errors: { 'decision-ficheId': NOT_ON_AGENDA } };
+  return form;
+}
+
+/** The meeting's record (minutes), free text. */
+export const recordForm = z.object({ record: optionalText(20000) });
+
+/** The agenda's "move up/down" buttons ("fiche:up"): the section and the direction, or null if not one of the order's. */
+export function readSectionMove(body: unknown, order: readonly OrderKey[]): { key: OrderKey; direction: 'up' | 'down' } | null {
+  const source = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const [key, direction] = str(source.move).split(':');
+  if (!order.includes(key as OrderKey) || (direction !== 'up' && direction !== 'down')) return null;
+  return { key: key as OrderKey, direction };
 }

@@ -1,6 +1,5 @@
 import { format } from 'date-fns';
 import { type Request, type Response, Router } from 'express';
-import { z } from 'zod';
 import {
   addNote, createFiche, deleteFiche, type FicheDetail, findByNumber, getFiche, listFiches, listNotes, scopeInstanceIds, updateFiche,
 } from '../../data/fiches';
@@ -8,21 +7,13 @@ import { ficheOrigin } from '../../data/lifecycle';
 import { decisionsForFiche } from '../../data/meetings';
 import { instancesOfPlan, services, teams } from '../../data/referentials';
 import { isLate, ownersSummary, sideEffectsByLevel, stepsProgress } from '../../domain/fiche';
-import { STATUSES } from '../../domain/statuses';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { belongs, requireEdit, type Scope, scopeOf } from '../scope';
-import { type FieldErrors, fieldErrors, isoDate, requiredText, str } from '../forms/fields';
-import { emptyFicheValues, type FicheFormValues, ficheToValues, readFicheForm, UNKNOWN_STEP, validateFiche } from '../forms/fiche';
-
-type Extra = { steps: number; counts: number; effects: number; owners: number };
-
-const noteSchema = z.object({
-  body: requiredText(5000, "Saisissez le point d'avancement."),
-  notedOn: isoDate('Saisissez la date du point.'),
-  status: z.union([z.literal(''), z.enum(STATUSES)], { error: 'Choisissez un avancement dans la liste.' }).transform((v) => (v === '' ? null : v)),
-});
+import { type FieldErrors, parseForm } from '../forms/fields';
+import { noteForm } from '../forms/note';
+import { applyFormButton, emptyFicheValues, type Extra, type FicheFormValues, ficheToValues, readFicheForm, UNKNOWN_STEP, validateFiche } from '../forms/fiche';
 
 const OUTSIDE_PERIMETER = "Une des instances cochées vient d'être retirée du périmètre de l'homologation : vérifiez les instances cochées et enregistrez à nouveau.";
 
@@ -63,35 +54,11 @@ export function fichesRouter(ctx: AppContext): Router {
     });
   }
 
-  /**
-   * Buttons that change the form without saving it (add a row, move a step), so it works without JavaScript.
-   * Returns true when the request was such a button and the form was re-rendered.
-   */
+  /** A button that changes the form without saving it: the form again, as the button left it. */
   async function handleFormButton(req: Request, res: Response, values: FicheFormValues, fiche?: FicheDetail): Promise<boolean> {
-    const body = req.body as Record<string, unknown>;
-    const action = str(body._action);
-    if (!action || action === 'save') return false;
-    const extraBody = (typeof body.extra === 'object' && body.extra !== null ? body.extra : {}) as Record<string, unknown>;
-    const extra: Extra = { steps: 1, counts: 1, effects: 1, owners: 1 };
-    for (const key of Object.keys(extra) as (keyof Extra)[]) {
-      const n = Number(str(extraBody[key]));
-      extra[key] = Number.isInteger(n) && n >= 0 && n <= 50 ? n : 1;
-    }
-    const add = /^add_(steps|counts|effects|owners)$/.exec(action);
-    const move = /^(up|down):(\d+)$/.exec(action);
-    if (add) extra[add[1] as keyof Extra] = Math.min(extra[add[1] as keyof Extra] + 1, 50);
-    else if (move) {
-      const i = Number(move[2]);
-      const j = move[1] === 'up' ? i - 1 : i + 1;
-      const a = values.steps[i];
-      const b = values.steps[j];
-      if (a && b) {
-        values.steps[i] = b;
-        values.steps[j] = a;
-      }
-      values.steps.forEach((s, k) => (s.position = String(k + 1)));
-    } else return false;
-    await renderForm(res, 200, { fiche, values, extra });
+    const pressed = applyFormButton(req.body, values);
+    if (!pressed) return false;
+    await renderForm(res, 200, { fiche, values: pressed.values, extra: pressed.extra });
     return true;
   }
 
@@ -190,11 +157,9 @@ export function fichesRouter(ctx: AppContext): Router {
 
   router.post('/fiches/:id/notes', canEdit, async (req, res) => {
     const fiche = await visibleFiche(req, res);
-    const body = req.body as Record<string, unknown>;
-    const values = { body: str(body.body), notedOn: str(body.notedOn), status: str(body.status) };
-    const parsed = noteSchema.safeParse(values);
-    if (!parsed.success) return renderFiche(req, res, fiche, 422, { values, errors: fieldErrors(parsed.error) });
-    await addNote(ctx.db, fiche.id, parsed.data, actor(req), ctx.now());
+    const form = parseForm(noteForm, req.body);
+    if (!form.ok) return renderFiche(req, res, fiche, 422, { values: form.values, errors: form.errors });
+    await addNote(ctx.db, fiche.id, form.data, actor(req), ctx.now());
     res.redirect(303, `${scopeOf(res).base}/fiches/${fiche.id}#historique`);
   });
 

@@ -1,5 +1,4 @@
 import { type Request, type Response, Router } from 'express';
-import { z } from 'zod';
 import { IcsError, meetingIcs } from '../../agenda/ics';
 import { renderAgendaPdf } from '../../agenda/pdf';
 import { listFiches } from '../../data/fiches';
@@ -8,24 +7,22 @@ import {
 } from '../../data/meetings';
 import { communes, teams } from '../../data/referentials';
 import { listUsers } from '../../data/users';
-import { type Agenda, moveSection, normaliseOrder, type OrderKey, restrictAgenda, SECTION_TITLES } from '../../domain/agenda';
+import { type Agenda, moveSection, normaliseOrder, restrictAgenda, SECTION_TITLES } from '../../domain/agenda';
 import { agendaOf, coveredFicheIds, liveAgenda } from '../../services/agenda';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam } from '../errors';
 import { belongs, READ_ONLY_MESSAGE, requireEdit, scopeOf } from '../scope';
-import { type FieldErrors, fieldErrors, optionalText, requiredText, str } from '../forms/fields';
+import { type FieldErrors, parseForm, str } from '../forms/fields';
 import { type DecisionFormValues, emptyDecisionValues, readDecisionForm, validateDecision, withOneMoreRow } from '../forms/decision';
 import { OUTCOME_LABELS, OUTCOMES } from '../../domain/homologation';
 import { localInstant } from '../../domain/local-time';
-import { emptyMeetingValues, type MeetingFormValues, meetingToValues, readMeetingForm, validateMeeting } from '../forms/meeting';
+import {
+  emptyMeetingValues, type MeetingFormValues, meetingToValues, readMeetingDecision, readMeetingForm, readSectionMove, recordForm, validateMeeting,
+} from '../forms/meeting';
 
 const HELD = new HttpError(409, "Cette séance a été tenue : son ordre du jour est figé et ne peut plus être modifié. Les décisions et le relevé restent modifiables.");
 
-const decisionSchema = z.object({
-  ficheId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une fiche dans la liste.' }).transform((v) => (v ? Number(v) : null)),
-  text: requiredText(5000, 'Saisissez la décision.'),
-});
 export function meetingsRouter(ctx: AppContext): Router {
   const router = Router();
   const canEdit = requireEdit;
@@ -140,10 +137,10 @@ export function meetingsRouter(ctx: AppContext): Router {
   router.post('/seances/:id/ordre', canEdit, async (req, res) => {
     const meeting = await visibleMeeting(req, res);
     if (meeting.heldAt) throw HELD;
-    const [key, direction] = str((req.body as Record<string, unknown>).move).split(':');
     const order = normaliseOrder(meeting.sectionOrder);
-    if (!order.includes(key as OrderKey) || (direction !== 'up' && direction !== 'down')) throw new HttpError(400, 'Déplacement de section inconnu.');
-    const result = await updateMeeting(ctx.db, meeting.id, meeting.version, { sectionOrder: moveSection(order, key as OrderKey, direction) }, actor(req), ctx.now());
+    const move = readSectionMove(req.body, order);
+    if (!move) throw new HttpError(400, 'Déplacement de section inconnu.');
+    const result = await updateMeeting(ctx.db, meeting.id, meeting.version, { sectionOrder: moveSection(order, move.key, move.direction) }, actor(req), ctx.now());
     if (result === 'held') throw HELD;
     res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#ordre`);
   });
@@ -159,24 +156,17 @@ export function meetingsRouter(ctx: AppContext): Router {
 
   router.post('/seances/:id/decisions', canEdit, async (req, res) => {
     const meeting = await visibleMeeting(req, res);
-    const body = req.body as Record<string, unknown>;
-    const values = { ficheId: str(body.ficheId), text: str(body.text) };
-    const parsed = decisionSchema.safeParse(values);
-    const errors = parsed.success ? {} : fieldErrors(parsed.error, 'decision-');
-    if (parsed.success && parsed.data.ficheId !== null && !(await coveredFicheIds(ctx.db, meeting)).includes(parsed.data.ficheId)) {
-      errors['decision-ficheId'] = "Cette fiche n'est pas à l'ordre du jour de la séance.";
-    }
-    if (!parsed.success || Object.keys(errors).length) return renderMeeting(req, res, meeting, 422, { decision: { values, errors } });
-    await addDecision(ctx.db, meeting.id, parsed.data.ficheId, parsed.data.text, actor(req), ctx.now());
+    const form = readMeetingDecision(req.body, await coveredFicheIds(ctx.db, meeting));
+    if (!form.ok) return renderMeeting(req, res, meeting, 422, { decision: { values: form.values, errors: form.errors } });
+    await addDecision(ctx.db, meeting.id, form.data.ficheId, form.data.text, actor(req), ctx.now());
     res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#decisions`);
   });
 
   router.post('/seances/:id/releve', canEdit, async (req, res) => {
     const meeting = await visibleMeeting(req, res);
-    const value = str((req.body as Record<string, unknown>).record);
-    const parsed = optionalText(20000).safeParse(value);
-    if (!parsed.success) return renderMeeting(req, res, meeting, 422, { record: { value, errors: fieldErrors(parsed.error, 'record') } });
-    await setRecord(ctx.db, meeting.id, parsed.data, actor(req), ctx.now());
+    const form = parseForm(recordForm, req.body);
+    if (!form.ok) return renderMeeting(req, res, meeting, 422, { record: { value: form.values.record, errors: form.errors } });
+    await setRecord(ctx.db, meeting.id, form.data.record, actor(req), ctx.now());
     res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#releve`);
   });
 
