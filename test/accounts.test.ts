@@ -32,10 +32,12 @@ describe(`account life cycle (${ENGINE})`, () => {
     const refused = { ok: false, reason: 'invalid', problems: { role: 'last_admin' } };
     expect(await service().update(me, me.id, inputOf(me, { role: 'editor' }), NOW)).to.deep.equal(refused);
     expect(await service().update(me, me.id, inputOf(me, { active: false }), NOW)).to.deep.equal(refused);
-    // removal: by themself (their own account first), then by another account that is no administrator
+    expect(await service().suspend(me, me.id, NOW)).to.deep.equal({ ok: false, reason: 'self' });
+    // removal and suspension: by themself (their own account first), then by another account that is no administrator
     expect(await service().remove(me, me.id, NOW)).to.deep.equal({ ok: false, reason: 'self' });
     const editor = await aUser().withRole('editor').insert(t.db);
     expect(await service().remove(editor, me.id, NOW)).to.deep.equal({ ok: false, reason: 'last_admin' });
+    expect(await service().suspend(editor, me.id, NOW)).to.deep.equal({ ok: false, reason: 'last_admin' });
     expect(await service().removalProblem(editor, (await findUser(t.db, me.id))!)).to.equal('last_admin');
     const row = (await findUser(t.db, me.id))!;
     expect({ role: row.role, active: row.active, anonymized: row.anonymizedAt }).to.deep.equal({ role: 'admin', active: true, anonymized: null });
@@ -44,6 +46,9 @@ describe(`account life cycle (${ENGINE})`, () => {
     // with a second administrator, each change goes through
     const second = await aUser().withRole('admin').insert(t.db);
     expect(await service().update(second, me.id, inputOf(me, { active: false }), NOW)).to.deep.equal({ ok: true, id: me.id });
+    expect(await service().update(second, me.id, inputOf(me, { active: true }), NOW)).to.deep.equal({ ok: true, id: me.id });
+    expect(await service().suspend(second, me.id, NOW)).to.deep.equal({ ok: true });
+    expect(await service().suspend(second, me.id, NOW)).to.deep.equal({ ok: false, reason: 'unchanged' });
     expect(await service().update(second, me.id, inputOf(me, { active: true }), NOW)).to.deep.equal({ ok: true, id: me.id });
     expect(await service().remove(second, me.id, NOW)).to.deep.equal({ ok: true });
     expect(await activeAdminIds(t.db)).to.deep.equal([second.id]);
@@ -70,13 +75,19 @@ describe(`account life cycle (${ENGINE})`, () => {
     }
   });
 
-  it('ends the sessions of an account suspended through its form', async () => {
+  it('ends the sessions of an account suspended, through its form or the suspension button', async () => {
     const admin = await aUser().withRole('admin').insert(t.db);
-    const viewer = await aUser().withRole('viewer').insert(t.db);
-    await newSessionToken(t.db, viewer.id, NOW);
-    expect(await sessionTokenOf(t.db, viewer.id)).to.be.a('string');
-    expect(await service().update(admin, viewer.id, inputOf(viewer, { active: false }), NOW)).to.deep.equal({ ok: true, id: viewer.id });
-    expect(await sessionTokenOf(t.db, viewer.id)).to.equal(null);
+    for (const suspend of [
+      (u: BuiltUser) => service().update(admin, u.id, inputOf(u, { active: false }), NOW),
+      (u: BuiltUser) => service().suspend(admin, u.id, NOW),
+    ]) {
+      const viewer = await aUser().withRole('viewer').insert(t.db);
+      await newSessionToken(t.db, viewer.id, NOW);
+      expect(await sessionTokenOf(t.db, viewer.id)).to.be.a('string');
+      expect((await suspend(viewer)).ok).to.equal(true);
+      expect(await sessionTokenOf(t.db, viewer.id)).to.equal(null);
+      expect((await findUser(t.db, viewer.id))!.active).to.equal(false);
+    }
   });
 
   it('refuses a duplicate address whatever its case, and a commune agent without commune or with a team', async () => {

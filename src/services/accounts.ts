@@ -57,6 +57,7 @@ export type AccountSaved =
 export type AccountCreated = { ok: true; id: number; link: string; emailed: boolean } | Exclude<AccountSaved, { ok: true }>;
 
 export type RemovalRefusal = 'self' | 'last_admin';
+export type AccountSuspended = { ok: true } | { ok: false; reason: 'not_found' | 'self' | 'last_admin' | 'unchanged' };
 export type AccountRemoved = { ok: true } | { ok: false; reason: RemovalRefusal | 'not_found' };
 
 /** A commune administrator's act on an account: refused when it is not one of their commune's agents. */
@@ -179,6 +180,28 @@ export function accountService(deps: AccountDeps) {
         if (!r.ok) return r;
         if (!input.active) await endSessions(trx, id);
         return { ok: true, id };
+      });
+    },
+
+    /**
+     * Suspends an active account (supervision's button): it can no longer sign in and its sessions end. Never one's own
+     * account, never the last active administrator (checked with the administrators locked).
+     */
+    async suspend(actor: Actor, id: number, at: Date): Promise<AccountSuspended> {
+      return auditedWrite(db, { actor, at }, async (trx, audit): Promise<AccountSuspended> => {
+        const user = await findUser(trx, id);
+        if (!user) return { ok: false, reason: 'not_found' };
+        if (actor.id === id) return { ok: false, reason: 'self' };
+        if (!user.active || user.anonymizedAt) return { ok: false, reason: 'unchanged' };
+        if (await lastActiveAdmin(trx, user, true)) return { ok: false, reason: 'last_admin' };
+        await setActive(trx, id, false);
+        await endSessions(trx, id);
+        await audit({
+          action: 'suspend', entityType: 'user', entityId: id,
+          summary: `Compte suspendu : ${user.email} (dernière connexion : ${user.lastLoginAt ? user.lastLoginAt.slice(0, 10) : 'jamais'})`,
+          before: { active: true }, after: { active: false },
+        });
+        return { ok: true };
       });
     },
 
