@@ -54,7 +54,7 @@ export type AccountSaved =
   | { ok: false; reason: 'not_found' };
 
 /** A new account and the one-time link its owner sets a password with: e-mailed (`emailed`), else to show once. */
-export type AccountCreated = { ok: true; id: number; link: string; emailed: boolean } | Exclude<AccountSaved, { ok: true }>;
+export type AccountCreated = { ok: true; id: number; link: string; emailed: boolean } | Exclude<AccountSaved, { ok: true } | { reason: 'not_found' }>;
 
 export type RemovalRefusal = 'self' | 'last_admin';
 export type AccountSuspended = { ok: true } | { ok: false; reason: 'not_found' | 'self' | 'last_admin' | 'unchanged' };
@@ -66,7 +66,7 @@ export type CommuneAgentChange = { ok: true } | { ok: false; reason: 'not_found'
 export type CreatedWithPassword =
   | { ok: true; id: number }
   | { ok: false; reason: 'weak_password'; problem: string }
-  | Exclude<AccountSaved, { ok: true }>;
+  | Exclude<AccountSaved, { ok: true } | { reason: 'not_found' }>;
 
 /** Whether this account is an active administrator and no other one is left; in a transaction, the administrators stay locked. */
 async function lastActiveAdmin(db: Knex, user: Pick<User, 'id' | 'role' | 'active'>, lock: boolean): Promise<boolean> {
