@@ -1,22 +1,13 @@
 import { type Request, type Response, Router } from 'express';
-import { z } from 'zod';
 import { type Contact, createContact, deleteContact, getContact, listContacts, updateContact } from '../../data/contacts';
 import { communes } from '../../data/referentials';
-import { getMailSettings } from '../../data/mail-settings';
-import { periodOf } from '../../domain/schedule';
-import { communeDigest, renderDigest } from '../../services/digests';
+import { digestPreview } from '../../services/mail-admin';
 import { isCommuneRole } from '../../domain/roles';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, idParam, notFound } from '../errors';
-import { type FieldErrors, fieldErrors, optionalText, requiredText, str } from '../forms/fields';
-
-const contactSchema = z.object({
-  name: requiredText(150, 'Saisissez le nom du contact.'),
-  email: z.string().trim().min(1, { error: "Saisissez l'adresse électronique du contact." }).max(254, { error: '254 caractères au maximum.' })
-    .regex(/^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/, { error: 'Saisissez une adresse électronique valide (par exemple prenom.nom@commune.fr).' }),
-  function: optionalText(150),
-});
+import { type FieldErrors, parseForm } from '../forms/fields';
+import { CONTACT_TAKEN, contactEditForm, contactForm } from '../forms/contact';
 
 /** A commune's mail page is its own agents' and the admins'; nobody else's, whatever the id typed. */
 async function communeFor(ctx: AppContext, req: Request) {
@@ -49,11 +40,11 @@ export function contactsRouter(ctx: AppContext): Router {
 
   router.post('/communes/:communeId/contacts', async (req, res) => {
     const commune = await communeFor(ctx, req);
-    const values = { name: str(req.body.name), email: str(req.body.email), function: str(req.body.function) };
-    const parsed = contactSchema.safeParse(values);
-    if (!parsed.success) return renderList(res, commune, 422, { values, errors: fieldErrors(parsed.error) });
-    const r = await createContact(ctx.db, commune.id, parsed.data, actor(req), ctx.now());
-    if (!r.ok) return renderList(res, commune, 422, { values, errors: { email: 'Cette adresse est déjà parmi les contacts de la commune.' } });
+    const form = parseForm(contactForm, req.body);
+    const { values } = form;
+    if (!form.ok) return renderList(res, commune, 422, { values, errors: form.errors });
+    const r = await createContact(ctx.db, commune.id, form.data, actor(req), ctx.now());
+    if (!r.ok) return renderList(res, commune, 422, { values, errors: { email: CONTACT_TAKEN } });
     res.redirect(303, `/communes/${commune.id}/contacts`);
   });
 
@@ -72,12 +63,12 @@ export function contactsRouter(ctx: AppContext): Router {
   });
   router.post('/communes/:communeId/contacts/:id', async (req, res) => {
     const { commune, contact } = await loadContact(req);
-    const values = { name: str(req.body.name), email: str(req.body.email), function: str(req.body.function), resubscribe: str(req.body.resubscribe) };
-    const parsed = contactSchema.safeParse(values);
-    if (!parsed.success) return renderForm(res, commune, contact, values, fieldErrors(parsed.error), 422);
-    const r = await updateContact(ctx.db, commune.id, contact.id, { ...parsed.data, resubscribe: values.resubscribe === 'on' }, actor(req), ctx.now());
+    const form = parseForm(contactEditForm, req.body);
+    const { values } = form;
+    if (!form.ok) return renderForm(res, commune, contact, values, form.errors, 422);
+    const r = await updateContact(ctx.db, commune.id, contact.id, form.data, actor(req), ctx.now());
     if (!r.ok && r.reason === 'not_found') throw notFound('Ce contact');
-    if (!r.ok) return renderForm(res, commune, contact, values, { email: 'Cette adresse est déjà parmi les contacts de la commune.' }, 422);
+    if (!r.ok) return renderForm(res, commune, contact, values, { email: CONTACT_TAKEN }, 422);
     res.redirect(303, `/communes/${commune.id}/contacts`);
   });
   router.get('/communes/:communeId/contacts/:id/supprimer', async (req, res) => {
@@ -93,11 +84,7 @@ export function contactsRouter(ctx: AppContext): Router {
   /** What the commune's contacts would receive now; no digest when no homologation touches its instances. */
   const preview = async (req: Request) => {
     const commune = await communeFor(ctx, req);
-    const now = ctx.now();
-    const settings = await getMailSettings(ctx.db);
-    const period = periodOf(now, settings.schedule.frequency === 'weekly' ? 'weekly' : 'monthly', ctx.config.mail.timeZone);
-    const digest = await communeDigest(ctx.db, ctx.config.mail, commune, period, now);
-    return { commune, digest, ...(digest ? await renderDigest(ctx.config.mail, digest) : { html: null, text: null }) };
+    return { commune, ...(await digestPreview(ctx.db, ctx.config.mail, commune, ctx.now())) };
   };
   router.get('/communes/:communeId/point', async (req, res) => {
     const { commune, digest, text } = await preview(req);

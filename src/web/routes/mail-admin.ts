@@ -1,20 +1,18 @@
 import { type Request, type Response, Router } from 'express';
-import { z } from 'zod';
 import { contactCounts } from '../../data/contacts';
 import { lastDigests } from '../../data/digests';
 import { getMailSettings, saveMailSettings } from '../../data/mail-settings';
-import { getMessage, listOutbox, type MessageKind, OUTBOX_STATUSES, type OutboxStatus, outboxCounts, retryMessage } from '../../data/outbox';
+import { getMessage, listOutbox, type MessageKind, OUTBOX_STATUSES, type OutboxStatus, outboxCounts } from '../../data/outbox';
 import { communes } from '../../data/referentials';
-import { recordAudit } from '../../data/audit';
-import { parseReminderMonths } from '../../domain/homologation';
 import {
-  describeSchedule, FREQUENCIES, FREQUENCY_LABELS, nextOccurrence, PERIOD_PATTERN, periodLabel, periodOf, WEEK_LABELS, WEEKDAY_LABELS, WEEKS,
+  describeSchedule, FREQUENCIES, FREQUENCY_LABELS, nextOccurrence, periodLabel, periodOf, WEEK_LABELS, WEEKDAY_LABELS, WEEKS,
 } from '../../domain/schedule';
-import { enqueueDigests } from '../../services/digests';
+import { retryFailedMessage, sendDigestsByHand } from '../../services/mail-admin';
 import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
 import { HttpError, idParam, notFound } from '../errors';
-import { type FieldErrors, fieldErrors, str } from '../forms/fields';
+import { type FieldErrors, str } from '../forms/fields';
+import { readDigestSendForm, readMailSettingsForm } from '../forms/mail-settings';
 import { sendMailHtml } from './contacts';
 
 export const STATUS_TEXT: Record<OutboxStatus, string> = { pending: 'En attente', sending: 'En cours d’envoi', sent: 'Envoyé', failed: 'Échec' };
@@ -22,27 +20,6 @@ export const KIND_TEXT: Record<MessageKind, string> = {
   digest: "Point d'avancement", alert: 'Alerte de retard', reminder: "Rappel d'alerte", account: 'Lien de mot de passe', security: 'Alerte de sécurité',
   expiry: "Rappel d'échéance d'homologation",
 };
-
-export const EXPIRY_MONTHS_ERROR =
-  'Saisissez des nombres entiers de mois entre 0 et 36, séparés par des virgules (par exemple 6,3,1,0 ; 0 = le jour de la fin de validité).';
-
-const settingsSchema = z.object({
-  frequency: z.enum(FREQUENCIES, { error: 'Choisissez une fréquence dans la liste.' }),
-  weekday: z.string().regex(/^[1-7]$/, { error: 'Choisissez un jour de la semaine.' }).transform(Number),
-  week: z.enum(WEEKS, { error: 'Choisissez la semaine du mois.' }),
-  time: z.string().trim().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: "Saisissez une heure au format hh:mm (par exemple 09:00)." }),
-  alertsEnabled: z.boolean(),
-  alertReminderDays: z.string().trim().regex(/^\d{1,3}$/, { error: 'Saisissez un nombre de jours entier.' }).transform(Number)
-    .refine((n) => n >= 1 && n <= 90, { error: 'Le délai de rappel est compris entre 1 et 90 jours.' }),
-  expiryReminderMonths: z.string().trim().transform((v, c) => {
-    const months = parseReminderMonths(v);
-    if (!months) {
-      c.addIssue({ code: 'custom', message: EXPIRY_MONTHS_ERROR });
-      return z.NEVER;
-    }
-    return months;
-  }),
-});
 
 const PAGE = 50;
 
@@ -78,10 +55,7 @@ export function mailAdminRouter(ctx: AppContext): Router {
   router.get('/courriels/:id/courriel.html', async (req, res) => sendMailHtml(res, (await loadMessage(req)).html));
   router.post('/courriels/:id/relancer', async (req, res) => {
     const message = await loadMessage(req);
-    if (await retryMessage(ctx.db, message.id, ctx.now())) {
-      await recordAudit(ctx.db, { actor: actor(req), at: ctx.now(), action: 'update', entityType: 'outbox', entityId: message.id, summary: `Nouvel essai d'envoi à ${message.toAddress}` });
-      ctx.wake?.();
-    }
+    if (await retryFailedMessage(ctx.db, message, actor(req), ctx.now())) ctx.wake?.();
     res.redirect(303, `/admin/courriels/${message.id}`);
   });
 
@@ -116,16 +90,9 @@ export function mailAdminRouter(ctx: AppContext): Router {
   router.get('/points', async (_req, res) => renderDigests(res));
 
   router.post('/points/reglages', async (req, res) => {
-    const values = {
-      frequency: str(req.body.frequency), weekday: str(req.body.weekday), week: str(req.body.week), time: str(req.body.time),
-      alertsEnabled: str(req.body.alertsEnabled), alertReminderDays: str(req.body.alertReminderDays),
-      // a form without the field (a page older than the setting) keeps the thresholds as they are
-      expiryReminderMonths: req.body.expiryReminderMonths === undefined
-        ? (await getMailSettings(ctx.db)).expiryReminderMonths.join(',') : str(req.body.expiryReminderMonths),
-    };
-    const parsed = settingsSchema.safeParse({ ...values, alertsEnabled: values.alertsEnabled === 'on' });
-    if (!parsed.success) return renderDigests(res, 422, { values, errors: fieldErrors(parsed.error) });
-    const d = parsed.data;
+    const form = readMailSettingsForm(req.body, (await getMailSettings(ctx.db)).expiryReminderMonths);
+    if (!form.ok) return renderDigests(res, 422, { values: form.values, errors: form.errors });
+    const d = form.data;
     await saveMailSettings(ctx.db, {
       schedule: { frequency: d.frequency, weekday: d.weekday, week: d.week, time: d.time }, alertsEnabled: d.alertsEnabled, alertReminderDays: d.alertReminderDays,
       expiryReminderMonths: d.expiryReminderMonths,
@@ -134,22 +101,11 @@ export function mailAdminRouter(ctx: AppContext): Router {
   });
 
   router.post('/points/envoyer', async (req, res) => {
-    const sendValues = { communeId: str(req.body.communeId), period: str(req.body.period).trim() };
-    const sendErrors: FieldErrors = {};
-    const all = await communes.list(ctx.db);
-    const chosen = sendValues.communeId === 'all' ? 'all' as const : all.find((c) => String(c.id) === sendValues.communeId);
-    if (!chosen) sendErrors.communeId = 'Choisissez une commune dans la liste, ou toutes les communes.';
-    if (!PERIOD_PATTERN.test(sendValues.period)) sendErrors.period = 'Saisissez la période : lettres, chiffres et tirets (par exemple 2026-12).';
-    if (Object.keys(sendErrors).length || !chosen) return renderDigests(res, 422, { sendValues, sendErrors });
-    const outcomes = await enqueueDigests(ctx.db, ctx.config.mail, ctx.now(), {
-      communeIds: chosen === 'all' ? 'all' : [chosen.id], period: sendValues.period, origin: 'manuel',
-    });
-    await recordAudit(ctx.db, {
-      actor: actor(req), at: ctx.now(), action: 'create', entityType: 'digest', entityId: null,
-      summary: `Points d'avancement ${sendValues.period} : ${outcomes.filter((o) => o.result === 'queued').map((o) => o.communeName).join(', ') || 'aucun nouveau'}`,
-    });
+    const form = readDigestSendForm(req.body, (await communes.list(ctx.db)).map((c) => c.id));
+    if (!form.ok) return renderDigests(res, 422, { sendValues: form.values, sendErrors: form.errors });
+    const outcomes = await sendDigestsByHand(ctx.db, ctx.config.mail, form.data, actor(req), ctx.now());
     ctx.wake?.();
-    return renderDigests(res, 200, { sendValues, outcomes });
+    return renderDigests(res, 200, { sendValues: form.values, outcomes });
   });
 
   return router;
