@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ConditionInput, SignatureInput } from '../../data/meetings';
 import { endDateOf, MAX_DURATION_MONTHS, OUTCOMES } from '../../domain/homologation';
-import { type FieldErrors, fieldErrors, isoDate, requiredText, rows, str } from './fields';
+import { emailAddress, type FieldErrors, fieldErrors, isoDate, requiredText, rows, str } from './fields';
 
 /** One row of the conditions table, as typed. */
 export interface ConditionRow { text: string; teamId: string; targetDate: string }
@@ -47,14 +47,19 @@ export function withOneMoreRow(values: DecisionFormValues): DecisionFormValues {
 export const DURATION_TOO_LONG = `La durée d'une homologation ne peut dépasser ${MAX_DURATION_MONTHS} mois (3 ans).`;
 export const ENDS_BEFORE_DECISION = 'La date de fin doit être postérieure à la date de la décision.';
 
-const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
+/** The authority's address may stay empty; when typed, it follows the one e-mail rule of the app. */
+const anAddress = emailAddress('');
+const optionalEmailAddress = z.string().trim().superRefine((v, c) => {
+  if (v === '') return;
+  const checked = anAddress.safeParse(v);
+  if (!checked.success) c.addIssue({ code: 'custom', message: checked.error.issues[0]?.message ?? '' });
+});
 const dmy = (d: string) => d.split('-').reverse().join('/');
 
 const schema = z.object({
   outcome: z.enum(OUTCOMES, { error: "Indiquez la décision de l'autorité d'homologation." }),
   authority: requiredText(300, "Indiquez qui a pris la décision (nom et fonction de l'autorité d'homologation)."),
-  authorityEmail: z.string().trim().max(254, { error: '254 caractères au maximum.' })
-    .refine((v) => v === '' || EMAIL.test(v), { error: "Saisissez une adresse électronique valide (par exemple prenom.nom@metropole.fr), ou laissez le champ vide." }),
+  authorityEmail: optionalEmailAddress,
   decidedOn: isoDate('Saisissez la date de la décision.'),
 });
 
