@@ -13,7 +13,7 @@ import {
   type HomologationFormValues, homologationSettingsForm, INSTANCE_DELETED_MEANWHILE, memberForm, memberRoleForm, readHomologationForm,
 } from '../forms/homologation';
 import { scopeOf } from '../scope';
-import { perimeterChoices } from './homologations';
+import { perimeterChoices } from '../../services/homologations';
 
 type SettingsValues = HomologationFormValues<typeof homologationSettingsForm>;
 
@@ -29,7 +29,7 @@ export function homologationSettingsRouter(ctx: AppContext): Router {
   // ---- settings
   const renderSettings = async (res: Response, status: number, values: SettingsValues, errors: FieldErrors = {}, inUse: FicheUsingInstances[] = []) => {
     const { hom, base } = scopeOf(res);
-    const [groups, used] = await Promise.all([perimeterChoices(ctx), instancesInFicheScopes(ctx.db, hom.id)]);
+    const [groups, used] = await Promise.all([perimeterChoices(ctx.db), instancesInFicheScopes(ctx.db, hom.id)]);
     res.status(status).render('homologations/settings', {
       title: `Paramètres — ${hom.title}`, values, errors, groups, usedBy: Object.fromEntries(used), inUse, base, readOnly: scopeOf(res).readOnly,
     });
@@ -46,7 +46,7 @@ export function homologationSettingsRouter(ctx: AppContext): Router {
 
   router.post('/parametres', admin, async (req: Request, res: Response) => {
     const { hom, base } = scopeOf(res);
-    const form = readHomologationForm(homologationSettingsForm, req.body, await perimeterChoices(ctx));
+    const form = readHomologationForm(homologationSettingsForm, req.body, await perimeterChoices(ctx.db));
     if (!form.ok) return renderSettings(res, 422, form.values, form.errors);
     const { values } = form;
     const saved = await updateHomologationSettings(ctx.db, hom.id, form.data, actor(req), ctx.now());

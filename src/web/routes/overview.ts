@@ -5,7 +5,7 @@ import { communeRestriction } from '../../domain/roles';
 import { actor } from '../auth';
 import { timeline } from '../charts';
 import type { AppContext } from '../context';
-import { homologationRows } from './homologations';
+import { homologationRows } from '../../services/homologations';
 
 /** The colour of each state's mark on the validity timeline (SVG fill attributes: no style, so the CSP holds). */
 const MARK_FILL: Partial<Record<HomologationState, string>> = { expiree: '#ce0500', expire_bientot: '#b34000', en_vigueur: '#18753c' };
@@ -23,7 +23,7 @@ export function overviewRouter(ctx: AppContext): Router {
 
   router.get('/tableau-de-bord', async (req, res) => {
     const user = actor(req);
-    const { rows, today } = await homologationRows(ctx, user);
+    const { rows, today } = await homologationRows(ctx.db, user, ctx.now());
     const overview = organisationOverview(rows, today);
     const drawn = overview.ending.slice(0, CHART_ROWS);
     const chart = drawn.length

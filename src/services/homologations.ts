@@ -1,0 +1,100 @@
+import { format } from 'date-fns';
+import type { Knex } from 'knex';
+import { type HomologationSummary, listHomologations, reminderMonths } from '../data/homologations';
+import { type Instance, instances as instanceRepo, type Service, services as serviceRepo } from '../data/referentials';
+import { readiness } from '../domain/dashboard';
+import {
+  daysLeft, type HomologationState, STATE_BADGES, STATE_LABELS, STATES, stateOf, validityPhrase,
+} from '../domain/homologation';
+import { type Actor, communeRestriction } from '../domain/roles';
+import type { Status } from '../domain/statuses';
+
+/** A homologation as the home page and the organisation dashboard show it. */
+export interface HomologationRow extends HomologationSummary {
+  state: HomologationState;
+  stateLabel: string;
+  stateBadge: string;
+  /** "expire dans 74 jours", when a decision other than a refusal has an end date. */
+  validity: string | null;
+  daysLeft: number | null;
+  /** Readiness for the signature (0 to 5), over the fiches the reader sees; undefined without fiches. */
+  readiness: number | undefined;
+  lateCount: number;
+  lateConditions: number;
+}
+
+/**
+ * The homologations the user may see, with their state, validity, readiness and late fiches: the statements of
+ * `listHomologations` plus one for the reminder thresholds, whatever their number.
+ */
+export async function homologationRows(db: Knex, user: Actor, now: Date): Promise<{ rows: HomologationRow[]; today: string }> {
+  const today = format(now, 'yyyy-MM-dd');
+  const [list, months] = await Promise.all([
+    listHomologations(db, { communeId: communeRestriction(user), nowLocal: format(now, "yyyy-MM-dd'T'HH:mm") }),
+    reminderMonths(db),
+  ]);
+  const rows = list.map((h): HomologationRow => {
+    const state = stateOf({ archivedAt: h.archivedAt, ficheCount: h.ficheCount, decision: h.decision }, today, months);
+    const late = h.fiches.filter((f) => f.status !== 'fait' && f.targetDate !== null && f.targetDate < today);
+    const valid = h.decision?.endsOn && h.decision.outcome !== 'refusee' ? h.decision.endsOn : null;
+    return {
+      ...h, state, stateLabel: STATE_LABELS[state], stateBadge: STATE_BADGES[state],
+      validity: valid ? validityPhrase(valid, today) : null,
+      daysLeft: valid ? daysLeft(valid, today) : null,
+      readiness: h.fiches.length ? readiness(h.fiches.map((f) => ({
+        id: f.id, number: 0, title: '', status: f.status as Status, targetDate: f.targetDate, owners: [], instanceIds: 'all' as const,
+        steps: f.steps.map((st) => ({ label: '', status: st.status as Status })), strongEffects: Array.from({ length: f.strongEffects }, () => ''),
+      })), today).index : undefined,
+      lateCount: late.length, lateConditions: late.filter((f) => f.conditionOf !== null).length,
+    };
+  });
+  return { rows: rows.sort(byAttention), today };
+}
+
+/**
+ * The order of the home page: what needs attention first. The expired and the soon-expiring come first, the
+ * earliest end date first (so the expired, whose end dates are past, lead); then all the others by name (French
+ * collation), then by id for equal names. The archived ones, shown only on request, sort among "the others".
+ */
+export function byAttention(a: HomologationRow, b: HomologationRow): number {
+  const urgent = (r: HomologationRow) => r.state === 'expiree' || r.state === 'expire_bientot';
+  if (urgent(a) !== urgent(b)) return urgent(a) ? -1 : 1;
+  if (urgent(a)) {
+    const ea = a.decision?.endsOn ?? '';
+    const eb = b.decision?.endsOn ?? '';
+    if (ea !== eb) return ea < eb ? -1 : 1;
+  }
+  return a.title.localeCompare(b.title, 'fr', { sensitivity: 'base' }) || a.id - b.id;
+}
+
+/** The organisation's services with their instances, for the perimeter's checkboxes (services without instances left out). */
+export async function perimeterChoices(db: Knex): Promise<{ service: Service; instances: Instance[] }[]> {
+  const [serviceList, instanceList] = await Promise.all([serviceRepo.list(db), instanceRepo.list(db)]);
+  return serviceList.map((service) => ({ service, instances: instanceList.filter((i) => i.serviceId === service.id) })).filter((g) => g.instances.length > 0);
+}
+
+
+/** The home page's filters as typed in the query string (empty: none). */
+export interface HomeFilters { etat: string; service: string }
+
+export type HomePage =
+  /** A filter naming no state, or no service the homologations cover: an error, not an empty list that looks like good news. */
+  | { ok: false; message: string }
+  | { ok: true; shown: HomologationRow[]; services: { id: number; name: string }[]; archivedCount: number; filters: HomeFilters };
+
+/**
+ * The home page's list: the rows the filters keep (the archived ones only when asked for by their state), and the
+ * services the homologations cover, for the filter's list.
+ */
+export function homePage(rows: HomologationRow[], filters: HomeFilters): HomePage {
+  const { etat, service } = filters;
+  if (etat && !(STATES as readonly string[]).includes(etat)) {
+    return { ok: false, message: `Filtre inconnu : l'état « ${etat} » n'existe pas. Choisissez un état dans la liste.` };
+  }
+  const services = [...new Map(rows.flatMap((r) => r.services).map((s) => [s.id, s])).values()].sort((a, b) => a.name.localeCompare(b.name, 'fr'));
+  if (service && !services.some((s) => String(s.id) === service)) {
+    return { ok: false, message: `Filtre inconnu : le service « ${service} » n'existe pas ou n'est couvert par aucune homologation. Choisissez un service dans la liste.` };
+  }
+  const shown = rows.filter((r) => (etat ? r.state === etat : r.state !== 'archivee') && (!service || r.services.some((s) => String(s.id) === service)));
+  return { ok: true, shown, services, archivedCount: rows.filter((r) => r.state === 'archivee').length, filters: { etat, service } };
+}
