@@ -1,6 +1,7 @@
 import { format } from 'date-fns';
 import type { Knex } from 'knex';
 import { type HomologationSummary, listHomologations, reminderMonths } from '../data/homologations';
+import { isEmptyDraft } from '../data/lifecycle';
 import { type Instance, instances as instanceRepo, type Service, services as serviceRepo } from '../data/referentials';
 import { readiness } from '../domain/dashboard';
 import {
@@ -97,4 +98,18 @@ export function homePage(rows: HomologationRow[], filters: HomeFilters): HomePag
   }
   const shown = rows.filter((r) => (etat ? r.state === etat : r.state !== 'archivee') && (!service || r.services.some((s) => String(s.id) === service)));
   return { ok: true, shown, services, archivedCount: rows.filter((r) => r.state === 'archivee').length, filters: { etat, service } };
+}
+
+/**
+ * What a homologation's page offers of its life cycle: preparing the renewal (whoever edits it by role, unless it has
+ * one or is archived), archiving it and deleting it while an empty draft (administrators; `held` is read for them only).
+ */
+export function lifecycleActions(
+  plan: { nextId: number | null; archivedAt: string | null }, who: { editor: boolean; admin: boolean }, held: Parameters<typeof isEmptyDraft>[0] | null,
+): { canRenew: boolean; canArchive: boolean; canDelete: boolean } {
+  return {
+    canRenew: who.editor && plan.nextId === null && plan.archivedAt === null,
+    canArchive: who.admin && plan.archivedAt === null,
+    canDelete: who.admin && held !== null && isEmptyDraft(held),
+  };
 }

@@ -1,7 +1,5 @@
-import { isValid, parseISO } from 'date-fns';
 import { type Request, Router } from 'express';
 import { type AuditAction, type AuditFilter, auditEntityTypes, searchAudit } from '../../data/audit';
-import { addDays, localMidnight } from '../../data/supervision';
 import { auditChanges } from '../../domain/audit';
 import { localDate } from '../../domain/schedule';
 import { requirePermission } from '../auth';
@@ -9,6 +7,7 @@ import type { AppContext } from '../context';
 import { toCsv } from '../csv';
 import { HttpError } from '../errors';
 import { str } from '../forms/fields';
+import { type JournalQuery, readJournalFilter } from '../forms/journal';
 
 /** Every action the journal records, in French. */
 export const AUDIT_ACTION_LABELS: Record<AuditAction, string> = {
@@ -45,44 +44,15 @@ export const entityTypeLabel = (type: string) => ENTITY_TYPE_LABELS[type] ?? typ
 
 const PAGE = 100;
 
-interface Query { action: string; auteur: string; objet: string; du: string; au: string }
-
-const day = (value: string) => /^\d{4}-\d{2}-\d{2}$/.test(value) && isValid(parseISO(value));
-
 /** Reads the journal's filters from the query string; a malformed one is a 400 with a French explanation. */
-function readFilter(req: Request, timeZone: string): { query: Query; filter: AuditFilter } {
-  const query: Query = {
-    action: str(req.query.action).trim(), auteur: str(req.query.auteur).trim(), objet: str(req.query.objet).trim(),
-    du: str(req.query.du).trim(), au: str(req.query.au).trim(),
-  };
-  const filter: AuditFilter = {};
-  if (query.action) {
-    if (!(ACTIONS as string[]).includes(query.action)) throw new HttpError(400, "L'action demandée n'existe pas : choisissez-en une dans la liste.");
-    filter.action = query.action as AuditAction;
-  }
-  if (query.auteur) {
-    if (query.auteur.length > 100) throw new HttpError(400, "L'auteur recherché compte 100 caractères au maximum.");
-    filter.actor = query.auteur;
-  }
-  if (query.objet) {
-    if (!/^[a-z][a-z_]{0,39}$/.test(query.objet)) throw new HttpError(400, "Le type d'objet demandé n'existe pas : choisissez-en un dans la liste.");
-    filter.entityType = query.objet;
-  }
-  if (query.du) {
-    if (!day(query.du)) throw new HttpError(400, 'La date de début est invalide : saisissez une date existante au format aaaa-mm-jj.');
-    filter.from = localMidnight(query.du, timeZone);
-  }
-  if (query.au) {
-    if (!day(query.au)) throw new HttpError(400, 'La date de fin est invalide : saisissez une date existante au format aaaa-mm-jj.');
-    // the whole end day is included
-    filter.before = localMidnight(addDays(query.au, 1), timeZone);
-  }
-  if (query.du && query.au && query.du > query.au) throw new HttpError(400, 'La date de début est postérieure à la date de fin : inversez-les.');
-  return { query, filter };
+function readFilter(req: Request, timeZone: string): { query: JournalQuery; filter: AuditFilter } {
+  const read = readJournalFilter(req.query, ACTIONS, timeZone);
+  if (!read.ok) throw new HttpError(400, read.message);
+  return read;
 }
 
 /** The filters as a query string, empty ones left out, with a page number if given. */
-function queryString(query: Query, page?: number): string {
+function queryString(query: JournalQuery, page?: number): string {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) if (v) params.set(k, v);
   if (page !== undefined) params.set('page', String(page));

@@ -3,11 +3,12 @@ import { Router } from 'express';
 import { listFiches } from '../../data/fiches';
 import { listSignatures } from '../../data/meetings';
 import { communes, environmentList, instancesOfPlan, milestones } from '../../data/referentials';
-import { decisionConditions, holdings, isEmptyDraft } from '../../data/lifecycle';
+import { decisionConditions, holdings } from '../../data/lifecycle';
 import { isLate, ownersSummary } from '../../domain/fiche';
 import { defaultRenewalTitle, lateConditions, lifecycleOf } from '../../domain/lifecycle';
 import { perimeterTable } from '../../domain/perimeter';
 import { OUTCOME_LABELS, STATE_BADGES, STATE_LABELS, validityPhrase } from '../../domain/homologation';
+import { lifecycleActions } from '../../services/homologations';
 import { actor } from '../auth';
 import { openReminders, thresholdText } from '../../data/expiry-reminders';
 import type { AppContext } from '../context';
@@ -56,11 +57,8 @@ export function planRouter(ctx: AppContext): Router {
       lifecycle,
       conditions: conditions.fiches.map((f) => ({ ...f, late: isLate(f, today), owner: ownersSummary(f.owners) })),
       lateConditions: lateConditions(conditions.fiches, today),
-      // the renewal: prepared by whoever edits by role, unless it exists or the homologation is archived
-      canRenew: scope.editor && plan.nextId === null && plan.archivedAt === null,
+      ...lifecycleActions(plan, { editor: scope.editor, admin }, held),
       renewTitle: defaultRenewalTitle(plan.title, today),
-      canArchive: admin && plan.archivedAt === null,
-      canDelete: admin && held !== null && isEmptyDraft(held),
       reminders: reminders.map((r) => ({ ...r, threshold: thresholdText(r.monthsBefore) })),
     });
   });
