@@ -8,14 +8,16 @@ import type { Instance, Service } from '../src/data/referentials';
 import { DEFAULT_SECTION_ORDER } from '../src/domain/agenda';
 import { CONTACT_TAKEN, contactEditForm, contactForm } from '../src/web/forms/contact';
 import { emptyDecisionValues, readDecisionForm, validateDecision } from '../src/web/forms/decision';
-import { applyFormButton, emptyFicheValues, readFicheForm } from '../src/web/forms/fiche';
+import { applyFormButton, emptyFicheValues, newFicheValues, readFicheForm } from '../src/web/forms/fiche';
 import { emailAddress, parseForm, requiredText } from '../src/web/forms/fields';
 import {
   homologationForm, homologationSettingsForm, memberForm, memberRoleForm, PERIMETER_GONE, readHomologationForm, readPerimeter, renewalForm,
 } from '../src/web/forms/homologation';
 import { EXPIRY_MONTHS_ERROR, readDigestSendForm, readMailSettingsForm } from '../src/web/forms/mail-settings';
 import { NOT_ON_AGENDA, readMeetingDecision, readSectionMove, recordForm } from '../src/web/forms/meeting';
+import { readJournalFilter } from '../src/web/forms/journal';
 import { noteForm } from '../src/web/forms/note';
+import { readOutboxQuery } from '../src/web/forms/outbox';
 
 const INVALID_EMAIL = 'Saisissez une adresse électronique valide (par exemple prenom.nom@exemple.fr).';
 
@@ -162,6 +164,11 @@ describe('forms', () => {
       expect(form.values).to.deep.equal({ body: '', notedOn: '2026-02-30', status: 'fini' });
     });
 
+    it("proposes a new fiche's number after the homologation's highest", () => {
+      expect(newFicheValues([{ number: 3 }, { number: 7 }, { number: 5 }]).number).to.equal('8');
+      expect(newFicheValues([]).number).to.equal('1');
+    });
+
     it("the fiche form's buttons add a blank row or move a step without saving; saving is not one of them", () => {
       const values = readFicheForm({
         ...emptyFicheValues(1),
@@ -250,6 +257,31 @@ describe('forms', () => {
         period: 'Saisissez la période : lettres, chiffres et tirets (par exemple 2026-12).',
       });
       expect(form.values).to.deep.equal({ communeId: '5', period: '2026/03' });
+    });
+  });
+
+  describe('query strings', () => {
+    it("reads the send log's filters and page, and refuses an unknown state or kind", () => {
+      expect(readOutboxQuery({ etat: 'failed', type: 'digest', page: '3' }, ['digest', 'alert'])).to.deep.equal({ ok: true, status: 'failed', kind: 'digest', page: 3 });
+      expect(readOutboxQuery({ page: 'x' }, ['digest'])).to.deep.equal({ ok: true, status: '', kind: '', page: 1 });
+      expect(readOutboxQuery({ page: '0' }, ['digest'])).to.include({ page: 1 });
+      expect(readOutboxQuery({ etat: 'lost' }, ['digest'])).to.deep.equal({ ok: false, message: "L'état demandé n'existe pas : choisissez-en un dans la liste." });
+      expect(readOutboxQuery({ type: 'constructor' }, ['digest'])).to.deep.equal({ ok: false, message: "Le type de message demandé n'existe pas : choisissez-en un dans la liste." });
+    });
+
+    it("reads the journal's filters, the end day included, and refuses a malformed one with its message", () => {
+      const read = readJournalFilter({ action: 'login', auteur: ' Inès ', du: '2026-03-01', au: '2026-03-15' }, ['login', 'logout'], 'Europe/Paris');
+      expect(read.ok).to.equal(true);
+      if (!read.ok) return;
+      expect(read.query).to.deep.equal({ action: 'login', auteur: 'Inès', objet: '', du: '2026-03-01', au: '2026-03-15' });
+      expect(read.filter).to.deep.equal({
+        action: 'login', actor: 'Inès', from: new Date('2026-02-28T23:00:00.000Z'), before: new Date('2026-03-15T23:00:00.000Z'),
+      });
+      const message = (source: Record<string, unknown>) => { const r = readJournalFilter(source, ['login'], 'Europe/Paris'); return r.ok ? null : r.message; };
+      expect(message({ action: 'hack' })).to.equal("L'action demandée n'existe pas : choisissez-en une dans la liste.");
+      expect(message({ objet: 'Plan;' })).to.equal("Le type d'objet demandé n'existe pas : choisissez-en un dans la liste.");
+      expect(message({ du: '2026-02-30' })).to.equal('La date de début est invalide : saisissez une date existante au format aaaa-mm-jj.');
+      expect(message({ du: '2026-03-02', au: '2026-03-01' })).to.equal('La date de début est postérieure à la date de fin : inversez-les.');
     });
   });
 });

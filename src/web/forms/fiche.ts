@@ -30,6 +30,11 @@ export function emptyFicheValues(nextNumber: number): FicheFormValues {
   };
 }
 
+/** A new fiche's form: its number proposed after the homologation's highest. */
+export function newFicheValues(fiches: readonly { number: number }[]): FicheFormValues {
+  return emptyFicheValues(fiches.reduce((max, f) => Math.max(max, f.number), 0) + 1);
+}
+
 export function ficheToValues(fiche: FicheDetail, instanceIds: number[]): FicheFormValues {
   return {
     version: String(fiche.version),

@@ -13,7 +13,7 @@ import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { belongs, requireEdit, type Scope, scopeOf } from '../scope';
 import { type FieldErrors, parseForm } from '../forms/fields';
 import { noteForm } from '../forms/note';
-import { applyFormButton, emptyFicheValues, type Extra, type FicheFormValues, ficheToValues, readFicheForm, UNKNOWN_STEP, validateFiche } from '../forms/fiche';
+import { applyFormButton, type Extra, type FicheFormValues, ficheToValues, newFicheValues, readFicheForm, UNKNOWN_STEP, validateFiche } from '../forms/fiche';
 
 const OUTSIDE_PERIMETER = "Une des instances cochées vient d'être retirée du périmètre de l'homologation : vérifiez les instances cochées et enregistrez à nouveau.";
 
@@ -73,9 +73,7 @@ export function fichesRouter(ctx: AppContext): Router {
 
   router.get('/fiches/nouvelle', canEdit, async (_req, res) => {
     const plan = scopeOf(res).hom;
-    const fiches = await listFiches(ctx.db, plan.id, null);
-    const next = fiches.reduce((max, f) => Math.max(max, f.number), 0) + 1;
-    await renderForm(res, 200, { values: emptyFicheValues(next) });
+    await renderForm(res, 200, { values: newFicheValues(await listFiches(ctx.db, plan.id, null)) });
   });
 
   router.post('/fiches', canEdit, async (req, res) => {

@@ -2,7 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import { contactCounts } from '../../data/contacts';
 import { lastDigests } from '../../data/digests';
 import { getMailSettings, saveMailSettings } from '../../data/mail-settings';
-import { getMessage, listOutbox, type MessageKind, OUTBOX_STATUSES, type OutboxStatus, outboxCounts } from '../../data/outbox';
+import { getMessage, listOutbox, type MessageKind, type OutboxStatus, outboxCounts } from '../../data/outbox';
 import { communes } from '../../data/referentials';
 import {
   describeSchedule, FREQUENCIES, FREQUENCY_LABELS, nextOccurrence, periodLabel, periodOf, WEEK_LABELS, WEEKDAY_LABELS, WEEKS,
@@ -11,8 +11,9 @@ import { retryFailedMessage, sendDigestsByHand } from '../../services/mail-admin
 import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
 import { HttpError, idParam, notFound } from '../errors';
-import { type FieldErrors, str } from '../forms/fields';
+import type { FieldErrors } from '../forms/fields';
 import { readDigestSendForm, readMailSettingsForm } from '../forms/mail-settings';
+import { readOutboxQuery } from '../forms/outbox';
 import { sendMailHtml } from './contacts';
 
 export const STATUS_TEXT: Record<OutboxStatus, string> = { pending: 'En attente', sending: 'En cours d’envoi', sent: 'Envoyé', failed: 'Échec' };
@@ -29,13 +30,11 @@ export function mailAdminRouter(ctx: AppContext): Router {
   router.use(requirePermission('admin'));
 
   router.get('/courriels', async (req, res) => {
-    const status = str(req.query.etat);
-    const kind = str(req.query.type);
-    if (status && !(OUTBOX_STATUSES as readonly string[]).includes(status)) throw new HttpError(400, "L'état demandé n'existe pas : choisissez-en un dans la liste.");
-    if (kind && !(kind in KIND_TEXT)) throw new HttpError(400, "Le type de message demandé n'existe pas : choisissez-en un dans la liste.");
-    const page = Math.max(1, Number(/^\d{1,6}$/.test(str(req.query.page)) ? str(req.query.page) : '1'));
+    const query = readOutboxQuery(req.query, Object.keys(KIND_TEXT) as MessageKind[]);
+    if (!query.ok) throw new HttpError(400, query.message);
+    const { status, kind, page } = query;
     const [list, counts] = await Promise.all([
-      listOutbox(ctx.db, { status: (status || undefined) as OutboxStatus | undefined, kind: (kind || undefined) as MessageKind | undefined, limit: PAGE, offset: (page - 1) * PAGE }),
+      listOutbox(ctx.db, { status: status || undefined, kind: kind || undefined, limit: PAGE, offset: (page - 1) * PAGE }),
       outboxCounts(ctx.db),
     ]);
     res.render('outbox/index', {
