@@ -1,7 +1,8 @@
 import { format } from 'date-fns';
 import type { Knex } from 'knex';
 import { getFiches, latestNotes, listFiches } from '../data/fiches';
-import { ficheStatesAt, type Meeting, notesSince, previousMeeting } from '../data/meetings';
+import { ficheStatesAt, holdMeeting, type Meeting, notesSince, previousMeeting } from '../data/meetings';
+import type { Actor } from '../domain/roles';
 import type { Plan } from '../data/plans';
 import { communes, instancesOfPlan, milestones } from '../data/referentials';
 import { type Agenda, type AgendaCondition, type AgendaFiche, buildAgenda } from '../domain/agenda';
@@ -27,6 +28,11 @@ export const instantOf = (local: string) =>
 export async function coveredFicheIds(db: Knex, meeting: Meeting): Promise<number[]> {
   if (!meeting.coversAll) return meeting.ficheIds;
   return (await listFiches(db, meeting.planId, null)).map((f) => f.id);
+}
+
+/** Holds the meeting: its agenda, as the plan stands now, is frozen with it. False if it was held meanwhile. */
+export async function holdMeetingNow(db: Knex, plan: Plan, meeting: Meeting, actor: Actor, now: Date): Promise<boolean> {
+  return holdMeeting(db, meeting.id, await liveAgenda(db, plan, meeting, now), actor, now);
 }
 
 /** The live agenda of a meeting, built from today's plan (a held meeting shows its snapshot instead). */

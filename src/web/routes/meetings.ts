@@ -3,12 +3,12 @@ import { IcsError, meetingIcs } from '../../agenda/ics';
 import { renderAgendaPdf } from '../../agenda/pdf';
 import { listFiches } from '../../data/fiches';
 import {
-  addDecision, createMeeting, getMeeting, holdMeeting, listDecisions, listMeetings, listSignatures, type Meeting, recordSignature, setRecord, updateMeeting,
+  addDecision, createMeeting, getMeeting, listDecisions, listMeetings, listSignatures, type Meeting, recordSignature, setRecord, updateMeeting,
 } from '../../data/meetings';
 import { communes, teams } from '../../data/referentials';
 import { listUsers } from '../../data/users';
 import { type Agenda, moveSection, normaliseOrder, restrictAgenda, SECTION_TITLES } from '../../domain/agenda';
-import { agendaOf, coveredFicheIds, liveAgenda } from '../../services/agenda';
+import { agendaOf, coveredFicheIds, holdMeetingNow } from '../../services/agenda';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam } from '../errors';
@@ -148,9 +148,7 @@ export function meetingsRouter(ctx: AppContext): Router {
   router.post('/seances/:id/tenir', canEdit, async (req, res) => {
     const meeting = await visibleMeeting(req, res);
     if (meeting.heldAt) throw HELD;
-    const plan = scopeOf(res).hom;
-    const agenda = await liveAgenda(ctx.db, plan, meeting, ctx.now());
-    if (!(await holdMeeting(ctx.db, meeting.id, agenda, actor(req), ctx.now()))) throw HELD;
+    if (!(await holdMeetingNow(ctx.db, scopeOf(res).hom, meeting, actor(req), ctx.now()))) throw HELD;
     res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}`);
   });
 
