@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { newSessionToken, sessionTokenOf } from '../src/data/accounts';
 import { activeAdminIds, findUser, type User } from '../src/data/users';
-import { type AccountInput, accountService } from '../src/services/accounts';
-import { aCommune, aTeam, aUser, type BuiltUser } from './builders';
+import { getSecuritySettings } from '../src/data/security-settings';
+import { type AccountInput, accountService, changePassword, passwordReused } from '../src/services/accounts';
+import { aCommune, aTeam, aUser, BUILT_PASSWORD, type BuiltUser } from './builders';
 import { ENGINE, freshApp, NOW, PG_URL, TEST_PASSWORDS, type TestApp } from './helpers';
 
 /** The account rules without HTTP: the last active administrator, a commune administrator's reach, duplicates, sessions. */
@@ -173,5 +174,18 @@ describe(`account life cycle (${ENGINE})`, () => {
     const r = await service().createWithPassword(cli, input, 'une phrase de passe solide', NOW);
     expect(r.ok).to.equal(true);
     expect(await service().createWithPassword(cli, { ...input, email: input.email.toUpperCase() }, 'une phrase de passe solide', NOW)).to.deep.equal({ ok: false, reason: 'duplicate' });
+  });
+
+  it('hashes a new password in the service, keeps the former ones in the history and refuses them again', async () => {
+    const user = await aUser().insert(t.db);
+    const settings = await getSecuritySettings(t.db);
+    const history = Math.max(settings.password.history, 1);
+    expect(await passwordReused(t.db, TEST_PASSWORDS, user.id, BUILT_PASSWORD, history)).to.equal(true);
+    await changePassword(t.db, TEST_PASSWORDS, user.id, 'une autre phrase de passe', settings, user, NOW, 'Mot de passe changé par son titulaire');
+    const row = await t.db('users').where({ id: user.id }).first();
+    expect(await TEST_PASSWORDS.verify(row.password_hash, 'une autre phrase de passe')).to.equal(true);
+    expect(await passwordReused(t.db, TEST_PASSWORDS, user.id, BUILT_PASSWORD, history)).to.equal(true);
+    expect(await passwordReused(t.db, TEST_PASSWORDS, user.id, 'jamais utilisée ici', history)).to.equal(false);
+    expect(await passwordReused(t.db, TEST_PASSWORDS, user.id, BUILT_PASSWORD, 0)).to.equal(false);
   });
 });

@@ -185,33 +185,39 @@ export async function sessionTokenOf(db: Knex, userId: number): Promise<string |
 
 // ---- passwords ----
 
-/** Whether the password is the current one or one of the last `history` ones. */
-export async function passwordReused(db: Knex, passwords: PasswordHasher, userId: number, password: string, history: number): Promise<boolean> {
-  if (history <= 0) return false;
+/** The account's current password hash, then its last `history` ones, newest first (hashes only: checking is the service's). */
+export async function recentPasswordHashes(db: Knex, userId: number, history: number): Promise<string[]> {
+  if (history <= 0) return [];
   const current = await db('users').where('id', userId).select('password_hash').first();
   const past = await db('password_history').where('user_id', userId).orderBy('id', 'desc').limit(history).select('password_hash');
-  for (const h of [current?.password_hash, ...past.map((p: { password_hash: string }) => p.password_hash)]) {
-    if (h && (await passwords.verify(h, password))) return true;
-  }
-  return false;
+  return [current?.password_hash, ...past.map((p: { password_hash: string }) => p.password_hash)].filter((h): h is string => Boolean(h));
 }
 
-/** Sets a new password, keeping the previous one in the history, and unfreezes the account. */
-export async function changePassword(
-  db: Knex, passwords: PasswordHasher, userId: number, password: string, settings: SecuritySettings, actor: AuditActor, at: Date, summary: string,
-): Promise<void> {
-  const hash = await passwords.hash(password);
+/** Stores a new password hash, keeping the previous one in the history (the last `keep`), and unfreezes the account; audited. */
+export async function storePasswordHash(db: Knex, userId: number, hash: string, keep: number, actor: AuditActor, at: Date, summary: string): Promise<void> {
   await db.transaction(async (trx) => {
     const previous = await trx('users').where('id', userId).select('password_hash').first();
     if (previous?.password_hash && !String(previous.password_hash).startsWith('!')) {
       await trx('password_history').insert({ user_id: userId, password_hash: previous.password_hash, created_at: at.toISOString() });
     }
-    const keep = Math.max(settings.password.history, 1);
     const old = await trx('password_history').where('user_id', userId).orderBy('id', 'desc').offset(keep).select('id');
     if (old.length) await trx('password_history').whereIn('id', old.map((o: { id: number }) => o.id)).delete();
     await trx('users').where('id', userId).update({ password_hash: hash, password_changed_at: at.toISOString(), failed_logins: 0, frozen_until: null });
     await recordAudit(trx, { actor, at, action: 'password_change', entityType: 'user', entityId: userId, summary });
   });
+}
+
+/** @deprecated Hashing is the service's: use `passwordReused` of services/accounts (same arguments). */
+export async function passwordReused(db: Knex, passwords: PasswordHasher, userId: number, password: string, history: number): Promise<boolean> {
+  for (const h of await recentPasswordHashes(db, userId, history)) if (await passwords.verify(h, password)) return true;
+  return false;
+}
+
+/** @deprecated Hashing is the service's: use `changePassword` of services/accounts (same arguments). */
+export async function changePassword(
+  db: Knex, passwords: PasswordHasher, userId: number, password: string, settings: SecuritySettings, actor: AuditActor, at: Date, summary: string,
+): Promise<void> {
+  await storePasswordHash(db, userId, await passwords.hash(password), Math.max(settings.password.history, 1), actor, at, summary);
 }
 
 // ---- one-time links ----

@@ -3,13 +3,14 @@ import { format } from 'date-fns';
 import type { Knex } from 'knex';
 import type { MailConfig } from '../config';
 import {
-  anonymizeUser, FROZEN_FOR_GOOD, freezeNoticeOf, issueToken, resetTotp, type TokenPurpose, unfreeze, unusablePasswordHash,
+  anonymizeUser, FROZEN_FOR_GOOD, freezeNoticeOf, issueToken, recentPasswordHashes, resetTotp, storePasswordHash, type TokenPurpose, unfreeze,
+  unusablePasswordHash,
 } from '../data/accounts';
 import { type AuditActor, recordAudit } from '../data/audit';
 import { enqueue } from '../data/outbox';
 import { organisationName } from '../data/plans';
 import { communes, teams } from '../data/referentials';
-import { getSecuritySettings } from '../data/security-settings';
+import { getSecuritySettings, type SecuritySettings } from '../data/security-settings';
 import {
   activeAdminIds, createUser, endSessions, findCredentials, findUser, lastSuspender, setActive, updateUser, type User, type UserInput,
 } from '../data/users';
@@ -305,6 +306,19 @@ export function accountService(deps: AccountDeps) {
 }
 
 export type AccountService = ReturnType<typeof accountService>;
+
+/** Whether the password is the current one or one of the last `history` ones. */
+export async function passwordReused(db: Knex, passwords: PasswordHasher, userId: number, password: string, history: number): Promise<boolean> {
+  for (const hash of await recentPasswordHashes(db, userId, history)) if (await passwords.verify(hash, password)) return true;
+  return false;
+}
+
+/** Sets a new password (its hash is stored, the previous one kept in the history) and unfreezes the account. */
+export async function changePassword(
+  db: Knex, passwords: PasswordHasher, userId: number, password: string, settings: SecuritySettings, actor: AuditActor, at: Date, summary: string,
+): Promise<void> {
+  await storePasswordHash(db, userId, await passwords.hash(password), Math.max(settings.password.history, 1), actor, at, summary);
+}
 
 /**
  * A one-time link to set (new account) or reset (forgotten) a password. With an SMTP server it goes by
