@@ -41,6 +41,9 @@ async function environmentChoice(db: Knex): Promise<string> {
   return list ? `Choisissez l'environnement : ${list}.` : "Aucun environnement n'est défini : ajoutez-en un dans « Environnements ».";
 }
 
+/** A display order: a whole number, 0 when left empty. */
+const displayOrder = z.string().trim().regex(/^\d{0,4}$/, { error: 'Saisissez un nombre entier.' }).transform((v) => Number(v || 0));
+
 const entity = <T extends { id: number }, I, S extends z.ZodType>(e: Omit<Entity<T, I>, 'schema' | 'toInput' | 'check'> & {
   schema: S;
   toInput: (data: z.output<S>, ctx: AppContext) => Promise<I> | I;
@@ -85,7 +88,7 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
     schema: z.object({
       name: requiredText(100, 'Saisissez le nom du service.'),
       description: optionalText(500),
-      position: z.string().trim().regex(/^\d{0,4}$/, { error: 'Saisissez un nombre entier.' }).transform((v) => Number(v || 0)),
+      position: displayOrder,
     }),
     toInput: (d) => d,
     toValues: (s) => ({ name: s.name, description: s.description, position: String(s.position) }),
@@ -141,7 +144,7 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
       code: z.string().trim().min(1, { error: "Saisissez le code de l'environnement." })
         .regex(ENVIRONMENT_CODE, { error: 'Le code compte 10 caractères au plus : lettres minuscules sans accent, chiffres et tirets (par exemple preprod).' }),
       label: requiredText(60, "Saisissez le libellé de l'environnement."),
-      position: z.string().trim().regex(/^\d{0,4}$/, { error: 'Saisissez un nombre entier.' }).transform((v) => Number(v || 0)),
+      position: displayOrder,
     }),
     toInput: (d) => d,
     toValues: (e) => ({ code: e.code, label: e.label, position: String(e.position) }),
