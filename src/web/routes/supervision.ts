@@ -2,8 +2,9 @@ import { type Response, Router } from 'express';
 import { subMonths } from 'date-fns';
 import { getSecuritySettings } from '../../data/security-settings';
 import {
-  daysBefore, freezeHistory, frozenUsers, inactiveUsers, loginFailuresByDay, mostActiveUsers, mostFrozen, suspendUser, unfreezeUser,
+  daysBefore, freezeHistory, frozenUsers, inactiveUsers, loginFailuresByDay, mostActiveUsers, mostFrozen, unfreezeUser,
 } from '../../data/supervision';
+import { accountService } from '../../services/accounts';
 import { ROLE_LABELS } from '../../domain/roles';
 import { actor, requirePermission } from '../auth';
 import { barChart } from '../charts';
@@ -41,6 +42,7 @@ function periodOf(value: unknown, strict: boolean): Period {
 export function supervisionRouter(ctx: AppContext): Router {
   const router = Router();
   router.use('/supervision', requirePermission('admin'));
+  const accounts = accountService({ db: ctx.db, passwords: ctx.passwords, mail: ctx.config.mail, wake: ctx.wake });
 
   const render = async (res: Response, period: Period, status = 200, extra: { error?: string; done?: string } = {}) => {
     const now = ctx.now();
@@ -74,7 +76,7 @@ export function supervisionRouter(ctx: AppContext): Router {
 
   router.post('/supervision/utilisateurs/:id/suspendre', async (req, res) => {
     const period = periodOf(req.body?.periode, false);
-    const r = await suspendUser(ctx.db, idParam(req.params.id, 'Ce compte'), actor(req), ctx.now());
+    const r = await accounts.suspend(actor(req), idParam(req.params.id, 'Ce compte'), ctx.now());
     if (r.ok) return res.redirect(303, back(period, 'suspendu'));
     if (r.reason === 'not_found') throw notFound('Ce compte');
     if (r.reason === 'unchanged') return res.redirect(303, back(period, 'inchange'));
