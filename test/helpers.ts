@@ -1,5 +1,4 @@
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Express } from 'express';
 import type { Knex } from 'knex';
@@ -10,6 +9,7 @@ import { prepareDatabase } from '../src/bootstrap';
 import type { Config } from '../src/config';
 import { openDatabase, openPostgres } from '../src/db';
 import { argon2Hasher } from '../src/security/passwords';
+import { clearRun, databasePrefix, runDir, templatePrefix } from './run';
 
 /** Real argon2id at the lowest cost: the tests' accounts sign in without spending 10 ms a check. */
 export const TEST_PASSWORDS = argon2Hasher({ memoryCost: 256, timeCost: 1, parallelism: 1 });
@@ -39,7 +39,7 @@ let counter = 0;
 async function templateFile(): Promise<string> {
   if (template) return template;
   if (PG_URL) {
-    const name = `plan_tpl_${process.pid}`;
+    const name = `${templatePrefix()}${process.pid}`;
     await pgAdmin(async (admin) => {
       await admin.raw(`DROP DATABASE IF EXISTS ${name}`);
       await admin.raw(`CREATE DATABASE ${name}`);
@@ -50,7 +50,7 @@ async function templateFile(): Promise<string> {
     template = name;
     return name;
   }
-  const dir = mkdtempSync(path.join(tmpdir(), 'plan-template-'));
+  const dir = mkdtempSync(path.join(runDir(), 'template-'));
   const file = path.join(dir, 'template.sqlite');
   const db = openDatabase(file);
   await prepareDatabase(db, { demo: true }, NOW, TEST_PASSWORDS);
@@ -73,6 +73,16 @@ async function pgAdmin<T>(work: (admin: Knex) => Promise<T>): Promise<T> {
   } finally {
     await admin.destroy();
   }
+}
+
+/**
+ * Dropping a PostgreSQL database takes a few hundred milliseconds of the server's time: the tests' copies are
+ * dropped one after the other in the background while the next tests run. Whatever is left when the run ends
+ * is dropped then (test/run.ts).
+ */
+let drops = Promise.resolve();
+function dropLater(name: string): void {
+  drops = drops.then(() => pgAdmin(async (admin) => { await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); })).catch(() => {});
 }
 
 export interface TestApp {
@@ -101,15 +111,17 @@ export function testConfig(fields: Pick<Config, 'dataDir' | 'databaseFile' | 'da
  * PostgreSQL database beside the run's (dropped by `drop`).
  */
 export async function emptyDatabase(label: string): Promise<{ open: () => Knex; config: Config; drop: () => Promise<void> }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), `plan-${label}-`));
+  const dataDir = mkdtempSync(path.join(runDir(), `${label}-`));
   const databaseFile = path.join(dataDir, 'plan.sqlite');
   let databaseUrl: string | null = null;
-  let drop = async () => {};
+  let drop: () => Promise<void>;
   if (PG_URL) {
     const name = `plan_${label.replace(/\W/g, '_')}_${process.pid}_${++counter}`;
     await pgAdmin((admin) => admin.raw(`CREATE DATABASE ${name}`));
     databaseUrl = pgUrlFor(name);
     drop = () => pgAdmin(async (admin) => { await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); });
+  } else {
+    drop = async () => { rmSync(dataDir, { recursive: true, force: true }); };
   }
   const config = testConfig({ dataDir, databaseFile, databaseUrl });
   return { open: () => (databaseUrl ? openPostgres(databaseUrl) : openDatabase(databaseFile)), config, drop };
@@ -117,16 +129,16 @@ export async function emptyDatabase(label: string): Promise<{ open: () => Knex; 
 
 /** An app over its own copy of the demo database: a SQLite file, or a PostgreSQL database made from the template. */
 export async function freshApp(overrides: Partial<Config> = {}, clock: () => Date = () => NOW): Promise<TestApp> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'plan-test-'));
+  const dataDir = mkdtempSync(path.join(runDir(), 'test-'));
   const databaseFile = path.join(dataDir, 'plan.sqlite');
   const source = await templateFile();
   let databaseUrl: string | null = null;
-  let dropDatabase = async () => {};
+  let dropDatabase = () => {};
   if (PG_URL) {
-    const name = `plan_t_${process.pid}_${++counter}`;
+    const name = `${databasePrefix()}${process.pid}_${++counter}`;
     await pgAdmin((admin) => admin.raw(`CREATE DATABASE ${name} TEMPLATE ${source}`));
     databaseUrl = pgUrlFor(name);
-    dropDatabase = () => pgAdmin(async (admin) => { await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); });
+    dropDatabase = () => dropLater(name);
   } else {
     copyFileSync(source, databaseFile);
   }
@@ -144,7 +156,8 @@ export async function freshApp(overrides: Partial<Config> = {}, clock: () => Dat
     },
     async close() {
       await Promise.all([db, ...others].map((d) => d.destroy()));
-      await dropDatabase();
+      dropDatabase();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -202,7 +215,10 @@ export function textOf(html: string): string {
   return html.replace(/<script[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/&#39;/g, "'").replace(/&#34;|&quot;/g, '"').replace(/&amp;/g, '&').replace(/\s+/g, ' ');
 }
 
-// Root hook: the PostgreSQL template database of this run is dropped when the run ends.
-after(async () => {
-  if (PG_URL && template) await pgAdmin((admin) => admin.raw(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`));
-});
+// Without test/hooks.ts (mocha --no-config), this process clears what it made when its run ends.
+if (!process.env.PLAN_TEST_RUN) {
+  after(async () => {
+    await drops;
+    await clearRun(PG_URL);
+  });
+}
