@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { readiness, stepsTrend, type DashFiche } from '../src/domain/dashboard';
+import { signedIn } from './builders';
 import { ACCOUNTS, freshApp, signIn, type TestApp, textOf } from './helpers';
 
 const fiche = (over: Partial<DashFiche>): DashFiche => ({
@@ -41,7 +42,7 @@ describe('dashboard', () => {
 
     it('shows the overview, the late fiches, the charts with their data tables, for every role', async () => {
       for (const role of ['admin', 'editor', 'viewer'] as const) {
-        const agent = await signIn(t.app, ACCOUNTS[role]);
+        const agent = await signedIn(t, role);
         const res = await agent.get('/homologations/1/tableau-de-bord').expect(200);
         const text = textOf(res.text);
         expect(text).to.contain('Maturité pour la signature');
@@ -55,7 +56,7 @@ describe('dashboard', () => {
     });
 
     it('keeps filters in the URL, and refuses unknown values with a 400', async () => {
-      const agent = await signIn(t.app, ACCOUNTS.viewer);
+      const agent = await signedIn(t, 'viewer');
       const done = textOf((await agent.get('/homologations/1/tableau-de-bord?avancement=fait').expect(200)).text);
       expect(done).to.contain('En retard (0)');
       expect(done).to.contain('Effets de bord forts encore ouverts (0)');
@@ -71,7 +72,7 @@ describe('dashboard', () => {
     });
 
     it('exports each table to CSV, with the filters applied', async () => {
-      const agent = await signIn(t.app, ACCOUNTS.viewer);
+      const agent = await signedIn(t, 'viewer');
       const res = await agent.get('/homologations/1/tableau-de-bord?export=retards').expect(200);
       expect(res.headers['content-type']).to.contain('text/csv');
       const lines = res.text.replace(/^\ufeff/, '').trim().split('\n');

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { createUser } from '../src/data/users';
-import { ACCOUNTS, ficheIdByNumber, freshApp, signIn, type TestApp, textOf, TEST_PASSWORDS } from './helpers';
+import { signedIn } from './builders';
+import { ACCOUNTS, ficheIdByNumber, freshApp, signIn, type TestApp, textOf } from './helpers';
 
 describe('the plan page', () => {
   let t: TestApp;
@@ -8,7 +8,7 @@ describe('the plan page', () => {
   after(() => t.close());
 
   it('shows the perimeter counts with the managing teams, and the communes', async () => {
-    const agent = await signIn(t.app, ACCOUNTS.viewer);
+    const agent = await signedIn(t, 'viewer');
     const text = textOf((await agent.get('/homologations/1').expect(200)).text);
     expect(text).to.match(/Toodego 14 16 SNU 1 et les communes/);
     expect(text).to.match(/Intranet 1 1 PWN/);
@@ -17,7 +17,7 @@ describe('the plan page', () => {
   });
 
   it('shows the calendar split between done and still to do', async () => {
-    const agent = await signIn(t.app, ACCOUNTS.viewer);
+    const agent = await signedIn(t, 'viewer');
     const text = textOf((await agent.get('/homologations/1').expect(200)).text);
     const done = text.indexOf('Réalisé');
     const toDo = text.indexOf('Reste à faire');
@@ -28,7 +28,7 @@ describe('the plan page', () => {
   });
 
   it('lists the fiches with status, target date, owner, steps done and a late mark', async () => {
-    const agent = await signIn(t.app, ACCOUNTS.viewer);
+    const agent = await signedIn(t, 'viewer');
     const html = (await agent.get('/homologations/1').expect(200)).text;
     const rows = html.split('<tr>').slice(1).map(textOf);
     const row = (n: number) => rows.find((r) => r.trim().startsWith(`${n} `))!;
@@ -53,10 +53,8 @@ describe('the plan page', () => {
   });
 
   it('shows a commune without instances no homologation and no fiche, not even those on the whole perimeter', async () => {
-    const [commune] = await t.db('communes').insert({ name: 'Commune sans instance' }).returning('id');
-    const communeId = Number(typeof commune === 'object' ? commune.id : commune);
-    await createUser(t.db, { email: 'agent@sans-instance.example.org', name: 'Agent', role: 'commune', communeId, active: true, passwordHash: await TEST_PASSWORDS.hash('une-longue-phrase-de-passe') }, { id: null, name: 'test' }, new Date());
-    const agent = await signIn(t.app, 'agent@sans-instance.example.org', 'une-longue-phrase-de-passe');
+    // signedIn gives a commune role a new commune of its own, without instances
+    const agent = await signedIn(t, 'commune');
     const home = textOf((await agent.get('/homologations').expect(200)).text);
     expect(home).to.contain('Aucune homologation pour l').and.not.contain(String((await t.db('plans').first()).title));
     expect((await agent.get('/homologations/1')).status).to.equal(403);
