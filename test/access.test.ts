@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
+import { signedIn } from './builders';
 import { ACCOUNTS, type Agent, ficheIdByNumber, freshApp, signIn, type TestApp } from './helpers';
 
 type Role = keyof typeof ACCOUNTS;
@@ -29,7 +30,9 @@ describe('access by role, enforced on the server', () => {
   const fiches: Record<number, number> = {};
   before(async () => {
     t = await freshApp();
-    for (const role of Object.keys(ACCOUNTS) as Role[]) agents[role] = await signIn(t.app, ACCOUNTS[role]);
+    // the Métropole's roles see the whole homologation whoever holds them; the commune's are Villeurbanne's accounts
+    for (const role of ['admin', 'editor', 'viewer'] as const) agents[role] = await signedIn(t, role);
+    for (const role of ['commune', 'communeAdmin'] as const) agents[role] = await signIn(t.app, ACCOUNTS[role]);
     for (const n of [1, 2, 3]) fiches[n] = await ficheIdByNumber(t.db, n);
   });
   after(() => t.close());
