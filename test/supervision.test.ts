@@ -4,8 +4,8 @@ import request from 'supertest';
 import { DEMO_PASSWORD } from '../db/seeds/demo';
 import { purgeSecurityEvents, SECURITY_ACTIONS } from '../src/data/audit';
 import { getSecuritySettings } from '../src/data/security-settings';
-import { suspendUser } from '../src/data/supervision';
 import { ROLES } from '../src/domain/roles';
+import { accountService } from '../src/services/accounts';
 import { ACCOUNTS, type Agent, csrfOf, freshApp, NOW, postForm, signIn, type TestApp, textOf, TEST_PASSWORDS } from './helpers';
 
 const DAY = 86_400_000;
@@ -234,8 +234,9 @@ describe('supervision dashboard', () => {
 
     // another admin may be suspended while one remains, not the last one
     const other = await insertUser(t.db, { email: 'admin2@metropole.example.org', name: 'Second Admin', role: 'admin' });
-    expect((await suspendUser(t.db, other, { id: me, name: 'Camille Martin', email: ACCOUNTS.admin }, NOW)).ok).to.equal(true);
-    const refused = await suspendUser(t.db, me, { id: null, name: 'Tâche planifiée' }, NOW);
+    const accounts = accountService({ db: t.db, passwords: TEST_PASSWORDS });
+    expect((await accounts.suspend({ id: me, name: 'Camille Martin', email: ACCOUNTS.admin, role: 'admin', communeId: null }, other, NOW)).ok).to.equal(true);
+    const refused = await accounts.suspend({ id: other, name: 'Second Admin', email: 'admin2@metropole.example.org', role: 'admin', communeId: null }, me, NOW);
     expect(refused).to.deep.equal({ ok: false, reason: 'last_admin' });
     expect(Boolean((await t.db('users').where({ id: me }).first()).active)).to.equal(true);
     expect(await t.db('audit_log').where({ action: 'suspend', entity_id: me }).first()).to.equal(undefined);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { PasswordHasher } from '../security/passwords';
 import { newRecoveryCodes, normaliseRecoveryCode, sha256 } from '../security/totp';
+import { auditedWrite } from './write';
 import { type AuditActor, recordAudit } from './audit';
 import type { SecuritySettings } from './security-settings';
 
@@ -207,19 +207,6 @@ export async function storePasswordHash(db: Knex, userId: number, hash: string, 
   });
 }
 
-/** @deprecated Hashing is the service's: use `passwordReused` of services/accounts (same arguments). */
-export async function passwordReused(db: Knex, passwords: PasswordHasher, userId: number, password: string, history: number): Promise<boolean> {
-  for (const h of await recentPasswordHashes(db, userId, history)) if (await passwords.verify(h, password)) return true;
-  return false;
-}
-
-/** @deprecated Hashing is the service's: use `changePassword` of services/accounts (same arguments). */
-export async function changePassword(
-  db: Knex, passwords: PasswordHasher, userId: number, password: string, settings: SecuritySettings, actor: AuditActor, at: Date, summary: string,
-): Promise<void> {
-  await storePasswordHash(db, userId, await passwords.hash(password), Math.max(settings.password.history, 1), actor, at, summary);
-}
-
 // ---- one-time links ----
 
 /** set: a new account's password; reset: a forgotten one; unlock: sign in despite a freeze (sent to the owner). */
@@ -318,11 +305,19 @@ export async function resetTotp(db: Knex, userId: number, actor: AuditActor, at:
   });
 }
 
-export async function unfreeze(db: Knex, userId: number, actor: AuditActor, at: Date): Promise<void> {
-  await db.transaction(async (trx) => {
+/** Unfreezes an account: its failed sign-ins and blocked sources are forgotten, audited; an account not frozen is left as it is. */
+export async function unfreeze(db: Knex, userId: number, actor: AuditActor, at: Date): Promise<{ ok: true } | { ok: false; reason: 'not_found' | 'unchanged' }> {
+  return auditedWrite(db, { actor, at }, async (trx, audit) => {
+    const row = await trx('users').select('email', 'frozen_until', 'failed_logins').where('id', userId).first();
+    if (!row) return { ok: false as const, reason: 'not_found' as const };
+    if (!row.frozen_until && !Number(row.failed_logins)) return { ok: false as const, reason: 'unchanged' as const };
     await trx('users').where('id', userId).update({ frozen_until: null, failed_logins: 0 });
     await trx('login_sources').where('user_id', userId).delete();
-    await recordAudit(trx, { actor, at, action: 'unfreeze', entityType: 'user', entityId: userId, summary: 'Compte débloqué' });
+    await audit({
+      action: 'unfreeze', entityType: 'user', entityId: userId, summary: `Compte débloqué : ${row.email}`,
+      before: { frozenUntil: row.frozen_until, failedLogins: Number(row.failed_logins) }, after: { frozenUntil: null, failedLogins: 0 },
+    });
+    return { ok: true as const };
   });
 }
 

@@ -4,8 +4,7 @@ import { subMonths } from 'date-fns';
 import type { Knex } from 'knex';
 import type { Role } from '../domain/roles';
 import { localDate } from '../domain/schedule';
-import { type AuditActor, type AuditEntry, SECURITY_ACTIONS } from './audit';
-import { auditedWrite } from './write';
+import { type AuditEntry, SECURITY_ACTIONS } from './audit';
 
 const DAY = 86_400_000;
 
@@ -134,50 +133,6 @@ function offset(at: Date, timeZone: string): number {
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
   const local = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
   return local - Math.floor(at.getTime() / 1000) * 1000;
-}
-
-export type AccountChange = { ok: true; user: SupervisedUser } | { ok: false; reason: 'not_found' | 'self' | 'last_admin' | 'unchanged' };
-
-/**
- * Suspends an active account (it can no longer sign in; its sessions end at their next request), audited.
- * Never one's own account, never the last active administrator: nobody could administer the application any more.
- */
-export async function suspendUser(db: Knex, id: number, actor: AuditActor, at: Date): Promise<AccountChange> {
-  return auditedWrite(db, { actor, at }, async (trx, audit) => {
-    const row = await trx('users').select([...userColumns, 'active', 'anonymized_at']).where({ id }).first();
-    if (!row) return { ok: false as const, reason: 'not_found' as const };
-    if (actor.id === id) return { ok: false as const, reason: 'self' as const };
-    if (!row.active || row.anonymized_at) return { ok: false as const, reason: 'unchanged' as const };
-    if (row.role === 'admin') {
-      const others = await trx('users').where({ role: 'admin', active: true }).whereNull('anonymized_at').whereNot({ id }).count({ n: '*' }).first();
-      if (Number(others?.n ?? 0) === 0) return { ok: false as const, reason: 'last_admin' as const };
-    }
-    await trx('users').where({ id }).update({ active: false });
-    const user = toUser(row);
-    await audit({
-      action: 'suspend', entityType: 'user', entityId: id,
-      summary: `Compte suspendu : ${user.email} (dernière connexion : ${user.lastLoginAt ? user.lastLoginAt.slice(0, 10) : 'jamais'})`,
-      before: { active: true }, after: { active: false },
-    });
-    return { ok: true as const, user };
-  });
-}
-
-/** Unfreezes an account: its failed sign-ins are forgotten, audited. */
-export async function unfreezeUser(db: Knex, id: number, actor: AuditActor, at: Date): Promise<AccountChange> {
-  return auditedWrite(db, { actor, at }, async (trx, audit) => {
-    const row = await trx('users').select([...userColumns, 'frozen_until', 'failed_logins']).where({ id }).first();
-    if (!row) return { ok: false as const, reason: 'not_found' as const };
-    if (!row.frozen_until && !Number(row.failed_logins)) return { ok: false as const, reason: 'unchanged' as const };
-    await trx('users').where({ id }).update({ frozen_until: null, failed_logins: 0 });
-    await trx('login_sources').where({ user_id: id }).delete();
-    const user = toUser(row);
-    await audit({
-      action: 'unfreeze', entityType: 'user', entityId: id, summary: `Compte débloqué : ${user.email}`,
-      before: { frozenUntil: row.frozen_until, failedLogins: Number(row.failed_logins) }, after: { frozenUntil: null, failedLogins: 0 },
-    });
-    return { ok: true as const, user };
-  });
 }
 
 /** The start of a look-back window of `days` days. */

@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import type { MailConfig } from '../config';
 import {
-  attemptSucceeded, chargeAttempt, changePassword, credentialsOf, enrolTotp, passwordReused, recordFailure, recordTotpStep, remainingRecoveryCodes,
+  attemptSucceeded, chargeAttempt, credentialsOf, enrolTotp, recordFailure, recordTotpStep, remainingRecoveryCodes,
   renewRecoveryCodes,
 } from '../data/accounts';
+import { changePassword, passwordReused } from './accounts';
 import { getSecuritySettings } from '../data/security-settings';
 import { findUser, type User } from '../data/users';
 import { type PasswordPolicy, passwordProblem } from '../domain/password';

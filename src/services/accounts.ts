@@ -237,9 +237,8 @@ export function accountService(deps: AccountDeps) {
       await resetTotp(db, id, actor, at);
     },
 
-    async unfreeze(actor: Actor, id: number, at: Date): Promise<void> {
-      await unfreeze(db, id, actor, at);
-    },
+    /** A frozen account unfrozen by an administrator (account page or supervision); 'unchanged' when it was not frozen. */
+    unfreeze: (actor: Actor, id: number, at: Date) => unfreeze(db, id, actor, at),
 
     // ---- a commune's administrator, on the agents of their commune ----
 

@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import type { MailConfig } from '../config';
 import {
-  attemptSucceeded, type Charge, chargeAttempt, changePassword, consumeToken, credentialsOf, newSessionToken, newToken, passwordReused, peekToken,
+  attemptSucceeded, type Charge, chargeAttempt, consumeToken, credentialsOf, newSessionToken, newToken, peekToken,
   recordFailure, recordTotpStep, refundAttempt, remainingRecoveryCodes, sessionTokenOf, type TokenPurpose, unlockAttempt, useRecoveryCode,
 } from '../data/accounts';
 import { type AuditActor, recordAudit } from '../data/audit';
+import { changePassword, passwordReused } from './accounts';
 import { getSecuritySettings, type SecuritySettings } from '../data/security-settings';
 import { hit, purgeThrottle, unhit } from '../data/throttle';
 import { findCredentials, findCredentialsById, findUser, type User } from '../data/users';

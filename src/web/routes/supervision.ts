@@ -2,7 +2,7 @@ import { type Response, Router } from 'express';
 import { subMonths } from 'date-fns';
 import { getSecuritySettings } from '../../data/security-settings';
 import {
-  daysBefore, freezeHistory, frozenUsers, inactiveUsers, loginFailuresByDay, mostActiveUsers, mostFrozen, unfreezeUser,
+  daysBefore, freezeHistory, frozenUsers, inactiveUsers, loginFailuresByDay, mostActiveUsers, mostFrozen,
 } from '../../data/supervision';
 import { accountService } from '../../services/accounts';
 import { ROLE_LABELS } from '../../domain/roles';
@@ -85,7 +85,7 @@ export function supervisionRouter(ctx: AppContext): Router {
 
   router.post('/supervision/utilisateurs/:id/debloquer', async (req, res) => {
     const period = periodOf(req.body?.periode, false);
-    const r = await unfreezeUser(ctx.db, idParam(req.params.id, 'Ce compte'), actor(req), ctx.now());
+    const r = await accounts.unfreeze(actor(req), idParam(req.params.id, 'Ce compte'), ctx.now());
     if (r.ok) return res.redirect(303, back(period, 'debloque'));
     if (r.reason === 'not_found') throw notFound('Ce compte');
     return res.redirect(303, back(period, 'inchange'));
