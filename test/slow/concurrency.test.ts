@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import request from 'supertest';
-import { DEMO_PASSWORD } from '../../db/seeds/demo';
-import { ACCOUNTS, csrfOf, emptyDatabase, ENGINE, formBody } from '../helpers';
+import { aFiche, aHomologation, aTeam, aUser, type BuiltUser } from '../builders';
+import { csrfOf, emptyDatabase, ENGINE, formBody } from '../helpers';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -34,10 +34,10 @@ function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
   });
 }
 
-async function signInAt(port: number, email: string) {
+async function signInAt(port: number, { email, password }: BuiltUser) {
   const agent = request.agent(`http://127.0.0.1:${port}`);
   const page = await agent.get('/connexion').expect(200);
-  await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email, password: DEMO_PASSWORD }).expect(302);
+  await agent.post('/connexion').type('form').send({ _csrf: csrfOf(page.text), email, password }).expect(302);
   return agent;
 }
 
@@ -78,17 +78,18 @@ describe(`two app processes racing notes against edits on one fiche (${ENGINE})`
 
   it('loses no acknowledged update: notes through one process, stale edits through the other refused with 409', async () => {
     const [notesServer, editsServer] = servers as [Server, Server];
-    const fiche = await db('fiches').where({ number: 4 }).first();
-    const id = Number(fiche.id);
+    const hid = await aHomologation().insert(db);
+    const id = await aFiche().inHomologation(hid).numbered(4).ownedBy(await aTeam().insert(db)).insert(db);
+    const fiche = await db('fiches').where({ id }).first();
     const team = await db('fiche_owners').where({ fiche_id: id }).first();
     const initial = { version: Number(fiche.version), status: String(fiche.status), title: String(fiche.title) };
     const lastAuditBefore = Number((await db('audit_log').max({ id: 'id' }).first())!.id);
 
-    const editor = await signInAt(notesServer.port, ACCOUNTS.editor);
-    const admin = await signInAt(editsServer.port, ACCOUNTS.admin);
+    const editor = await signInAt(notesServer.port, await aUser().withRole('editor').insert(db));
+    const admin = await signInAt(editsServer.port, await aUser().withRole('admin').insert(db));
     // One page each before the race, so each session holds its CSRF token (parallel first pages would each make one).
-    const noteToken = csrfOf((await editor.get(`/homologations/1/fiches/${id}`).expect(200)).text);
-    await admin.get(`/homologations/1/fiches/${id}/modifier`).expect(200);
+    const noteToken = csrfOf((await editor.get(`/homologations/${hid}/fiches/${id}`).expect(200)).text);
+    await admin.get(`/homologations/${hid}/fiches/${id}/modifier`).expect(200);
 
     const notes: { body: string; status: string; code: number }[] = [];
     const edits: { title: string; status: string; seen: { version: string; title: string; status: string }; code: number }[] = [];
@@ -97,13 +98,13 @@ describe(`two app processes racing notes against edits on one fiche (${ENGINE})`
       for (let k = 0; k < 12; k++) {
         const body = `note-${w}-${k}`;
         const status = STATUSES[(w + k) % STATUSES.length]!;
-        const res = await editor.post(`/homologations/1/fiches/${id}/notes`).type('form').send({ _csrf: noteToken, body, notedOn: '2026-03-16', status });
+        const res = await editor.post(`/homologations/${hid}/fiches/${id}/notes`).type('form').send({ _csrf: noteToken, body, notedOn: '2026-03-16', status });
         notes.push({ body, status, code: res.status });
       }
     };
     const editWorker = async (w: number) => {
       for (let k = 0; k < 12; k++) {
-        const form = (await admin.get(`/homologations/1/fiches/${id}/modifier`).expect(200)).text;
+        const form = (await admin.get(`/homologations/${hid}/fiches/${id}/modifier`).expect(200)).text;
         const seen = {
           version: /name="version" value="(\d+)"/.exec(form)![1]!,
           title: unescape(/id="title" name="title" value="([^"]*)"/.exec(form)![1]!),
@@ -111,7 +112,7 @@ describe(`two app processes racing notes against edits on one fiche (${ENGINE})`
         };
         const title = `edit-${w}-${k}`;
         const status = STATUSES[(w * 3 + k) % STATUSES.length]!;
-        const res = await admin.post(`/homologations/1/fiches/${id}`).type('form').send(formBody({
+        const res = await admin.post(`/homologations/${hid}/fiches/${id}`).type('form').send(formBody({
           _csrf: csrfOf(form), _action: 'save', version: seen.version, number: '4', title, targetDate: '2026-09-30', status, scope: 'all',
           owners: [{ teamId: String(team.team_id), serviceId: '' }],
         }));
