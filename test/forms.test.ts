@@ -88,9 +88,9 @@ describe('forms', () => {
       expect(form.data).to.deep.equal({ name: 'Inès Morel', email: 'ines.morel@villeurbanne.fr', function: 'DGS' });
     });
 
-    it('refuses a bad address under "email" with the shared message, keeping the values; a missing one with its own', () => {
+    it('refuses a bad address under "email" with the shared rule (a commune\'s example), keeping the values; a missing one with its own', () => {
       const form = refused(parseForm(contactForm, { name: 'Inès Morel', email: 'pas-une-adresse' }));
-      expect(form.errors).to.deep.equal({ email: INVALID_EMAIL });
+      expect(form.errors).to.deep.equal({ email: 'Saisissez une adresse électronique valide (par exemple prenom.nom@commune.fr).' });
       expect(form.values).to.deep.equal({ name: 'Inès Morel', email: 'pas-une-adresse', function: '' });
       expect(refused(parseForm(contactForm, { name: '', email: '' })).errors)
         .to.deep.equal({ name: 'Saisissez le nom du contact.', email: "Saisissez l'adresse électronique du contact." });

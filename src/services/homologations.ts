@@ -1,13 +1,14 @@
 import { format } from 'date-fns';
 import type { Knex } from 'knex';
-import { type HomologationSummary, listHomologations, reminderMonths } from '../data/homologations';
+import { getHomologation, type HomologationSummary, homologationState, listHomologations, reminderMonths } from '../data/homologations';
 import { isEmptyDraft } from '../data/lifecycle';
 import { type Instance, instances as instanceRepo, type Service, services as serviceRepo } from '../data/referentials';
 import { readiness } from '../domain/dashboard';
 import {
-  daysLeft, type HomologationState, STATE_BADGES, STATE_LABELS, STATES, stateOf, validityPhrase,
+  daysLeft, type HomologationState, isReadOnly, STATE_BADGES, STATE_LABELS, STATES, stateOf, validityPhrase,
 } from '../domain/homologation';
 import { type Actor, communeRestriction } from '../domain/roles';
+import { localDate } from '../domain/schedule';
 import type { Status } from '../domain/statuses';
 
 /** A homologation as the home page and the organisation dashboard show it. */
@@ -112,4 +113,14 @@ export function lifecycleActions(
     canArchive: who.admin && plan.archivedAt === null,
     canDelete: who.admin && held !== null && isEmptyDraft(held),
   };
+}
+
+/**
+ * Whether an administrator may put a milestone in this homologation's calendar: not when it does not exist, nor when it
+ * is archived or lapsed (its calendar no longer changes, as under its own pages).
+ */
+export async function calendarRefusal(db: Knex, planId: number, now: Date, timeZone: string): Promise<'unknown' | 'read_only' | null> {
+  const hom = await getHomologation(db, planId);
+  if (!hom) return 'unknown';
+  return isReadOnly(homologationState(hom, localDate(now, timeZone), await reminderMonths(db))) ? 'read_only' : null;
 }

@@ -3,7 +3,7 @@ import { emailAddress, optionalText, requiredText } from './fields';
 
 const contactFields = {
   name: requiredText(150, 'Saisissez le nom du contact.'),
-  email: emailAddress("Saisissez l'adresse électronique du contact."),
+  email: emailAddress("Saisissez l'adresse électronique du contact.", 'prenom.nom@commune.fr'),
   function: optionalText(150),
 };
 

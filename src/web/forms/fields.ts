@@ -53,9 +53,9 @@ export const idString = (missing: string) =>
   z.string().regex(/^\d{1,9}$/, { error: missing }).transform(Number);
 
 /** The one e-mail rule of every form (accounts, contacts, members, decision authority). */
-export const emailAddress = (missing: string) =>
+export const emailAddress = (missing: string, example = 'prenom.nom@exemple.fr') =>
   z.string().trim().min(1, { error: missing }).max(254, { error: '254 caractères au maximum.' })
-    .pipe(z.email({ error: 'Saisissez une adresse électronique valide (par exemple prenom.nom@exemple.fr).' }));
+    .pipe(z.email({ error: `Saisissez une adresse électronique valide (par exemple ${example}).` }));
 
 /** A form's fields as typed (strings), to show them again next to the errors. */
 export type FormValues<S extends z.ZodObject> = { [K in keyof S['shape']]: string };

@@ -1,16 +1,14 @@
 import { type Request, type Response, Router } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { getHomologation, homologationState, reminderMonths } from '../../data/homologations';
 import { homologationChoices } from '../../data/plans';
-import { isReadOnly } from '../../domain/homologation';
-import { localDate } from '../../domain/schedule';
 import { communes, environments, instances, milestones, type Repository, services, teams } from '../../data/referentials';
-import { ENVIRONMENT_CODE } from '../../domain/statuses';
+import { calendarRefusal } from '../../services/homologations';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { idParam, notFound } from '../errors';
-import { type FieldErrors, fieldErrors, idString, isoDate, optionalText, requiredText } from '../forms/fields';
+import { type FieldErrors, fieldErrors } from '../forms/fields';
+import { communeForm, environmentForm, instanceForm, milestoneForm, serviceForm, teamForm } from '../forms/references';
 import { viewHelpers as h } from '../view-helpers';
 import { type Field, formRenderer, optionsOf, readValues, type Values } from './admin-form';
 
@@ -41,9 +39,6 @@ async function environmentChoice(db: Knex): Promise<string> {
   return list ? `Choisissez l'environnement : ${list}.` : "Aucun environnement n'est défini : ajoutez-en un dans « Environnements ».";
 }
 
-/** A display order: a whole number, 0 when left empty. */
-const displayOrder = z.string().trim().regex(/^\d{0,4}$/, { error: 'Saisissez un nombre entier.' }).transform((v) => Number(v || 0));
-
 const entity = <T extends { id: number }, I, S extends z.ZodType>(e: Omit<Entity<T, I>, 'schema' | 'toInput' | 'check'> & {
   schema: S;
   toInput: (data: z.output<S>, ctx: AppContext) => Promise<I> | I;
@@ -58,7 +53,7 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
       { name: 'name', label: 'Nom', type: 'text', required: true, hint: 'Par exemple : PWN, SNU 1' },
       { name: 'description', label: 'Rôle de l’équipe', type: 'textarea' },
     ],
-    schema: z.object({ name: requiredText(100, "Saisissez le nom de l'équipe."), description: optionalText(500) }),
+    schema: teamForm,
     toInput: (d) => d,
     toValues: (t) => ({ name: t.name, description: t.description }),
     columns: [{ label: 'Nom', value: (t) => t.name }, { label: 'Rôle', value: (t) => t.description }],
@@ -69,11 +64,7 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
       { name: 'name', label: 'Nom', type: 'text', required: true },
       { name: 'inseeCode', label: 'Code INSEE', type: 'text', hint: '5 caractères, facultatif (par exemple 69266)' },
     ],
-    schema: z.object({
-      name: requiredText(150, 'Saisissez le nom de la commune.'),
-      inseeCode: z.string().trim().regex(/^(\d[\dAB]\d{3})?$/, { error: 'Le code INSEE compte 5 caractères (par exemple 69266 ou 2A004).' })
-        .transform((v) => v || null),
-    }),
+    schema: communeForm,
     toInput: (d) => d,
     toValues: (c) => ({ name: c.name, inseeCode: c.inseeCode ?? '' }),
     columns: [{ label: 'Nom', value: (c) => c.name }, { label: 'Code INSEE', value: (c) => c.inseeCode ?? '—' }],
@@ -85,11 +76,7 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
       { name: 'description', label: 'Description', type: 'textarea' },
       { name: 'position', label: "Ordre d'affichage", type: 'number', hint: 'Les services sont présentés par ordre croissant.' },
     ],
-    schema: z.object({
-      name: requiredText(100, 'Saisissez le nom du service.'),
-      description: optionalText(500),
-      position: displayOrder,
-    }),
+    schema: serviceForm,
     toInput: (d) => d,
     toValues: (s) => ({ name: s.name, description: s.description, position: String(s.position) }),
     columns: [{ label: 'Ordre', value: (s) => String(s.position) }, { label: 'Nom', value: (s) => s.name }, { label: 'Description', value: (s) => s.description }],
@@ -106,14 +93,7 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
       { name: 'teamId', label: 'Équipe gestionnaire', type: 'select', required: true, options: optionsOf(teams, '') },
       { name: 'communeId', label: 'Commune', type: 'select', hint: 'Pour une instance communale, co-gérée avec la commune.', options: optionsOf(communes, 'Aucune (instance de la collectivité)') },
     ],
-    schema: z.object({
-      name: requiredText(150, "Saisissez le nom de l'instance."),
-      serviceId: idString('Choisissez le service.'),
-      // whether the environment is in the list is checked inside the save's transaction (repository guard)
-      environment: z.string().trim().regex(ENVIRONMENT_CODE, { error: "Choisissez l'environnement dans la liste." }), // message: refineErrors
-      teamId: idString("Choisissez l'équipe qui gère l'instance."),
-      communeId: z.string().regex(/^(\d{1,9})?$/, { error: 'Choisissez une commune dans la liste.' }).transform((v) => (v ? Number(v) : null)),
-    }),
+    schema: instanceForm,
     toInput: (d) => d,
     refineErrors: async (errors, ctx) => (errors.environment ? { ...errors, environment: await environmentChoice(ctx.db) } : errors),
     check: async (d, ctx) => {
@@ -140,12 +120,7 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
       { name: 'label', label: 'Libellé', type: 'text', required: true, hint: 'Par exemple : Préproduction, Formation' },
       { name: 'position', label: "Ordre d'affichage", type: 'number', hint: 'Les environnements sont présentés par ordre croissant (colonnes du périmètre, tableau de bord).' },
     ],
-    schema: z.object({
-      code: z.string().trim().min(1, { error: "Saisissez le code de l'environnement." })
-        .regex(ENVIRONMENT_CODE, { error: 'Le code compte 10 caractères au plus : lettres minuscules sans accent, chiffres et tirets (par exemple preprod).' }),
-      label: requiredText(60, "Saisissez le libellé de l'environnement."),
-      position: displayOrder,
-    }),
+    schema: environmentForm,
     toInput: (d) => d,
     toValues: (e) => ({ code: e.code, label: e.label, position: String(e.position) }),
     columns: [{ label: 'Ordre', value: (e) => String(e.position) }, { label: 'Code', value: (e) => e.code }, { label: 'Libellé', value: (e) => e.label }],
@@ -161,19 +136,13 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
       { name: 'dueDate', label: 'Date', type: 'date', required: true },
       { name: 'done', label: 'Réalisé', type: 'checkbox', hint: 'Décoché : le jalon figure dans le « reste à faire ».' },
     ],
-    schema: z.object({
-      title: requiredText(300, "Saisissez l'intitulé du jalon."),
-      planId: idString("Choisissez l'homologation du jalon."),
-      dueDate: isoDate('Saisissez la date du jalon.'),
-      done: z.string().transform((v) => v === 'on'),
-    }),
+    schema: milestoneForm,
     toInput: (d) => d,
     // an archived or lapsed homologation's calendar no longer changes, as under its own pages
     check: async (d, ctx): Promise<FieldErrors> => {
-      const hom = await getHomologation(ctx.db, d.planId);
-      if (!hom) return { planId: "Cette homologation n'existe pas : choisissez-en une autre." };
-      const state = homologationState(hom, localDate(ctx.now(), ctx.config.mail.timeZone), await reminderMonths(ctx.db));
-      return isReadOnly(state) ? { planId: 'Cette homologation est archivée ou expirée : son calendrier ne change plus.' } : {};
+      const refusal = await calendarRefusal(ctx.db, d.planId, ctx.now(), ctx.config.mail.timeZone);
+      if (refusal === 'unknown') return { planId: "Cette homologation n'existe pas : choisissez-en une autre." };
+      return refusal === 'read_only' ? { planId: 'Cette homologation est archivée ou expirée : son calendrier ne change plus.' } : {};
     },
     toValues: (m) => ({ planId: String(m.planId), title: m.title, dueDate: m.dueDate, done: m.done ? 'on' : '' }),
     columns: [
