@@ -164,6 +164,17 @@ describe(`account life cycle (${ENGINE})`, () => {
       expect(await service().reactivateCommuneAgent(dsi, agent.id, NOW)).to.deep.equal({ ok: false, reason: 'suspended_by_metropole' });
       expect((await findUser(t.db, agent.id))!.active).to.equal(false);
     });
+
+    it('cannot take over a suspension the Métropole decided by suspending the agent again', async () => {
+      const admin = await aUser().withRole('admin').insert(t.db);
+      const agent = await aUser().withRole('commune').inCommune(commune).insert(t.db);
+      expect((await service().suspend(admin, agent.id, NOW)).ok).to.equal(true);
+      // suspending an agent already suspended changes nothing and records nothing
+      expect(await service().suspendCommuneAgent(dsi, agent.id, NOW)).to.deep.equal({ ok: true });
+      expect(await t.db('audit_log').where({ action: 'suspend', entity_id: agent.id }).pluck('user_id')).to.deep.equal([admin.id]);
+      expect(await service().reactivateCommuneAgent(dsi, agent.id, NOW)).to.deep.equal({ ok: false, reason: 'suspended_by_metropole' });
+      expect((await findUser(t.db, agent.id))!.active).to.equal(false);
+    });
   });
 
   it('creates an account with a typed password only when the policy accepts it (command line)', async () => {

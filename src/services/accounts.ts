@@ -264,9 +264,14 @@ export function accountService(deps: AccountDeps) {
       return { ok: true, link: r.emailed ? null : r.link };
     },
 
-    /** Suspends an agent: they can no longer sign in, and their sessions end. */
+    /**
+     * Suspends an agent: they can no longer sign in, and their sessions end. An agent already suspended stays as they
+     * are, with no new audit row: suspending again would make the commune the last suspender, and so let it lift a
+     * suspension that was the Métropole's.
+     */
     suspendCommuneAgent: (me: Actor, id: number, at: Date) =>
       onCommuneAgent(me, id, async (trx, user) => {
+        if (!user.active) return;
         await setActive(trx, id, false);
         await endSessions(trx, id);
         await recordAudit(trx, { actor: me, at, action: 'suspend', entityType: 'user', entityId: id, summary: `${user.email} suspendu par l'administrateur de sa commune` });
