@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import type { MailConfig } from '../config';
+import type { ServiceDeps } from './deps';
 import {
   attemptSucceeded, chargeAttempt, credentialsOf, enrolTotp, recordFailure, recordTotpStep, remainingRecoveryCodes,
   renewRecoveryCodes,
@@ -9,16 +8,10 @@ import { getSecuritySettings } from '../data/security-settings';
 import { findUser, type User } from '../data/users';
 import { type PasswordPolicy, passwordProblem } from '../domain/password';
 import type { Actor } from '../domain/roles';
-import type { PasswordHasher } from '../security/passwords';
 import { verifyTotp } from '../security/totp';
 import { freezeNotifier } from './accounts';
 
-export interface AccountSecurityDeps {
-  db: Knex;
-  passwords: PasswordHasher;
-  mail: MailConfig;
-  wake?: () => void;
-}
+export type AccountSecurityDeps = ServiceDeps;
 
 /** The second factor of a signed-in user, as their account pages show it. */
 export interface SecondFactorStatus {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { format } from 'date-fns';
 import type { Knex } from 'knex';
 import type { MailConfig } from '../config';
+import type { ServiceDeps } from './deps';
 import {
   anonymizeUser, FROZEN_FOR_GOOD, freezeNoticeOf, issueToken, recentPasswordHashes, resetTotp, storePasswordHash, type TokenPurpose, unfreeze,
   unusablePasswordHash,
@@ -29,14 +30,8 @@ import { sha256 } from '../security/totp';
  * administrators, and a commune administrator acts on their own commune's agents only, within the commune role.
  */
 
-/** What the account rules are given: the database, the password hasher, where e-mails go, and how to wake the mail worker. */
-export interface AccountDeps {
-  db: Knex;
-  passwords: PasswordHasher;
-  /** Needed by the paths that send a one-time link (not by the command line's creation with a password). */
-  mail?: MailConfig;
-  wake?: () => void;
-}
+/** The service's dependencies; `mail` is needed only by the paths that send a one-time link (not by the command line's creation). */
+export type AccountDeps = Omit<ServiceDeps, 'mail'> & Partial<Pick<ServiceDeps, 'mail'>>;
 
 /** An account's fields, as an administrator sets them. */
 export type AccountInput = Required<UserInput>;

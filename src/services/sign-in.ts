@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { MailConfig } from '../config';
+import type { ServiceDeps } from './deps';
 import {
   attemptSucceeded, type Charge, chargeAttempt, consumeToken, credentialsOf, newSessionToken, newToken, peekToken,
   recordFailure, recordTotpStep, refundAttempt, remainingRecoveryCodes, sessionTokenOf, type TokenPurpose, unlockAttempt, useRecoveryCode,
@@ -10,7 +10,6 @@ import { getSecuritySettings, type SecuritySettings } from '../data/security-set
 import { hit, purgeThrottle, unhit } from '../data/throttle';
 import { findCredentials, findCredentialsById, findUser, type User } from '../data/users';
 import { type PasswordPolicy, passwordExpired, passwordProblem } from '../domain/password';
-import type { PasswordHasher } from '../security/passwords';
 import { sha256, verifyTotp } from '../security/totp';
 import { freezeNotifier, passwordLink } from './accounts';
 
@@ -30,13 +29,7 @@ const HOUR_MS = 3_600_000;
 const ANONYMOUS = { id: null, name: 'Anonyme' };
 const UNLOCKED = ' (avec le lien de déblocage)';
 
-/** What the sign-in rules are given: the database, the password hasher, where e-mails go, and how to wake the mail worker. */
-export interface SignInDeps {
-  db: Knex;
-  passwords: PasswordHasher;
-  mail: MailConfig;
-  wake?: () => void;
-}
+export type SignInDeps = ServiceDeps;
 
 /** The one session of a user, opened (token drawn, sign-in audited); the web layer attaches it to the browser. */
 export interface OpenedSession {

@@ -4,7 +4,7 @@ import { sourceOf } from '../../data/throttle';
 import { newTotpSecret, qrSvg, totpUri } from '../../security/totp';
 import { accountSecurityService, type SecondFactorStatus } from '../../services/account-security';
 import { actor } from '../auth';
-import type { AppContext } from '../context';
+import { type AppContext, servicesOf } from '../context';
 import { changePasswordForm, totpCodeForm } from '../forms/auth';
 import { parseForm } from '../forms/fields';
 
@@ -12,7 +12,7 @@ const TOO_MANY = 'Trop d’essais incorrects : pour protéger votre compte, les 
 
 /** The signed-in user's own account: password, second factor, personal data. */
 export function accountRouter(ctx: AppContext): Router {
-  const security = accountSecurityService({ db: ctx.db, passwords: ctx.passwords, mail: ctx.config.mail, wake: ctx.wake });
+  const security = accountSecurityService(servicesOf(ctx));
   const router = Router();
 
   router.get('/compte', async (req, res) => {

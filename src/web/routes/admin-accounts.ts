@@ -4,7 +4,7 @@ import { findUser, listUsers, type User } from '../../data/users';
 import { ROLE_LABELS, ROLES } from '../../domain/roles';
 import { type AccountProblems, accountService, type RemovalRefusal } from '../../services/accounts';
 import { actor } from '../auth';
-import type { AppContext } from '../context';
+import { type AppContext, servicesOf } from '../context';
 import { idParam, notFound } from '../errors';
 import { accountForm } from '../forms/account';
 import { type FieldErrors, parseForm } from '../forms/fields';
@@ -42,7 +42,7 @@ const REMOVAL: Record<RemovalRefusal, string> = {
 export function adminAccountsRouter(ctx: AppContext): Router {
   const router = Router();
   const renderForm = formRenderer(ctx);
-  const accounts = accountService({ db: ctx.db, passwords: ctx.passwords, mail: ctx.config.mail, wake: ctx.wake });
+  const accounts = accountService(servicesOf(ctx));
 
   router.get('/utilisateurs', async (_req, res) => {
     const list = await listUsers(ctx.db);

@@ -4,7 +4,7 @@ import { recordAudit } from '../../data/audit';
 import { hasDemoHomologation } from '../../data/plans';
 import { sourceOf } from '../../data/throttle';
 import { SECOND_FACTOR_WAIT_MS, type SecondFactorAwaited, type SignedIn, signInService } from '../../services/sign-in';
-import type { AppContext } from '../context';
+import { type AppContext, servicesOf } from '../context';
 import { forgottenPasswordForm, newPasswordForm, signInCodeForm, signInForm } from '../forms/auth';
 import { parseForm, str } from '../forms/fields';
 
@@ -21,7 +21,7 @@ const UNLOCK_TITLE = 'Connexion malgré le gel du compte';
 const CODE_TITLE = 'Double authentification';
 
 export function authRouter(ctx: AppContext): Router {
-  const signIn = signInService({ db: ctx.db, passwords: ctx.passwords, mail: ctx.config.mail, wake: ctx.wake });
+  const signIn = signInService(servicesOf(ctx));
   const router = Router();
 
   const renderLogin = async (

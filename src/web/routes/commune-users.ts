@@ -3,7 +3,7 @@ import { communes } from '../../data/referentials';
 import { listUsers } from '../../data/users';
 import { accountService, type CommuneAgentChange } from '../../services/accounts';
 import { actor, requirePermission } from '../auth';
-import type { AppContext } from '../context';
+import { type AppContext, servicesOf } from '../context';
 import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { communeAgentForm } from '../forms/account';
 import { type FieldErrors, parseForm } from '../forms/fields';
@@ -17,7 +17,7 @@ import { type FieldErrors, parseForm } from '../forms/fields';
 export function communeUsersRouter(ctx: AppContext): Router {
   const router = Router();
   router.use('/ma-commune', requirePermission('commune:users'));
-  const accounts = accountService({ db: ctx.db, passwords: ctx.passwords, mail: ctx.config.mail, wake: ctx.wake });
+  const accounts = accountService(servicesOf(ctx));
 
   const ownCommune = (req: Request) => {
     const me = actor(req);

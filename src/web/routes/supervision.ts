@@ -8,7 +8,7 @@ import { accountService } from '../../services/accounts';
 import { ROLE_LABELS } from '../../domain/roles';
 import { actor, requirePermission } from '../auth';
 import { barChart } from '../charts';
-import type { AppContext } from '../context';
+import { type AppContext, servicesOf } from '../context';
 import { HttpError, idParam, notFound } from '../errors';
 import { str } from '../forms/fields';
 
@@ -42,7 +42,7 @@ function periodOf(value: unknown, strict: boolean): Period {
 export function supervisionRouter(ctx: AppContext): Router {
   const router = Router();
   router.use('/supervision', requirePermission('admin'));
-  const accounts = accountService({ db: ctx.db, passwords: ctx.passwords, mail: ctx.config.mail, wake: ctx.wake });
+  const accounts = accountService(servicesOf(ctx));
 
   const render = async (res: Response, period: Period, status = 200, extra: { error?: string; done?: string } = {}) => {
     const now = ctx.now();
