@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import knexFactory from 'knex';
@@ -49,5 +49,27 @@ export async function clearRun(pgUrl: string | null): Promise<void> {
     for (const { datname } of rows) await admin.raw(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
   } finally {
     await admin.destroy();
+  }
+}
+
+/** Whether a process of this machine is still running. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the folders of earlier runs whose process is gone (a run stopped with Ctrl-C never reaches its clearing,
+ * and on /dev/shm its files would hold memory until the machine restarts).
+ */
+export function clearStaleRuns(): void {
+  const root = scratchRoot();
+  for (const name of readdirSync(root)) {
+    const pid = /^plan-tests-p(\d+)$/.exec(name)?.[1];
+    if (pid && Number(pid) !== process.pid && !alive(Number(pid))) rmSync(path.join(root, name), { recursive: true, force: true });
   }
 }
