@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { subscribedByCommune } from './fixtures/digests';
 import { listContacts } from '../src/data/contacts';
 import { createFiche } from '../src/data/fiches';
 import { communes } from '../src/data/referentials';
@@ -8,11 +9,6 @@ import { deliverDue, retryDelayMs } from '../src/mail/worker';
 import { enqueueDigests } from '../src/services/digests';
 import { ACCOUNTS, csrfOf, ENGINE, ficheIdByNumber, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
 import { startSmtp, tally } from './smtp';
-
-async function subscribedByCommune(t: TestApp): Promise<Map<string, string>> {
-  const rows = await t.db('commune_contacts').join('communes', 'communes.id', 'commune_contacts.commune_id').whereNull('unsubscribed_at').select('email', 'communes.name');
-  return new Map(rows.map((r: { email: string; name: string }) => [r.email, r.name]));
-}
 
 describe('commune digests through the outbox, to a real SMTP server', function () {
   this.timeout(90_000);

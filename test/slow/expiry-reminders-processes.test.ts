@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addDays, format } from 'date-fns';
 import { expect } from 'chai';
+import { AUTHORITY, at, day, decide, mails, newHomologation, reminders } from '../fixtures/expiry';
 import type { Knex } from 'knex';
 import { smtpMailer } from '../../src/mail/transport';
 import { deliverDue } from '../../src/mail/worker';
@@ -14,32 +15,10 @@ import { startSmtp, tally } from '../smtp';
 // sent once. (The reminders' rules in one process: test/expiry-reminders.test.ts.)
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const DAY = 86_400_000;
-/** The local date (Paris) of NOW: 2026-03-16. */
-const day = (offset: number) => format(addDays(new Date('2026-03-16T12:00:00Z'), offset), 'yyyy-MM-dd');
-const at = (offset: number) => new Date(NOW.getTime() + offset * DAY);
-const AUTHORITY = 'dgs@metropole.example.org';
 
 async function userId(db: Knex, email: string): Promise<number> {
   return Number((await db('users').where({ email }).first()).id);
 }
-
-async function newHomologation(db: Knex, title: string, extra: Record<string, unknown> = {}): Promise<number> {
-  const [row] = await db('plans').insert({ title, organisation: 'Métropole de Lyon', reminder: '', is_demo: false, description: '', created_at: NOW.toISOString(), ...extra }).returning('id');
-  return Number(typeof row === 'object' ? row.id : row);
-}
-
-async function decide(db: Knex, planId: number, fields: { decidedOn: string; endsOn: string | null; outcome?: string; authorityEmail?: string }): Promise<number> {
-  const [row] = await db('signatures').insert({
-    plan_id: planId, meeting_id: null, signed: fields.outcome !== 'refusee', outcome: fields.outcome ?? 'homologuee', authority: 'Mme la Directrice générale des services',
-    authority_email: fields.authorityEmail ?? '', decided_on: fields.decidedOn, duration_months: null, ends_on: fields.endsOn, conditions: '', created_at: NOW.toISOString(),
-  }).returning('id');
-  return Number(typeof row === 'object' ? row.id : row);
-}
-
-const reminders = (db: Knex, planId: number) => db('expiry_reminders').where('plan_id', planId).orderBy('months_before', 'desc');
-const mails = (db: Knex, planId: number) => db('outbox').join('expiry_reminders', 'expiry_reminders.id', 'outbox.expiry_reminder_id')
-  .where('expiry_reminders.plan_id', planId).where('outbox.kind', 'expiry').select('outbox.*', 'expiry_reminders.months_before').orderBy('outbox.id');
 
 /** A scan by another server process over the test's database (test/fixtures/expiry-scan.ts). */
 function scanElsewhere(t: TestApp, now: Date): Promise<{ sent: number; skipped: number; closed: number }> {

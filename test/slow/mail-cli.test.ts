@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { subscribedByCommune } from '../fixtures/digests';
 import { freshApp, type TestApp } from '../helpers';
 import { startSmtp, tally } from '../smtp';
 
@@ -9,11 +10,6 @@ import { startSmtp, tally } from '../smtp';
 // (The digests' content and delivery in-process: test/mail.test.ts.)
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-async function subscribedByCommune(t: TestApp): Promise<Map<string, string>> {
-  const rows = await t.db('commune_contacts').join('communes', 'communes.id', 'commune_contacts.commune_id').whereNull('unsubscribed_at').select('email', 'communes.name');
-  return new Map(rows.map((r: { email: string; name: string }) => [r.email, r.name]));
-}
 
 /** Runs the command line as cron would, against the test's database and SMTP server. */
 function cli(t: TestApp, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<{ code: number | null; out: string }> } {
