@@ -36,7 +36,9 @@ try {
     await page.fill('#email', account.email);
     await page.fill('#password', DEMO_PASSWORD);
     await page.click('button[type=submit]:has-text("Se connecter")');
-    await page.waitForURL(`${base}/plan`);
+    await page.waitForURL(`${base}/homologations`);
+    await shot('accueil');
+    await page.goto(`${base}/homologations/1`);
     await shot('plan');
     await page.click('a:has-text("Sécuriser l\'accès aux demandes")');
     await shot('fiche');
@@ -61,6 +63,19 @@ try {
     }
     await page.close();
   }
+  // the same pages on a phone's width (375 px), as the project team's editor
+  const editor = DEMO_ACCOUNTS.find((a) => a.role === 'editor')!;
+  const phone = await browser.newPage({ viewport: { width: 375, height: 812 }, locale: 'fr-FR' });
+  await phone.goto(`${base}/connexion`);
+  await phone.fill('#email', editor.email);
+  await phone.fill('#password', DEMO_PASSWORD);
+  await phone.click('button[type=submit]:has-text("Se connecter")');
+  await phone.waitForURL(`${base}/homologations`);
+  for (const [url, name] of [['/homologations', 'accueil'], ['/homologations/1', 'plan'], ['/homologations/1/tableau-de-bord', 'tableau-de-bord'], ['/compte', 'compte']]) {
+    await phone.goto(`${base}${url}`);
+    await phone.screenshot({ path: path.join(out, `mobile-${name}.png`), fullPage: true });
+  }
+  await phone.close();
   console.log(`Captures écrites dans ${out}`);
 } finally {
   await browser.close();
