@@ -10,6 +10,7 @@ import type { AppContext } from './web/context';
 import { csrfProtection } from './web/csrf';
 import { HttpError } from './web/errors';
 import { ResilientSessionStore, SessionStoreError } from './web/session-store';
+import { takeNotice } from './web/notice';
 import { adminRouter } from './web/routes/admin';
 import { accountRouter } from './web/routes/account';
 import { alertsRouter } from './web/routes/alerts';
@@ -96,6 +97,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(idleTimeout(ctx));
+  app.use(takeNotice);
 
   // No session before sign-in: the CSRF token of an anonymous form lives in a signed cookie (see web/csrf.ts).
   const csrf = csrfProtection({ secret: ctx.config.sessionSecret, secure: ctx.config.production, now: ctx.now });

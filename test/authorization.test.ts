@@ -284,6 +284,7 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'GET /homologations/:hid/seances/:id/modifier': 'editor',
   'POST /homologations/:hid/seances/:id': 'editor',
   'POST /homologations/:hid/seances/:id/ordre': 'editor',
+  'GET /homologations/:hid/seances/:id/tenir': { policy: 'editor', held: true },
   'POST /homologations/:hid/seances/:id/tenir': { policy: 'editor', held: true },
   'POST /homologations/:hid/seances/:id/decisions': 'editor',
   // an empty record is valid (it clears the record): send one too long instead
@@ -323,6 +324,7 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /admin/courriels/:id/relancer': 'admin',
   'GET /admin/points': 'admin',
   'POST /admin/points/reglages': 'admin',
+  'GET /admin/points/envoyer': 'admin',
   'POST /admin/points/envoyer': 'admin',
   'GET /admin/plan': 'admin',
   'GET /admin/utilisateurs': 'admin',

@@ -10,6 +10,7 @@ import { accountForm } from '../forms/account';
 import { type FieldErrors, parseForm } from '../forms/fields';
 import { viewHelpers as h } from '../view-helpers';
 import { type Field, formRenderer, optionsOf } from './admin-form';
+import { notify } from '../notice';
 
 const users = { slug: 'utilisateurs', title: 'Utilisateurs', one: 'un utilisateur' };
 
@@ -99,6 +100,7 @@ export function adminAccountsRouter(ctx: AppContext): Router {
       const errors = r.reason === 'invalid' ? problemMessages(r.problems) : DUPLICATE;
       return renderForm(res, 422, { e: users, fields, id, values: form.values, errors, account: existing });
     }
+    notify(req, `Le compte de ${form.data.name} est enregistré.`);
     res.redirect(303, '/admin/utilisateurs');
   });
   router.post('/utilisateurs/:id/lien', async (req, res) => {
@@ -109,11 +111,13 @@ export function adminAccountsRouter(ctx: AppContext): Router {
   router.post('/utilisateurs/:id/double-authentification', async (req, res) => {
     const user = await loadUser(req);
     await accounts.resetSecondFactor(actor(req), user.id, ctx.now());
+    notify(req, `La double authentification de ${user.name} est réinitialisée : à sa prochaine connexion, il ou elle en configurera une nouvelle.`);
     res.redirect(303, `/admin/utilisateurs/${user.id}/modifier`);
   });
   router.post('/utilisateurs/:id/debloquer', async (req, res) => {
     const user = await loadUser(req);
     await accounts.unfreeze(actor(req), user.id, ctx.now());
+    notify(req, `Le compte de ${user.name} est débloqué.`);
     res.redirect(303, `/admin/utilisateurs/${user.id}/modifier`);
   });
   const deletePage = (res: Response, status: number, user: User, problem: RemovalRefusal | null) =>
@@ -129,6 +133,7 @@ export function adminAccountsRouter(ctx: AppContext): Router {
       if (r.reason === 'not_found') throw notFound('Ce compte');
       return deletePage(res, 409, user, r.reason);
     }
+    notify(req, `Le compte de ${user.name} est supprimé.`);
     res.redirect(303, '/admin/utilisateurs');
   });
 

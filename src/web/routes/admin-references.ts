@@ -11,6 +11,7 @@ import { type FieldErrors, fieldErrors } from '../forms/fields';
 import { communeForm, environmentForm, instanceForm, milestoneForm, serviceForm, teamForm } from '../forms/references';
 import { viewHelpers as h } from '../view-helpers';
 import { type Field, formRenderer, optionsOf, readValues, type Values } from './admin-form';
+import { notify } from '../notice';
 
 interface Entity<T extends { id: number }, I> {
   slug: string;
@@ -164,6 +165,13 @@ export function adminReferencesRouter(ctx: AppContext): Router {
   // ---- reference tables, one generic set of pages ----
   for (const e of ENTITIES) {
     const base = `/${e.slug}`;
+    // "L'équipe « PWN »", "Le service « Voirie »": the row a notice speaks of, from "une équipe", "un service"
+    const [article, ...words] = e.one.split(' ');
+    const noun = words.join(' ');
+    const agreement = article === 'une' ? 'e' : '';
+    const nameColumn = e.columns.find((c) => ['Nom', 'Intitulé', 'Libellé'].includes(c.label)) ?? e.columns[0];
+    const named = (item: Parameters<typeof e.toValues>[0] | undefined) =>
+      `${/^[aeiouéèê]/i.test(noun) ? "L'" : article === 'une' ? 'La ' : 'Le '}${noun}${item && nameColumn ? ` « ${nameColumn.value(item)} »` : ''}`;
     const load = async (req: Request) => {
       const item = await e.repo.get(ctx.db, idParam(req.params.id));
       if (!item) throw notFound();
@@ -183,6 +191,7 @@ export function adminReferencesRouter(ctx: AppContext): Router {
       if (!r.ok && r.reason === 'not_found') throw notFound();
       if (!r.ok && r.reason === 'refused') return renderForm(res, r.refusal.status, { e, fields: e.fields, values, id, errors: { [r.refusal.field]: r.refusal.message } });
       if (!r.ok) return renderForm(res, 422, { e, fields: e.fields, values, id, errors: { [e.fields[0]!.name]: e.duplicate } });
+      notify(req, `${named(await e.repo.get(ctx.db, r.id))} est ${id === undefined ? 'ajouté' : 'enregistré'}${agreement}.`);
       res.redirect(303, `/admin${base}`);
     };
 
@@ -207,7 +216,10 @@ export function adminReferencesRouter(ctx: AppContext): Router {
     router.post(`${base}/:id/supprimer`, async (req, res) => {
       const item = await load(req);
       const r = await e.repo.remove(ctx.db, item.id, actor(req), ctx.now());
-      if (r.ok) return res.redirect(303, `/admin${base}`);
+      if (r.ok) {
+        notify(req, `${named(item)} est supprimé${agreement}.`);
+        return res.redirect(303, `/admin${base}`);
+      }
       if (r.reason === 'not_found') throw notFound();
       res.status(409).render('admin/delete', {
         title: `Supprimer ${e.one}`, entity: e, id: item.id, label: e.columns.map((c) => c.value(item)).join(' — '),

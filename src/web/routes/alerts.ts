@@ -7,6 +7,7 @@ import { isCommuneRole } from '../../domain/roles';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, idParam, notFound } from '../errors';
+import { notify } from '../notice';
 
 /**
  * Late-fiche alerts and their acknowledgement, with the open expiry reminders of the homologations above them;
@@ -38,6 +39,7 @@ export function alertsRouter(ctx: AppContext): Router {
     const user = actor(req);
     if (!(await canAcknowledge(ctx.db, user, alert))) throw forbidden();
     await acknowledge(ctx.db, alert.id, user, ctx.now());
+    notify(req, 'Alerte acquittée.');
     res.redirect(303, `/alertes/${alert.id}`);
   });
   return router;

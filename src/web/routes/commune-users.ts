@@ -7,6 +7,7 @@ import { type AppContext, servicesOf } from '../context';
 import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { communeAgentForm } from '../forms/account';
 import { type FieldErrors, parseForm } from '../forms/fields';
+import { notify } from '../notice';
 
 /**
  * Delegated administration (seed 003's "administrateur partenaire"): a commune administrator creates,
@@ -26,8 +27,11 @@ export function communeUsersRouter(ctx: AppContext): Router {
   };
   const accountId = (req: Request) => idParam(req.params.id, 'Ce compte');
   /** The refusals of a change, as pages: an account that is not there, or not this administrator's to manage. */
-  const done = (res: Response, r: CommuneAgentChange) => {
-    if (r.ok) return res.redirect(303, '/ma-commune/utilisateurs');
+  const done = (res: Response, r: CommuneAgentChange, told?: { req: Request; text: string }) => {
+    if (r.ok) {
+      if (told) notify(told.req, told.text);
+      return res.redirect(303, '/ma-commune/utilisateurs');
+    }
     if (r.reason === 'not_found') throw notFound('Ce compte');
     if (r.reason === 'suspended_by_metropole') {
       throw new HttpError(403, "Ce compte a été suspendu par la Métropole : seul un administrateur de la Métropole peut le réactiver.");
@@ -60,11 +64,11 @@ export function communeUsersRouter(ctx: AppContext): Router {
 
   router.post('/ma-commune/utilisateurs/:id/suspendre', async (req, res) => {
     ownCommune(req);
-    done(res, await accounts.suspendCommuneAgent(actor(req), accountId(req), ctx.now()));
+    done(res, await accounts.suspendCommuneAgent(actor(req), accountId(req), ctx.now()), { req, text: 'Le compte est suspendu : il ne peut plus se connecter.' });
   });
   router.post('/ma-commune/utilisateurs/:id/reactiver', async (req, res) => {
     ownCommune(req);
-    done(res, await accounts.reactivateCommuneAgent(actor(req), accountId(req), ctx.now()));
+    done(res, await accounts.reactivateCommuneAgent(actor(req), accountId(req), ctx.now()), { req, text: 'Le compte est réactivé.' });
   });
   router.get('/ma-commune/utilisateurs/:id/supprimer', async (req, res) => {
     ownCommune(req);
@@ -74,7 +78,7 @@ export function communeUsersRouter(ctx: AppContext): Router {
   });
   router.post('/ma-commune/utilisateurs/:id/supprimer', async (req, res) => {
     ownCommune(req);
-    done(res, await accounts.removeCommuneAgent(actor(req), accountId(req), ctx.now()));
+    done(res, await accounts.removeCommuneAgent(actor(req), accountId(req), ctx.now()), { req, text: 'Le compte est supprimé.' });
   });
   return router;
 }

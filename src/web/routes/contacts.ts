@@ -8,6 +8,7 @@ import type { AppContext } from '../context';
 import { forbidden, idParam, notFound } from '../errors';
 import { type FieldErrors, parseForm } from '../forms/fields';
 import { CONTACT_TAKEN, contactEditForm, contactForm } from '../forms/contact';
+import { notify } from '../notice';
 
 /** A commune's mail page is its own agents' and the admins'; nobody else's, whatever the id typed. */
 async function communeFor(ctx: AppContext, req: Request) {
@@ -45,6 +46,7 @@ export function contactsRouter(ctx: AppContext): Router {
     if (!form.ok) return renderList(res, commune, 422, { values, errors: form.errors });
     const r = await createContact(ctx.db, commune.id, form.data, actor(req), ctx.now());
     if (!r.ok) return renderList(res, commune, 422, { values, errors: { email: CONTACT_TAKEN } });
+    notify(req, `Le contact ${form.data.name} est ajouté.`);
     res.redirect(303, `/communes/${commune.id}/contacts`);
   });
 
@@ -69,6 +71,7 @@ export function contactsRouter(ctx: AppContext): Router {
     const r = await updateContact(ctx.db, commune.id, contact.id, form.data, actor(req), ctx.now());
     if (!r.ok && r.reason === 'not_found') throw notFound('Ce contact');
     if (!r.ok) return renderForm(res, commune, contact, values, { email: CONTACT_TAKEN }, 422);
+    notify(req, `Le contact ${form.data.name} est enregistré.`);
     res.redirect(303, `/communes/${commune.id}/contacts`);
   });
   router.get('/communes/:communeId/contacts/:id/supprimer', async (req, res) => {
@@ -78,6 +81,7 @@ export function contactsRouter(ctx: AppContext): Router {
   router.post('/communes/:communeId/contacts/:id/supprimer', async (req, res) => {
     const { commune, contact } = await loadContact(req);
     await deleteContact(ctx.db, commune.id, contact.id, actor(req), ctx.now());
+    notify(req, `Le contact ${contact.name} est supprimé.`);
     res.redirect(303, `/communes/${commune.id}/contacts`);
   });
 

@@ -14,6 +14,7 @@ import { belongs, requireEdit, type Scope, scopeOf } from '../scope';
 import { type FieldErrors, parseForm } from '../forms/fields';
 import { noteForm } from '../forms/note';
 import { applyFormButton, type Extra, type FicheFormValues, ficheToValues, newFicheValues, readFicheForm, UNKNOWN_STEP, validateFiche } from '../forms/fiche';
+import { notify } from '../notice';
 
 const OUTSIDE_PERIMETER = "Une des instances cochées vient d'être retirée du périmètre de l'homologation : vérifiez les instances cochées et enregistrez à nouveau.";
 
@@ -83,7 +84,10 @@ export function fichesRouter(ctx: AppContext): Router {
     const result = validateFiche(values, await references(scopeOf(res)));
     if (!result.ok) return renderForm(res, 422, { values, errors: result.errors });
     const saved = await createFiche(ctx.db, plan.id, result.input, actor(req), ctx.now());
-    if (saved.ok) return res.redirect(303, `${base}/fiches/${saved.id}`);
+    if (saved.ok) {
+      notify(req, `La fiche n°${result.input.number} « ${result.input.title} » est créée.`);
+      return res.redirect(303, `${base}/fiches/${saved.id}`);
+    }
     if (saved.reason === 'unknown_step') return renderForm(res, 422, { values, errors: unknownSteps(values, saved.stepIds) });
     if (saved.reason === 'outside_perimeter') return renderForm(res, 422, { values, errors: { instanceIds: OUTSIDE_PERIMETER } });
     return renderForm(res, 422, { values, errors: await numberTaken(plan.id, result.input.number) });
@@ -137,7 +141,10 @@ export function fichesRouter(ctx: AppContext): Router {
     const result = validateFiche(values, await references(scopeOf(res)));
     if (!result.ok) return renderForm(res, 422, { fiche, values, errors: result.errors });
     const saved = await updateFiche(ctx.db, fiche.id, result.version, result.input, actor(req), ctx.now());
-    if (saved.ok) return res.redirect(303, `${scopeOf(res).base}/fiches/${fiche.id}`);
+    if (saved.ok) {
+      notify(req, `La fiche n°${result.input.number} « ${result.input.title} » est enregistrée.`);
+      return res.redirect(303, `${scopeOf(res).base}/fiches/${fiche.id}`);
+    }
     if (saved.reason === 'not_found') throw notFound('Cette fiche');
     if (saved.reason === 'duplicate_number') return renderForm(res, 422, { fiche, values, errors: await numberTaken(fiche.planId, result.input.number) });
     if (saved.reason === 'unknown_step') return renderForm(res, 422, { fiche, values, errors: unknownSteps(values, saved.stepIds) });
@@ -158,6 +165,7 @@ export function fichesRouter(ctx: AppContext): Router {
     const form = parseForm(noteForm, req.body);
     if (!form.ok) return renderFiche(req, res, fiche, 422, { values: form.values, errors: form.errors });
     await addNote(ctx.db, fiche.id, form.data, actor(req), ctx.now());
+    notify(req, `La note est ajoutée à l'historique de la fiche n°${fiche.number}.`);
     res.redirect(303, `${scopeOf(res).base}/fiches/${fiche.id}#historique`);
   });
 
@@ -169,6 +177,7 @@ export function fichesRouter(ctx: AppContext): Router {
   router.post('/fiches/:id/supprimer', canEdit, async (req, res) => {
     const fiche = await visibleFiche(req, res);
     if (!(await deleteFiche(ctx.db, fiche.id, actor(req), ctx.now()))) throw new HttpError(404, "Cette fiche n'existe plus.");
+    notify(req, `La fiche n°${fiche.number} « ${fiche.title} » est supprimée.`);
     res.redirect(303, scopeOf(res).base);
   });
 

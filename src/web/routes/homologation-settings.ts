@@ -14,6 +14,7 @@ import {
 } from '../forms/homologation';
 import { scopeOf } from '../scope';
 import { perimeterChoices } from '../../services/homologations';
+import { notify } from '../notice';
 
 type SettingsValues = HomologationFormValues<typeof homologationSettingsForm>;
 
@@ -50,7 +51,10 @@ export function homologationSettingsRouter(ctx: AppContext): Router {
     if (!form.ok) return renderSettings(res, 422, form.values, form.errors);
     const { values } = form;
     const saved = await updateHomologationSettings(ctx.db, hom.id, form.data, actor(req), ctx.now());
-    if (saved.ok) return res.redirect(303, base);
+    if (saved.ok) {
+      notify(req, "Les paramètres de l'homologation sont enregistrés.");
+      return res.redirect(303, base);
+    }
     if (saved.reason === 'not_found') throw notFound('Cette homologation');
     if (saved.reason === 'unknown_instance') return renderSettings(res, 422, values, { instanceIds: INSTANCE_DELETED_MEANWHILE });
     const names = saved.fiches.map((f) => `n°${f.number}`).join(', ');
@@ -77,7 +81,10 @@ export function homologationSettingsRouter(ctx: AppContext): Router {
     const { values } = form;
     if (!form.ok) return renderMembers(res, 422, { values, errors: form.errors });
     const saved = await addMember(ctx.db, hom.id, form.data.userId, form.data.role, actor(req), ctx.now());
-    if (saved.ok) return res.redirect(303, `${base}/membres`);
+    if (saved.ok) {
+      notify(req, 'La personne est ajoutée aux membres de cette homologation.');
+      return res.redirect(303, `${base}/membres`);
+    }
     if (saved.reason === 'not_found') throw notFound('Cette homologation');
     const message = saved.reason === 'duplicate'
       ? 'Cette personne est déjà membre de cette homologation : changez son rôle dans la liste ci-dessus.'
@@ -92,6 +99,7 @@ export function homologationSettingsRouter(ctx: AppContext): Router {
     if (!form.ok) return renderMembers(res, 422, { alert: form.errors.role ?? 'Choisissez un rôle dans la liste.' });
     const saved = await setMemberRole(ctx.db, hom.id, userId, form.data.role, actor(req), ctx.now());
     if (!saved.ok) throw notFound('Ce membre');
+    notify(req, `Le rôle est enregistré : ${MEMBER_ROLE_LABELS[form.data.role]}.`);
     res.redirect(303, `${base}/membres`);
   });
 
@@ -100,6 +108,7 @@ export function homologationSettingsRouter(ctx: AppContext): Router {
     const userId = idParam(req.params.userId, 'Ce membre');
     const saved = await removeMember(ctx.db, hom.id, userId, actor(req), ctx.now());
     if (!saved.ok) throw notFound('Ce membre');
+    notify(req, 'La personne est retirée des membres de cette homologation.');
     res.redirect(303, `${base}/membres`);
   });
 

@@ -8,6 +8,7 @@ import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { type FieldErrors, str } from '../forms/fields';
 import { homologationForm, type HomologationFormValues, INSTANCE_DELETED_MEANWHILE, readHomologationForm } from '../forms/homologation';
+import { notify } from '../notice';
 
 /** The home page (the organisation's homologations), the creation of one, and the old one-plan addresses, redirected. */
 export function homologationsRouter(ctx: AppContext): Router {
@@ -36,6 +37,7 @@ export function homologationsRouter(ctx: AppContext): Router {
     if (!form.ok) return renderNew(res, 422, form.values, form.errors);
     const saved = await createHomologation(ctx.db, form.data, actor(req), ctx.now());
     if (!saved.ok) return renderNew(res, 422, form.values, { instanceIds: INSTANCE_DELETED_MEANWHILE });
+    notify(req, `L'homologation « ${form.data.title} » est créée.`);
     res.redirect(303, `/homologations/${saved.id}`);
   });
 

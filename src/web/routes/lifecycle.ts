@@ -7,6 +7,7 @@ import { forbidden, HttpError, notFound } from '../errors';
 import { type FieldErrors, parseForm } from '../forms/fields';
 import { renewalForm } from '../forms/homologation';
 import { scopeOf } from '../scope';
+import { notify } from '../notice';
 
 export const NEVER_DELETED = "Une homologation n'est jamais supprimée : archivez-la.";
 export const ALREADY_ARCHIVED = 'Cette homologation est déjà archivée.';
@@ -49,7 +50,10 @@ export function lifecycleRouter(ctx: AppContext): Router {
     const { title } = form.values;
     if (!form.ok) return renderRenew(res, 422, { title, errors: form.errors });
     const result = await renewHomologation(ctx.db, scope.hom.id, form.data.title, actor(req), ctx.now());
-    if (result.ok) return res.redirect(303, `/homologations/${result.id}`);
+    if (result.ok) {
+      notify(req, `Le renouvellement « ${form.data.title} » est créé.`);
+      return res.redirect(303, `/homologations/${result.id}`);
+    }
     if (result.reason === 'already_renewed') return renderRenew(res, 409, { title, alert: alreadyRenewed(result.next?.title ?? null), next: result.next });
     if (result.reason === 'not_found') throw notFound('Cette homologation');
     return renderRenew(res, 409, { title, alert: ARCHIVED_NOT_RENEWED });
@@ -67,6 +71,7 @@ export function lifecycleRouter(ctx: AppContext): Router {
     const result = await archiveHomologation(ctx.db, hom.id, actor(req), ctx.now());
     if (result === 'not_found') throw notFound('Cette homologation');
     if (result === 'already') throw new HttpError(409, ALREADY_ARCHIVED);
+    notify(req, `L'homologation « ${hom.title} » est archivée.`);
     res.redirect(303, base);
   });
 
@@ -86,6 +91,7 @@ export function lifecycleRouter(ctx: AppContext): Router {
       const held = await holdings(ctx.db, hom.id);
       return res.status(409).render('lifecycle/delete', { title: `Supprimer « ${hom.title} »`, held, deletable: false, alert: NEVER_DELETED });
     }
+    notify(req, `L'homologation « ${hom.title} » est supprimée.`);
     res.redirect(303, '/homologations');
   });
 

@@ -15,6 +15,7 @@ import type { FieldErrors } from '../forms/fields';
 import { readDigestSendForm, readMailSettingsForm } from '../forms/mail-settings';
 import { readOutboxQuery } from '../forms/outbox';
 import { sendMailHtml } from './contacts';
+import { notify } from '../notice';
 
 export const STATUS_TEXT: Record<OutboxStatus, string> = { pending: 'En attente', sending: 'En cours d’envoi', sent: 'Envoyé', failed: 'Échec' };
 export const KIND_TEXT: Record<MessageKind, string> = {
@@ -54,7 +55,10 @@ export function mailAdminRouter(ctx: AppContext): Router {
   router.get('/courriels/:id/courriel.html', async (req, res) => sendMailHtml(res, (await loadMessage(req)).html));
   router.post('/courriels/:id/relancer', async (req, res) => {
     const message = await loadMessage(req);
-    if (await retryFailedMessage(ctx.db, message, actor(req), ctx.now())) ctx.wake?.();
+    if (await retryFailedMessage(ctx.db, message, actor(req), ctx.now())) {
+      notify(req, `Le message à ${message.toAddress} repart : il sera envoyé de nouveau.`);
+      ctx.wake?.();
+    }
     res.redirect(303, `/admin/courriels/${message.id}`);
   });
 
@@ -96,7 +100,23 @@ export function mailAdminRouter(ctx: AppContext): Router {
       schedule: { frequency: d.frequency, weekday: d.weekday, week: d.week, time: d.time }, alertsEnabled: d.alertsEnabled, alertReminderDays: d.alertReminderDays,
       expiryReminderMonths: d.expiryReminderMonths,
     }, actor(req), ctx.now());
+    notify(req, "Les réglages des envois automatiques sont enregistrés.");
     res.redirect(303, '/admin/points?enregistre=1');
+  });
+
+  // Sending by hand reaches every chosen commune's contacts at once: a page first says how many, and for which period.
+  router.get('/points/envoyer', async (req, res) => {
+    const communeList = await communes.list(ctx.db);
+    const form = readDigestSendForm(req.query, communeList.map((c) => c.id));
+    if (!form.ok) return renderDigests(res, 422, { sendValues: form.values, sendErrors: form.errors });
+    const counts = await contactCounts(ctx.db);
+    const chosen = communeList.filter((c) => form.data.communeIds === 'all' || form.data.communeIds.includes(c.id));
+    const reached = chosen.map((c) => ({ name: c.name, recipients: counts.get(c.id)?.subscribed ?? 0 })).filter((c) => c.recipients > 0);
+    res.render('digests/confirm', {
+      title: "Envoyer le point d'avancement", values: form.values, period: form.data.period, periodText: periodLabel(form.data.period),
+      all: form.data.communeIds === 'all', reached, recipients: reached.reduce((n, c) => n + c.recipients, 0),
+      silent: chosen.length - reached.length, smtp: Boolean(ctx.config.mail.smtpUrl),
+    });
   });
 
   router.post('/points/envoyer', async (req, res) => {

@@ -20,6 +20,7 @@ import { localInstant } from '../../domain/local-time';
 import {
   emptyMeetingValues, type MeetingFormValues, meetingToValues, readMeetingDecision, readMeetingForm, readSectionMove, recordForm, validateMeeting,
 } from '../forms/meeting';
+import { notify } from '../notice';
 
 const HELD = new HttpError(409, "Cette séance a été tenue : son ordre du jour est figé et ne peut plus être modifié. Les décisions et le relevé restent modifiables.");
 
@@ -85,6 +86,7 @@ export function meetingsRouter(ctx: AppContext): Router {
     if (!v.ok) return renderForm(res, 422, { values, errors: v.errors });
     const { hom: plan, base } = scopeOf(res);
     const id = await createMeeting(ctx.db, plan.id, v.input, actor(req), ctx.now());
+    notify(req, `La séance « ${v.input.title} » est créée.`);
     res.redirect(303, `${base}/seances/${id}`);
   });
 
@@ -131,6 +133,7 @@ export function meetingsRouter(ctx: AppContext): Router {
     if (result === 'conflict') {
       return renderForm(res, 409, { meeting, values, alert: "Cette séance a été modifiée par quelqu'un d'autre depuis que vous avez ouvert ce formulaire. Vos modifications n'ont pas été enregistrées ; elles restent affichées ci-dessous." });
     }
+    notify(req, `La séance « ${meeting.title} » est enregistrée.`);
     res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}`);
   });
 
@@ -142,13 +145,22 @@ export function meetingsRouter(ctx: AppContext): Router {
     if (!move) throw new HttpError(400, 'Déplacement de section inconnu.');
     const result = await updateMeeting(ctx.db, meeting.id, meeting.version, { sectionOrder: moveSection(order, move.key, move.direction) }, actor(req), ctx.now());
     if (result === 'held') throw HELD;
+    notify(req, "L'ordre des sections est enregistré.");
     res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#ordre`);
+  });
+
+  // Holding is final (the agenda is frozen): a page says so, and warns when the meeting has not taken place yet.
+  router.get('/seances/:id/tenir', canEdit, async (req, res) => {
+    const meeting = await visibleMeeting(req, res);
+    if (meeting.heldAt) throw HELD;
+    res.render('meetings/hold', { title: `Tenir la séance « ${meeting.title} »`, meeting, future: meeting.startsAt.slice(0, 10) > scopeOf(res).today });
   });
 
   router.post('/seances/:id/tenir', canEdit, async (req, res) => {
     const meeting = await visibleMeeting(req, res);
     if (meeting.heldAt) throw HELD;
     if (!(await holdMeetingNow(ctx.db, scopeOf(res).hom, meeting, actor(req), ctx.now()))) throw HELD;
+    notify(req, `La séance « ${meeting.title} » est tenue : son ordre du jour est figé.`);
     res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}`);
   });
 
@@ -157,6 +169,7 @@ export function meetingsRouter(ctx: AppContext): Router {
     const form = readMeetingDecision(req.body, await coveredFicheIds(ctx.db, meeting));
     if (!form.ok) return renderMeeting(req, res, meeting, 422, { decision: { values: form.values, errors: form.errors } });
     await addDecision(ctx.db, meeting.id, form.data.ficheId, form.data.text, actor(req), ctx.now());
+    notify(req, 'La décision est enregistrée.');
     res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#decisions`);
   });
 
@@ -165,6 +178,7 @@ export function meetingsRouter(ctx: AppContext): Router {
     const form = parseForm(recordForm, req.body);
     if (!form.ok) return renderMeeting(req, res, meeting, 422, { record: { value: form.values.record, errors: form.errors } });
     await setRecord(ctx.db, meeting.id, form.data.record, actor(req), ctx.now());
+    notify(req, 'Le relevé de décisions est enregistré.');
     res.redirect(303, `${scopeOf(res).base}/seances/${meeting.id}#releve`);
   });
 
@@ -183,6 +197,7 @@ export function meetingsRouter(ctx: AppContext): Router {
       if (saved.reason === 'not_found') throw new HttpError(404, "Cette homologation n'existe pas ou n'existe plus.");
       return renderMeeting(req, res, meeting, 409, { signature: { values, errors: {}, alert: READ_ONLY_MESSAGE } });
     }
+    notify(req, "La décision d'homologation est enregistrée.");
     res.redirect(303, `${scope.base}/seances/${meeting.id}#signature`);
   });
 
