@@ -44,7 +44,7 @@ describe('changes since the last meeting, with many notes', () => {
     const state: FicheState = { status: 'en_cours', targetDate: null, steps: [], sideEffects: [] };
     const notes = Array.from({ length: 8 }, (_, i) => ({ notedOn: `2026-03-0${i + 1}`, body: `n${i + 1}`, authorName: 'A' }));
     const out = changesSince(state, state, notes);
-    expect(out[0]).to.match(/^3 point\(s\) d'avancement plus ancien/);
+    expect(out[0]).to.match(/^3 points d'avancement plus anciens/);
     expect(out.slice(1).map((l) => l.slice(-2))).to.deep.equal(['n4', 'n5', 'n6', 'n7', 'n8']);
   });
 });

@@ -242,7 +242,7 @@ describe('forms', () => {
     it('refuses bad values under their fields, keeping them as typed', () => {
       const form = refused(readMailSettingsForm({ ...body, time: '25:00', alertReminderDays: '91', expiryReminderMonths: 'six' }, [6]));
       expect(form.errors).to.deep.equal({
-        time: 'Saisissez une heure au format hh:mm (par exemple 09:00).', alertReminderDays: 'Le délai de rappel est compris entre 1 et 90 jours.',
+        time: 'Saisissez une heure, par exemple 09:00.', alertReminderDays: 'Le délai de rappel est compris entre 1 et 90 jours.',
         expiryReminderMonths: EXPIRY_MONTHS_ERROR,
       });
       expect(form.values).to.include({ time: '25:00', alertReminderDays: '91', expiryReminderMonths: 'six', alertsEnabled: '' });

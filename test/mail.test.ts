@@ -276,7 +276,7 @@ describe('digest pages in the app', () => {
     const admin = await signIn(t.app, ACCOUNTS.admin);
     const bad = await postForm(admin, '/admin/points', '/admin/points/reglages', { frequency: 'monthly', week: '1', weekday: '1', time: '25:00', alertsEnabled: 'on', alertReminderDays: '7' });
     expect(bad.status).to.equal(422);
-    expect(bad.text).to.contain('Saisissez une heure au format hh:mm').and.contain('value="25:00"');
+    expect(bad.text).to.contain('Saisissez une heure, par exemple 09:00.').and.contain('value="25:00"');
     const good = await postForm(admin, '/admin/points', '/admin/points/reglages', { frequency: 'weekly', week: '1', weekday: '5', time: '08:30', alertsEnabled: 'on', alertReminderDays: '3' });
     expect(good.status).to.equal(303);
     const page = textOf((await admin.get('/admin/points').expect(200)).text);

@@ -34,7 +34,7 @@ describe('digest schedule (domain)', () => {
     expect(periodOf(new Date('2026-12-31T12:00:00Z'), 'weekly', PARIS)).to.equal('2026-S53');
     expect(periodOf(new Date('2027-01-04T12:00:00Z'), 'weekly', PARIS)).to.equal('2027-S01');
     expect(periodLabel('2026-12')).to.equal('décembre 2026');
-    expect(periodLabel('2026-S49')).to.equal('semaine 49 de 2026');
+    expect(periodLabel('2026-S49')).to.equal('semaine du 30 novembre au 6 décembre 2026');
     expect(periodLabel('comite-juin')).to.equal('comite-juin');
   });
 

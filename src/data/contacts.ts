@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { sortFrench } from '../domain/words';
 import { type AuditActor, recordAudit } from './audit';
 import { normaliseEmail } from './users';
 import { auditedWrite, insertedId } from './write';
@@ -39,7 +40,7 @@ const audited = (c: Contact) => ({ name: c.name, email: c.email, function: c.fun
 export const newToken = () => randomBytes(24).toString('base64url');
 
 export async function listContacts(db: Knex, communeId: number): Promise<Contact[]> {
-  return (await db('commune_contacts').where('commune_id', communeId).orderBy('name')).map(fromRow);
+  return sortFrench((await db('commune_contacts').where('commune_id', communeId).orderBy('name')).map(fromRow), (c) => c.name);
 }
 
 /** Subscribed contacts of several communes at once, by commune. */

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { sortFrench } from '../domain/words';
 import type { DashFiche, DashInstance } from '../domain/dashboard';
 import type { EnvironmentRef, Status } from '../domain/statuses';
 import { visibleTo } from './fiches';
@@ -72,9 +73,10 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
       communeId: r.commune_id === null ? null : Number(r.commune_id), communeName: r.commune_name ?? null,
     })),
     milestones: milestones.map((m) => ({ dueDate: m.due_date, title: m.title, done: Boolean(m.done) })),
-    teams: teams.map((t) => ({ id: Number(t.id), name: t.name })),
+    // French order for the filters' lists (the query's ORDER BY compares bytes: Écully would follow Vénissieux)
+    teams: sortFrench(teams.map((t) => ({ id: Number(t.id), name: String(t.name) })), (t) => t.name),
     services: services.map((s) => ({ id: Number(s.id), name: s.name })),
-    communes: communes.map((c) => ({ id: Number(c.id), name: c.name })),
+    communes: sortFrench(communes.map((c) => ({ id: Number(c.id), name: String(c.name) })), (c) => c.name),
     environments: environments.map((e) => ({ code: String(e.code), label: String(e.label), position: Number(e.position) })),
     stepEvents: audit.flatMap((a) => {
       const after = a.after ? JSON.parse(a.after) : null;

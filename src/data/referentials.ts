@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Environment, EnvironmentRef } from '../domain/statuses';
+import { frenchCollator } from '../domain/words';
 import type { AuditActor } from './audit';
 import { auditedWrite, insertedId } from './write';
 
@@ -37,6 +38,8 @@ interface Spec<T, I> {
   fromRow: (row: Record<string, unknown>) => T;
   toRow: (input: I) => Record<string, unknown>;
   label: (value: T | I) => string;
+  /** Names in French order (Écully before Vénissieux): the database's ORDER BY compares bytes. */
+  sortKey?: (value: T) => string;
   /** Follow-up writes of a creation, in its transaction. */
   afterCreate?: (trx: Knex.Transaction, id: number, input: I) => Promise<void>;
   /** Checks made inside a creation's or an update's transaction, before the write (rows locked there stay so until the end). */
@@ -50,18 +53,21 @@ const IN_USE = { ok: false, reason: 'in_use' } as const;
 
 /** One repository per reference table, every statement audited in the same transaction. */
 function repository<T extends { id: number }, I>(spec: Spec<T, I>): Repository<T, I> {
+  const key = spec.sortKey;
+  // a stable sort: rows with equal keys keep the query's order
+  const ordered = (rows: T[]) => (key ? rows.sort((a, b) => frenchCollator.compare(key(a), key(b))) : rows);
   const get = async (db: Knex, id: number) => {
     const row = await spec.select(db).where(`${spec.table}.id`, id).first();
     return row ? spec.fromRow(row) : undefined;
   };
   return {
     entityType: spec.entityType,
-    list: async (db) => (await spec.select(db)).map(spec.fromRow),
-    listWhere: async (db, column, value) => (await spec.select(db).where(`${spec.table}.${column}`, value)).map(spec.fromRow),
+    list: async (db) => ordered((await spec.select(db)).map(spec.fromRow)),
+    listWhere: async (db, column, value) => ordered((await spec.select(db).where(`${spec.table}.${column}`, value)).map(spec.fromRow)),
     listBy: async (db, refine) => {
       const q = spec.select(db);
       refine(q);
-      return (await q).map(spec.fromRow);
+      return ordered((await q).map(spec.fromRow));
     },
     get,
     create: (db, input, actor, at) => auditedWrite(db, { actor, at }, async (trx, audit): Promise<SaveResult> => {
@@ -102,6 +108,7 @@ export const teams = repository<Team, TeamInput>({
   fromRow: (r) => ({ id: Number(r.id), name: String(r.name), description: String(r.description ?? '') }),
   toRow: (i) => ({ name: i.name, description: i.description }),
   label: (v) => v.name,
+  sortKey: (v) => v.name,
 });
 
 export interface CommuneInput { name: string; inseeCode: string | null }
@@ -112,6 +119,7 @@ export const communes = repository<Commune, CommuneInput>({
   fromRow: (r) => ({ id: Number(r.id), name: String(r.name), inseeCode: (r.insee_code as string | null) ?? null }),
   toRow: (i) => ({ name: i.name, insee_code: i.inseeCode }),
   label: (v) => v.name,
+  sortKey: (v) => v.name,
 });
 
 export interface ServiceInput { name: string; description: string; position: number }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Actor, Role } from '../domain/roles';
+import { sortFrench } from '../domain/words';
 import { type AuditActor, recordAudit } from './audit';
 import { isUniqueViolation } from './errors';
 import { auditedWrite, insertedId } from './write';
@@ -61,7 +62,8 @@ export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 export async function listUsers(db: Knex, filter: { communeId?: number } = {}): Promise<User[]> {
   const q = select(db);
   if (filter.communeId !== undefined) q.where('users.commune_id', filter.communeId);
-  return (await q).map(fromRow);
+  // French order (Émilie among the E): the query's ORDER BY compares bytes
+  return sortFrench((await q).map(fromRow), (u) => u.name);
 }
 
 export async function findUser(db: Knex, id: number): Promise<User | undefined> {

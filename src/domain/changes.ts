@@ -1,4 +1,5 @@
 import { format, parseISO } from 'date-fns';
+import { plural } from './words';
 import { SIDE_EFFECT_LABELS, STATUS_LABELS, type SideEffectLevel, type Status } from './statuses';
 
 /** What the "since the last meeting" comparison needs of a fiche. */
@@ -37,7 +38,7 @@ export function changesSince(
   }
   // A committee reads the latest notes; older ones are counted, not listed.
   const shown = notes.slice(-maxNotes);
-  if (notes.length > shown.length) out.push(`${notes.length - shown.length} point(s) d'avancement plus ancien(s) ${since}, à lire sur la fiche.`);
+  if (notes.length > shown.length) out.push(`${plural(notes.length - shown.length, "point d'avancement plus ancien", "points d'avancement plus anciens")} ${since}, à lire sur la fiche.`);
   for (const note of shown) out.push(`Point du ${day(note.notedOn)} (${note.authorName}) : ${note.body}`);
   return out;
 }

@@ -1,4 +1,5 @@
 import { addDays, addMonths, format, parseISO } from 'date-fns';
+import { plural } from './words';
 import { type HomologationState, STATE_BADGES, STATE_LABELS, STATES } from './homologation';
 import { type Environment, type EnvironmentRef, presentEnvironments, type Status, STATUSES } from './statuses';
 
@@ -89,10 +90,10 @@ export function readiness(fiches: readonly DashFiche[], today: string): { index:
   const done = fiches.filter((f) => f.status === 'fait').length;
   const share = (n: number, d: number, empty = 0) => (d === 0 ? empty : n / d);
   const parts: [keyof typeof READINESS_WEIGHTS, string, number, string][] = [
-    ['steps', 'Actions faites', share(stepsDone, steps.length), `${steps.length - stepsDone} action(s) restent à faire.`],
-    ['onTime', 'Fiches dans les délais', share(fiches.length - lateCount, fiches.length), `${lateCount} fiche(s) en retard à replanifier ou terminer.`],
-    ['strong', 'Effets de bord forts levés', share(strong.length - strongOpen, strong.length, 1), `${strongOpen} effet(s) de bord fort(s) sur des fiches non terminées, à arbitrer.`],
-    ['done', 'Fiches terminées', share(done, fiches.length), `${fiches.length - done} fiche(s) non terminée(s).`],
+    ['steps', 'Actions faites', share(stepsDone, steps.length), `${plural(steps.length - stepsDone, 'action reste', 'actions restent')} à faire.`],
+    ['onTime', 'Fiches dans les délais', share(fiches.length - lateCount, fiches.length), `${plural(lateCount, 'fiche', 'fiches')} en retard à replanifier ou terminer.`],
+    ['strong', 'Effets de bord forts levés', share(strong.length - strongOpen, strong.length, 1), `${plural(strongOpen, 'effet de bord fort', 'effets de bord forts')} sur des fiches non terminées, à arbitrer.`],
+    ['done', 'Fiches terminées', share(done, fiches.length), `${plural(fiches.length - done, 'fiche non terminée', 'fiches non terminées')}.`],
   ];
   const components = parts.map(([key, label, value, advice]) => {
     const weight = READINESS_WEIGHTS[key];

@@ -82,14 +82,28 @@ export function periodOf(at: Date, frequency: Frequency, timeZone: string): stri
 
 const MONTHS = ['janvier', 'février', 'mars', 'avril', 'mai', 'juin', 'juillet', 'août', 'septembre', 'octobre', 'novembre', 'décembre'];
 
-/** "décembre 2026", "semaine 49 de 2026", or the label itself for a period named by hand. */
+/**
+ * "décembre 2026", "semaine du 30 novembre au 6 décembre 2026", or the label itself for a period named by hand:
+ * readers know dates, not ISO week numbers.
+ */
 export function periodLabel(period: string): string {
   const month = /^(\d{4})-(\d{2})$/.exec(period);
-  if (month) return `${MONTHS[Number(month[2]) - 1]} ${month[1]}`;
+  if (month && Number(month[2]) >= 1 && Number(month[2]) <= 12) return `${MONTHS[Number(month[2]) - 1]} ${month[1]}`;
   const week = /^(\d{4})-S(\d{2})$/.exec(period);
-  if (week) return `semaine ${Number(week[2])} de ${week[1]}`;
+  if (week && Number(week[2]) >= 1 && Number(week[2]) <= 53) {
+    // ISO week 1 is the one holding 4 January; its Monday starts the count.
+    const jan4 = Date.UTC(Number(week[1]), 0, 4);
+    const monday = new Date(jan4 - ((new Date(jan4).getUTCDay() + 6) % 7) * DAY + (Number(week[2]) - 1) * 7 * DAY);
+    const sunday = new Date(monday.getTime() + 6 * DAY);
+    const end = `${sunday.getUTCDate()} ${MONTHS[sunday.getUTCMonth()]} ${sunday.getUTCFullYear()}`;
+    if (monday.getUTCFullYear() !== sunday.getUTCFullYear()) return `semaine du ${monday.getUTCDate()} ${MONTHS[monday.getUTCMonth()]} ${monday.getUTCFullYear()} au ${end}`;
+    if (monday.getUTCMonth() !== sunday.getUTCMonth()) return `semaine du ${monday.getUTCDate()} ${MONTHS[monday.getUTCMonth()]} au ${end}`;
+    return `semaine du ${monday.getUTCDate()} au ${end}`;
+  }
   return period;
 }
+
+const DAY = 86_400_000;
 
 /** A period typed by an operator: a month, an ISO week or a short label of letters, digits and dashes. */
 export const PERIOD_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/;

@@ -38,6 +38,9 @@ export type DashboardResult =
   /** `query`: the filters kept in the URL (known values only); `exported`: the table asked for as CSV, if any. */
   | { ok: true; model: DashboardModel; filters: DashFilters; query: Record<string, string>; exported: DashboardExport | '' };
 
+/** "Non démarré, En cours, Bloqué ou Fait": the labels a reader knows, never the codes in the URL. */
+const orList = (labels: string[]) => (labels.length > 1 ? `${labels.slice(0, -1).join(', ')} ou ${labels.at(-1)}` : labels.join(''));
+
 /** Reads the filters from the query; an unknown value is refused with the message to show. */
 function readFilters(raw: DashboardQuery, data: DashboardData): { filters: DashFilters; query: Record<string, string>; exported: DashboardExport | '' } | string {
   const filters: DashFilters = {};
@@ -60,13 +63,13 @@ function readFilters(raw: DashboardQuery, data: DashboardData): { filters: DashF
   filters.commune = commune;
   const env = raw.environnement;
   if (env) {
-    if (!isEnvironment(env, data.environments)) return `Filtre inconnu : l'environnement « ${env} » n'existe pas (valeurs possibles : ${data.environments.map((e) => e.code).join(', ')}).`;
+    if (!isEnvironment(env, data.environments)) return `Filtre inconnu : l'environnement « ${env} » n'existe pas. Choisissez-en un dans la liste des filtres : ${orList(data.environments.map((e) => e.label))}.`;
     filters.environment = env;
     query.environnement = env;
   }
   const status = raw.avancement;
   if (status) {
-    if (!isStatusValue(status)) return `Filtre inconnu : l'avancement « ${status} » n'existe pas (valeurs possibles : ${STATUSES.join(', ')}).`;
+    if (!isStatusValue(status)) return `Filtre inconnu : l'avancement « ${status} » n'existe pas. Choisissez-en un dans la liste des filtres : ${orList(STATUSES.map((st) => STATUS_LABELS[st]))}.`;
     filters.status = status;
     query.avancement = status;
   }

@@ -5,10 +5,32 @@ import { line } from 'd3-shape';
 import { format, parseISO } from 'date-fns';
 import { fr } from 'date-fns/locale';
 
+/** 1234.5 → "1 234,5": the French decimal comma and thousands space on every number a chart shows. */
+export function chartNumber(value: number): string {
+  return new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 1 }).format(value);
+}
+
+/**
+ * Axis ticks for a count of whole things (actions, fiches, failures): no "0,2 action" between 0 and 1.
+ * d3 picks round steps; those that are not whole numbers are dropped.
+ */
+export function integerTicks(max: number, count = 4): number[] {
+  const ticks = scaleLinear().domain([0, Math.max(1, max)]).nice().ticks(Math.min(count, Math.max(1, Math.ceil(max))));
+  return ticks.filter((t) => Number.isInteger(t));
+}
+
+/** Where a label under an axis anchors: its last label ends at the edge instead of running past it. */
+type Anchor = 'start' | 'middle' | 'end';
+function anchorFor(x: number, width: number, room = 40): Anchor {
+  if (x > width - room) return 'end';
+  if (x < room) return 'start';
+  return 'middle';
+}
+
 export interface BarChart {
   width: number;
   height: number;
-  bars: { label: string; value: number; x: number; y: number; width: number; height: number; css: string }[];
+  bars: { label: string; value: number; text: string; x: number; y: number; width: number; height: number; css: string }[];
   labelWidth: number;
 }
 
@@ -22,7 +44,7 @@ export function barChart(data: { label: string; value: number; css: string }[], 
   const x = scaleLinear().domain([0, max]).range([0, width - labelWidth - 50]);
   return {
     width, height, labelWidth,
-    bars: data.map((d) => ({ label: d.label, value: d.value, x: labelWidth, y: y(d.label)!, width: x(d.value), height: y.bandwidth(), css: d.css })),
+    bars: data.map((d) => ({ label: d.label, value: d.value, text: chartNumber(d.value), x: labelWidth, y: y(d.label)!, width: x(d.value), height: y.bandwidth(), css: d.css })),
   };
 }
 
@@ -31,25 +53,26 @@ export interface LineChart {
   height: number;
   path: string;
   points: { x: number; y: number; label: string; value: number }[];
-  yTicks: { y: number; value: number }[];
-  xTicks: { x: number; label: string }[];
+  yTicks: { y: number; value: number; label: string }[];
+  xTicks: { x: number; label: string; anchor: Anchor }[];
   margin: { left: number; bottom: number; top: number };
 }
 
-/** A line over months ("2026-03"). */
+/** A line over months ("2026-03"), counting whole things (actions done): integer ticks only. */
 export function lineChart(data: { month: string; value: number }[], width = 560, height = 220): LineChart {
   const margin = { left: 40, right: 15, top: 10, bottom: 30 };
   const x = scaleLinear().domain([0, Math.max(1, data.length - 1)]).range([margin.left, width - margin.right]);
   const max = Math.max(1, ...data.map((d) => d.value));
-  const y = scaleLinear().domain([0, max]).nice().range([height - margin.bottom, margin.top]);
+  const yTickValues = integerTicks(max);
+  const y = scaleLinear().domain([0, Math.max(max, ...yTickValues)]).range([height - margin.bottom, margin.top]);
   const points = data.map((d, i) => ({ x: x(i), y: y(d.value), value: d.value, label: monthLabel(d.month) }));
   const every = Math.max(1, Math.ceil(data.length / 6));
   return {
     width, height, margin: { left: margin.left, bottom: margin.bottom, top: margin.top },
     path: line<{ x: number; y: number }>().x((p) => p.x).y((p) => p.y)(points) ?? '',
     points,
-    yTicks: y.ticks(4).map((v) => ({ y: y(v), value: v })),
-    xTicks: points.filter((_, i) => i % every === 0).map((p) => ({ x: p.x, label: p.label })),
+    yTicks: yTickValues.map((v) => ({ y: y(v), value: v, label: chartNumber(v) })),
+    xTicks: points.filter((_, i) => i % every === 0).map((p) => ({ x: p.x, label: p.label, anchor: anchorFor(p.x, width) })),
   };
 }
 
@@ -58,7 +81,7 @@ export interface Timeline {
   height: number;
   rows: { label: string; kind: 'fiche' | 'jalon'; x: number; y: number; date: string; late: boolean; done: boolean; href: string | null }[];
   today: number;
-  ticks: { x: number; label: string }[];
+  ticks: { x: number; label: string; anchor: Anchor }[];
   labelWidth: number;
 }
 
@@ -77,7 +100,7 @@ export function timeline(
     width, height, labelWidth,
     rows: items.map((item, i) => ({ ...item, x: x(parseISO(item.date)), y: 20 + i * rowHeight + rowHeight / 2 })),
     today: x(parseISO(today)),
-    ticks: x.ticks(6).map((d) => ({ x: x(d), label: format(d, 'MMM yyyy', { locale: fr }) })),
+    ticks: x.ticks(6).map((d) => ({ x: x(d), label: format(d, 'MMM yyyy', { locale: fr }), anchor: anchorFor(x(d), width) })),
   };
 }
 

@@ -1,6 +1,8 @@
 import { format, parseISO } from 'date-fns';
 import { fr } from 'date-fns/locale';
 import { countsPhrase } from '../domain/agenda';
+import { de, plural, shorten, withEnvironment } from '../domain/words';
+import { periodLabel } from '../domain/schedule';
 import { ownersByTeam, ownersSummary } from '../domain/fiche';
 import { ROLE_LABELS } from '../domain/roles';
 import { SIDE_EFFECT_LABELS, STATUS_BADGES, STATUS_LABELS } from '../domain/statuses';
@@ -32,7 +34,9 @@ export const viewHelpers = {
     if (amount === null) return '—';
     return `${new Intl.NumberFormat('fr-FR').format(amount)} €`;
   },
-  plural(n: number, one: string, many: string): string {
-    return `${n} ${n > 1 ? many : one}`;
-  },
+  plural,
+  shorten,
+  withEnvironment,
+  de,
+  periodLabel,
 };

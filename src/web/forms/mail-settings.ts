@@ -11,7 +11,7 @@ export const mailSettingsForm = z.object({
   frequency: z.enum(FREQUENCIES, { error: 'Choisissez une fréquence dans la liste.' }),
   weekday: z.string().regex(/^[1-7]$/, { error: 'Choisissez un jour de la semaine.' }).transform(Number),
   week: z.enum(WEEKS, { error: 'Choisissez la semaine du mois.' }),
-  time: z.string().trim().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: "Saisissez une heure au format hh:mm (par exemple 09:00)." }),
+  time: z.string().trim().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: "Saisissez une heure, par exemple 09:00." }),
   // a checkbox: sent as "on" when ticked, absent when not
   alertsEnabled: z.string().transform((v) => v === 'on'),
   alertReminderDays: z.string().trim().regex(/^\d{1,3}$/, { error: 'Saisissez un nombre de jours entier.' }).transform(Number)

@@ -51,7 +51,7 @@ export function readMeetingForm(body: Record<string, unknown>): MeetingFormValue
   };
 }
 
-const time = (missing: string) => z.string().trim().min(1, { error: missing }).regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: "Saisissez une heure au format hh:mm (par exemple 14:00)." });
+const time = (missing: string) => z.string().trim().min(1, { error: missing }).regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: "Saisissez une heure, par exemple 14:00." });
 
 const schema = z.object({
   title: requiredText(200, "Saisissez l'intitulé de la séance."),
