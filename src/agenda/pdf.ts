@@ -3,17 +3,37 @@ import { fileURLToPath } from 'node:url';
 import PDFDocument from 'pdfkit';
 import { type Agenda, type AgendaSection, environmentCounts } from '../domain/agenda';
 
+// Marianne as WOFF (pdfkit reads WOFF, not WOFF2): an embedded font, which PDF/UA requires and the standard 14 are not.
 const fonts = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/@gouvfr/dsfr/dist/fonts');
 const BLUE = '#000091';
 const GREY = '#666666';
+const MARGIN = { top: 50, bottom: 60, left: 60, right: 60 };
+const BODY = 11;
+/** A block at most this tall moves whole to the next page rather than leave a line or two behind. */
+const KEEP_TOGETHER = 140;
+
+type Doc = PDFKit.PDFDocument;
+// @types/pdfkit lists the PDF/A subsets only; pdfkit 0.17+ implements 'PDF/UA' too
+const PDF_UA = 'PDF/UA' as unknown as PDFKit.Mixins.PDFSubsets;
+type Struct = PDFKit.PDFStructureElement;
 
 /**
- * The agenda as a PDF, in pure JavaScript (pdfkit): A4 landscape, one section a page like the deck,
- * DSFR's Marianne font, page numbers and the meeting's date in every footer.
+ * The agenda as a PDF, in pure JavaScript (pdfkit), laid out as a committee deck is read: A4 landscape, a cover
+ * with the table of contents, the opening sections flowing on, each fiche from the top of a page, headings kept with
+ * what follows, page numbers and the meeting's date in every footer. Tagged (PDF/UA) for screen readers.
  */
-export function renderAgendaPdf(agenda: Agenda): Promise<Buffer> {
+export async function renderAgendaPdf(agenda: Agenda): Promise<Buffer> {
+  // Two passes: the table of contents needs the page of each entry, known once laid out; each entry's height does
+  // not depend on its number, so the second pass lays out exactly as the first.
+  const first = layout(agenda, null);
+  await first.done;
+  return layout(agenda, first.pages).done;
+}
+
+function layout(agenda: Agenda, tocPages: number[] | null): { done: Promise<Buffer>; pages: number[] } {
   const doc = new PDFDocument({
-    size: 'A4', layout: 'landscape', margins: { top: 50, bottom: 60, left: 60, right: 60 }, bufferPages: true, lang: 'fr-FR',
+    size: 'A4', layout: 'landscape', margins: MARGIN, bufferPages: true,
+    pdfVersion: '1.7', tagged: true, subset: PDF_UA, displayTitle: true, lang: 'fr-FR',
     info: { Title: `${agenda.meetingTitle} — ordre du jour`, Author: agenda.organisation, Subject: agenda.planTitle },
   });
   doc.registerFont('regular', path.join(fonts, 'Marianne-Regular.woff'));
@@ -24,121 +44,247 @@ export function renderAgendaPdf(agenda: Agenda): Promise<Buffer> {
     doc.on('end', () => resolve(Buffer.concat(chunks)));
     doc.on('error', reject);
   });
+  const root = doc.struct('Document');
+  doc.addStructure(root);
+  const w = new Writer(doc);
+  const pages: number[] = [];
 
   // cover
-  doc.font('regular').fontSize(12).fillColor(GREY).text(`${agenda.organisation} — ${agenda.planTitle}`);
-  doc.moveDown(2).font('bold').fontSize(30).fillColor(BLUE).text(agenda.meetingTitle);
-  doc.moveDown(0.5).font('regular').fontSize(16).fillColor('black').text(agenda.when);
-  if (agenda.place) doc.moveDown(0.3).text(agenda.place);
-  if (agenda.previousMeeting) doc.moveDown(1).fontSize(11).fillColor(GREY).text(`Séance précédente : ${agenda.previousMeeting}`);
+  w.p(root, `${agenda.organisation} — ${agenda.planTitle}`, { size: 12, color: GREY });
+  doc.moveDown(1);
+  w.heading(root, 'H1', agenda.meetingTitle, 28, 0);
+  w.p(root, agenda.when, { size: 16 });
+  if (agenda.place) w.p(root, agenda.place, { size: 14 });
+  if (agenda.previousMeeting) w.p(root, `Séance précédente : ${agenda.previousMeeting}`, { size: 11, color: GREY });
+  doc.moveDown(1);
 
+  // table of contents
+  const entries = agenda.sections.map((s) => (s.key === 'fiche' ? `Fiche action n°${s.fiche.number} : ${s.fiche.title}` : s.title));
+  // the contents stay with the cover when they fit below it, else start their own page
+  const tocHeight = entries.reduce((sum, entry) => sum + w.tocEntryHeight(entry), 0);
+  w.heading(root, 'H2', 'Sommaire', 18, tocHeight <= w.pageRoom() - 40 ? tocHeight : w.tocEntryHeight(entries[0] ?? ''), true);
+  const toc = doc.struct('TOC');
+  root.add(toc);
+  entries.forEach((entry, i) => w.tocEntry(toc, entry, tocPages ? String(tocPages[i]) : '…'));
+  toc.end();
+
+  let previous: AgendaSection['key'] | null = null;
   for (const section of agenda.sections) {
-    doc.addPage();
-    title(doc, section.key === 'fiche' ? `${section.title} : ${section.fiche.title}` : section.title);
-    body(doc, section, agenda.previousMeeting !== null);
+    // the opening sections follow one another; a fiche, and what follows the fiches, starts a page
+    if (previous === null || section.key === 'fiche' || previous === 'fiche') doc.addPage();
+    else doc.moveDown(1.5);
+    previous = section.key;
+    const sect = doc.struct('Sect');
+    root.add(sect);
+    const heading = section.key === 'fiche' ? `${section.title} : ${section.fiche.title}` : section.title;
+    w.heading(sect, 'H2', heading, section.key === 'fiche' ? 18 : 20, w.firstBlockHeight(section));
+    pages.push(w.pageNumber());
+    body(w, sect, section, agenda.previousMeeting !== null);
+    sect.end();
   }
+  root.end();
 
-  // footers, once every page exists
+  // footers, once every page exists; artifacts, not content, for screen readers
   const range = doc.bufferedPageRange();
   for (let i = range.start; i < range.start + range.count; i++) {
     doc.switchToPage(i);
-    const bottom = doc.page.margins.bottom;
     doc.page.margins.bottom = 0;
-    doc.font('regular').fontSize(9).fillColor(GREY);
     const y = doc.page.height - 35;
-    doc.text(`Séance du ${agenda.dateShort} — ${agenda.meetingTitle}`, 60, y, { width: doc.page.width - 240, lineBreak: false });
+    doc.markContent('Artifact', { type: 'Pagination' });
+    doc.font('regular').fontSize(9).fillColor(GREY);
+    doc.text(`Séance du ${agenda.dateShort} — ${agenda.meetingTitle}`, MARGIN.left, y, { width: doc.page.width - 240, lineBreak: false });
     doc.text(`Page ${i - range.start + 1} / ${range.count}`, doc.page.width - 180, y, { width: 120, align: 'right', lineBreak: false });
-    doc.page.margins.bottom = bottom;
+    doc.endMarkedContent();
+    doc.page.margins.bottom = MARGIN.bottom;
   }
   doc.end();
-  return done;
+  return { done, pages };
 }
 
-function title(doc: PDFKit.PDFDocument, text: string) {
-  doc.font('bold').fontSize(22).fillColor(BLUE).text(text, { paragraphGap: 12 });
-  doc.fillColor('black');
+interface TextStyle { size?: number; color?: string; font?: 'regular' | 'bold'; gap?: number }
+
+/** Writes tagged blocks and decides where pages break: a heading never ends a page, a short block never splits. */
+class Writer {
+  constructor(readonly doc: Doc) {}
+
+  get width() { return this.doc.page.width - MARGIN.left - MARGIN.right; }
+
+  pageNumber() {
+    const range = this.doc.bufferedPageRange();
+    return range.start + range.count;
+  }
+
+  /** The height of a page's text area. */
+  pageRoom() { return this.doc.page.height - MARGIN.top - MARGIN.bottom; }
+
+  room() { return this.doc.page.height - MARGIN.bottom - this.doc.y; }
+
+  /** A new page unless `height` fits below; `height` over a page flows from here. */
+  keep(height: number) {
+    if (height > this.room() && this.doc.y > MARGIN.top + 1) this.doc.addPage();
+  }
+
+  measure(text: string, { size = BODY, font = 'regular', gap = 4 }: TextStyle = {}, indent = 0) {
+    this.doc.font(font).fontSize(size);
+    return this.doc.heightOfString(text || '—', { width: this.width - indent }) + gap;
+  }
+
+  /** The height the heading must be followed by on its page: the whole block when short, else its first lines. */
+  static keptWith(height: number) {
+    return height <= KEEP_TOGETHER ? height : 3 * BODY * 1.3;
+  }
+
+  /** `next`: the height of what follows, kept with the heading whole when short, else its first lines. */
+  heading(parent: Struct, tag: string, text: string, size: number, next: number, whole = false) {
+    const gap = tag === 'H1' ? 10 : 8;
+    this.keep(this.measure(text, { font: 'bold', size, gap }) + (whole ? next : Writer.keptWith(next)));
+    parent.add(this.doc.struct(tag, {}, () => {
+      this.doc.font('bold').fontSize(size).fillColor(BLUE).text(text, MARGIN.left, this.doc.y, { width: this.width, paragraphGap: gap });
+    }));
+    this.doc.fillColor('black');
+  }
+
+  /** A bold label (H3) and what it introduces, kept together. */
+  label(parent: Struct, text: string, next: number) {
+    this.doc.moveDown(0.3);
+    this.heading(parent, 'H3', text, 12, next);
+  }
+
+  p(parent: Struct, text: string, style: TextStyle = {}) {
+    const { size = BODY, color = 'black', font = 'regular', gap = 4 } = style;
+    const height = this.measure(text, style);
+    // a short paragraph moves whole; a long one flows, but not from the very foot of a page
+    this.keep(height <= KEEP_TOGETHER ? height : 2 * size * 1.3);
+    parent.add(this.doc.struct('P', {}, () => {
+      this.doc.font(font).fontSize(size).fillColor(color).text(text || '—', MARGIN.left, this.doc.y, { width: this.width, paragraphGap: gap });
+    }));
+    this.doc.fillColor('black');
+  }
+
+  /** "Label : value" on one paragraph, the label in bold. */
+  field(parent: Struct, name: string, value: string) {
+    const text = `${name} : ${value || '—'}`;
+    this.keep(Writer.keptWith(this.measure(text)));
+    parent.add(this.doc.struct('P', {}, () => {
+      this.doc.font('bold').fontSize(BODY).fillColor(BLUE).text(`${name} : `, MARGIN.left, this.doc.y, { width: this.width, continued: true, paragraphGap: 4 })
+        .font('regular').fillColor('black').text(value || '—');
+    }));
+  }
+
+  listHeight(items: string[]) {
+    return items.reduce((sum, item) => sum + this.measure(`• ${item}`, { gap: 3 }, 12), 0);
+  }
+
+  list(parent: Struct, items: string[], numbered = false) {
+    const l = this.doc.struct('L');
+    parent.add(l);
+    items.forEach((item, i) => {
+      const text = `${numbered ? `${i + 1}.` : '•'} ${item}`;
+      this.keep(Writer.keptWith(this.measure(text, { gap: 3 }, 12)));
+      const li = this.doc.struct('LI');
+      l.add(li);
+      li.add(this.doc.struct('LBody', {}, () => {
+        this.doc.font('regular').fontSize(BODY).fillColor('black').text(text, MARGIN.left + 12, this.doc.y, { width: this.width - 12, paragraphGap: 3 });
+      }));
+      li.end();
+    });
+    l.end();
+  }
+
+  tocEntryHeight(entry: string) {
+    this.doc.font('regular').fontSize(BODY);
+    return this.doc.heightOfString(entry, { width: this.width - 70 }) + 4;
+  }
+
+  tocEntry(toc: Struct, entry: string, page: string) {
+    this.keep(this.tocEntryHeight(entry));
+    toc.add(this.doc.struct('TOCI', {}, () => {
+      const y = this.doc.y;
+      this.doc.font('regular').fontSize(BODY).fillColor('black');
+      this.doc.text(entry, MARGIN.left, y, { width: this.width - 70 });
+      const after = this.doc.y;
+      this.doc.text(page, MARGIN.left + this.width - 50, y, { width: 50, align: 'right', lineBreak: false });
+      this.doc.x = MARGIN.left;
+      this.doc.y = after + 4;
+    }));
+  }
+
+  /** What the section's heading must be kept with. */
+  firstBlockHeight(s: AgendaSection): number {
+    switch (s.key) {
+      case 'ordre_du_jour': return this.listHeight(s.items.slice(0, 3));
+      case 'objectif': return this.measure(s.text, { size: 14 });
+      case 'questions': return this.measure(s.text || 'Nous sommes à votre écoute.', { size: 14 });
+      case 'fiche': return this.measure('Constat réalisé', { font: 'bold', size: 12 }) + this.measure(s.fiche.finding);
+      default: return 3 * BODY * 1.3;
+    }
+  }
 }
 
-function label(doc: PDFKit.PDFDocument, text: string) {
-  doc.moveDown(0.4).font('bold').fontSize(12).fillColor(BLUE).text(text).fillColor('black');
-}
-
-function para(doc: PDFKit.PDFDocument, text: string, size = 12) {
-  doc.font('regular').fontSize(size).text(text || '—', { paragraphGap: 4 });
-}
-
-function list(doc: PDFKit.PDFDocument, items: string[], numbered = false) {
-  doc.font('regular').fontSize(12);
-  items.forEach((item, i) => doc.text(`${numbered ? `${i + 1}.` : '•'} ${item}`, { indent: 10, paragraphGap: 3 }));
-}
-
-function body(doc: PDFKit.PDFDocument, s: AgendaSection, withChanges: boolean) {
+function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean) {
   switch (s.key) {
     case 'ordre_du_jour':
-      return list(doc, s.items, true);
+      return w.list(sect, s.items, true);
     case 'objectif':
-      return para(doc, s.text, 16);
+      return w.p(sect, s.text, { size: 14 });
     case 'questions':
-      return para(doc, s.text || 'Nous sommes à votre écoute.', 16);
-    case 'perimetre':
-      para(doc, "L'homologation concerne les services suivants :");
-      list(doc, s.lines.map((l) => `${l.service}, géré par ${l.teams} : ${environmentCounts(l).map((e) => `${e.count} en ${e.label.toLocaleLowerCase('fr')}`).join(', ')}`));
-      if (s.communes.length) {
-        label(doc, 'Communes partenaires');
-        para(doc, s.communes.join(', '));
-      }
+      return w.p(sect, s.text || 'Nous sommes à votre écoute.', { size: 14 });
+    case 'perimetre': {
+      w.p(sect, "L'homologation concerne les services suivants :");
+      w.list(sect, s.lines.map((l) => `${l.service}, géré par ${l.teams} : ${environmentCounts(l).map((e) => `${e.count} en ${e.label.toLocaleLowerCase('fr')}`).join(', ')}`));
+      if (s.communes.length) w.field(sect, 'Communes partenaires', s.communes.join(', '));
       if (s.reminder) {
-        label(doc, 'Rappel');
-        para(doc, s.reminder);
+        w.label(sect, 'Rappel', w.measure(s.reminder));
+        w.p(sect, s.reminder);
       }
       return;
+    }
     case 'calendrier':
-      label(doc, "Le travail s'est déroulé ainsi");
-      list(doc, s.done);
-      label(doc, 'Reste à faire');
-      list(doc, s.toDo);
+      w.label(sect, "Le travail s'est déroulé ainsi", w.listHeight(s.done));
+      w.list(sect, s.done);
+      w.label(sect, 'Reste à faire', w.listHeight(s.toDo));
+      w.list(sect, s.toDo);
       return;
     case 'plan':
-      para(doc, `Le plan d'action comprend ${s.fiches.length} fiche${s.fiches.length > 1 ? 's' : ''} :`);
-      list(doc, s.fiches.map((f) => `${f.number}. ${f.title} (${f.status})`));
+      w.p(sect, `Le plan d'action comprend ${s.fiches.length} fiche${s.fiches.length > 1 ? 's' : ''} :`);
+      w.list(sect, s.fiches.map((f) => `${f.number}. ${f.title} (${f.status})`));
       return;
     case 'conditions': {
       const late = s.items.filter((c) => c.late).length;
-      para(doc, `Décision : ${s.decision}. ${s.items.length} condition${s.items.length > 1 ? 's suivies' : ' suivie'} comme fiches actions${late ? `, dont ${late} en retard` : ''} :`);
-      list(doc, s.items.map((c) => `Fiche n°${c.number} : ${c.text} — ${c.status}, date cible ${c.targetDate}${c.late ? ' — en retard' : ''} (${c.owner})`));
+      w.p(sect, `Décision : ${s.decision}. ${s.items.length} condition${s.items.length > 1 ? 's suivies' : ' suivie'} comme fiches actions${late ? `, dont ${late} en retard` : ''} :`);
+      w.list(sect, s.items.map((c) => `Fiche n°${c.number} : ${c.text} — ${c.status}, date cible ${c.targetDate}${c.late ? ' — en retard' : ''} (${c.owner})`));
       return;
     }
     case 'fiche': {
       const f = s.fiche;
-      label(doc, 'Constat réalisé');
-      para(doc, f.finding);
-      label(doc, 'Actions');
-      if (f.steps.length) list(doc, f.steps.map((st) => `${st.position} – ${st.label} (${st.status})`));
-      else para(doc, '—');
-      label(doc, 'Date cible');
-      para(doc, `${f.targetDate}${f.late ? ' — en retard' : ''}`);
-      label(doc, 'Avancement');
-      para(doc, f.progress);
+      w.label(sect, 'Constat réalisé', w.measure(f.finding));
+      w.p(sect, f.finding);
+      const steps = f.steps.map((st) => `${st.position} – ${st.label} (${st.status})`);
+      w.label(sect, 'Actions', steps.length ? w.listHeight(steps) : w.measure('—'));
+      if (steps.length) w.list(sect, steps);
+      else w.p(sect, '—');
+      w.field(sect, 'Date cible', `${f.targetDate}${f.late ? ' — en retard' : ''}`);
+      w.field(sect, 'Avancement', f.progress);
       if (f.conclusion || f.conclusionCounts.length) {
-        label(doc, "Conclusion de l'étude");
-        if (f.conclusion) para(doc, f.conclusion);
-        list(doc, f.conclusionCounts);
+        w.label(sect, "Conclusion de l'étude", (f.conclusion ? w.measure(f.conclusion) : 0) + w.listHeight(f.conclusionCounts));
+        if (f.conclusion) w.p(sect, f.conclusion);
+        w.list(sect, f.conclusionCounts);
       }
-      if (f.cost) {
-        label(doc, 'Chiffrage');
-        para(doc, f.cost);
+      if (f.cost) w.field(sect, 'Chiffrage', f.cost);
+      w.field(sect, 'Responsable', f.owner);
+      w.field(sect, 'Périmètre', f.scope);
+      if (f.sideEffects.length === 0) w.field(sect, 'Effets de bord pressentis', 'aucun');
+      else {
+        const effects = f.sideEffects.map((e) => `${e.levelLabel} : ${e.description}`);
+        w.label(sect, 'Effets de bord pressentis', w.listHeight(effects));
+        w.list(sect, effects);
       }
-      label(doc, 'Responsable');
-      para(doc, f.owner);
-      label(doc, 'Périmètre');
-      para(doc, f.scope);
-      label(doc, 'Effets de bord pressentis');
-      if (f.sideEffects.length === 0) para(doc, 'Aucun');
-      for (const e of f.sideEffects) para(doc, `${e.levelLabel} : ${e.description}`);
       if (withChanges) {
-        label(doc, 'Depuis la dernière séance');
-        if (f.changes.length === 0) para(doc, 'Aucun changement.');
-        else list(doc, f.changes);
+        if (f.changes.length === 0) w.field(sect, 'Depuis la dernière séance', 'aucun changement.');
+        else {
+          w.label(sect, 'Depuis la dernière séance', w.listHeight(f.changes));
+          w.list(sect, f.changes);
+        }
       }
       return;
     }
