@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { barChart, chartNumber, integerTicks, lineChart, timeline } from '../src/web/charts';
 import { periodLabel } from '../src/domain/schedule';
 import { de, plural, shorten, sortFrench, withEnvironment } from '../src/domain/words';
-import { signedIn } from './builders';
+import { communes } from '../src/data/referentials';
+import { aCommune, signedIn } from './builders';
 import { freshApp, type TestApp, textOf } from './helpers';
 
 describe('words shown to users', () => {
@@ -85,6 +86,15 @@ describe('words shown to users', () => {
       const text = textOf(res.text);
       expect(text).to.contain('Non démarré, En cours, Bloqué ou Fait');
       expect(text).not.to.match(/non_demarre|en_cours/);
+    });
+
+    it('lists communes in French order where the list is built, not in the database’s byte order', async () => {
+      await aCommune().named('Vénissieux (essai)').insert(t.db);
+      await aCommune().named('Écully (essai)').insert(t.db);
+      const names = (await communes.list(t.db)).map((c) => c.name);
+      expect(names.indexOf('Écully (essai)')).to.be.below(names.indexOf('Vénissieux (essai)'));
+      const page = (await (await signedIn(t, 'admin')).get('/homologations/1/tableau-de-bord').expect(200)).text;
+      expect(page.indexOf('Écully (essai)')).to.be.above(-1).and.below(page.indexOf('Vénissieux (essai)'));
     });
 
     it('says in plain French, on the mail page, that no mail server is configured', async () => {

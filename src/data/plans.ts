@@ -6,11 +6,11 @@ import { auditedWrite } from './write';
 export interface Plan { id: number; title: string; organisation: string; reminder: string; isDemo: boolean }
 
 /** The organisation's name as the e-mails sign it when no homologation gives it. */
-export const DEFAULT_ORGANISATION = 'Collectivité';
+export const DEFAULT_ORGANISATION = 'Organisation';
 
 /**
  * The organisation's name: the one its most recent homologation not archived carries (else its most recent one),
- * or "Collectivité" before any homologation exists.
+ * or "Organisation" before any homologation exists (a neutral word: the install may be a ministry, not a local authority).
  */
 export async function organisationName(db: Knex): Promise<string> {
   const row = await db('plans').select('organisation')

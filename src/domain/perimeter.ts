@@ -1,4 +1,5 @@
 import { type Environment, type EnvironmentRef, presentEnvironments } from './statuses';
+import { frenchCollator } from './words';
 
 export interface InstanceRow {
   id: number;
@@ -34,6 +35,8 @@ function build(instances: readonly InstanceRow[]): { line: PerimeterLine; counts
     if (!line.teams.includes(instance.teamName)) line.teams.push(instance.teamName);
     if (instance.communeName && !line.communes.includes(instance.communeName)) line.communes.push(instance.communeName);
   }
+  // names read in French order (Écully before Vénissieux), whatever order the instances came in
+  for (const { line } of lines.values()) line.communes.sort(frenchCollator.compare);
   return [...lines.values()];
 }
 

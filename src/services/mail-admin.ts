@@ -4,7 +4,7 @@ import { type AuditActor, recordAudit } from '../data/audit';
 import { getMailSettings } from '../data/mail-settings';
 import { retryMessage } from '../data/outbox';
 import { auditedWrite } from '../data/write';
-import { periodOf } from '../domain/schedule';
+import { periodLabel, periodOf } from '../domain/schedule';
 import { communeDigest, type DigestOutcome, enqueueDigests, renderDigest } from './digests';
 
 /**
@@ -25,7 +25,7 @@ export async function sendDigestsByHand(
   const outcomes = await enqueueDigests(db, config, now, { ...target, origin: 'manuel' });
   await recordAudit(db, {
     actor, at: now, action: 'create', entityType: 'digest', entityId: null,
-    summary: `Points d'avancement ${target.period} : ${outcomes.filter((o) => o.result === 'queued').map((o) => o.communeName).join(', ') || 'aucun nouveau'}`,
+    summary: `Points d'avancement (${periodLabel(target.period)}) : ${outcomes.filter((o) => o.result === 'queued').map((o) => o.communeName).join(', ') || 'aucun nouveau'}`,
   });
   return outcomes;
 }
