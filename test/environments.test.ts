@@ -136,7 +136,7 @@ describe('Environments: the organisation list', function () {
 
     const recoded = await postForm(admin, `/admin/environnements/${env.id}/modifier`, `/admin/environnements/${env.id}`, { code: 'pp', label: 'Pré-production', position: '3' });
     expect(recoded.status).to.equal(409);
-    expect(fieldError(recoded.text, 'code')).to.contain('Le code ne peut pas changer : 1 instance(s)');
+    expect(fieldError(recoded.text, 'code')).to.contain('Le code ne peut pas changer : une instance est dans cet environnement');
     expect(recoded.text).to.contain('value="Pré-production"');
     expect((await t.db('environments').where('id', env.id).first()).code).to.equal('preprod');
 

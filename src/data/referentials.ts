@@ -217,7 +217,7 @@ export const environments = repository<EnvironmentRow, EnvironmentInput>({
     if (!before || before.code === input.code) return null;
     await trx('environments').where('id', before.id).forUpdate().first('id');
     const used = await countInstancesIn(trx, before.code);
-    return used ? { field: 'code', status: 409, message: `Le code ne peut pas changer : ${used} instance(s) sont dans cet environnement. Seul son libellé peut changer.` } : null;
+    return used ? { field: 'code', status: 409, message: `Le code ne peut pas changer : ${used >= 2 ? `${used} instances sont` : 'une instance est'} dans cet environnement. Seul son libellé peut changer.` } : null;
   },
   inUse: async (trx, before) => {
     await trx('environments').where('id', before.id).forUpdate().first('id');
