@@ -469,7 +469,7 @@ describe('administration: accounts', () => {
       name: 'Agent Bron', email: 'agent@bron.example.org', role: 'commune', communeId: String((await t.db('communes').where({ name: 'Bron' }).first()).id), teamId: String(pwn.id), active: 'on', password: 'une phrase de passe solide',
     });
     expect(refused.status).to.equal(422);
-    expect(fieldError(refused.text, 'teamId')).to.equal("Un agent de commune n'est membre d'aucune équipe de la Métropole.");
+    expect(fieldError(refused.text, 'teamId')).to.equal("Un agent de commune n'est membre d'aucune équipe : laissez le champ vide.");
   });
 
   it('requires a commune for a commune agent, and keeps none for other roles', async () => {

@@ -210,7 +210,7 @@ describe('account security', function () {
     expect((await postForm(admin, '/admin/supervision', `/admin/supervision/utilisateurs/${nadia}/suspendre`, {})).status).to.equal(303);
     const lift = await postForm(dsi, '/ma-commune/utilisateurs', `/ma-commune/utilisateurs/${nadia}/reactiver`, {});
     expect(lift.status).to.equal(403);
-    expect(textOf(lift.text)).to.contain('suspendu par la Métropole');
+    expect(textOf(lift.text)).to.contain("suspendu par un administrateur de l'outil");
     // never a Métropole account, another commune's, or themself
     await t.db('users').insert({ email: 'agent@bron.example.org', name: 'Agent Bron', role: 'commune', commune_id: bron, password_hash: '!', active: true, created_at: NOW.toISOString() });
     const bronAgent = await userId(t, 'agent@bron.example.org');

@@ -27,7 +27,7 @@ const DUPLICATE: FieldErrors = { email: 'Un compte existe déjà avec cette adre
 
 const PROBLEMS: { [F in keyof AccountProblems]-?: Record<NonNullable<AccountProblems[F]>, string> } = {
   communeId: { missing: 'Choisissez la commune de cet agent.', gone: "Cette commune n'existe plus." },
-  teamId: { commune_agent: "Un agent de commune n'est membre d'aucune équipe de la Métropole.", gone: "Cette équipe n'existe plus." },
+  teamId: { commune_agent: "Un agent de commune n'est membre d'aucune équipe : laissez le champ vide.", gone: "Cette équipe n'existe plus." },
   role: { last_admin: 'Ce compte est le dernier administrateur actif : nommez-en un autre avant de le modifier.' },
 };
 

@@ -51,7 +51,7 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
   entity({
     slug: 'equipes', title: 'Équipes', one: 'une équipe', repo: teams, duplicate: 'Une équipe porte déjà ce nom.',
     fields: [
-      { name: 'name', label: 'Nom', type: 'text', required: true, hint: 'Par exemple : PWN, SNU 1' },
+      { name: 'name', label: 'Nom', type: 'text', required: true, hint: 'Par exemple : Équipe réseau, Pôle applications' },
       { name: 'description', label: 'Rôle de l’équipe', type: 'textarea' },
     ],
     schema: teamForm,

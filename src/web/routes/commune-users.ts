@@ -34,7 +34,7 @@ export function communeUsersRouter(ctx: AppContext): Router {
     }
     if (r.reason === 'not_found') throw notFound('Ce compte');
     if (r.reason === 'suspended_by_metropole') {
-      throw new HttpError(403, "Ce compte a été suspendu par la Métropole : seul un administrateur de la Métropole peut le réactiver.");
+      throw new HttpError(403, "Ce compte a été suspendu par un administrateur de l'outil : seul un administrateur de l'outil peut le réactiver.");
     }
     throw forbidden();
   };
