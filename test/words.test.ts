@@ -97,6 +97,27 @@ describe('words shown to users', () => {
       expect(page.indexOf('Écully (essai)')).to.be.above(-1).and.below(page.indexOf('Vénissieux (essai)'));
     });
 
+    it('shows no commune filter, section or box on an install without communes (a ministry’s)', async () => {
+      const m = await freshApp();
+      try {
+        await m.db('instances').update({ commune_id: null });
+        await m.db('users').whereNotNull('commune_id').update({ commune_id: null, role: 'viewer' });
+        await m.db('communes').delete();
+        const agent = await signedIn(m, 'admin');
+        const dashboard = await agent.get('/homologations/1/tableau-de-bord').expect(200);
+        expect(dashboard.text).not.to.contain('id="f-commune"');
+        expect(textOf(dashboard.text)).not.to.contain('Par commune');
+        const form = await agent.get('/homologations/1/fiches/nouvelle').expect(200);
+        expect(textOf(form.text)).not.to.contain('à mener par les communes');
+      } finally {
+        await m.close();
+      }
+      // with communes, the same pages offer them
+      const agent = await signedIn(t, 'admin');
+      expect(textOf((await agent.get('/homologations/1/tableau-de-bord').expect(200)).text)).to.contain('Par commune');
+      expect(textOf((await agent.get('/homologations/1/fiches/nouvelle').expect(200)).text)).to.contain('à mener par les communes');
+    });
+
     it('says in plain French, on the mail page, that no mail server is configured', async () => {
       const agent = await signedIn(t, 'admin');
       const text = textOf((await agent.get('/admin/points').expect(200)).text);
