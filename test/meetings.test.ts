@@ -123,7 +123,7 @@ describe('committee meetings', () => {
     expect(res.headers['content-type']).to.contain('application/pdf');
     const pdf = await getDocumentProxy(new Uint8Array(res.body as Buffer));
     const { totalPages, text } = await extractText(pdf, { mergePages: false });
-    expect(totalPages).to.be.greaterThan(11);
+    expect(totalPages).to.be.greaterThan(1); // its layout and page counts: test/agenda-pdf.test.ts
     const all = text.join('\n');
     for (const heading of ['Ordre du jour proposé', "Périmètre de l'homologation", 'Rappel du calendrier', 'Questions diverses', 'Détail de la fiche action n°3']) {
       expect(all, heading).to.contain(heading);
