@@ -88,6 +88,8 @@ describe('in a real browser (chromium)', function () {
     expect(text).to.contain('Journaliser les accès au back office');
     expect(text).to.contain('Activer les journaux');
     expect(text).to.contain('Volume de stockage à prévoir');
+    // the save ends with a notice saying what happened, once
+    expect(await page.locator('.fr-alert--success[role=status]').innerText()).to.contain('La fiche n°6 « Journaliser les accès au back office » est créée');
     await checkPage(page, 'editeur-fiche-creee');
 
     await page.fill('#body', 'Journaux activés sur la production.');
@@ -121,7 +123,11 @@ describe('in a real browser (chromium)', function () {
     await page.click('button:has-text("Enregistrer la séance")');
     await page.waitForURL(/\/seances\/\d+$/);
     expect(await page.locator('h1').innerText()).to.equal('Comité de test');
-    await page.click('button:has-text("Marquer la séance comme tenue")');
+    // holding freezes the agenda: a confirmation page says so first (and warns of a meeting still to come)
+    await page.click('a:has-text("Marquer la séance comme tenue")');
+    await page.waitForURL(/\/seances\/\d+\/tenir$/);
+    await checkPage(page, 'editeur-seance-confirmer');
+    await page.click('button:has-text("Tenir la séance et figer l\'ordre du jour")');
     await page.waitForURL(/\/seances\/\d+$/);
     expect(await page.locator('main').textContent()).to.contain('ordre du jour figé');
     await page.selectOption('#decision-ficheId', { index: 1 });
@@ -160,7 +166,12 @@ describe('in a real browser (chromium)', function () {
     await page.goto(`${base}/admin/points`);
     await page.selectOption('#communeId', { label: 'Villeurbanne' });
     await page.click('button:has-text("Envoyer le point d\'avancement")');
-    expect(await page.locator('[role=status]').innerText()).to.contain('Villeurbanne : point préparé pour 3 destinataires');
+    // a confirmation page names whom it reaches before anything is sent
+    await page.waitForURL(/\/admin\/points\/envoyer\?/);
+    expect(await page.locator('main').innerText()).to.contain('3 destinataires');
+    await checkPage(page, 'admin-points-confirmer');
+    await page.click('button:has-text("Envoyer à 3 destinataires")');
+    expect(await page.locator('[role=status] >> nth=-1').innerText()).to.contain('Villeurbanne : point préparé pour 3 destinataires');
     await page.click('a:has-text("boîte d\'envoi") >> nth=-1');
     await checkPage(page, 'admin-courriels');
     await page.click('a:has-text("point d\'avancement pour Villeurbanne") >> nth=0');
