@@ -29,6 +29,7 @@ import { lifecycleRouter } from './web/routes/lifecycle';
 import { homologationSettingsRouter } from './web/routes/homologation-settings';
 import { overviewRouter } from './web/routes/overview';
 import { planSettingsRouter } from './web/routes/plan-settings';
+import { setupRouter } from './web/routes/setup';
 import { viewHelpers } from './web/view-helpers';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -123,6 +124,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requireSignIn);
   app.use(requireAccountReady);
   app.use(accountRouter(ctx));
+  app.use(setupRouter(ctx));
   app.use(homologationsRouter(ctx));
   app.use(overviewRouter(ctx));
   app.use('/homologations/:hid', homologationRouter(ctx, homologationSettingsRouter(ctx), expiryRemindersRouter(ctx), lifecycleRouter(ctx)));

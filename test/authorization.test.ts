@@ -343,6 +343,7 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /admin/supervision/utilisateurs/:id/suspendre': { policy: 'admin', isolate: true },
   // the viewer is not frozen: "nothing changed"
   'POST /admin/supervision/utilisateurs/:id/debloquer': 'admin',
+  'GET /admin/mise-en-route': 'admin',
   'GET /admin/securite': 'admin',
   'POST /admin/securite': 'admin',
   ...referenceTable('equipes'),

@@ -75,3 +75,22 @@ export async function homologationChoices(db: Knex): Promise<{ id: number; title
     .orderBy([{ column: 'archived_at', order: 'asc', nulls: 'first' }, { column: 'id', order: 'desc' }]);
   return rows.map((r) => ({ id: Number(r.id), title: String(r.title), archived: Boolean(r.archived_at) }));
 }
+
+export interface SetupCounts {
+  teams: number; services: number; instances: number; accounts: number; homologations: number; fiches: number;
+  /** The most recent homologation not archived, where the first fiche is written. */
+  latestHomologationId: number | null;
+}
+
+/** How many of each thing the first set-up asks for exist (the set-up checklist ticks a step when its count is not zero). */
+export async function setupCounts(db: Knex): Promise<SetupCounts> {
+  const count = async (table: string) => Number((await db(table).count({ n: '*' }).first())?.n ?? 0);
+  const [teams, services, instances, accounts, homologations, fiches] = await Promise.all(
+    ['teams', 'services', 'instances', 'users', 'plans', 'fiches'].map(count),
+  );
+  const latest = await db('plans').whereNull('archived_at').orderBy('id', 'desc').select('id').first();
+  return {
+    teams: teams!, services: services!, instances: instances!, accounts: accounts!, homologations: homologations!, fiches: fiches!,
+    latestHomologationId: latest ? Number(latest.id) : null,
+  };
+}
