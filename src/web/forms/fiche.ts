@@ -103,7 +103,14 @@ export function applyFormButton(body: Record<string, unknown>, values: FicheForm
   }
   const add = /^add_(steps|counts|effects|owners)$/.exec(action);
   const move = /^(up|down):(\d+)$/.exec(action);
-  if (add) extra[add[1] as keyof Extra] = Math.min(extra[add[1] as keyof Extra] + 1, 50);
+  if (add) {
+    // One more blank row, and at least as many rows as the page had plus one, whatever the user filled in or emptied:
+    // the row at the index after the page's last is then blank, so the button's fragment (#steps-4-label), written
+    // when the page was drawn, lands on a new row.
+    const key = add[1] as keyof Extra;
+    const shown = rows(body[key]).length;
+    extra[key] = Math.min(Math.max(extra[key] + 1, shown + 1 - values[key].length), 50);
+  }
   else if (move) {
     const i = Number(move[2]);
     const j = move[1] === 'up' ? i - 1 : i + 1;

@@ -51,6 +51,20 @@ export function readMeetingForm(body: Record<string, unknown>): MeetingFormValue
   };
 }
 
+/** The blank guest rows a fresh form offers. */
+export const BLANK_GUESTS = 3;
+
+/**
+ * The "add rows" button of the guests, which redraws the form without saving it: the number of blank rows to show
+ * (at least as many rows as the page had plus three, whatever the user filled in, so the row after the page's
+ * last is blank and the button's fragment, written when the page was drawn, lands on it), or null when the button pressed was "save" (or none).
+ */
+export function guestRowsButton(body: Record<string, unknown>, values: MeetingFormValues): number | null {
+  if (str(body._action) !== 'add_guests') return null;
+  const shown = Math.min(rows(body.guests).length, 200);
+  return Math.min(Math.max(shown + BLANK_GUESTS - values.guests.length, BLANK_GUESTS), 200);
+}
+
 const time = (missing: string) => z.string().trim().min(1, { error: missing }).regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: "Saisissez une heure, par exemple 14:00." });
 
 const schema = z.object({

@@ -18,7 +18,7 @@ import { type DecisionFormValues, emptyDecisionValues, readDecisionForm, validat
 import { OUTCOME_LABELS, OUTCOMES } from '../../domain/homologation';
 import { localInstant } from '../../domain/local-time';
 import {
-  emptyMeetingValues, type MeetingFormValues, meetingToValues, readMeetingDecision, readMeetingForm, readSectionMove, recordForm, validateMeeting,
+  BLANK_GUESTS, emptyMeetingValues, guestRowsButton, type MeetingFormValues, meetingToValues, readMeetingDecision, readMeetingForm, readSectionMove, recordForm, validateMeeting,
 } from '../forms/meeting';
 import { notify } from '../notice';
 
@@ -57,9 +57,9 @@ export function meetingsRouter(ctx: AppContext): Router {
     return { plan, fiches, users: users.filter((u) => u.active) };
   }
 
-  async function renderForm(res: Response, status: number, o: { meeting?: Meeting; values: MeetingFormValues; errors?: FieldErrors; alert?: string }) {
+  async function renderForm(res: Response, status: number, o: { meeting?: Meeting; values: MeetingFormValues; errors?: FieldErrors; alert?: string; extraGuests?: number }) {
     const { fiches, users } = await formRefs(res);
-    const extraGuests = 2;
+    const extraGuests = o.extraGuests ?? BLANK_GUESTS;
     res.status(status).render('meetings/form', {
       title: o.meeting ? `Modifier la séance « ${o.meeting.title} »` : 'Nouvelle séance',
       meeting: o.meeting ?? null, values: o.values, errors: o.errors ?? {}, alert: o.alert ?? null, fiches, users, extraGuests,
@@ -82,6 +82,8 @@ export function meetingsRouter(ctx: AppContext): Router {
 
   router.post('/seances', canEdit, async (req, res) => {
     const values = readMeetingForm(req.body);
+    const extraGuests = guestRowsButton(req.body, values);
+    if (extraGuests !== null) return renderForm(res, 200, { values, extraGuests });
     const v = await validate(res, values);
     if (!v.ok) return renderForm(res, 422, { values, errors: v.errors });
     const { hom: plan, base } = scopeOf(res);
@@ -126,6 +128,8 @@ export function meetingsRouter(ctx: AppContext): Router {
     const meeting = await visibleMeeting(req, res);
     if (meeting.heldAt) throw HELD;
     const values = readMeetingForm(req.body);
+    const extraGuests = guestRowsButton(req.body, values);
+    if (extraGuests !== null) return renderForm(res, 200, { meeting, values, extraGuests });
     const v = await validate(res, values);
     if (!v.ok) return renderForm(res, 422, { meeting, values, errors: v.errors });
     const result = await updateMeeting(ctx.db, meeting.id, v.version, v.input, actor(req), ctx.now());
