@@ -95,6 +95,13 @@ describe(`the first administrator's set-up checklist, from an empty production d
     expect(steps.find((s) => s.key === 'organisation')!.href).to.equal(`/homologations/${hid}/parametres`);
     expect(textOf((await admin.get('/homologations').expect(200)).text)).to.contain('Mise en route : 6 étapes sur 7');
 
+    // the empty pages of a new homologation say what comes next
+    const meetings = await admin.get(`/homologations/${hid}/seances`).expect(200);
+    expect(meetings.text).to.contain(`href="/homologations/${hid}/seances/nouvelle"`);
+    expect(textOf(meetings.text)).to.contain('Aucune séance pour l');
+    const alerts = await admin.get('/alertes').expect(200);
+    expect(textOf(alerts.text)).to.contain('une alerte naît quand une fiche dépasse sa date cible');
+
     const fiche = await postForm(admin, `/homologations/${hid}/fiches/nouvelle`, `/homologations/${hid}/fiches`, {
       _action: 'save', number: '1', title: 'Chiffrer les sauvegardes', finding: 'Les sauvegardes sont en clair.', targetDate: '2027-03-31',
       status: 'non_demarre', scope: 'all', owners: [{ teamId, serviceId: '' }],
@@ -105,5 +112,15 @@ describe(`the first administrator's set-up checklist, from an empty production d
     expect(textOf((await admin.get('/admin/mise-en-route').expect(200)).text)).to.contain('La mise en route est terminée');
     // the finished set-up no longer takes room on the home page
     expect(textOf((await admin.get('/homologations').expect(200)).text)).not.to.contain('Mise en route :');
+  });
+
+  it('on a homologation with no instance, the plan says where the perimeter is chosen and where instances are added', async () => {
+    const res = await postForm(admin, '/homologations/nouvelle', '/homologations/nouvelle', { title: 'Intranet 2027', organisation: 'Communauté de communes du Val', description: '' });
+    expect(res.status, textOf(res.text).slice(0, 300)).to.equal(303);
+    const hid = String((await db('plans').where({ title: 'Intranet 2027' }).first()).id);
+    const plan = await admin.get(`/homologations/${hid}`).expect(200);
+    expect(textOf(plan.text)).to.contain("Aucune instance n'est encore déclarée");
+    expect(plan.text).to.contain(`href="/homologations/${hid}/parametres#instanceIds"`).and.contain('href="/admin/instances"');
+    expect((await admin.get(`/homologations/${hid}/parametres`).expect(200)).text).to.contain('id="instanceIds"');
   });
 });
