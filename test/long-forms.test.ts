@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { createApp } from '../src/app';
 import { prepareDatabase } from '../src/bootstrap';
 import { aHomologation, aUser, signedIn } from './builders';
-import { ACCOUNTS, type Agent, csrfOf, emptyDatabase, ficheIdByNumber, formBody, freshApp, NOW, signIn, type TestApp, TEST_PASSWORDS } from './helpers';
+import { ACCOUNTS, type Agent, csrfOf, emptyDatabase, ficheIdByNumber, formBody, freshApp, NOW, postForm, signIn, type TestApp, TEST_PASSWORDS } from './helpers';
 
 /** Every button of a page with its name, value and formaction. */
 function buttons(html: string) {
@@ -155,5 +155,18 @@ describe('long forms: a fiche with no team to choose', () => {
     expect(html).to.contain("Aucune équipe n'est encore déclarée");
     expect(hasId(html, 'owners-0-teamId')).to.equal(false);
     expect(csrfOf(html)).to.be.a('string');
+  });
+
+  it('points the error summary of a fiche saved without any team at the message that says why', async () => {
+    const admin = await signedIn({ app, db }, await aUser().withRole('admin').insert(db));
+    const res = await postForm(admin, `/homologations/${planId}/fiches/nouvelle`, `/homologations/${planId}/fiches`, {
+      number: '1', title: 'Première fiche', finding: '', targetDate: '2026-10-31', status: 'non_demarre', scope: 'all', action: 'save',
+    });
+    expect(res.status).to.equal(422);
+    const summary = res.text.slice(res.text.indexOf('Le formulaire contient'));
+    expect(summary).to.contain('href="#owners-none"');
+    for (const [, id] of res.text.slice(0, res.text.indexOf('</ul>', res.text.indexOf('Le formulaire contient'))).matchAll(/href="#([\w-]+)"/g)) {
+      expect(hasId(res.text, id!), id).to.equal(true);
+    }
   });
 });
