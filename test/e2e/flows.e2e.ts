@@ -46,7 +46,7 @@ describe('in a real browser (chromium)', function () {
       await page.click('a:has-text("Ordre du jour (à imprimer)")');
       await checkPage(page, `${role}-ordre-du-jour`);
       if (role === 'admin') {
-        for (const url of ['/homologations/1/seances/nouvelle', '/admin', '/admin/securite', '/admin/supervision', '/admin/journal?action=login', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/journal', '/tableau-de-bord', '/homologations/1/fiches/nouvelle', '/homologations/nouvelle', '/homologations/1/parametres', '/homologations/1/membres', '/homologations/1/archiver']) {
+        for (const url of ['/homologations/1/seances/nouvelle', '/admin', '/admin/mise-en-route', '/admin/securite', '/admin/supervision', '/admin/journal?action=login', '/admin/equipes', '/admin/instances', '/admin/instances/nouveau', '/admin/utilisateurs', '/admin/utilisateurs/nouveau', '/admin/jalons', '/admin/journal', '/tableau-de-bord', '/homologations/1/fiches/nouvelle', '/homologations/nouvelle', '/homologations/1/parametres', '/homologations/1/membres', '/homologations/1/archiver']) {
           await page.goto(`${base}${url}`);
           await checkPage(page, `${role}${url.replace(/\//g, '-')}`);
         }
