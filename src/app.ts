@@ -31,6 +31,8 @@ import { overviewRouter } from './web/routes/overview';
 import { planSettingsRouter } from './web/routes/plan-settings';
 import { setupRouter } from './web/routes/setup';
 import { viewHelpers } from './web/view-helpers';
+import { dsfrOnly, FALLBACK_IDENTITY, loadIdentity } from './web/identity';
+import { identityAssetsRouter, identityRouter, identityUpload } from './web/routes/identity';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -69,8 +71,16 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
-  app.use('/dsfr', express.static(path.join(root, 'node_modules/@gouvfr/dsfr/dist'), { maxAge: '7d', index: false }));
   app.use('/static', express.static(path.join(root, 'public'), { maxAge: '1h', index: false }));
+  // the neutral font, served from its package (the State's font comes with the DSFR's files)
+  app.use('/static/fonts', express.static(path.join(root, 'node_modules/@fontsource/atkinson-hyperlegible/files'), { maxAge: '7d', index: false }));
+  // a page rendered before the identity is read (an early error) wears the neutral one
+  app.locals.identity = FALLBACK_IDENTITY;
+  app.use(loadIdentity(ctx.db));
+  const dsfr = express.Router();
+  dsfr.use(dsfrOnly, express.static(path.join(root, 'node_modules/@gouvfr/dsfr/dist'), { maxAge: '7d', index: false }));
+  app.use('/dsfr', dsfr);
+  app.use(identityAssetsRouter(ctx));
 
   app.use(express.urlencoded({ extended: true, limit: '1mb', parameterLimit: 20000 }));
   const sessions = session({
@@ -99,6 +109,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(passport.session());
   app.use(idleTimeout(ctx));
   app.use(takeNotice);
+  app.use(identityUpload);
 
   // No session before sign-in: the CSRF token of an anonymous form lives in a signed cookie (see web/csrf.ts).
   const csrf = csrfProtection({ secret: ctx.config.sessionSecret, secure: ctx.config.production, now: ctx.now });
@@ -135,6 +146,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/admin', journalRouter(ctx));
   app.use('/admin', supervisionRouter(ctx));
   app.use('/admin', securitySettingsRouter(ctx));
+  app.use(identityRouter(ctx));
   app.use('/admin/plan', planSettingsRouter());
   app.use('/admin', adminRouter(ctx));
 

@@ -5,6 +5,7 @@ import * as m003 from './003_mail';
 import * as m004 from './004_security';
 import * as m005 from './005_throttle';
 import * as m006 from './006_homologations';
+import * as m007 from './007_identity';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '004_security': m004,
   '005_throttle': m005,
   '006_homologations': m006,
+  '007_identity': m007,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -56,6 +56,8 @@ export async function loadDemo(db: Knex, now: Date, passwords: PasswordHasher = 
     is_demo: true,
   }).returning('id');
   const planId = Number(typeof plan === 'object' ? plan.id : plan);
+  // a Métropole is not a State service: the demonstration wears the neutral identity (the DSFR is not ours to lend)
+  await db('organisation_identity').where({ id: 1 }).update({ nature: 'autre', name: 'Métropole (démonstration)' });
 
   const teamIds: Record<string, number> = {};
   for (const [name, description] of [
