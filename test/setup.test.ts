@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { createApp } from '../src/app';
 import { prepareDatabase } from '../src/bootstrap';
 import { accountService } from '../src/services/accounts';
-import { type Agent, emptyDatabase, ENGINE, NOW, postForm, signIn, TEST_PASSWORDS, textOf } from './helpers';
+import { type Agent, csrfOf, emptyDatabase, ENGINE, NOW, postForm, signIn, TEST_PASSWORDS, textOf } from './helpers';
 
 const ADMIN = { email: 'premiere.admin@organisation.example.org', password: 'tulipes-bleues-sous-la-pluie-2026' };
 
@@ -54,7 +54,7 @@ describe(`the first administrator's set-up checklist, from an empty production d
     expect(steps.map((s) => s.key)).to.deep.equal(['organisation', 'teams', 'services', 'instances', 'members', 'homologation', 'fiche']);
     expect(done(steps)).to.deep.equal([]);
     expect(steps.map((s) => s.href)).to.deep.equal([
-      '/homologations/nouvelle', '/admin/equipes', '/admin/services', '/admin/instances', '/admin/utilisateurs', '/homologations/nouvelle', '/homologations/nouvelle',
+      '/admin/identite', '/admin/equipes', '/admin/services', '/admin/instances', '/admin/utilisateurs', '/homologations/nouvelle', '/homologations/nouvelle',
     ]);
     // every link leads to a page that opens
     for (const s of steps) await admin.get(s.href).expect(200);
@@ -89,11 +89,18 @@ describe(`the first administrator's set-up checklist, from an empty production d
     });
     expect(homologation.status, textOf(homologation.text).slice(0, 300)).to.equal(303);
     let steps = await checklistOf(admin);
-    expect(done(steps)).to.deep.equal(['organisation', 'teams', 'services', 'instances', 'members', 'homologation']);
+    expect(done(steps)).to.deep.equal(['teams', 'services', 'instances', 'members', 'homologation']);
     const hid = String((await db('plans').first()).id);
     expect(steps.find((s) => s.key === 'fiche')!.href).to.equal(`/homologations/${hid}/fiches/nouvelle`);
-    expect(steps.find((s) => s.key === 'organisation')!.href).to.equal(`/homologations/${hid}/parametres`);
-    expect(textOf((await admin.get('/homologations').expect(200)).text)).to.contain('Mise en route : 6 étapes sur 7');
+    expect(textOf((await admin.get('/homologations').expect(200)).text)).to.contain('Mise en route : 5 étapes sur 7');
+
+    // the identity: a Communauté de communes is not a State service
+    const identityPage = await admin.get('/admin/identite').expect(200);
+    const identity = await admin.post('/admin/identite').field('_csrf', csrfOf(identityPage.text)).field('version', '1')
+      .field('nature', 'autre').field('name', 'Communauté de communes du Val').field('accent', '').field('logoAlt', '');
+    expect(identity.status, textOf(identity.text).slice(0, 300)).to.equal(303);
+    steps = await checklistOf(admin);
+    expect(done(steps)).to.deep.equal(['organisation', 'teams', 'services', 'instances', 'members', 'homologation']);
 
     // the empty pages of a new homologation say what comes next
     const meetings = await admin.get(`/homologations/${hid}/seances`).expect(200);

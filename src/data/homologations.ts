@@ -215,6 +215,8 @@ export interface HomologationSettingsInput extends HomologationInput { reminder:
 
 /** The organisation named on the latest homologation: what a new one is prefilled with. */
 export async function latestOrganisation(db: Knex): Promise<string> {
+  const identity = await db('organisation_identity').where({ id: 1 }).select('name').first();
+  if (identity?.name) return String(identity.name);
   const row = await db('plans').orderBy('id', 'desc').select('organisation').first();
   return row ? String(row.organisation) : '';
 }

@@ -13,6 +13,9 @@ export const DEFAULT_ORGANISATION = 'Organisation';
  * or "Organisation" before any homologation exists (a neutral word: the install may be a ministry, not a local authority).
  */
 export async function organisationName(db: Knex): Promise<string> {
+  // the name the administrator gave the organisation's identity, else the one its homologations carry
+  const identity = await db('organisation_identity').where({ id: 1 }).select('name').first();
+  if (identity?.name) return String(identity.name);
   const row = await db('plans').select('organisation')
     .orderBy([{ column: 'archived_at', order: 'asc', nulls: 'first' }, { column: 'id', order: 'desc' }]).first();
   return row?.organisation ? String(row.organisation) : DEFAULT_ORGANISATION;

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { DEFAULT_ORGANISATION, organisationName, setupCounts } from '../data/plans';
+import { readIdentity } from '../data/identity';
+import { setupCounts } from '../data/plans';
 
 export interface SetupStep { key: string; title: string; what: string; href: string; linkLabel: string; done: boolean }
 export interface SetupChecklist { steps: SetupStep[]; complete: boolean; doneCount: number }
@@ -9,15 +10,13 @@ export interface SetupChecklist { steps: SetupStep[]; complete: boolean; doneCou
  * homologation, a homologation covers services and their instances, an instance belongs to a service and a team.
  */
 export async function setupChecklist(db: Knex): Promise<SetupChecklist> {
-  const [counts, organisation] = await Promise.all([setupCounts(db), organisationName(db)]);
+  const [counts, identity] = await Promise.all([setupCounts(db), readIdentity(db)]);
   const newHomologation = '/homologations/nouvelle';
   const steps: SetupStep[] = [
     {
-      key: 'organisation', title: 'Le nom de votre organisation',
-      what: "Il signe les courriels et les documents. Il se saisit avec la première homologation (champ « Organisation »), puis se change dans ses paramètres.",
-      href: counts.latestHomologationId ? `/homologations/${counts.latestHomologationId}/parametres` : newHomologation,
-      linkLabel: counts.latestHomologationId ? "Paramètres de l'homologation" : 'Créer la première homologation',
-      done: organisation !== DEFAULT_ORGANISATION,
+      key: 'organisation', title: "L'identité de votre organisation",
+      what: "Son nom, et si elle est un service de l'État : seul un service de l'État peut porter l'identité de l'État (Marianne, « République française ») ; toute autre organisation porte son nom, son logo et sa couleur.",
+      href: '/admin/identite', linkLabel: "Choisir l'identité", done: identity.nature !== null && identity.name !== '',
     },
     {
       key: 'teams', title: 'Les équipes',
