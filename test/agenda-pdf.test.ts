@@ -93,4 +93,12 @@ describe('agenda PDF', () => {
     const { info } = await getMeta(pdf.doc);
     expect((info as { Title?: string }).Title).to.contain('ordre du jour').and.contain('Comité de pilotage');
   });
+
+  it("embeds the neutral identity's font for an organisation other than the State, Marianne for a State service only", async () => {
+    const neutral = (await pdfOf(editor, await nextMeeting(t))).bytes.toString('latin1');
+    expect(neutral).to.match(/\/BaseFont \/[A-Z]{6}\+AtkinsonHyperlegible/).and.not.contain('Marianne');
+    await t.db('organisation_identity').where({ id: 1 }).update({ nature: 'etat' });
+    const state = (await pdfOf(editor, await nextMeeting(t))).bytes.toString('latin1');
+    expect(state).to.match(/\/BaseFont \/[A-Z]{6}\+Marianne/).and.not.contain('Atkinson');
+  });
 });

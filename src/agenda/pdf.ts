@@ -3,9 +3,26 @@ import { fileURLToPath } from 'node:url';
 import PDFDocument from 'pdfkit';
 import { type Agenda, type AgendaSection, environmentCounts } from '../domain/agenda';
 
-// Marianne as WOFF (pdfkit reads WOFF, not WOFF2): an embedded font, which PDF/UA requires and the standard 14 are not.
-const fonts = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/@gouvfr/dsfr/dist/fonts');
-const BLUE = '#000091';
+const modules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules');
+
+/**
+ * How the document looks: the State's (Marianne, its blue) for a State service only; otherwise the neutral identity's
+ * font (Atkinson Hyperlegible) and the organisation's accent. Fonts as WOFF (pdfkit reads WOFF, not WOFF2), embedded,
+ * as PDF/UA requires (the standard 14 are not).
+ */
+export interface PdfLook { dsfr: boolean; accent: string }
+
+function fontsOf(look: PdfLook): { regular: string; bold: string; heading: string } {
+  if (look.dsfr) {
+    const dir = path.join(modules, '@gouvfr/dsfr/dist/fonts');
+    return { regular: path.join(dir, 'Marianne-Regular.woff'), bold: path.join(dir, 'Marianne-Bold.woff'), heading: '#000091' };
+  }
+  const dir = path.join(modules, '@fontsource/atkinson-hyperlegible/files');
+  return {
+    regular: path.join(dir, 'atkinson-hyperlegible-latin-400-normal.woff'), bold: path.join(dir, 'atkinson-hyperlegible-latin-700-normal.woff'),
+    heading: look.accent,
+  };
+}
 const GREY = '#666666';
 const MARGIN = { top: 50, bottom: 60, left: 60, right: 60 };
 const BODY = 11;
@@ -22,22 +39,23 @@ type Struct = PDFKit.PDFStructureElement;
  * with the table of contents, the opening sections flowing on, each fiche from the top of a page, headings kept with
  * what follows, page numbers and the meeting's date in every footer. Tagged (PDF/UA) for screen readers.
  */
-export async function renderAgendaPdf(agenda: Agenda): Promise<Buffer> {
+export async function renderAgendaPdf(agenda: Agenda, look: PdfLook): Promise<Buffer> {
   // Two passes: the table of contents needs the page of each entry, known once laid out; each entry's height does
   // not depend on its number, so the second pass lays out exactly as the first.
-  const first = layout(agenda, null);
+  const first = layout(agenda, look, null);
   await first.done;
-  return layout(agenda, first.pages).done;
+  return layout(agenda, look, first.pages).done;
 }
 
-function layout(agenda: Agenda, tocPages: number[] | null): { done: Promise<Buffer>; pages: number[] } {
+function layout(agenda: Agenda, look: PdfLook, tocPages: number[] | null): { done: Promise<Buffer>; pages: number[] } {
   const doc = new PDFDocument({
     size: 'A4', layout: 'landscape', margins: MARGIN, bufferPages: true,
     pdfVersion: '1.7', tagged: true, subset: PDF_UA, displayTitle: true, lang: 'fr-FR',
     info: { Title: `${agenda.meetingTitle} — ordre du jour`, Author: agenda.organisation, Subject: agenda.planTitle },
   });
-  doc.registerFont('regular', path.join(fonts, 'Marianne-Regular.woff'));
-  doc.registerFont('bold', path.join(fonts, 'Marianne-Bold.woff'));
+  const fonts = fontsOf(look);
+  doc.registerFont('regular', fonts.regular);
+  doc.registerFont('bold', fonts.bold);
   const chunks: Buffer[] = [];
   doc.on('data', (c: Buffer) => chunks.push(c));
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -46,7 +64,7 @@ function layout(agenda: Agenda, tocPages: number[] | null): { done: Promise<Buff
   });
   const root = doc.struct('Document');
   doc.addStructure(root);
-  const w = new Writer(doc);
+  const w = new Writer(doc, fonts.heading);
   const pages: number[] = [];
 
   // cover
@@ -105,7 +123,7 @@ interface TextStyle { size?: number; color?: string; font?: 'regular' | 'bold'; 
 
 /** Writes tagged blocks and decides where pages break: a heading never ends a page, a short block never splits. */
 class Writer {
-  constructor(readonly doc: Doc) {}
+  constructor(readonly doc: Doc, readonly headingColour: string) {}
 
   get width() { return this.doc.page.width - MARGIN.left - MARGIN.right; }
 
@@ -139,7 +157,7 @@ class Writer {
     const gap = tag === 'H1' ? 10 : 8;
     this.keep(this.measure(text, { font: 'bold', size, gap }) + (whole ? next : Writer.keptWith(next)));
     parent.add(this.doc.struct(tag, {}, () => {
-      this.doc.font('bold').fontSize(size).fillColor(BLUE).text(text, MARGIN.left, this.doc.y, { width: this.width, paragraphGap: gap });
+      this.doc.font('bold').fontSize(size).fillColor(this.headingColour).text(text, MARGIN.left, this.doc.y, { width: this.width, paragraphGap: gap });
     }));
     this.doc.fillColor('black');
   }
@@ -166,7 +184,7 @@ class Writer {
     const text = `${name} : ${value || '—'}`;
     this.keep(Writer.keptWith(this.measure(text)));
     parent.add(this.doc.struct('P', {}, () => {
-      this.doc.font('bold').fontSize(BODY).fillColor(BLUE).text(`${name} : `, MARGIN.left, this.doc.y, { width: this.width, continued: true, paragraphGap: 4 })
+      this.doc.font('bold').fontSize(BODY).fillColor(this.headingColour).text(`${name} : `, MARGIN.left, this.doc.y, { width: this.width, continued: true, paragraphGap: 4 })
         .font('regular').fillColor('black').text(value || '—');
     }));
   }
@@ -178,9 +196,13 @@ class Writer {
   list(parent: Struct, items: string[], numbered = false) {
     const l = this.doc.struct('L');
     parent.add(l);
-    items.forEach((item, i) => {
-      const text = `${numbered ? `${i + 1}.` : '•'} ${item}`;
-      this.keep(Writer.keptWith(this.measure(text, { gap: 3 }, 12)));
+    const textOf = (i: number) => `${numbered ? `${i + 1}.` : '•'} ${items[i]}`;
+    items.forEach((_item, i) => {
+      const text = textOf(i);
+      const height = Writer.keptWith(this.measure(text, { gap: 3 }, 12));
+      // the last item never starts a page alone: the one before goes with it
+      const last = i === items.length - 2 ? Writer.keptWith(this.measure(textOf(i + 1), { gap: 3 }, 12)) : 0;
+      this.keep(height + last);
       const li = this.doc.struct('LI');
       l.add(li);
       li.add(this.doc.struct('LBody', {}, () => {

@@ -1,6 +1,7 @@
 import { type Request, type Response, Router } from 'express';
 import { IcsError, meetingIcs } from '../../agenda/ics';
 import { renderAgendaPdf } from '../../agenda/pdf';
+import type { IdentityLocals } from '../identity';
 import { listFiches } from '../../data/fiches';
 import {
   addDecision, createMeeting, getMeeting, listDecisions, listMeetings, listSignatures, type Meeting, recordSignature, setRecord, updateMeeting,
@@ -215,7 +216,7 @@ export function meetingsRouter(ctx: AppContext): Router {
   router.get('/seances/:id/ordre-du-jour.pdf', async (req, res) => {
     const meeting = await visibleMeeting(req, res);
     const plan = scopeOf(res).hom;
-    const pdf = await renderAgendaPdf(await readable(res, await agendaOf(ctx.db, plan, meeting, ctx.now())));
+    const pdf = await renderAgendaPdf(await readable(res, await agendaOf(ctx.db, plan, meeting, ctx.now())), res.locals.identity as IdentityLocals);
     res.type('application/pdf').set('Content-Disposition', `inline; filename="ordre-du-jour-${meeting.startsAt.slice(0, 10)}.pdf"`).send(pdf);
   });
 
