@@ -138,7 +138,8 @@ describe('sign in and out', () => {
     expect(rows.some((r) => String(typeof r.sess === 'string' ? r.sess : JSON.stringify(r.sess)).includes('passport'))).to.equal(true);
   });
 
-  it('serves DSFR from the package', async () => {
+  it('serves DSFR from the package to a State service (the demo, a Métropole, gets none: test/identity.test.ts)', async () => {
+    await t.db('organisation_identity').where({ id: 1 }).update({ nature: 'etat' });
     const res = await request(t.app).get('/dsfr/dsfr.min.css').expect(200);
     expect(res.headers['content-type']).to.contain('text/css');
   });

@@ -210,6 +210,9 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /mot-de-passe/:token': 'public',
   'GET /desinscription/:token': 'public',
   'POST /desinscription/:token': 'public',
+  // the organisation's accent and logo: the sign-in page wears them
+  'GET /identite/theme.css': 'public',
+  'GET /identite/logo': 'public',
 
   // ---- the homologations, read by every role (a commune sees those touching its instances, its own fiches and meetings)
   'GET /homologations': 'reader',
@@ -346,6 +349,8 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'GET /admin/mise-en-route': 'admin',
   'GET /admin/securite': 'admin',
   'POST /admin/securite': 'admin',
+  'GET /admin/identite': 'admin',
+  'POST /admin/identite': 'admin',
   ...referenceTable('equipes'),
   ...referenceTable('communes'),
   ...referenceTable('services'),
@@ -496,6 +501,8 @@ async function prepare(t: TestApp): Promise<Fixtures> {
   const communeId = async (name: string) => Number((await db('communes').where({ name }).first()).id);
   const villeurbanne = await communeId('Villeurbanne');
   const bron = await communeId('Bron');
+  // a logo, so that the public logo address answers (the demo has none)
+  await db('organisation_identity').where({ id: 1 }).update({ logo: Buffer.from('89504e470d0a1a0a', 'hex'), logo_type: 'image/png' });
 
   // the commune administrator of Villeurbanne, when the demo has none
   if (!demoAccountOf('commune_admin')) {

@@ -243,9 +243,11 @@ describe('creating a homologation', () => {
     expect(Number((await t.db('plans').count({ n: '*' }).first())!.n)).to.equal(plans);
   });
 
-  it('offers the organisation of the latest homologation and the catalogue’s instances grouped by service', async () => {
+  it('offers the organisation’s name (its identity’s, else the latest homologation’s) and the catalogue’s instances grouped by service', async () => {
     await t.db('plans').insert({ title: 'La plus récente', organisation: 'Métropole du Nord', reminder: '', is_demo: false, created_at: AT.toISOString() });
     const agent = await signIn(t.app, ACCOUNTS.admin);
+    expect((await agent.get('/homologations/nouvelle').expect(200)).text).to.contain('id="organisation" name="organisation" value="Métropole (démonstration)"');
+    await t.db('organisation_identity').where({ id: 1 }).update({ name: '' });
     const html = (await agent.get('/homologations/nouvelle').expect(200)).text;
     expect(html).to.contain('id="organisation" name="organisation" value="Métropole du Nord"');
     expect(html).to.match(new RegExp(`id="inst-${inst.villeurbanne.id}" name="instanceIds" value="${inst.villeurbanne.id}"`));

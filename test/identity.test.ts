@@ -1,8 +1,9 @@
 import { deflateSync } from 'node:zlib';
 import { expect } from 'chai';
 import { contrastRatio, logoType } from '../src/domain/identity';
+import { digestPreview } from '../src/services/mail-admin';
 import { signedIn } from './builders';
-import { type Agent, csrfOf, ENGINE, freshApp, signIn, type TestApp, textOf } from './helpers';
+import { type Agent, csrfOf, ENGINE, freshApp, NOW, signIn, type TestApp, textOf } from './helpers';
 
 /** A real PNG of w×h pixels of one colour (filled with noise when `noisy`, so it does not compress). */
 function png(w: number, h: number, noisy = false): Buffer {
@@ -150,5 +151,16 @@ describe(`the organisation's identity (${ENGINE})`, () => {
     await sendIdentity(admin, { name: 'Métropole de Lyon' });
     const page = await admin.get('/homologations/nouvelle').expect(200);
     expect(page.text).to.contain('value="Métropole de Lyon"');
+  });
+
+  it("dresses e-mails in the organisation's colour, the State's blue and Marianne for a State service only", async () => {
+    const commune = await t.db('communes').where({ name: 'Villeurbanne' }).select('id', 'name').first();
+    const preview = async () => (await digestPreview(t.db, t.config.mail, { id: Number(commune.id), name: String(commune.name) }, NOW)).html!;
+    await sendIdentity(admin, { name: 'Métropole de Lyon', accent: '#7a1f5c' });
+    const neutral = await preview();
+    expect(neutral).to.contain('#7a1f5c').and.not.contain('#000091').and.not.contain('Marianne');
+    await sendIdentity(admin, { nature: 'etat', name: 'Préfecture du Rhône' });
+    const state = await preview();
+    expect(state).to.contain('#000091').and.contain('Marianne').and.not.contain('#7a1f5c');
   });
 });

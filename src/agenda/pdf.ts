@@ -12,6 +12,18 @@ const modules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../.
  */
 export interface PdfLook { dsfr: boolean; accent: string }
 
+/**
+ * Characters the neutral font (its latin subset) has no glyph for, and what stands in for them: without this they
+ * would print as empty boxes, and vanish from the text a screen reader gets.
+ */
+const NEUTRAL_STAND_INS: Record<string, string> = { '\u2192': '>', '\u2265': '>=', '\u2264': '<=', '\u202f': '\u00a0', '\u2713': '(oui)', '\u26a0': '(!)' };
+const MISSING = new RegExp(`[${Object.keys(NEUTRAL_STAND_INS).join('')}]`, 'gu');
+
+/** Text as the neutral font can print it. */
+export function printable(text: string): string {
+  return text.replace(MISSING, (c) => NEUTRAL_STAND_INS[c] ?? c);
+}
+
 function fontsOf(look: PdfLook): { regular: string; bold: string; heading: string } {
   if (look.dsfr) {
     const dir = path.join(modules, '@gouvfr/dsfr/dist/fonts');
@@ -56,6 +68,13 @@ function layout(agenda: Agenda, look: PdfLook, tocPages: number[] | null): { don
   const fonts = fontsOf(look);
   doc.registerFont('regular', fonts.regular);
   doc.registerFont('bold', fonts.bold);
+  if (!look.dsfr) {
+    // every string goes through text() or is measured by heightOfString(): both see what the neutral font can print
+    const text = doc.text.bind(doc);
+    const heightOfString = doc.heightOfString.bind(doc);
+    doc.text = ((t: string, ...rest: unknown[]) => (text as (...a: unknown[]) => Doc)(typeof t === 'string' ? printable(t) : t, ...rest)) as Doc['text'];
+    doc.heightOfString = ((t: string, options?: PDFKit.Mixins.TextOptions) => heightOfString(printable(t), options)) as Doc['heightOfString'];
+  }
   const chunks: Buffer[] = [];
   doc.on('data', (c: Buffer) => chunks.push(c));
   const done = new Promise<Buffer>((resolve, reject) => {

@@ -69,3 +69,12 @@ export function logoType(data: Uint8Array): 'image/png' | 'image/jpeg' | 'image/
 }
 
 export const MAX_LOGO_BYTES = 200 * 1024;
+
+/** How e-mails look: the State's blue and font for a State service only, else the organisation's accent and a common font. */
+export interface MailBrand { colour: string; font: string }
+
+export function mailBrand(identity: Pick<Identity, 'nature' | 'accent'>): MailBrand {
+  return wearsDsfr(identity)
+    ? { colour: '#000091', font: 'Marianne,Arial,Helvetica,sans-serif' }
+    : { colour: identity.accent ?? DEFAULT_ACCENT, font: 'Arial,Helvetica,sans-serif' };
+}

@@ -20,6 +20,8 @@ import { passwordProblem } from '../domain/password';
 import { type Actor, isCommuneRole } from '../domain/roles';
 import { localDate } from '../domain/schedule';
 import { renderMail } from '../mail/render';
+import { readIdentity } from '../data/identity';
+import { mailBrand } from '../domain/identity';
 import type { PasswordHasher } from '../security/passwords';
 import { sha256 } from '../security/totp';
 
@@ -128,7 +130,7 @@ export function accountService(deps: AccountDeps) {
       const { html, text } = await renderMail('account-exists', {
         subject, organisation, name: owner.name, email: owner.email, commune, requester: me.name, at: format(at, "dd/MM/yyyy 'à' HH:mm"),
         link: `${mail.publicUrl}/connexion`,
-      });
+      }, mailBrand(await readIdentity(trx)));
       await enqueue(trx, [{
         kind: 'security', dedupKey: `account-exists:${owner.id}:${communeId}:${localDate(at, mail.timeZone)}`, communeId,
         toAddress: owner.email, toName: owner.name, subject, text, html,
@@ -335,7 +337,7 @@ export async function passwordLink(
     if (emailed) {
       const organisation = await organisationName(trx);
       const subject = purpose === 'set' ? "Votre compte sur l'outil de suivi du plan d'action RGS" : 'Réinitialisation de votre mot de passe';
-      const { html, text } = await renderMail('account-link', { subject, organisation, name: user.name, email: user.email, purpose, link });
+      const { html, text } = await renderMail('account-link', { subject, organisation, name: user.name, email: user.email, purpose, link }, mailBrand(await readIdentity(trx)));
       await enqueue(trx, [{ kind: 'account', dedupKey: `account:${sha256(token).slice(0, 32)}`, toAddress: user.email, toName: user.name, subject, text, html }], at);
     }
     await recordAudit(trx, {
@@ -355,12 +357,13 @@ export function freezeNotifier(mail: MailConfig, at: Date) {
   return async (trx: Knex, userId: number) => {
     const { user, admins } = await freezeNoticeOf(trx, userId);
     const organisation = await organisationName(trx);
+    const brand = mailBrand(await readIdentity(trx));
     const until = user.frozenUntil === FROZEN_FOR_GOOD ? "jusqu'à son déblocage par un administrateur" : `jusqu'au ${format(new Date(user.frozenUntil), "dd/MM/yyyy 'à' HH:mm")}`;
     const subject = `Sécurité : compte ${user.email} gelé`;
     const { html, text } = await renderMail('account-frozen', {
       subject, organisation, account: `${user.name} <${user.email}>`, at: format(at, "dd/MM/yyyy 'à' HH:mm"), failures: user.failedLogins, until,
       link: `${mail.publicUrl}/admin/supervision`,
-    });
+    }, brand);
     await enqueue(trx, admins.map((a) => ({
       kind: 'security' as const, dedupKey: `freeze:${userId}:${user.frozenUntil}:${a.id}`, toAddress: a.email, toName: a.name, subject, text, html,
     })), at);
@@ -370,7 +373,7 @@ export function freezeNotifier(mail: MailConfig, at: Date) {
     const owner = await renderMail('account-unlock', {
       subject: ownerSubject, organisation, name: user.name, email: user.email, at: format(at, "dd/MM/yyyy 'à' HH:mm"), failures: user.failedLogins,
       link: `${mail.publicUrl}/connexion?deblocage=${token}`,
-    });
+    }, brand);
     await enqueue(trx, [{ kind: 'account', dedupKey: `unlock:${sha256(token).slice(0, 32)}`, toAddress: user.email, toName: user.name, subject: ownerSubject, text: owner.text, html: owner.html }], at);
   };
 }

@@ -9,6 +9,8 @@ import { enqueue, type NewMessage } from '../data/outbox';
 import { localDate } from '../domain/schedule';
 import { STATUS_LABELS, type Status } from '../domain/statuses';
 import { renderMail } from '../mail/render';
+import { readIdentity } from '../data/identity';
+import { mailBrand } from '../domain/identity';
 
 const dmy = (d: string) => format(parseISO(d), 'dd/MM/yyyy');
 
@@ -24,7 +26,7 @@ async function alertMessages(db: Knex, config: MailConfig, alertId: number, roun
     reminder: round > 0,
     ackUrl: `${config.publicUrl}/alertes/${alertId}`,
   };
-  const { html, text } = await renderMail('alert', data);
+  const { html, text } = await renderMail('alert', data, mailBrand(await readIdentity(db)));
   const subject = `${round > 0 ? 'Rappel : ' : ''}fiche n°${fiche.number} en retard (date cible du ${data.targetDate} dépassée) — ${data.planTitle}`;
   return (await alertRecipients(db, ficheId)).map((u) => ({
     kind: round > 0 ? 'reminder' as const : 'alert' as const, dedupKey: `alert:${alertId}:${round}:${u.id}`, alertId,

@@ -13,6 +13,9 @@ import { buildDigest, type Digest, type DigestSectionInput } from '../domain/dig
 import { localDate } from '../domain/schedule';
 import { digestExists, renewalLinks, insertDigest, previousDigestAt } from '../data/digests';
 import { renderMail } from '../mail/render';
+import { readIdentity } from '../data/identity';
+import { type MailBrand, mailBrand } from '../domain/identity';
+
 import { reads } from '../data/reads';
 
 /**
@@ -86,8 +89,8 @@ export async function communeDigest(
 export const unsubscribeUrlOf = (config: MailConfig, contact: Pick<Contact, 'unsubscribeToken'>) =>
   `${config.publicUrl}/desinscription/${contact.unsubscribeToken}`;
 
-export async function renderDigest(config: MailConfig, digest: Digest, contact?: Pick<Contact, 'name' | 'unsubscribeToken'>) {
-  return renderMail('digest', { digest, contactName: contact?.name ?? '', unsubscribeUrl: contact ? unsubscribeUrlOf(config, contact) : null });
+export async function renderDigest(config: MailConfig, digest: Digest, brand: MailBrand, contact?: Pick<Contact, 'name' | 'unsubscribeToken'>) {
+  return renderMail('digest', { digest, contactName: contact?.name ?? '', unsubscribeUrl: contact ? unsubscribeUrlOf(config, contact) : null }, brand);
 }
 
 /** 'nothing': no homologation (not archived) covers the commune's instances, so it is sent nothing. */
@@ -120,7 +123,8 @@ export async function enqueueDigests(
       outcomes.push({ communeId: commune.id, communeName: commune.name, result: 'nothing', recipients: 0 });
       continue;
     }
-    const messages = await Promise.all(recipients.map(async (contact) => ({ contact, ...(await renderDigest(config, digest, contact)) })));
+    const brand = mailBrand(await readIdentity(db));
+    const messages = await Promise.all(recipients.map(async (contact) => ({ contact, ...(await renderDigest(config, digest, brand, contact)) })));
     // a concurrent run may have inserted the digest since the check: then this transaction inserts nothing
     const queued = await db.transaction(async (trx) => {
       const digestId = await insertDigest(trx, { communeId: commune.id, period: target.period, recipients: recipients.length, origin: target.origin }, now);

@@ -9,6 +9,8 @@ import { enqueue, type NewMessage } from '../data/outbox';
 import { daysLeft, reminderDate, validityPhrase } from '../domain/homologation';
 import { localDate } from '../domain/schedule';
 import { renderMail } from '../mail/render';
+import { readIdentity } from '../data/identity';
+import { mailBrand } from '../domain/identity';
 
 const dmy = (d: string) => format(parseISO(d), 'dd/MM/yyyy');
 
@@ -34,7 +36,7 @@ async function reminderMessages(db: Knex, config: MailConfig, d: DecisionToRemin
     authority: d.authority,
     homUrl,
     ackUrl: `${homUrl}/rappels/${reminderId}`,
-  });
+  }, mailBrand(await readIdentity(db)));
   const subject = expirySubject(d.planTitle, d.endsOn, today);
   const messages: NewMessage[] = team.map((u) => ({
     kind: 'expiry', dedupKey: `expiry:${reminderId}:${u.userId}`, expiryReminderId: reminderId, toAddress: u.email, toName: u.name, subject, text, html,

@@ -6,6 +6,8 @@ import { retryMessage } from '../data/outbox';
 import { auditedWrite } from '../data/write';
 import { periodLabel, periodOf } from '../domain/schedule';
 import { communeDigest, type DigestOutcome, enqueueDigests, renderDigest } from './digests';
+import { readIdentity } from '../data/identity';
+import { mailBrand } from '../domain/identity';
 
 /**
  * What a commune's contacts would receive now, for the period the schedule is at: the digest and its rendering, or
@@ -15,7 +17,7 @@ export async function digestPreview(db: Knex, config: MailConfig, commune: { id:
   const settings = await getMailSettings(db);
   const period = periodOf(now, settings.schedule.frequency === 'weekly' ? 'weekly' : 'monthly', config.timeZone);
   const digest = await communeDigest(db, config, commune, period, now);
-  return { digest, ...(digest ? await renderDigest(config, digest) : { html: null, text: null }) };
+  return { digest, ...(digest ? await renderDigest(config, digest, mailBrand(await readIdentity(db))) : { html: null, text: null }) };
 }
 
 /** An administrator's sending of digests: queued like the scheduled ones, and the journal says which communes got one. */

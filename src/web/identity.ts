@@ -51,5 +51,5 @@ export function loadIdentity(db: Knex) {
 /** The State design system's files are served to a State deployment only: elsewhere they do not exist (404). */
 export function dsfrOnly(req: Request, res: Response, next: NextFunction): void {
   if ((res.locals.identity as IdentityLocals | undefined)?.dsfr) return next();
-  next('router');
+  res.status(404).type('text/plain').send('Introuvable.');
 }
