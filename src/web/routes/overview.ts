@@ -35,7 +35,7 @@ export function overviewRouter(ctx: AppContext): Router {
       title: "Vue d'ensemble des homologations",
       restricted: communeRestriction(user) !== null,
       ...overview, today,
-      chart: chart && { ...chart, rows: chart.rows.map((c, i) => ({ ...c, fill: MARK_FILL[drawn[i]!.state] ?? '#000091', state: drawn[i]!.stateLabel })), clipped: overview.ending.length > drawn.length },
+      chart: chart && { ...chart, rows: chart.rows.map((c, i) => ({ ...c, fill: MARK_FILL[drawn[i]!.state] ?? '#3a3a3a', state: drawn[i]!.stateLabel })), clipped: overview.ending.length > drawn.length },
     });
   });
 
