@@ -52,6 +52,20 @@ describe('notices after a save, and confirmation pages', function () {
     await expectNotice(editor, deleted, 'La fiche n°42 « Chiffrer toutes les sauvegardes » est supprimée.');
   });
 
+  it('keeps the notice for the page when a file or a resource is fetched first', async () => {
+    const meeting = await t.db('meetings').where({ plan_id: 1 }).orderBy('id').first();
+    const fiche = await t.db('fiches').where({ plan_id: 1 }).orderBy('number').first();
+    const note = await postForm(editor, `/homologations/1/fiches/${fiche.id}`, `/homologations/1/fiches/${fiche.id}/notes`, { body: 'Point fait en réunion.', notedOn: '2026-03-16', status: '' });
+    expect(note.status, textOf(note.text).slice(0, 300)).to.equal(303);
+    // an agenda's PDF, an invitation, and a resource the browser says is an image, fetched before the page
+    await editor.get(`/homologations/1/seances/${meeting.id}/ordre-du-jour.pdf`).expect(200);
+    await editor.get(`/homologations/1/seances/${meeting.id}/invitation.ics`).expect(200);
+    await editor.get('/homologations/1').set('Sec-Fetch-Dest', 'image').expect(200);
+    const page = await editor.get(note.headers.location!.split('#')[0]!).set('Sec-Fetch-Dest', 'document').expect(200);
+    expect(noticesOf(page.text)).to.have.length(1);
+    expect(noticesOf((await editor.get(note.headers.location!.split('#')[0]!).expect(200)).text)).to.deep.equal([]);
+  });
+
   it('says an entry of a reference table is added, then deleted, in the right gender', async () => {
     const added = await postForm(admin, '/admin/equipes/nouveau', '/admin/equipes', { name: 'Réseaux', description: 'Le réseau' });
     await expectNotice(admin, added, "L'équipe « Réseaux » est ajoutée.");

@@ -24,9 +24,19 @@ export function notify(req: Request, text: string, kind: Notice['kind'] = 'succe
  */
 export function takeNotice(req: Request, res: Response, next: NextFunction): void {
   res.locals.flash = null;
-  if (req.method === 'GET' && req.session?.notice) {
+  if (req.method === 'GET' && req.session?.notice && isPage(req)) {
     res.locals.flash = req.session.notice;
     delete req.session.notice;
   }
   next();
+}
+
+/**
+ * A page a person reads, not a file (an agenda's PDF, an invitation, a CSV export, a logo) nor a resource the page
+ * loads: a browser says so (Sec-Fetch-Dest: document); without that header, an address ending in a file extension is a file.
+ */
+function isPage(req: Request): boolean {
+  const dest = req.get('sec-fetch-dest');
+  if (dest) return dest === 'document';
+  return !/\.[a-z0-9]{2,4}$/i.test(req.path);
 }
