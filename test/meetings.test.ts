@@ -156,7 +156,8 @@ describe('committee meetings', () => {
       expect(res.status).to.equal(403);
     }
     const commune = await signIn(t.app, ACCOUNTS.commune);
-    const page = textOf((await commune.get(`/homologations/1/seances/${next}`)).text);
+    // the agenda, a page of its own, shows a commune only what concerns it
+    const page = textOf((await commune.get(`/homologations/1/seances/${next}/ordre-du-jour`)).text);
     expect(page).not.to.contain("Formaliser une procédure d'anonymisation");
     expect(page).not.to.contain('Vénissieux');
     expect(page).to.contain('Villeurbanne');
