@@ -32,6 +32,7 @@ import { planSettingsRouter } from './web/routes/plan-settings';
 import { setupRouter } from './web/routes/setup';
 import { viewHelpers } from './web/view-helpers';
 import { dsfrOnly, FALLBACK_IDENTITY, loadIdentity } from './web/identity';
+import { legalRouter } from './web/routes/legal';
 import { identityAssetsRouter, identityRouter, identityUpload } from './web/routes/identity';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -131,6 +132,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(csrf.protect);
 
   app.use(authRouter(ctx));
+  app.use(legalRouter(ctx));
   app.get('/', (_req, res) => res.redirect('/homologations'));
   app.use(requireSignIn);
   app.use(requireAccountReady);

@@ -213,6 +213,10 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   // the organisation's accent and logo: the sign-in page wears them
   'GET /identite/theme.css': 'public',
   'GET /identite/logo': 'public',
+  // the legal pages every footer links to: read before signing in
+  'GET /accessibilite': 'public',
+  'GET /mentions-legales': 'public',
+  'GET /donnees-personnelles': 'public',
 
   // ---- the homologations, read by every role (a commune sees those touching its instances, its own fiches and meetings)
   'GET /homologations': 'reader',
