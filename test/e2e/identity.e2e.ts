@@ -121,6 +121,25 @@ describe('the two identities in a real browser (chromium), desktop and phone, ev
     });
   }
 
+  it('without JavaScript, the neutral menu stays open on a phone: navigation, account and sign-out are reachable', async () => {
+    await wear(t, 'neutre');
+    const context = await browser.newContext({ viewport: { width: 375, height: 800 }, locale: 'fr-FR', javaScriptEnabled: false });
+    const page = await context.newPage();
+    try {
+      await signInWithMouse(page, base, DEMO_ACCOUNTS[1]!.email);
+      expect(await page.locator('#bouton-menu').isVisible(), 'bouton Menu inutile sans script').to.equal(false);
+      for (const link of ['a[href="/homologations"]', 'a[href="/compte"]', 'button:has-text("Se déconnecter")']) {
+        expect(await page.locator(`#menu-principal ${link}`).isVisible(), link).to.equal(true);
+      }
+      // the breadcrumb's trail is shown, its (scripted) button hidden
+      await page.goto(`${base}/homologations/1/fiches/${ficheId}`);
+      expect(await page.locator('.fr-breadcrumb__list').isVisible()).to.equal(true);
+      expect(await page.locator('.fr-breadcrumb__button').isVisible()).to.equal(false);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a neutral page loads nothing of the State: no DSFR file, no Marianne font, no bloc marque', async () => {
     await wear(t, 'neutre');
     const page = await newPage(1280);
