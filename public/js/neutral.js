@@ -17,6 +17,9 @@
     button.addEventListener('click', function () {
       setOpen(button.getAttribute('aria-expanded') !== 'true');
     });
+    // the skip link "Menu" leads into the menu: it opens it first
+    var skip = document.querySelector('a[href="#navigation"]');
+    if (skip) skip.addEventListener('click', function () { setOpen(true); });
     // Escape closes the open menu and gives the focus back to its button
     document.addEventListener('keydown', function (event) {
       if (event.key === 'Escape' && button.getAttribute('aria-expanded') === 'true') {

@@ -1,6 +1,6 @@
 // Both renderings: a table wider than the screen scrolls sideways inside its box. That box then takes the keyboard's
-// focus (tabindex="0") and a name, so that a keyboard user can scroll it too; a box that does not scroll stays out of
-// the tab order.
+// focus (tabindex="0") and a name, so that a keyboard user can scroll it too, and a visible hint; a box that does not
+// scroll stays out of the tab order.
 (function () {
   'use strict';
   function mark() {
@@ -15,12 +15,20 @@
           var name = caption ? caption.textContent.replace(/\s+/g, ' ').trim() : '';
           box.setAttribute('aria-label', name ? 'Tableau défilant : ' + name : 'Zone défilante');
           box.setAttribute('data-app-scroll', '');
+          // a visible hint: on a phone, the columns beyond the edge are easy to miss
+          var hint = document.createElement('p');
+          hint.className = 'app-scroll-hint';
+          hint.setAttribute('aria-hidden', 'true');
+          hint.textContent = 'Faites défiler le tableau vers la droite →';
+          box.parentNode.insertBefore(hint, box);
         }
       } else if (box.hasAttribute('data-app-scroll')) {
         box.removeAttribute('tabindex');
         box.removeAttribute('role');
         box.removeAttribute('aria-label');
         box.removeAttribute('data-app-scroll');
+        var previous = box.previousElementSibling;
+        if (previous && previous.className === 'app-scroll-hint') previous.parentNode.removeChild(previous);
       }
     }
   }
