@@ -20,15 +20,20 @@
           hint.className = 'app-scroll-hint';
           hint.setAttribute('aria-hidden', 'true');
           hint.textContent = 'Faites défiler le tableau vers la droite →';
-          box.parentNode.insertBefore(hint, box);
+          // before the whole DSFR table (its caption is placed over the top of the component), else before the box
+          var anchor = box.closest('.fr-table') || box;
+          hint.id = 'app-hint-' + i;
+          box.setAttribute('data-app-hint', hint.id);
+          anchor.parentNode.insertBefore(hint, anchor);
         }
       } else if (box.hasAttribute('data-app-scroll')) {
         box.removeAttribute('tabindex');
         box.removeAttribute('role');
         box.removeAttribute('aria-label');
         box.removeAttribute('data-app-scroll');
-        var previous = box.previousElementSibling;
-        if (previous && previous.className === 'app-scroll-hint') previous.parentNode.removeChild(previous);
+        var hintOf = document.getElementById(box.getAttribute('data-app-hint') || '');
+        if (hintOf) hintOf.parentNode.removeChild(hintOf);
+        box.removeAttribute('data-app-hint');
       }
     }
   }
