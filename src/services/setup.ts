@@ -15,7 +15,7 @@ export async function setupChecklist(db: Knex): Promise<SetupChecklist> {
   const steps: SetupStep[] = [
     {
       key: 'organisation', title: "L'identité de votre organisation",
-      what: "Son nom, et si elle est un service de l'État : seul un service de l'État peut porter l'identité de l'État (Marianne, « République française ») ; toute autre organisation porte son nom, son logo et sa couleur.",
+      what: "Son nom, et si elle est un service de l'État : seul un service de l'État peut porter l'identité de l'État (Marianne, « République française ») ; toute autre organisation porte son nom, son logo et sa couleur.",
       href: '/admin/identite', linkLabel: "Choisir l'identité", done: identity.nature !== null && identity.name !== '',
     },
     {

@@ -4,7 +4,7 @@ import { parseForm } from './fields';
 
 const schema = z.object({
   nature: z.enum(['etat', 'autre'], { error: "Indiquez si votre organisation est un service de l'État." }),
-  name: z.string().trim().min(1, { error: "Saisissez le nom de votre organisation, tel que vos agents le connaissent (par exemple « Métropole de Lyon »)." })
+  name: z.string().trim().min(1, { error: "Saisissez le nom de votre organisation, tel que vos agents le connaissent (par exemple « Métropole de Lyon »)." })
     .max(200, { error: '200 caractères au maximum.' }),
   accent: z.string().trim().toLowerCase()
     .refine((v) => v === '' || HEX_COLOUR.test(v), { error: 'Saisissez une couleur au format #rrvvbb (six chiffres hexadécimaux), par exemple #0b5563.', abort: true })
