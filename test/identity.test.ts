@@ -163,4 +163,26 @@ describe(`the organisation's identity (${ENGINE})`, () => {
     const state = await preview();
     expect(state).to.contain('#000091').and.contain('Marianne').and.not.contain('#7a1f5c');
   });
+
+  it('answers a body that is not well-formed multipart with a 400 and a French message, changing nothing', async () => {
+    const before = await t.db('organisation_identity').where({ id: 1 }).first();
+    const page = await admin.get('/admin/identite').expect(200);
+    const token = csrfOf(page.text);
+    const part = (name: string, value: string, file = '') => `--xyz\r\nContent-Disposition: form-data; name="${name}"${file ? `; filename="${file}"` : ''}\r\n\r\n${value}\r\n`;
+    const bodies: [string, string][] = [
+      ['multipart/form-data; boundary=xyz', 'pas du multipart'],
+      ['multipart/form-data', part('_csrf', token)],
+      ['multipart/form-data; boundary=xyz', `${part('_csrf', token)}--xyz\r\nContent-Disposition: form-data; name="logo"; filename="a.png"\r\n\r\ncoupé`],
+    ];
+    for (const [type, body] of bodies) {
+      const res = await admin.post('/admin/identite').set('Content-Type', type).send(body);
+      expect(res.status, body.slice(0, 40)).to.equal(400);
+      expect(textOf(res.text)).to.contain("Le formulaire envoyé n'a pas pu être lu");
+    }
+    // a file under another name than the logo's: told by the form, not a crash
+    const other = await admin.post('/admin/identite').set('Content-Type', 'multipart/form-data; boundary=xyz')
+      .send(`${part('_csrf', token)}${part('version', '1')}${part('nature', 'autre')}${part('name', 'Ville')}${part('autre', 'abc', 'a.png')}--xyz--\r\n`);
+    expect(other.status).to.equal(422);
+    expect(await t.db('organisation_identity').where({ id: 1 }).first()).to.deep.equal(before);
+  });
 });

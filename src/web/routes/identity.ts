@@ -4,6 +4,7 @@ import { readIdentity, readLogo, saveIdentity } from '../../data/identity';
 import { DEFAULT_ACCENT, HEX_COLOUR, logoType, MAX_LOGO_BYTES, NATURE_LABELS } from '../../domain/identity';
 import { actor, requirePermission } from '../auth';
 import type { AppContext } from '../context';
+import { HttpError } from '../errors';
 import type { FieldErrors } from '../forms/fields';
 import { contrastLabel, identityValues, type IdentityValues, parseIdentityForm } from '../forms/identity';
 import { notify } from '../notice';
@@ -37,7 +38,8 @@ export function identityUpload(req: Request, res: Response, next: NextFunction):
       };
       return next();
     }
-    if (err) return next(err);
+    // a body that is not well-formed multipart (cut short, no boundary, a broken part header): the client's fault
+    if (err) return next(new HttpError(400, "Le formulaire envoyé n'a pas pu être lu : l'envoi a été interrompu ou il est mal formé. Rechargez la page et recommencez."));
     if (req.file && req.file.size > 0) req.logoUpload = { data: req.file.buffer };
     next();
   });
