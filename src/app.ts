@@ -19,6 +19,7 @@ import { contactsRouter } from './web/routes/contacts';
 import { journalRouter } from './web/routes/journal';
 import { mailAdminRouter } from './web/routes/mail-admin';
 import { securitySettingsRouter } from './web/routes/security-settings';
+import { adminRisksRouter } from './web/routes/admin-risks';
 import { supervisionRouter } from './web/routes/supervision';
 import { unsubscribeRouter } from './web/routes/unsubscribe';
 import { authRouter } from './web/routes/auth';
@@ -148,6 +149,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/admin', journalRouter(ctx));
   app.use('/admin', supervisionRouter(ctx));
   app.use('/admin', securitySettingsRouter(ctx));
+  app.use('/admin', adminRisksRouter(ctx));
   app.use(identityRouter(ctx));
   app.use('/admin/plan', planSettingsRouter());
   app.use('/admin', adminRouter(ctx));

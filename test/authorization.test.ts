@@ -7,6 +7,7 @@ import { DEMO_PASSWORD } from '../db/seeds/demo';
 import { issueToken } from '../src/data/accounts';
 import { listContacts } from '../src/data/contacts';
 import { createFiche } from '../src/data/fiches';
+import { createRisk, type RiskInput } from '../src/data/risks';
 import { createReminder } from '../src/data/expiry-reminders';
 import { getHomologation } from '../src/data/homologations';
 import { archiveHomologation } from '../src/data/lifecycle';
@@ -286,6 +287,15 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /homologations/:hid/fiches/:id/notes': 'editor',
   'GET /homologations/:hid/fiches/:id/supprimer': 'editor',
   'POST /homologations/:hid/fiches/:id/supprimer': { policy: 'editor', isolate: true },
+  // ---- the risk register: read like the fiches (a commune sees the risks touching its instances), written by editors
+  'GET /homologations/:hid/risques': 'reader',
+  'GET /homologations/:hid/risques/:id': 'reader',
+  'GET /homologations/:hid/risques/nouveau': 'editor',
+  'POST /homologations/:hid/risques': 'editor',
+  'GET /homologations/:hid/risques/:id/modifier': 'editor',
+  'POST /homologations/:hid/risques/:id': 'editor',
+  'GET /homologations/:hid/risques/:id/supprimer': 'editor',
+  'POST /homologations/:hid/risques/:id/supprimer': { policy: 'editor', isolate: true },
   'GET /homologations/:hid/seances/nouvelle': 'editor',
   'POST /homologations/:hid/seances': 'editor',
   'GET /homologations/:hid/seances/:id/modifier': 'editor',
@@ -353,6 +363,8 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'GET /admin/mise-en-route': 'admin',
   'GET /admin/securite': 'admin',
   'POST /admin/securite': 'admin',
+  'GET /admin/risques': 'admin',
+  'POST /admin/risques': 'admin',
   'GET /admin/identite': 'admin',
   'POST /admin/identite': 'admin',
   ...referenceTable('equipes'),
@@ -495,6 +507,29 @@ async function reminderOf(db: Knex, planId: number, decidedOn: string): Promise<
 
 const UNKNOWN_TOKEN = 'inconnu-inconnu-inconnu-0000';
 
+/** Risks: one of A touching a Villeurbanne instance (own), one of A touching none (other), one of B (hom2). */
+async function prepareRisks(db: Knex, planA: number, planB: number, villeurbanne: number, editor: Actor): Promise<Record<'own' | 'other' | 'hom2', number>> {
+  const inPlan = (planId: number) => db('plan_instances').join('instances', 'instances.id', 'plan_instances.instance_id').where('plan_instances.plan_id', planId);
+  const ownInstance = await inPlan(planA).where('instances.commune_id', villeurbanne).first('instances.id');
+  const otherInstance = await inPlan(planA).whereNull('instances.commune_id').first('instances.id');
+  const bInstance = await inPlan(planB).first('instances.id');
+  if (!ownInstance || !otherInstance || !bInstance) throw new Error('La démonstration devait avoir des instances de Villeurbanne et de la Métropole');
+  const risk = async (planId: number, title: string, instanceId: number) => {
+    const input: RiskInput = {
+      title, description: '', scenario: '', ownerTeamId: null, ownerName: '', likelihood: 2, severity: 3, existingMeasures: '', treatment: 'reduire',
+      residualLikelihood: null, residualSeverity: null, ficheIds: [], instanceIds: [Number(instanceId)],
+    };
+    const r = await createRisk(db, planId, input, editor, NOW);
+    if (!r.ok) throw new Error(`Risque non créé (${r.reason})`);
+    return r.id;
+  };
+  return {
+    own: await risk(planA, 'Risque de Villeurbanne (test des droits)', Number(ownInstance.id)),
+    other: await risk(planA, 'Risque de la Métropole (test des droits)', Number(otherInstance.id)),
+    hom2: await risk(planB, `Risque confidentiel ${SECRET_OBJECTS[0]}`, Number(bInstance.id)),
+  };
+}
+
 async function prepare(t: TestApp): Promise<Fixtures> {
   const db = t.db;
   // homologation A: the demo's
@@ -575,6 +610,7 @@ async function prepare(t: TestApp): Promise<Fixtures> {
     members[actor] = r.id;
   }
   const homB = await createHomologationB(db, editor, members);
+  const risks = await prepareRisks(db, Number(plan.id), homB.id, villeurbanne, editor);
   if (Number(plan.id) === homB.id) throw new Error('La démonstration devait être la première homologation');
   // A: a decision with its expiry reminder, and a member (the viewer, listed with the role it has anyway)
   const reminderA = await reminderOf(db, Number(plan.id), '2023-07-01');
@@ -591,6 +627,7 @@ async function prepare(t: TestApp): Promise<Fixtures> {
       rappels: { any: reminderA, hom2: homB.reminder },
       membres: { any: Number(viewer.id), hom2: members.member_editor! },
       fiches: { own: fiche1, other: fiche2, hom2: homB.ficheId },
+      risques: risks,
       seances: { own: Number(openOwn.id), other: openOther, hom2: homB.open },
       'seances(tenues)': { own: Number(heldOwn.id), other: heldOther, hom2: homB.held },
       communes: { own: villeurbanne, other: bron },

@@ -6,6 +6,7 @@ import * as m004 from './004_security';
 import * as m005 from './005_throttle';
 import * as m006 from './006_homologations';
 import * as m007 from './007_identity';
+import * as m008 from './008_risks';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '005_throttle': m005,
   '006_homologations': m006,
   '007_identity': m007,
+  '008_risks': m008,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

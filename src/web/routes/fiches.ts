@@ -6,7 +6,9 @@ import {
 import { ficheOrigin } from '../../data/lifecycle';
 import { decisionsForFiche } from '../../data/meetings';
 import { instancesOfPlan, services, teams } from '../../data/referentials';
+import { getRiskScales, risksOfFiche } from '../../data/risks';
 import { isLate, ownersSummary, sideEffectsByLevel, stepsProgress } from '../../domain/fiche';
+import { classBadge, classLabel, criticality } from '../../domain/risks';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam, notFound } from '../errors';
@@ -113,13 +115,24 @@ export function fichesRouter(ctx: AppContext): Router {
   });
 
   async function renderFiche(req: Request, res: Response, fiche: FicheDetail, status: number, note?: { values: Record<string, string>; errors: FieldErrors }) {
-    const [notes, decisions, origin] = await Promise.all([listNotes(ctx.db, fiche.id), decisionsForFiche(ctx.db, fiche.id), ficheOrigin(ctx.db, fiche.id)]);
+    const [notes, decisions, origin, risks, scales] = await Promise.all([
+      listNotes(ctx.db, fiche.id), decisionsForFiche(ctx.db, fiche.id), ficheOrigin(ctx.db, fiche.id),
+      risksOfFiche(ctx.db, fiche.id, scopeOf(res).restriction), getRiskScales(ctx.db),
+    ]);
     res.status(status).render('fiches/show', {
       title: `Fiche n°${fiche.number} : ${fiche.title}`,
       fiche,
       notes,
       decisions,
       origin,
+      // the risks this fiche treats, with their initial and residual criticality
+      risks: risks.map((r) => ({
+        ...r,
+        criticality: classLabel(scales, r.likelihood, r.severity),
+        badge: classBadge(criticality(scales, r.likelihood, r.severity), scales.classes.length),
+        residual: classLabel(scales, r.residualLikelihood, r.residualSeverity),
+        residualBadge: r.residualLikelihood === null || r.residualSeverity === null ? '' : classBadge(criticality(scales, r.residualLikelihood, r.residualSeverity), scales.classes.length),
+      })),
       late: isLate(fiche, today()),
       progress: stepsProgress(fiche.steps),
       owners: ownersSummary(fiche.owners),

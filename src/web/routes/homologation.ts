@@ -5,6 +5,7 @@ import { dashboardRouter } from './dashboard';
 import { fichesRouter } from './fiches';
 import { meetingsRouter } from './meetings';
 import { planRouter } from './plan';
+import { risksRouter } from './risks';
 
 /**
  * The writes still allowed on an archived or expired homologation: preparing its renewal, and acknowledging its
@@ -27,6 +28,7 @@ export function homologationRouter(ctx: AppContext, ...extra: Router[]): Router 
   router.use(dashboardRouter(ctx));
   router.use(fichesRouter(ctx));
   router.use(meetingsRouter(ctx));
+  router.use(risksRouter(ctx));
   for (const r of extra) router.use(r);
   return router;
 }
