@@ -88,3 +88,15 @@ describe('risks: the criticality matrix (domain)', () => {
     expect(sorted.map((r) => r.number)).to.deep.equal([2, 3, 1]);
   });
 });
+
+describe('risks: a class renamed is no criticality change', () => {
+  it('lists nothing when only labels change, and every risk whose class count changes', () => {
+    const renamed = copy(DEFAULT_RISK_SCALES);
+    renamed.classes[0] = 'Basse';
+    const risks = [risk({ likelihood: 1, severity: 1 })];
+    expect(criticalityChanges(risks, DEFAULT_RISK_SCALES, renamed)).to.deep.equal([]);
+    const three = { ...copy(DEFAULT_RISK_SCALES), classes: ['Faible', 'Moyenne', 'Forte'], matrix: DEFAULT_RISK_SCALES.matrix.map((r) => r.map((c) => Math.min(c, 3))) };
+    expect(criticalityChanges(risks, DEFAULT_RISK_SCALES, three)).to.deep.equal([]);
+    expect(criticalityChanges([risk({ likelihood: 2, severity: 2 })], DEFAULT_RISK_SCALES, three).map((c) => c.after)).to.deep.equal(['Moyenne']);
+  });
+});

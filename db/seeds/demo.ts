@@ -2,6 +2,7 @@ import { addDays, addMonths, format, parseISO } from 'date-fns';
 import type { Knex } from 'knex';
 import type { AuditActor } from '../../src/data/audit';
 import { createFiche, addNote, type FicheInput } from '../../src/data/fiches';
+import { createRisk, type RiskInput } from '../../src/data/risks';
 import { communes, instances, milestones, services, teams } from '../../src/data/referentials';
 import { createUser } from '../../src/data/users';
 import { addDecision, createMeeting, getMeeting, holdMeeting, recordSignature, setRecord } from '../../src/data/meetings';
@@ -274,6 +275,7 @@ export async function loadDemo(db: Knex, now: Date, passwords: PasswordHasher = 
     const r = await createFiche(db, planId, fiche, editor, addMonths(now, -5));
     if (r.ok) ficheIds.push(r.id);
   }
+  await addDemoRisks(db, planId, ficheIds, { teamIds, instanceIdsOf, villeurbanne: communeIds.Villeurbanne! }, editor, addMonths(now, -5));
   // The decision's conditions are followed as fiches: the anonymisation procedure (late) and the back office's
   // double authentication. (The decision predates the tool: its conditions are linked to the fiches written since.)
   await db('signatures').where('id', decision.id).update({ conditions: [fiches[1]!.title, fiches[2]!.title].map((t) => `- ${t}`).join('\n') });
@@ -379,4 +381,66 @@ export async function loadDemo(db: Knex, now: Date, passwords: PasswordHasher = 
   // for admins and the project team (the migration's default), which the sign-in page says in demo mode.
   await db('security_settings').where('id', 1).update({ totp_roles: '' });
   await db('mail_settings').where('id', 1).update({ digest_frequency: 'monthly', digest_weekday: 1, digest_week: '1', digest_time: '09:00', digest_checked_at: now.toISOString() });
+}
+
+/**
+ * The risks behind the deck's five fiches (levels on the default scales: 1 improbable … 4 très probable, 1 modéré …
+ * 4 critique). Some fiches treat several risks; two risks touch Villeurbanne's instances (its agent sees them); the
+ * first has its residual level, once its fiches are done.
+ */
+async function addDemoRisks(
+  db: Knex, planId: number, ficheIds: number[],
+  refs: { teamIds: Record<string, number>; instanceIdsOf: Record<string, number[]>; villeurbanne: number },
+  editor: Actor, at: Date,
+): Promise<void> {
+  const villeurbanne = (await db('instances').where('commune_id', refs.villeurbanne).orderBy('id').select('id')).map((r: { id: number }) => Number(r.id));
+  const portal = [...refs.instanceIdsOf.Toodego!, ...refs.instanceIdsOf.SAU!];
+  const fiche = (n: number) => ficheIds[n - 1]!;
+  const base = { description: '', scenario: '', ownerTeamId: null, ownerName: '', existingMeasures: '', residualLikelihood: null, residualSeverity: null };
+  const risks: RiskInput[] = [
+    {
+      ...base, title: "Lecture d'une demande par un tiers qui en connaît le code de suivi",
+      description: "Le code de suivi suffit aujourd'hui pour ouvrir une demande et les pièces jointes qu'elle contient.",
+      scenario: "Un proche, un voisin ou un démarcheur récupère le code (courriel transféré, capture d'écran) et consulte la demande.",
+      ownerTeamId: refs.teamIds['SNU 1']!, likelihood: 3, severity: 3, treatment: 'reduire',
+      existingMeasures: 'Codes longs et aléatoires ; journalisation des consultations.',
+      residualLikelihood: 1, residualSeverity: 3,
+      ficheIds: [fiche(1), fiche(4)], instanceIds: villeurbanne,
+    },
+    {
+      ...base, title: "Prise de contrôle du compte d'un agent du back office",
+      scenario: "Hameçonnage ciblé : l'agent saisit son mot de passe sur une fausse page de connexion.",
+      ownerTeamId: refs.teamIds.PWN!, ownerName: 'Responsable de la sécurité des systèmes d’information', likelihood: 3, severity: 4, treatment: 'reduire',
+      existingMeasures: 'Mots de passe de 12 caractères au moins ; sensibilisation annuelle.',
+      ficheIds: [fiche(3), fiche(4)], instanceIds: portal,
+    },
+    {
+      ...base, title: 'Modification d’une demande par un agent qui n’en a pas la charge',
+      scenario: 'Des droits trop larges, hérités d’un ancien poste, restent ouverts sur toutes les demandes.',
+      ownerTeamId: refs.teamIds.DAUSN!, likelihood: 2, severity: 3, treatment: 'reduire',
+      ficheIds: [fiche(4), fiche(3)], instanceIds: villeurbanne.slice(0, 1),
+    },
+    {
+      ...base, title: 'Données personnelles gardées plus longtemps que nécessaire dans les demandes internes',
+      description: 'Les demandes closes de l’Intranet et de l’Extranet gardent nom, adresse et pièces sans limite de durée.',
+      ownerTeamId: refs.teamIds.PWN!, likelihood: 3, severity: 2, treatment: 'reduire',
+      ficheIds: [fiche(2)], instanceIds: [...refs.instanceIdsOf.Intranet!, ...refs.instanceIdsOf.Extranet!],
+    },
+    {
+      ...base, title: "Arrêt du portail après une panne chez l'hébergeur",
+      scenario: 'Incident majeur dans le centre de données de l’éditeur du service en mode SaaS.',
+      ownerTeamId: refs.teamIds['SNU 1']!, ownerName: 'Éditeur du portail', likelihood: 2, severity: 2, treatment: 'transferer',
+      existingMeasures: 'Engagement de disponibilité au contrat ; redondance annoncée par l’éditeur.',
+      ficheIds: [fiche(5)], instanceIds: refs.instanceIdsOf.SAU!.slice(0, 1),
+    },
+    {
+      ...base, title: 'Anonymisation incomplète d’une demande transmise à un partenaire',
+      ownerTeamId: refs.teamIds.PWN!, likelihood: 1, severity: 2, treatment: 'accepter',
+      ficheIds: [fiche(2)], instanceIds: [],
+    },
+  ];
+  for (const risk of risks) {
+    const r = await createRisk(db, planId, risk, editor, at);
+    if (!r.ok) throw new Error(`Risque de démonstration refusé (${r.reason}) : ${risk.title}`);
+  }
 }

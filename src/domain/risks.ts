@@ -132,9 +132,13 @@ export function classLabel(scales: RiskScales, likelihood: number | null, severi
   return c === null ? '—' : scales.classes[c - 1]!;
 }
 
-/** The risks whose criticality (initial or residual) reads differently under the new scales: what to show before saving. */
+/**
+ * The risks whose criticality (initial or residual) the new scales re-compute into another class: what to show before
+ * saving. A class renamed is no change; with another number of classes, every class is a new one.
+ */
 export function criticalityChanges(risks: readonly RiskLevels[], before: RiskScales, after: RiskScales): CriticalityChange[] {
   const changes: CriticalityChange[] = [];
+  const sameClasses = before.classes.length === after.classes.length;
   for (const risk of risks) {
     const pairs: ['initial' | 'residuel', number | null, number | null][] = [
       ['initial', risk.likelihood, risk.severity],
@@ -142,9 +146,10 @@ export function criticalityChanges(risks: readonly RiskLevels[], before: RiskSca
     ];
     for (const [which, l, g] of pairs) {
       if (l === null || g === null) continue;
+      if (sameClasses && criticality(before, l, g) === criticality(after, l, g)) continue;
       const b = classLabel(before, l, g);
       const a = classLabel(after, l, g);
-      if (a !== b) changes.push({ risk, which, before: b, after: a });
+      if (sameClasses || a !== b) changes.push({ risk, which, before: b, after: a });
     }
   }
   return changes;

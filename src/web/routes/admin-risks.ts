@@ -36,6 +36,8 @@ export function adminRisksRouter(ctx: AppContext): Router {
     const errors = { ...countErrors, ...validateScales(scales) };
     const version = /^\d{1,9}$/.test(values.version) ? Number(values.version) : 0;
     const current = await getRiskScales(ctx.db);
+    // saved by someone else since this form was opened: said before any preview, which would compare with their scales
+    if (version !== current.version) return render(res, 409, { values, alert: CONFLICT });
     const risks = await allRiskLevels(ctx.db);
     const outside = levelsOutOfScales(risks, scales);
     if (outside.length) errors.likelihoodCount ??= outOfScalesMessage(outside.length, outside.map((r) => `n°${r.number} « ${r.title} »`).slice(0, 5).join(', '));
