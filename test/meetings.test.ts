@@ -68,8 +68,8 @@ describe('committee meetings', () => {
     expect(moved.status).to.equal(303);
     const second = await headings();
     expect(second.at(-1)).to.match(/^Détail de la fiche action n°5/);
-    // the section of the decision's conditions, when there is one, stays glued before the fiches' detail
-    const fichesStart = second.findIndex((h) => h.startsWith('Détail de la fiche action') || h === 'Conditions de l&#39;homologation');
+    // the risk table and the section of the decision's conditions, when there are some, stay glued before the fiches' detail
+    const fichesStart = second.findIndex((h) => h.startsWith('Détail de la fiche action') || h === 'Conditions de l&#39;homologation' || h === 'Risques');
     expect(second.indexOf('Questions diverses')).to.equal(fichesStart - 1);
   });
 

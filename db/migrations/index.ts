@@ -7,6 +7,7 @@ import * as m005 from './005_throttle';
 import * as m006 from './006_homologations';
 import * as m007 from './007_identity';
 import * as m008 from './008_risks';
+import * as m009 from './009_risk_acceptance';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '006_homologations': m006,
   '007_identity': m007,
   '008_risks': m008,
+  '009_risk_acceptance': m009,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

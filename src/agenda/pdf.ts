@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PDFDocument from 'pdfkit';
 import { type Agenda, type AgendaSection, environmentCounts } from '../domain/agenda';
+import type { RiskRow } from '../domain/risk-committee';
 
 const modules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules');
 
@@ -232,6 +233,35 @@ class Writer {
     l.end();
   }
 
+  /**
+   * The risk table, tagged (Table, TR, TH with their scope, TD) as PDF/UA wants: a header row, then one row a risk.
+   * The header and the first rows stay with what comes before; a row never splits across pages.
+   */
+  riskTable(parent: Struct, risks: RiskRow[]) {
+    this.keep(3 * RISK_ROW);
+    const doc = this.doc;
+    doc.font('regular').fontSize(RISK_FONT).fillColor('black');
+    doc.x = MARGIN.left;
+    const head = (text: string) => ({ text, type: 'TH', scope: 'Column', font: { src: 'bold' } });
+    const rows = risks.map((r) => [
+      String(r.number),
+      { text: `${r.title}${r.waiting ? '\n(!) Critique, attend une fiche en retard' : ''}`, type: 'TH', scope: 'Row', font: { src: r.waiting ? 'bold' : 'regular' } },
+      r.initial,
+      r.residual ?? 'Non évaluée',
+      r.fiches.length ? r.fiches.map((f) => `n°${f.number} ${f.title} : ${f.status}${f.late ? ', en retard' : ''}`).join('\n') : 'Aucune',
+    ]);
+    const options = {
+      structParent: parent,
+      maxWidth: this.width,
+      columnStyles: [34, '*', 100, 100, 290],
+      defaultStyle: { padding: 4, border: 0.5, borderColor: GREY },
+      data: [[head('N°'), head('Risque'), head('Criticité initiale'), head('Criticité résiduelle'), head('Fiches de traitement')], ...rows],
+    };
+    doc.table(options as unknown as PDFKit.Mixins.TableOptionsWithData);
+    doc.x = MARGIN.left;
+    doc.moveDown(0.5);
+  }
+
   tocEntryHeight(entry: string) {
     this.doc.font('regular').fontSize(BODY);
     return this.doc.heightOfString(entry, { width: this.width - 70 }) + 4;
@@ -257,9 +287,20 @@ class Writer {
       case 'objectif': return this.measure(s.text, { size: 14 });
       case 'questions': return this.measure(s.text || 'Nous sommes à votre écoute.', { size: 14 });
       case 'fiche': return this.measure('Constat réalisé', { font: 'bold', size: 12 }) + this.measure(s.fiche.finding);
+      case 'risques': return s.risks.length ? this.measure(riskIntro(s)) + 2 * RISK_ROW : 3 * BODY * 1.3;
       default: return 3 * BODY * 1.3;
     }
   }
+}
+
+const RISK_FONT = 10;
+/** About the height of one row of the risk table (a title on one or two lines). */
+const RISK_ROW = 2 * RISK_FONT * 1.3 + 8;
+
+function riskIntro(s: Extract<AgendaSection, { key: 'risques' }>): string {
+  const waiting = s.risks.filter((r) => r.waiting).length;
+  return `${s.risks.length} risque${s.risks.length > 1 ? 's' : ''}, classés par criticité. Sont critiques les risques de criticité ${s.critical} : `
+    + (waiting ? `${waiting} risque${waiting > 1 ? 's critiques attendent' : ' critique attend'} une fiche en retard (en tête du tableau, signalés « (!) »).` : "aucun n'attend une fiche en retard.");
 }
 
 function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean) {
@@ -294,6 +335,18 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean) {
       const late = s.items.filter((c) => c.late).length;
       w.p(sect, `Décision : ${s.decision}. ${s.items.length} condition${s.items.length > 1 ? 's suivies' : ' suivie'} comme fiches actions${late ? `, dont ${late} en retard` : ''} :`);
       w.list(sect, s.items.map((c) => `Fiche n°${c.number} : ${c.text} — ${c.status}, date cible ${c.targetDate}${c.late ? ' — en retard' : ''} (${c.owner})`));
+      return;
+    }
+    case 'risques': {
+      if (s.risks.length) {
+        w.p(sect, riskIntro(s));
+        w.riskTable(sect, s.risks);
+      }
+      if (withChanges && s.changes.length) {
+        const changes = s.changes.map((c) => `Risque n°${c.number} : ${c.title} — ${c.changes.join(' ')}`);
+        w.label(sect, 'Risques : depuis la dernière séance', w.listHeight(changes));
+        w.list(sect, changes);
+      }
       return;
     }
     case 'fiche': {

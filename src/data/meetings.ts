@@ -6,6 +6,7 @@ import { endDateOf, isReadOnly, type Outcome, OUTCOME_LABELS, stateOf } from '..
 import { conditionTitle } from '../domain/lifecycle';
 import { decisionOf } from './homologations';
 import { reads } from './reads';
+import { freezeAcceptedRisks, lockRiskSettings } from './risk-acceptance';
 import { type Audit, auditedWrite, insertedId } from './write';
 
 export type MeetingKind = 'suivi' | 'signature';
@@ -202,7 +203,9 @@ export async function listDecisions(db: Knex, meetingId: number): Promise<Decisi
 
 /**
  * Records the authority's decision, in one transaction: the decision and its end date; each condition as a fiche
- * of the homologation (numbered after the last one, linked to the decision); and, when the decision puts a renewal
+ * of the homologation (numbered after the last one, linked to the decision); the residual risks it accepts, frozen
+ * as they read at that moment (signature_risks: every risk of the homologation, at its residual levels or at its
+ * initial ones when none is set; none for a refusal); and, when the decision puts a renewal
  * in force, the homologation it renews archived as replaced, its expiry reminders closed. The homologation's row is
  * taken first, so a decision never lands on a homologation archived meanwhile; refused on an archived or expired
  * one. A fiche created meanwhile by another process under the same number makes the transaction start again.
@@ -223,6 +226,8 @@ const NUMBER_TAKEN = Symbol('number taken');
 async function writeSignature(
   trx: Knex.Transaction, audit: Audit, planId: number, meetingId: number, input: SignatureInput, actor: Actor, at: Date, today: string,
 ): Promise<SignatureResult> {
+  // the risks accepted are read as they stand: the risk settings' row first, in the order a risk save takes it
+  await lockRiskSettings(trx);
   const plan = await trx('plans').where('id', planId).forUpdate().select('id', 'title', 'previous_id', 'archived_at').first();
   if (!plan) return { ok: false, reason: 'not_found' };
   const latest = await trx('signatures').where('plan_id', planId).orderBy([{ column: 'decided_on', order: 'desc' }, { column: 'id', order: 'desc' }]).first();
@@ -263,9 +268,11 @@ async function writeSignature(
       });
     }
   }
+  // the residual risks the authority accepts, frozen as they read now (a refusal accepts none)
+  const acceptedRisks = refused ? [] : await freezeAcceptedRisks(trx, id, planId, input.authority, endsOn);
   await audit({
     action: 'create', entityType: 'signature', entityId: id, summary: `Décision d'homologation : ${OUTCOME_LABELS[input.outcome]}`,
-    after: { ...input, durationMonths, endsOn, meetingId, conditionFicheIds },
+    after: { ...input, durationMonths, endsOn, meetingId, conditionFicheIds, acceptedRisks },
   });
 
   // the renewal in force replaces the homologation it renews: archived, its reminders closed

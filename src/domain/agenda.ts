@@ -2,6 +2,7 @@ import { format, parseISO } from 'date-fns';
 import { fr } from 'date-fns/locale';
 // The committee agenda (ordre du jour), as a display-ready model: the HTML page, the PDF and the
 // frozen record of a held meeting are all made from this one JSON-serialisable value.
+import type { RiskRow } from './risk-committee';
 import type { SideEffectLevel } from './statuses';
 
 export interface AgendaStep { position: number; label: string; status: string }
@@ -54,6 +55,17 @@ export interface AgendaCondition {
   owner: string;
 }
 
+/** A risk's changes since the previous meeting, with the communes of the instances it touched (for a commune's agenda). */
+export interface AgendaRiskChange { riskId: number; number: number; title: string; changes: string[]; communeIds: number[] }
+
+/** The risk table of the agenda: its rows (RiskRow: critical risks waiting on a late fiche first) and the changes since the previous meeting. */
+export interface AgendaRisks {
+  /** The critical classes, "Critique ou Très critique". */
+  critical: string;
+  risks: RiskRow[];
+  changes: AgendaRiskChange[];
+}
+
 export type AgendaSection =
   | { key: 'ordre_du_jour'; title: string; items: string[] }
   | { key: 'objectif'; title: string; text: string }
@@ -68,6 +80,7 @@ export type AgendaSection =
   | { key: 'calendrier'; title: string; done: string[]; toDo: string[] }
   | { key: 'plan'; title: string; fiches: { number: number; title: string; status: string }[] }
   | { key: 'conditions'; title: string; decision: string; items: AgendaCondition[] }
+  | ({ key: 'risques'; title: string } & AgendaRisks)
   | { key: 'fiche'; title: string; fiche: AgendaFiche }
   | { key: 'questions'; title: string; text: string };
 
@@ -104,6 +117,9 @@ export const SECTION_TITLES: Record<OrderKey, string> = {
 /** The section of the decision's conditions: not moved on its own, it stands just before the fiches' detail. */
 export const CONDITIONS_TITLE = "Conditions de l'homologation";
 
+/** The risk table: not moved on its own either, it stands before the conditions and the fiches' detail. */
+export const RISKS_TITLE = 'Risques';
+
 /** Reads a stored order, keeping only known keys once each and appending the missing ones. */
 export function normaliseOrder(order: readonly string[]): OrderKey[] {
   const known = new Set<string>(DEFAULT_SECTION_ORDER);
@@ -134,6 +150,8 @@ export interface AgendaInput {
   changes: Map<number, string[]>;
   /** The conditions of the decision that counts, when it set some. */
   conditions?: { decision: string; items: AgendaCondition[] } | null;
+  /** The homologation's risks, when it has some (or some changed since the previous meeting). */
+  risks?: AgendaRisks | null;
   generatedAt: Date;
 }
 
@@ -153,6 +171,7 @@ export function buildAgenda(input: AgendaInput): Agenda {
   const month = (d: string) => format(parseISO(d), 'MMMM yyyy', { locale: fr });
   const order = normaliseOrder(m.sectionOrder);
   const conditions = input.conditions && input.conditions.items.length ? input.conditions : null;
+  const risks = input.risks && (input.risks.risks.length || input.risks.changes.length) ? input.risks : null;
   const parts: Record<OrderKey, AgendaSection[]> = {
     ordre_du_jour: [],
     objectif: [{ key: 'objectif', title: SECTION_TITLES.objectif, text: m.objective }],
@@ -172,6 +191,7 @@ export function buildAgenda(input: AgendaInput): Agenda {
     }],
     plan: [{ key: 'plan', title: SECTION_TITLES.plan, fiches: input.fiches.map((f) => ({ number: f.number, title: f.title, status: f.status })) }],
     fiches: [
+      ...(risks ? [{ key: 'risques' as const, title: RISKS_TITLE, ...risks }] : []),
       ...(conditions ? [{ key: 'conditions' as const, title: CONDITIONS_TITLE, decision: conditions.decision, items: conditions.items }] : []),
       ...input.fiches.map((f) => ({
         key: 'fiche' as const, title: `Détail de la fiche action n°${f.number}`, fiche: { ...f, changes: input.changes.get(f.ficheId) ?? [] },
@@ -179,7 +199,7 @@ export function buildAgenda(input: AgendaInput): Agenda {
     ],
     questions: [{ key: 'questions', title: SECTION_TITLES.questions, text: m.questions }],
   };
-  parts.ordre_du_jour = [{ key: 'ordre_du_jour', title: SECTION_TITLES.ordre_du_jour, items: order.filter((k) => k !== 'ordre_du_jour').flatMap((k) => (k === 'fiches' && conditions ? [CONDITIONS_TITLE, SECTION_TITLES[k]] : [SECTION_TITLES[k]])) }];
+  parts.ordre_du_jour = [{ key: 'ordre_du_jour', title: SECTION_TITLES.ordre_du_jour, items: order.filter((k) => k !== 'ordre_du_jour').flatMap((k) => (k === 'fiches' ? [...(risks ? [RISKS_TITLE] : []), ...(conditions ? [CONDITIONS_TITLE] : []), SECTION_TITLES[k]] : [SECTION_TITLES[k]])) }];
   return {
     organisation: input.organisation,
     planTitle: input.planTitle,
@@ -198,10 +218,10 @@ function capitalise(s: string): string {
 }
 
 /**
- * The agenda as a commune agent may read it: only the fiches touching its instances, and no other
- * commune's name. Everyone else gets it whole.
+ * The agenda as a commune agent may read it: only the fiches touching its instances, the risks touching them (as
+ * they did when the agenda was made) with the fiches it may see, and no other commune's name. Everyone else gets it whole.
  */
-export function restrictAgenda(agenda: Agenda, visible: { ficheIds: Set<number>; communeName: string | null } | null): Agenda {
+export function restrictAgenda(agenda: Agenda, visible: { ficheIds: Set<number>; communeName: string | null; communeId?: number | null } | null): Agenda {
   if (!visible) return agenda;
   const numbers = new Set(agenda.sections.flatMap((s) => (s.key === 'fiche' && visible.ficheIds.has(s.fiche.ficheId) ? [s.fiche.number] : [])));
   const sections = agenda.sections.flatMap((s): AgendaSection[] => {
@@ -212,7 +232,18 @@ export function restrictAgenda(agenda: Agenda, visible: { ficheIds: Set<number>;
       return items.length ? [{ ...s, items }] : [];
     }
     if (s.key === 'perimetre') return [{ ...s, communes: s.communes.filter((c) => c === visible.communeName) }];
+    if (s.key === 'risques') {
+      const touches = (r: { communeIds: number[] }) => visible.communeId !== undefined && visible.communeId !== null && r.communeIds.includes(visible.communeId);
+      const risks = s.risks.filter(touches).map((r) => {
+        const fiches = r.fiches.filter((f) => visible.ficheIds.has(f.ficheId));
+        return { ...r, fiches, waiting: r.critical && fiches.some((f) => f.late) };
+      });
+      const changes = s.changes.filter(touches);
+      return risks.length || changes.length ? [{ ...s, risks, changes }] : [];
+    }
     return [s];
   });
-  return { ...agenda, sections };
+  // the agenda's list of sections names the risk table only when the commune still has one
+  const withRisks = sections.some((s) => s.key === 'risques');
+  return { ...agenda, sections: sections.map((s) => (s.key === 'ordre_du_jour' && !withRisks ? { ...s, items: s.items.filter((i) => i !== RISKS_TITLE) } : s)) };
 }

@@ -5,7 +5,7 @@ import { ficheStatesAt, holdMeeting, type Meeting, notesSince, previousMeeting }
 import type { Actor } from '../domain/roles';
 import type { Plan } from '../data/plans';
 import { communes, instancesOfPlan, milestones } from '../data/referentials';
-import { type Agenda, type AgendaCondition, type AgendaFiche, buildAgenda } from '../domain/agenda';
+import { type Agenda, type AgendaCondition, type AgendaFiche, type AgendaRisks, buildAgenda } from '../domain/agenda';
 import { OUTCOME_LABELS } from '../domain/homologation';
 import { type DecisionConditions, decisionConditions } from '../data/lifecycle';
 import { changesSince } from '../domain/changes';
@@ -14,6 +14,9 @@ import { perimeterTable } from '../domain/perimeter';
 import { localInstant } from '../domain/local-time';
 import { environmentsOf, SIDE_EFFECT_LABELS, STATUS_LABELS } from '../domain/statuses';
 import { reads } from '../data/reads';
+import { committeeRisks, riskHistoriesSince } from '../data/risk-committee';
+import { getRiskScales } from '../data/risks';
+import { criticalClassLabels, orPhrase, riskChanges, riskRows } from '../domain/risk-committee';
 
 const dmy = (d: string | null) => (d ? d.split('-').reverse().join('/') : '—');
 
@@ -67,8 +70,9 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
       changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id)));
     }
   }
-  const [instanceList, communeList, milestoneList, decided] = await reads(db,
+  const [instanceList, communeList, milestoneList, decided, risks] = await reads(db,
     () => instancesOfPlan(db, plan.id), () => communes.list(db), () => milestones.listWhere(db, 'plan_id', plan.id), () => decisionConditions(db, plan.id),
+    () => agendaRisks(db, plan.id, previous ? instantOf(previous.startsAt) : null, today),
   );
   const withInstances = new Set(instanceList.map((i) => i.communeId));
   // the homologation's perimeter, one count per environment present, in the organisation's order
@@ -85,6 +89,7 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
     fiches,
     changes,
     conditions: conditionsOf(decided, today),
+    risks,
     generatedAt: now,
   });
 }
@@ -100,6 +105,22 @@ function conditionsOf(decided: DecisionConditions, today: string): { decision: s
       late: isLate(f, today), owner: ownersSummary(f.owners) || '—',
     })),
   };
+}
+
+/**
+ * The agenda's risk table, made whole (a commune's agent reads it through restrictAgenda): every risk of the
+ * homologation, critical ones waiting on a late fiche first; and, since the previous meeting, the risk changes.
+ */
+async function agendaRisks(db: Knex, planId: number, sinceIso: string | null, today: string): Promise<AgendaRisks> {
+  const [scales, risks, histories] = await reads(db,
+    () => getRiskScales(db), () => committeeRisks(db, planId, null), () => (sinceIso ? riskHistoriesSince(db, planId, sinceIso) : Promise.resolve([])),
+  );
+  const changes = histories.flatMap((h) => {
+    const list = riskChanges(scales, h.before, h.after);
+    const named = h.after ?? h.before;
+    return list.length && named ? [{ riskId: h.riskId, number: named.number, title: named.title, changes: list, communeIds: h.communeIds }] : [];
+  }).sort((a, b) => a.number - b.number);
+  return { critical: orPhrase(criticalClassLabels(scales)), risks: riskRows(scales, risks, today), changes };
 }
 
 /** What a meeting shows: its frozen snapshot once held, the live agenda before. */

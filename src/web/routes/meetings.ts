@@ -10,6 +10,7 @@ import { communes, teams } from '../../data/referentials';
 import { listUsers } from '../../data/users';
 import { type Agenda, moveSection, normaliseOrder, restrictAgenda, SECTION_TITLES } from '../../domain/agenda';
 import { agendaOf, coveredFicheIds, holdMeetingNow } from '../../services/agenda';
+import { withAcceptedRisks } from '../../services/risk-committee';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
 import { forbidden, HttpError, idParam } from '../errors';
@@ -49,7 +50,7 @@ export function meetingsRouter(ctx: AppContext): Router {
     const { restriction, hom: plan } = scopeOf(res);
     if (restriction === null) return agenda;
     const [fiches, commune] = await Promise.all([listFiches(ctx.db, plan.id, restriction), communes.get(ctx.db, restriction)]);
-    return restrictAgenda(agenda, { ficheIds: new Set(fiches.map((f) => f.id)), communeName: commune?.name ?? null });
+    return restrictAgenda(agenda, { ficheIds: new Set(fiches.map((f) => f.id)), communeName: commune?.name ?? null, communeId: restriction });
   }
 
   async function formRefs(res: Response) {
@@ -76,7 +77,10 @@ export function meetingsRouter(ctx: AppContext): Router {
     const { hom: plan, restriction } = scopeOf(res);
     const visible = restriction === null ? null : (await listFiches(ctx.db, plan.id, restriction)).map((f) => f.id);
     const [meetings, signatures] = await Promise.all([listMeetings(ctx.db, plan.id, visible), listSignatures(ctx.db, plan.id)]);
-    res.render('meetings/index', { title: 'Séances du comité de pilotage', meetings, signatures, canEdit: scopeOf(res).canEdit });
+    res.render('meetings/index', {
+      title: 'Séances du comité de pilotage', meetings, canEdit: scopeOf(res).canEdit,
+      signatures: await withAcceptedRisks(ctx.db, restriction === null ? signatures : signatures.map((s) => ({ ...s, conditions: '' })), restriction),
+    });
   });
 
   router.get('/seances/nouvelle', canEdit, async (_req, res) => renderForm(res, 200, { values: emptyMeetingValues() }));
@@ -103,13 +107,14 @@ export function meetingsRouter(ctx: AppContext): Router {
     const plan = scope.hom;
     const agenda = await readable(res, await agendaOf(ctx.db, plan, meeting, ctx.now()));
     const visibleFiches = new Set(agenda.sections.flatMap((s) => (s.key === 'fiche' ? [s.fiche.ficheId] : [])));
-    const [decisions, signatures, teamList] = await Promise.all([
+    const [decisions, allSignatures, teamList] = await Promise.all([
       listDecisions(ctx.db, meeting.id), listSignatures(ctx.db, plan.id), meeting.kind === 'signature' ? teams.list(ctx.db) : Promise.resolve([]),
     ]);
+    const signatures = await withAcceptedRisks(ctx.db, allSignatures.filter((s) => s.meetingId === meeting.id), scope.restriction);
     res.status(status).render('meetings/show', {
       title: meeting.title, meeting, agenda, decisions: decisions.filter((d) => d.ficheId === null || visibleFiches.has(d.ficheId)),
       // a commune's staff read the conditions they may see in the agenda, not the decision's full text
-      signatures: signatures.filter((s) => s.meetingId === meeting.id).map((s) => (scope.restriction === null ? s : { ...s, conditions: '' })),
+      signatures: signatures.map((s) => (scope.restriction === null ? s : { ...s, conditions: '' })),
       order: normaliseOrder(meeting.sectionOrder), SECTION_TITLES,
       canEdit: scopeOf(res).canEdit,
       decision: forms.decision ?? { values: { ficheId: '', text: '' }, errors: {} },

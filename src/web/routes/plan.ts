@@ -13,6 +13,7 @@ import { actor } from '../auth';
 import { openReminders, thresholdText } from '../../data/expiry-reminders';
 import type { AppContext } from '../context';
 import { scopeOf } from '../scope';
+import { withAcceptedRisks } from '../../services/risk-committee';
 
 /** The homologation's own page: its state, decision, perimeter and fiches (formerly /plan). */
 export function planRouter(ctx: AppContext): Router {
@@ -53,7 +54,7 @@ export function planRouter(ctx: AppContext): Router {
       stateLabel: STATE_LABELS[scope.state], stateBadge: STATE_BADGES[scope.state], OUTCOME_LABELS,
       validity: plan.decision?.endsOn ? validityPhrase(plan.decision.endsOn, today) : null,
       // a commune's staff read the conditions they may see (the condition fiches touching their instances), not the decision's full text
-      signatures: restriction === null ? signatures : signatures.map((sig) => ({ ...sig, conditions: '' })),
+      signatures: await withAcceptedRisks(ctx.db, restriction === null ? signatures : signatures.map((sig) => ({ ...sig, conditions: '' })), restriction),
       lifecycle,
       conditions: conditions.fiches.map((f) => ({ ...f, late: isLate(f, today), owner: ownersSummary(f.owners) })),
       lateConditions: lateConditions(conditions.fiches, today),
