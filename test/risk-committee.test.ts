@@ -220,4 +220,20 @@ describe(`the risks where the committee meets them (${ENGINE})`, () => {
       expect(seen).to.contain('Risque résiduel évalué').and.not.to.contain('Usurpation de compte').and.not.to.contain('Risque supprimé');
     });
   });
+
+  describe("the dashboard's risk block", () => {
+    it('counts the risks by criticality, initial and residual, and links the critical risks waiting on a late fiche', async () => {
+      const x = await target(t);
+      const html = (await editor.get(`/homologations/${x.hid}/tableau-de-bord`).expect(200)).text;
+      const page = textOf(html);
+      expect(page).to.contain('Risques (3)').and.contain('Risques par criticité, avant et après traitement');
+      expect(page).to.contain('Très critique (critique) 1 0').and.contain('Critique (critique) 1 0').and.contain('Modérée 1 0').and.contain('Faible 0 1')
+        .and.contain('Résiduel non évalué — 2');
+      expect(page).to.contain("Risques critiques en attente d'une fiche en retard (1)").and.contain('En retard : fiche n°1 (en cours).');
+      expect(html).to.contain(`href="/homologations/${x.hid}/risques/${x.risks.r1}">Risque n°1 : Perte des données des usagers</a>`);
+      const agent = await signedIn(t, 'commune', { communeId: x.communeB });
+      const seen = textOf((await agent.get(`/homologations/${x.hid}/tableau-de-bord`).expect(200)).text);
+      expect(seen).to.contain('Risques (1)').and.contain("Risques critiques en attente d'une fiche en retard (0)").and.not.to.contain('Perte des données des usagers');
+    });
+  });
 });

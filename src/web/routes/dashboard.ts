@@ -3,6 +3,7 @@ import { Router } from 'express';
 import { READINESS_WEIGHTS } from '../../domain/dashboard';
 import { STATUS_LABELS, STATUSES } from '../../domain/statuses';
 import { dashboardAlerts, dashboardOf, dashboardTable, MATRIX_COLUMNS, MATRIX_ROWS } from '../../services/dashboard';
+import { dashboardRisks } from '../../services/risk-committee';
 import { barChart, lineChart, timeline } from '../charts';
 import type { AppContext } from '../context';
 import { toCsv } from '../csv';
@@ -30,7 +31,7 @@ export function dashboardRouter(ctx: AppContext): Router {
       return;
     }
 
-    const openAlerts = await dashboardAlerts(ctx.db, plan.id, restriction);
+    const [openAlerts, risks] = await Promise.all([dashboardAlerts(ctx.db, plan.id, restriction), dashboardRisks(ctx.db, plan.id, restriction, today)]);
     const queryString = (extra: Record<string, string>) => new URLSearchParams({ ...query, ...extra }).toString();
     res.render('dashboard/index', {
       title: 'Tableau de bord',
@@ -41,7 +42,7 @@ export function dashboardRouter(ctx: AppContext): Router {
       statusChart: barChart(STATUSES.map((s) => ({ label: STATUS_LABELS[s], value: m.statusCounts[s], css: `app-bar--${s}` }))),
       trendChart: lineChart(m.trend.map((t) => ({ month: t.month, value: t.done }))),
       timelineChart: timeline(m.calendar.slice(0, 60), today),
-      environments: m.data.environments, STATUSES,
+      environments: m.data.environments, STATUSES, risks,
     });
   });
 
