@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { getRiskScales } from '../src/data/risks';
-import { aCommune, aFiche, aHomologation, anInstance, aUser, signedIn } from './builders';
-import { type Agent, csrfOf, formBody, freshApp, type TestApp, textOf } from './helpers';
+import { countQueries } from '../src/data/query-count';
+import { createRisk, getRiskScales } from '../src/data/risks';
+import type { Actor } from '../src/domain/roles';
+import { aCommune, aFiche, aHomologation, anInstance, aUser, BUILDER, signedIn } from './builders';
+import { type Agent, csrfOf, formBody, freshApp, NOW, type TestApp, textOf } from './helpers';
 
 /** A valid risk form, with what the test changes. */
 const riskFields = (over: Record<string, unknown> = {}) => ({
@@ -143,6 +145,35 @@ describe('the risk register', () => {
     await viewer.get(`${base()}/risques/nouveau`).expect(403);
     const page = await viewer.get(`${base()}/risques`);
     await viewer.post(`${base()}/risques`).type('form').send(formBody({ _csrf: csrfOf(page.text), ...riskFields() })).expect(403);
+  });
+
+  it('reads the register, a risk and a fiche in as many statements with 3 risks as with 30', async () => {
+    const statements = async (url: string) => {
+      const counter = countQueries(t.db);
+      try {
+        expect((await editor.get(url)).status, url).to.equal(200);
+        return counter.count();
+      } finally {
+        counter.stop();
+      }
+    };
+    const pages = () => [`${base()}/risques`, `${base()}/risques?niveau=residuel&vraisemblance=1&gravite=1`, `${base()}/fiches/${fiches[0]}`];
+    const measure = async () => {
+      const out: number[] = [];
+      for (const url of pages()) out.push(await statements(url));
+      return out;
+    };
+    const before = await measure();
+    const more = await aFiche().inHomologation(hom).withSteps(3).insert(t.db);
+    for (let i = 0; i < 27; i++) {
+      const r = await createRisk(t.db, hom, {
+        title: `Risque ajouté ${i}`, description: '', scenario: '', ownerTeamId: null, ownerName: '', likelihood: 1 + (i % 4), severity: 1 + ((i >> 2) % 4),
+        existingMeasures: '', treatment: 'reduire', residualLikelihood: 1, residualSeverity: 1, ficheIds: [fiches[0]!, more], instanceIds: [ownInstance, otherInstance],
+      }, BUILDER as unknown as Actor, NOW);
+      expect(r.ok).to.equal(true);
+    }
+    const after = await measure();
+    pages().forEach((url, i) => expect(after[i], `${url}: ${before[i]} statements, then ${after[i]}`).to.be.at.most(before[i]!));
   });
 
   it('deletes a risk after confirmation; the fiche stays', async () => {
