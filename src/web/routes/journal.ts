@@ -38,7 +38,7 @@ export const ENTITY_TYPE_LABELS: Record<string, string> = {
   alert: 'Alerte de retard', commune: 'Commune', contact: 'Contact de commune', decision: 'Décision', digest: "Point d'avancement des communes",
   fiche: 'Fiche action', instance: 'Instance', mail_settings: 'Réglages des courriels', meeting: 'Séance', milestone: 'Jalon', outbox: 'Courriel',
   expiry_reminder: "Rappel d'échéance", identity: "Identité de l'organisation", plan: 'Homologation', plan_member: "Membre d'une homologation", security_settings: 'Politique de sécurité', service: 'Service', session: 'Session', signature: 'Signature', step: 'Action',
-  team: 'Équipe', user: 'Compte utilisateur',
+  team: 'Équipe', user: 'Compte utilisateur', risk: 'Risque', risk_settings: 'Échelles et matrice des risques',
 };
 export const entityTypeLabel = (type: string) => ENTITY_TYPE_LABELS[type] ?? type;
 
