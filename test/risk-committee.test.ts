@@ -2,6 +2,9 @@ import { expect } from 'chai';
 import { createFiche, type FicheInput } from '../src/data/fiches';
 import { createMeeting } from '../src/data/meetings';
 import { createRisk, getRiskScales, type RiskInput, saveRiskScales, updateRisk, deleteRisk } from '../src/data/risks';
+import { restrictAgenda } from '../src/domain/agenda';
+import { criticalClassLabels, isCriticalClass, riskChanges } from '../src/domain/risk-committee';
+import { DEFAULT_RISK_SCALES } from '../src/domain/risks';
 import type { Actor } from '../src/domain/roles';
 import { aCommune, anInstance, signedIn } from './builders';
 import { ACCOUNTS, type Agent, ENGINE, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
@@ -235,5 +238,41 @@ describe(`the risks where the committee meets them (${ENGINE})`, () => {
       const seen = textOf((await agent.get(`/homologations/${x.hid}/tableau-de-bord`).expect(200)).text);
       expect(seen).to.contain('Risques (1)').and.contain("Risques critiques en attente d'une fiche en retard (0)").and.not.to.contain('Perte des données des usagers');
     });
+  });
+});
+
+describe('the risks where the committee meets them, as computed', () => {
+  const scales = { ...DEFAULT_RISK_SCALES };
+  const state = (l: number, g: number, rl: number | null = null, rg: number | null = null) => ({ number: 1, title: 'R', likelihood: l, severity: g, residualLikelihood: rl, residualSeverity: rg });
+
+  it('takes the upper half of the classes, rounded down, as critical', () => {
+    expect([1, 2, 3, 4].map((c) => isCriticalClass(c, 4))).to.deep.equal([false, false, true, true]);
+    expect([1, 2, 3].map((c) => isCriticalClass(c, 3))).to.deep.equal([false, false, true]);
+    expect([1, 2].map((c) => isCriticalClass(c, 2))).to.deep.equal([false, true]);
+    expect(isCriticalClass(null, 4)).to.equal(false);
+    expect(criticalClassLabels(scales)).to.deep.equal(['Critique', 'Très critique']);
+  });
+
+  it('says what changed in a risk: residual changed or removed, nothing when only the title moved', () => {
+    expect(riskChanges(scales, state(3, 3, 2, 2), state(3, 3, 1, 1))).to.deep.equal(['Risque résiduel : Peu probable × Grave (Modérée) → Improbable × Modéré (Faible).']);
+    expect(riskChanges(scales, state(3, 3, 2, 2), state(3, 3))).to.deep.equal(['Risque résiduel retiré (il était Peu probable × Grave (Modérée)).']);
+    expect(riskChanges(scales, state(3, 3), { ...state(3, 3), title: 'Autre' })).to.deep.equal([]);
+  });
+
+  it("drops the risk table from a commune's agenda, and from its list of sections, when none of the risks touches it", () => {
+    const row = { riskId: 1, number: 1, title: 'R', initial: 'Critique', residual: null, critical: true, waiting: true, fiches: [{ ficheId: 7, number: 1, title: 'F', status: 'En cours', late: true }], communeIds: [5] };
+    const agenda = {
+      organisation: 'O', planTitle: 'P', meetingTitle: 'M', when: '', dateShort: '', place: '', previousMeeting: null, generatedAt: '',
+      sections: [
+        { key: 'ordre_du_jour' as const, title: 'Ordre du jour proposé', items: ['Risques', "Détail du plan d'action"] },
+        { key: 'risques' as const, title: 'Risques', critical: 'Critique', risks: [row], changes: [] },
+      ],
+    };
+    expect(restrictAgenda(agenda, { ficheIds: new Set([7]), communeName: null, communeId: 6 }).sections).to.deep.equal([
+      { key: 'ordre_du_jour', title: 'Ordre du jour proposé', items: ["Détail du plan d'action"] },
+    ]);
+    // its own risk, without the fiche it may not see: no longer waiting on a late fiche it cannot read
+    const seen = restrictAgenda(agenda, { ficheIds: new Set(), communeName: null, communeId: 5 }).sections[1];
+    expect(seen).to.deep.include({ risks: [{ ...row, fiches: [], waiting: false }] });
   });
 });
