@@ -230,7 +230,7 @@ describe(`the risks where the committee meets them (${ENGINE})`, () => {
       const html = (await editor.get(`/homologations/${x.hid}/tableau-de-bord`).expect(200)).text;
       const page = textOf(html);
       expect(page).to.contain('Risques (3)').and.contain('Risques par criticité, avant et après traitement');
-      expect(page).to.contain('Très critique (critique) 1 0').and.contain('Critique (critique) 1 0').and.contain('Modérée 1 0').and.contain('Faible 0 1')
+      expect(page).to.contain('Très critique (classe critique) 1 0').and.contain('Critique (classe critique) 1 0').and.contain('Modérée 1 0').and.contain('Faible 0 1')
         .and.contain('Résiduel non évalué — 2');
       expect(page).to.contain("Risques critiques en attente d'une fiche en retard (1)").and.contain('En retard : fiche n°1 (en cours).');
       expect(html).to.contain(`href="/homologations/${x.hid}/risques/${x.risks.r1}">Risque n°1 : Perte des données des usagers</a>`);
