@@ -118,6 +118,27 @@ describe('the risk register', () => {
     expect((await t.db('risks').where({ id }).first()).title).to.equal('Erreur humaine');
   });
 
+  it("tells the history of a risk's levels from the audit trail: who changed which level, and when; a title change is left out", async () => {
+    const id = await create({ title: 'Panne du serveur', likelihood: '2', severity: '3' });
+    const edit = `${base()}/risques/${id}/modifier`;
+    const action = `${base()}/risques/${id}`;
+    expect((await post(editor, edit, action, riskFields({ title: 'Panne du serveur', likelihood: '3', severity: '3', version: '1' }))).status).to.equal(303);
+    expect((await post(editor, edit, action, riskFields({ title: 'Panne matérielle du serveur', likelihood: '3', severity: '3', version: '2' }))).status).to.equal(303);
+    expect((await post(editor, edit, action, riskFields({ title: 'Panne matérielle du serveur', likelihood: '3', severity: '3', version: '3', residualLikelihood: '1', residualSeverity: '3', treatment: 'accepter' }))).status).to.equal(303);
+    const page = await editor.get(action).expect(200);
+    const history = textOf(page.text.slice(page.text.indexOf('id="historique"'), page.text.indexOf('</section>', page.text.indexOf('id="historique"'))));
+    // newest first
+    const residual = history.indexOf('Vraisemblance résiduelle : non évaluée → Improbable');
+    const raised = history.indexOf('Vraisemblance : Peu probable → Probable');
+    const created = history.indexOf('Créé : vraisemblance Peu probable, gravité Majeur');
+    expect([residual, raised, created].every((i) => i >= 0), history).to.equal(true);
+    expect(residual).to.be.below(raised);
+    expect(raised).to.be.below(created);
+    expect(history).to.contain('Traitement : Réduire → Accepter').and.contain('Criticité : Modérée → Critique');
+    // the title change alone is not a level change: three entries, not four
+    expect(history.match(/ — /g)?.length).to.equal(3);
+  });
+
   it('lists the risks by criticality with both heat maps, filters a cell, and a commune agent sees only its own', async () => {
     const list = await editor.get(`${base()}/risques`).expect(200);
     expect(list.text).to.contain('id="carte-initiale"');

@@ -12,6 +12,8 @@ import { type FieldErrors, str } from '../forms/fields';
 import { emptyRiskValues, readRiskForm, type RiskFormValues, riskToValues, validateRisk } from '../forms/risk';
 import { notify } from '../notice';
 import { requireEdit, scopeOf } from '../scope';
+import { listAudit } from '../../data/audit';
+import { riskLevelHistory } from '../../domain/risk-history';
 
 const FOREIGN_FICHE = "Une des fiches cochées n'appartient pas à cette homologation : cochez seulement des fiches de la liste.";
 const OUTSIDE_PERIMETER = "Une des instances cochées n'est pas (ou plus) dans le périmètre de l'homologation : vérifiez les instances cochées et enregistrez à nouveau.";
@@ -126,8 +128,11 @@ export function risksRouter(ctx: AppContext): Router {
 
   router.get('/risques/:id', async (req, res) => {
     const risk = await visibleRisk(req, res);
-    const scales = await getRiskScales(ctx.db);
-    res.render('risks/show', { title: `Risque n°${risk.number} : ${risk.title}`, risk, canEdit: scopeOf(res).canEdit, ...scaleHelpers(scales) });
+    const [scales, audit] = await Promise.all([getRiskScales(ctx.db), listAudit(ctx.db, { entityType: 'risk', entityId: risk.id, limit: 200 })]);
+    res.render('risks/show', {
+      title: `Risque n°${risk.number} : ${risk.title}`, risk, canEdit: scopeOf(res).canEdit, ...scaleHelpers(scales),
+      history: riskLevelHistory(audit, scales),
+    });
   });
 
   router.get('/risques/:id/modifier', requireEdit, async (req, res) => {
