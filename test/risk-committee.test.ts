@@ -6,7 +6,7 @@ import { restrictAgenda } from '../src/domain/agenda';
 import { criticalClassLabels, isCriticalClass, riskChanges } from '../src/domain/risk-committee';
 import { DEFAULT_RISK_SCALES } from '../src/domain/risks';
 import type { Actor } from '../src/domain/roles';
-import { aCommune, anInstance, signedIn } from './builders';
+import { aCommune, aHomologation, anInstance, signedIn } from './builders';
 import { ACCOUNTS, type Agent, ENGINE, freshApp, NOW, postForm, signIn, type TestApp, textOf } from './helpers';
 
 // The risks where the committee meets them (issue 15): the residual risks the decision accepts, frozen; the agenda's
@@ -221,6 +221,23 @@ describe(`the risks where the committee meets them (${ENGINE})`, () => {
       const agent = await signedIn(t, 'commune', { communeId: x.communeA });
       const seen = textOf((await agent.get(`/homologations/${x.hid}/seances/${x.meetings.signature}`).expect(200)).text);
       expect(seen).to.contain('Risque résiduel évalué').and.not.to.contain('Usurpation de compte').and.not.to.contain('Risque supprimé');
+    });
+  });
+
+  describe('a deleted risk that no fiche treated', () => {
+    it('is still told in the next meeting of its own homologation, and not in another’s', async () => {
+      const x = await target(t);
+      const lone = await x.make({ title: 'Perte du prestataire d’hébergement', likelihood: 2, severity: 4 });
+      expect(await deleteRisk(t.db, lone, x.who, NOW)).to.equal(true);
+      const page = textOf((await editor.get(`/homologations/${x.hid}/seances/${x.meetings.signature}`).expect(200)).text);
+      expect(page).to.contain('Perte du prestataire d’hébergement').and.contain('Risque supprimé');
+      const other = await aHomologation().insert(t.db);
+      const meeting = await createMeeting(t.db, other, {
+        title: 'Autre comité', kind: 'suivi', startsAt: '2026-03-20T14:00', endsAt: '2026-03-20T16:00', place: 'Salle', visioUrl: '',
+        objective: '', reminder: '', questions: '', coversAll: true, ficheIds: [], attendees: [],
+      }, x.who, EARLY);
+      const admin = await signIn(t.app, ACCOUNTS.admin);
+      expect(textOf((await admin.get(`/homologations/${other}/seances/${meeting}`).expect(200)).text)).not.to.contain('Perte du prestataire');
     });
   });
 

@@ -246,6 +246,8 @@ async function auditView(trx: Knex, id: number) {
     trx('risk_instances').where('risk_id', id).orderBy('instance_id').pluck('instance_id'),
   ]);
   return {
+    // the homologation: a deleted risk's last audit row still says where it was (the committee's "since the last meeting")
+    planId: Number(r.plan_id),
     number: Number(r.number), title: r.title, description: r.description, scenario: r.scenario, ownerTeamId: nullable(r.owner_team_id), ownerName: r.owner_name,
     likelihood: Number(r.likelihood), severity: Number(r.severity), existingMeasures: r.existing_measures, treatment: r.treatment,
     residualLikelihood: nullable(r.residual_likelihood), residualSeverity: nullable(r.residual_severity),
