@@ -147,6 +147,13 @@ describe('the risk register', () => {
     // n°1 (critique) before n°2 (modérée) before n°3 (faible)
     expect(rows.indexOf('Perte d’intégrité')).to.be.lessThan(rows.indexOf('Panne matérielle'));
     expect(rows.indexOf('Panne matérielle')).to.be.lessThan(rows.indexOf('Erreur humaine'));
+    // each map is drawn too (server-side SVG): one square per likelihood × severity, the count written where risks are
+    const svg = list.text.slice(list.text.indexOf('<svg class="app-heatmap"'), list.text.indexOf('</svg>') + 6);
+    expect(svg.match(/<rect /g)?.length).to.equal(16);
+    const drawn = [...svg.matchAll(/gravite=(\d)[^"]*" tabindex="-1">\s*<rect[^>]*><\/rect>\s*<circle[^>]*><\/circle>\s*<text[^>]*>(\d+)</g)].map((m) => `${m[1]}:${m[2]}`);
+    expect(drawn.length, svg.slice(0, 500)).to.be.greaterThan(0);
+    const counted = await t.db('risks').where({ plan_id: hom }).select('severity');
+    expect(drawn.reduce((n, d) => n + Number(d.split(':')[1]), 0)).to.equal(counted.length);
     const cell = textOf((await editor.get(`${base()}/risques?vraisemblance=2&gravite=3`).expect(200)).text);
     expect(cell).to.contain('Panne matérielle');
     expect(cell.slice(cell.indexOf('Registre des risques'))).not.to.contain('Perte d’intégrité');
