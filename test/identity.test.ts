@@ -185,4 +185,20 @@ describe(`the organisation's identity (${ENGINE})`, () => {
     expect(other.status).to.equal(422);
     expect(await t.db('organisation_identity').where({ id: 1 }).first()).to.deep.equal(before);
   });
+
+  it('publishes the director of publication and the host the administrator gives on the legal notice (LCEN)', async () => {
+    const anonymous = (await import('supertest')).default(t.app);
+    expect(textOf((await anonymous.get('/mentions-legales').expect(200)).text)).to.contain('ne sont pas encore renseignées');
+    const res = await sendIdentity(admin, {
+      name: 'Métropole de Lyon', publisher: 'Le président de la Métropole de Lyon',
+      host: 'Hébergeur Exemple SAS\n20 rue du Serveur, 69003 Lyon\n04 00 00 00 00',
+    });
+    expect(res.status, textOf(res.text).slice(0, 300)).to.equal(303);
+    const notice = textOf((await anonymous.get('/mentions-legales').expect(200)).text);
+    expect(notice).to.contain('Directeur ou directrice de la publication : Le président de la Métropole de Lyon.')
+      .and.contain('Hébergeur Exemple SAS').and.contain('69003 Lyon').and.not.contain('ne sont pas encore renseignées');
+    const tooLong = await sendIdentity(admin, { name: 'Métropole de Lyon', host: 'x'.repeat(1001) });
+    expect(tooLong.status).to.equal(422);
+    expect(tooLong.text).to.contain('id="host-error"');
+  });
 });

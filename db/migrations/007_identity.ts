@@ -16,6 +16,9 @@ export async function up(knex: Knex): Promise<void> {
     t.binary('logo');
     t.string('logo_type', 30);
     t.string('logo_alt', 200).notNullable().defaultTo('');
+    // the legal notice (LCEN): who is the director of publication, who hosts the service (name, address, telephone)
+    t.string('legal_publisher', 300).notNullable().defaultTo('');
+    t.text('legal_host').notNullable().defaultTo('');
     t.integer('version').notNullable().defaultTo(1);
     t.string('updated_at', 30);
   });

@@ -7,15 +7,17 @@ const ROW = 1;
 
 export async function readIdentity(db: Knex): Promise<Identity> {
   const r = await db('organisation_identity').where({ id: ROW })
-    .select('nature', 'name', 'accent', 'logo_alt', 'version', db.raw('case when logo is null then 0 else 1 end as has_logo'))
+    .select('nature', 'name', 'accent', 'logo_alt', 'legal_publisher', 'legal_host', 'version', db.raw('case when logo is null then 0 else 1 end as has_logo'))
     .first();
-  if (!r) return { nature: null, name: '', accent: null, hasLogo: false, logoAlt: '', version: 0 };
+  if (!r) return { nature: null, name: '', accent: null, hasLogo: false, logoAlt: '', publisher: '', host: '', version: 0 };
   return {
     nature: r.nature === 'etat' || r.nature === 'autre' ? r.nature : null,
     name: String(r.name ?? ''),
     accent: r.accent ? String(r.accent) : null,
     hasLogo: Number(r.has_logo) === 1,
     logoAlt: String(r.logo_alt ?? ''),
+    publisher: String(r.legal_publisher ?? ''),
+    host: String(r.legal_host ?? ''),
     version: Number(r.version),
   };
 }
@@ -30,6 +32,8 @@ export interface IdentityInput {
   name: string;
   accent: string | null;
   logoAlt: string;
+  publisher: string;
+  host: string;
   /** keep the logo, remove it, or replace it */
   logo: 'keep' | 'remove' | { data: Buffer; type: string };
 }
@@ -40,9 +44,10 @@ export interface IdentityInput {
  */
 export async function saveIdentity(db: Knex, input: IdentityInput, version: number, actor: AuditActor, at: Date): Promise<'saved' | 'conflict'> {
   return auditedWrite(db, { actor, at }, async (trx, audit) => {
-    const before = await trx('organisation_identity').where({ id: ROW }).select('nature', 'name', 'accent', 'logo_alt').first();
+    const before = await trx('organisation_identity').where({ id: ROW }).select('nature', 'name', 'accent', 'logo_alt', 'legal_publisher', 'legal_host').first();
     const changes: Record<string, unknown> = {
       nature: input.nature, name: input.name, accent: input.accent, logo_alt: input.logoAlt,
+      legal_publisher: input.publisher, legal_host: input.host,
       version: version + 1, updated_at: at.toISOString(),
     };
     if (input.logo === 'remove') Object.assign(changes, { logo: null, logo_type: null });
@@ -52,7 +57,7 @@ export async function saveIdentity(db: Knex, input: IdentityInput, version: numb
     const logo = input.logo === 'keep' ? undefined : input.logo === 'remove' ? 'retiré' : `nouveau (${input.logo.type}, ${input.logo.data.length} octets)`;
     await audit({
       action: 'update', entityType: 'identity', entityId: ROW, summary: `Identité de l'organisation : ${input.name}`,
-      before, after: { nature: input.nature, name: input.name, accent: input.accent, logo_alt: input.logoAlt, ...(logo ? { logo } : {}) },
+      before, after: { nature: input.nature, name: input.name, accent: input.accent, logo_alt: input.logoAlt, legal_publisher: input.publisher, legal_host: input.host, ...(logo ? { logo } : {}) },
     });
     return 'saved' as const;
   });

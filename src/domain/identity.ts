@@ -15,6 +15,9 @@ export interface Identity {
   accent: string | null;
   hasLogo: boolean;
   logoAlt: string;
+  /** The legal notice's director of publication (LCEN), and the host's name, address and telephone; empty until given. */
+  publisher: string;
+  host: string;
   version: number;
 }
 
@@ -29,7 +32,7 @@ export const DEFAULT_ACCENT = '#0b5563';
 /** Names shown when the organisation has none yet. */
 export const SERVICE_NAME = "Plan d'action RGS";
 
-export const NEUTRAL_DEFAULT: Identity = { nature: null, name: '', accent: null, hasLogo: false, logoAlt: '', version: 0 };
+export const NEUTRAL_DEFAULT: Identity = { nature: null, name: '', accent: null, hasLogo: false, logoAlt: '', publisher: '', host: '', version: 0 };
 
 /** True only for a State service, the one deployment allowed the DSFR. */
 export function wearsDsfr(identity: Pick<Identity, 'nature'>): boolean {

@@ -15,6 +15,9 @@ export interface IdentityLocals {
   /** The neutral rendering's accent colour, as a stylesheet (the CSP forbids inline styles). */
   themeUrl: string;
   accent: string;
+  /** The legal notice's director of publication and host (LCEN); empty until the administrator gives them. */
+  publisher: string;
+  host: string;
 }
 
 export function identityLocals(identity: Identity): IdentityLocals {
@@ -26,6 +29,8 @@ export function identityLocals(identity: Identity): IdentityLocals {
     logoAlt: identity.logoAlt,
     themeUrl: `/identite/theme.css?v=${identity.version}-${(identity.accent ?? DEFAULT_ACCENT).slice(1)}`,
     accent: identity.accent ?? DEFAULT_ACCENT,
+    publisher: identity.publisher,
+    host: identity.host,
   };
 }
 

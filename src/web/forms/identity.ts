@@ -12,14 +12,16 @@ const schema = z.object({
       error: 'Cette couleur est trop claire : le texte blanc des boutons et les liens sur fond blanc ne seraient pas assez lisibles. Choisissez une couleur plus foncée (contraste avec le blanc d’au moins 4,5 pour 1).',
     }),
   logoAlt: z.string().trim().max(200, { error: '200 caractères au maximum.' }),
+  publisher: z.string().trim().max(300, { error: '300 caractères au maximum.' }),
+  host: z.string().trim().max(1000, { error: '1 000 caractères au maximum.' }),
   removeLogo: z.string().optional(),
   version: z.string().regex(/^\d+$/, { error: 'Rechargez la page et recommencez.' }).transform(Number),
 });
 
-export type IdentityValues = { nature: string; name: string; accent: string; logoAlt: string; removeLogo: string; version: string };
+export type IdentityValues = { nature: string; name: string; accent: string; logoAlt: string; publisher: string; host: string; removeLogo: string; version: string };
 
 export function identityValues(identity: Identity): IdentityValues {
-  return { nature: identity.nature ?? '', name: identity.name, accent: identity.accent ?? '', logoAlt: identity.logoAlt, removeLogo: '', version: String(identity.version) };
+  return { nature: identity.nature ?? '', name: identity.name, accent: identity.accent ?? '', logoAlt: identity.logoAlt, publisher: identity.publisher, host: identity.host, removeLogo: '', version: String(identity.version) };
 }
 
 export function parseIdentityForm(body: unknown) {

@@ -92,7 +92,7 @@ export function identityRouter(ctx: AppContext): Router {
     if (!form.ok || Object.keys(errors).length > 0) return render(res, 422, form.values, errors);
     const result = await saveIdentity(ctx.db, {
       nature: form.data.nature, name: form.data.name, accent: form.data.accent === '' ? null : form.data.accent,
-      logoAlt: form.data.logoAlt, logo,
+      logoAlt: form.data.logoAlt, publisher: form.data.publisher, host: form.data.host, logo,
     }, form.data.version, actor(req), ctx.now());
     if (result === 'conflict') {
       return render(res, 409, form.values, {
