@@ -4,7 +4,7 @@
  * changes of risks since the previous meeting, read from the audit trail.
  */
 import { isLate } from './fiche';
-import { criticality, type RiskScales, TREATMENT_LABELS, type Treatment } from './risks';
+import { criticality, type RiskLevels, type RiskScales, TREATMENT_LABELS, type Treatment } from './risks';
 import { STATUS_LABELS, type Status } from './statuses';
 
 /** A level's label on its scale; its rank when the scale no longer has it. */
@@ -34,14 +34,7 @@ export function orPhrase(labels: readonly string[]): string {
 // ---------------------------------------------------------------- the decision's acceptance
 
 /** A risk as the decision reads it: levels as ranks, the communes whose instances it touches. */
-export interface RiskToAccept {
-  id: number;
-  number: number;
-  title: string;
-  likelihood: number;
-  severity: number;
-  residualLikelihood: number | null;
-  residualSeverity: number | null;
+export interface RiskToAccept extends Omit<RiskLevels, 'planId'> {
   treatment: Treatment;
   communeIds: number[];
 }
@@ -92,14 +85,7 @@ export function acceptedFor<T extends { communeIds: number[] }>(risks: readonly 
 export interface RiskFicheState { id: number; number: number; title: string; status: Status; targetDate: string | null }
 
 /** A risk with what the committee's table needs: its levels, its treating fiches with their dates, its communes. */
-export interface CommitteeRisk {
-  id: number;
-  number: number;
-  title: string;
-  likelihood: number;
-  severity: number;
-  residualLikelihood: number | null;
-  residualSeverity: number | null;
+export interface CommitteeRisk extends Omit<RiskLevels, 'planId'> {
   fiches: RiskFicheState[];
   communeIds: number[];
 }
