@@ -5,6 +5,8 @@ import { dashboardRouter } from './dashboard';
 import { fichesRouter } from './fiches';
 import { meetingsRouter } from './meetings';
 import { planRouter } from './plan';
+import { planImportRouter } from './plan-import';
+import { planExportRouter } from './plan-export';
 import { risksRouter } from './risks';
 
 /**
@@ -29,6 +31,9 @@ export function homologationRouter(ctx: AppContext, ...extra: Router[]): Router 
   router.use(fichesRouter(ctx));
   router.use(meetingsRouter(ctx));
   router.use(risksRouter(ctx));
+  // the export first: it serves the import's template (/import/modele.xlsx), which the import's /import/:id would take
+  router.use(planExportRouter(ctx));
+  router.use(planImportRouter(ctx));
   for (const r of extra) router.use(r);
   return router;
 }

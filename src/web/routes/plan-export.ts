@@ -1,0 +1,149 @@
+import { format } from 'date-fns';
+import { type Response, Router } from 'express';
+import { strToU8, type Zippable, zipSync } from 'fflate';
+import { renderDecisionPdf } from '../../agenda/decision-pdf';
+import { renderAgendaPdf } from '../../agenda/pdf';
+import { getMeeting, listMeetings, listSignatures, type MeetingSummary } from '../../data/meetings';
+import { planSnapshot, templateReferences } from '../../data/plan-export';
+import { OUTCOME_LABELS } from '../../domain/homologation';
+import {
+  CSV_TABLES, type CsvTable, csvRows, type ExportTable, exportTables, type PlanSnapshot, risksTable, slugOf, templateTables,
+} from '../../domain/plan-export';
+import { agendaOf } from '../../services/agenda';
+import { SPREADSHEET_TYPES, type SpreadsheetFormat, writeWorkbook } from '../../spreadsheet/write';
+import type { AppContext } from '../context';
+import { toCsv } from '../csv';
+import { forbidden } from '../errors';
+import type { IdentityLocals } from '../identity';
+import { scopeOf } from '../scope';
+
+/** The workbook of tables, as the writer takes them. */
+export function workbookOf(tables: readonly ExportTable[], fmt: SpreadsheetFormat): Buffer {
+  return writeWorkbook(tables.map((t) => ({ name: t.name, columns: t.columns.map((c) => ({ header: c.header, kind: c.kind })), rows: t.rows })), fmt);
+}
+
+/** `attachment` with the name in ASCII (older clients) and in UTF-8 (RFC 6266 / 5987). */
+export function attachment(name: string): string {
+  const ascii = name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+}
+
+function sendFile(res: Response, body: Buffer | string, type: string, name: string): void {
+  // an export holds the plan as the user may see it: never kept by a shared cache
+  res.set('Cache-Control', 'private, no-store').set('Content-Disposition', attachment(name)).type(type).send(body);
+}
+
+const CSV_TYPE = 'text/csv; charset=utf-8';
+const dmy = (iso: string) => iso.slice(0, 10).split('-').reverse().join('/');
+
+/**
+ * The meeting the committee's dossier is for: the next one (the first not yet begun), else the latest. The list comes
+ * newest first; times are local, as the meetings store them.
+ */
+export function dossierMeeting(meetings: readonly MeetingSummary[], nowLocal: string): MeetingSummary | null {
+  const coming = meetings.filter((m) => m.startsAt >= nowLocal);
+  return coming.length ? coming[coming.length - 1]! : meetings[0] ?? null;
+}
+
+/**
+ * A homologation's exports (all reads, for whoever may read it, a commune agent getting what it may see): the whole
+ * plan as a workbook (XLSX, ODS), each table as a CSV, the import template, and for the organisation's staff the
+ * committee's dossier (a ZIP: the agenda of the next meeting, the workbook, the decision, the risks, a LISEZMOI).
+ */
+export function planExportRouter(ctx: AppContext): Router {
+  const router = Router();
+
+  const snapshotOf = (res: Response) => {
+    const { hom, restriction } = scopeOf(res);
+    return planSnapshot(ctx.db, hom, restriction);
+  };
+  const fileName = (res: Response, suffix: string) => `${slugOf(scopeOf(res).hom.title)}-${scopeOf(res).today}${suffix}`;
+
+  for (const fmt of ['xlsx', 'ods'] as const) {
+    router.get(`/export.${fmt}`, async (_req, res) => {
+      const snapshot = await snapshotOf(res);
+      sendFile(res, workbookOf(exportTables(snapshot), fmt), SPREADSHEET_TYPES[fmt], fileName(res, `.${fmt}`));
+    });
+
+    router.get(`/import/modele.${fmt}`, async (_req, res) => {
+      const { hom, restriction } = scopeOf(res);
+      const refs = await templateReferences(ctx.db, hom.id, restriction);
+      sendFile(res, workbookOf(templateTables(refs), fmt), SPREADSHEET_TYPES[fmt], `modele-import-${slugOf(hom.title)}.${fmt}`);
+    });
+  }
+
+  for (const table of Object.keys(CSV_TABLES) as CsvTable[]) {
+    router.get(`/export/${table}.csv`, async (_req, res) => {
+      const snapshot = await snapshotOf(res);
+      sendFile(res, toCsv(csvRows(CSV_TABLES[table](snapshot))), CSV_TYPE, fileName(res, `-${table}.csv`));
+    });
+  }
+
+  router.get('/dossier.zip', async (_req, res) => {
+    const scope = scopeOf(res);
+    // the committee's dossier is the organisation's: a commune agent reads its own part of the plan elsewhere
+    if (scope.restriction !== null) throw forbidden();
+    const { hom } = scope;
+    const now = ctx.now();
+    const look = res.locals.identity as IdentityLocals;
+    const [snapshot, meetings, signatures] = await Promise.all([
+      planSnapshot(ctx.db, hom, null), listMeetings(ctx.db, hom.id, null), listSignatures(ctx.db, hom.id),
+    ]);
+    const files: Zippable = {};
+    const contents: string[] = [];
+    const chosen = dossierMeeting(meetings, format(now, "yyyy-MM-dd'T'HH:mm"));
+    const meeting = chosen ? await getMeeting(ctx.db, chosen.id) : undefined;
+    if (meeting) {
+      const name = `ordre-du-jour-${meeting.startsAt.slice(0, 10)}.pdf`;
+      files[name] = [await renderAgendaPdf(await agendaOf(ctx.db, hom, meeting, now), look), { level: 0 }];
+      contents.push(`- ${name} : l'ordre du jour de la séance « ${meeting.title} » du ${dmy(meeting.startsAt)}${meeting.heldAt ? ' (séance tenue : son ordre du jour figé)' : ''}.`);
+    }
+    const workbook = fileName(res, '.xlsx');
+    files[workbook] = [workbookOf(exportTables(snapshot), 'xlsx'), { level: 0 }];
+    contents.push(`- ${workbook} : le plan d'action en tableur (fiches, étapes, effets de bord, porteurs, risques, calendrier, comités, décisions).`);
+    const decision = signatures[0];
+    if (decision) {
+      files['decision.pdf'] = [await renderDecisionPdf(decisionSheet(snapshot, decision, now), look), { level: 0 }];
+      contents.push(`- decision.pdf : la décision d'homologation du ${dmy(decision.decidedOn)} (${OUTCOME_LABELS[decision.outcome]}).`);
+    }
+    files['risques.csv'] = strToU8(toCsv(csvRows(risksTable(snapshot.risks, snapshot.scales))));
+    contents.push(`- risques.csv : le registre des risques (${snapshot.risks.length} risque${snapshot.risks.length > 1 ? 's' : ''}), séparateur point-virgule.`);
+    files['LISEZMOI.txt'] = strToU8(readme(snapshot, contents, { meeting: Boolean(meeting), decision: Boolean(decision), now }));
+    sendFile(res, Buffer.from(zipSync(files, { level: 6, mtime: now })), 'application/zip', fileName(res, '-dossier-comite.zip'));
+  });
+
+  return router;
+}
+
+function decisionSheet(s: PlanSnapshot, d: Awaited<ReturnType<typeof listSignatures>>[number], now: Date) {
+  return {
+    organisation: s.plan.organisation,
+    planTitle: s.plan.title,
+    outcome: OUTCOME_LABELS[d.outcome],
+    decidedOn: dmy(d.decidedOn),
+    authority: d.authority,
+    duration: d.durationMonths === null ? '—' : `${d.durationMonths} mois`,
+    endsOn: d.endsOn ? dmy(d.endsOn) : '—',
+    conditions: d.conditions.split('\n').map((l) => l.replace(/^\s*-\s*/, '').trim()).filter(Boolean),
+    generatedAt: format(now, "dd/MM/yyyy 'à' HH:mm"),
+  };
+}
+
+function readme(s: PlanSnapshot, contents: string[], o: { meeting: boolean; decision: boolean; now: Date }): string {
+  const lines = [
+    `Dossier du comité — ${s.plan.title}`,
+    s.plan.organisation,
+    '',
+    `Constitué le ${format(o.now, "dd/MM/yyyy 'à' HH:mm")} à partir du plan d'action de l'homologation.`,
+    '',
+    'Ce dossier contient :',
+    ...contents,
+    '- LISEZMOI.txt : ce fichier.',
+    '',
+    ...(o.meeting ? [] : ["Aucune séance n'est prévue ni tenue pour cette homologation : le dossier ne contient pas d'ordre du jour.", '']),
+    ...(o.decision ? [] : ["Aucune décision d'homologation n'est encore enregistrée : le dossier ne contient pas de décision.", '']),
+    'Le tableur se réimporte tel quel dans l\'application (feuilles Fiches, Étapes, Effets de bord, Porteurs, Risques) ;',
+    'les feuilles Calendrier, Comités et Décisions sont là pour la lecture.',
+  ];
+  return `\ufeff${lines.join('\r\n')}\r\n`;
+}
