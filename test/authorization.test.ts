@@ -232,6 +232,20 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'GET /homologations/:hid/seances/:id/ordre-du-jour': 'reader',
   'GET /homologations/:hid/seances/:id/ordre-du-jour.pdf': 'reader',
   'GET /homologations/:hid/seances/:id/invitation.ics': 'reader',
+  // the plan's exports (reads: a commune agent gets what it may see) and the import template; the committee's dossier, staff only
+  'GET /homologations/:hid/export.xlsx': 'reader',
+  'GET /homologations/:hid/export.ods': 'reader',
+  'GET /homologations/:hid/export/fiches.csv': 'reader',
+  'GET /homologations/:hid/export/etapes.csv': 'reader',
+  'GET /homologations/:hid/export/effets-de-bord.csv': 'reader',
+  'GET /homologations/:hid/export/porteurs.csv': 'reader',
+  'GET /homologations/:hid/export/risques.csv': 'reader',
+  'GET /homologations/:hid/export/calendrier.csv': 'reader',
+  'GET /homologations/:hid/export/comites.csv': 'reader',
+  'GET /homologations/:hid/export/decisions.csv': 'reader',
+  'GET /homologations/:hid/import/modele.xlsx': 'reader',
+  'GET /homologations/:hid/import/modele.ods': 'reader',
+  'GET /homologations/:hid/dossier.zip': 'staff',
 
   // ---- the one-plan addresses, sent on to the homologation of the object
   'GET /plan': 'moved',
