@@ -267,7 +267,8 @@ describe('the plan export (XLSX, ODS, CSV), the import template and the committe
       const help = rowsOf(wb, "Mode d'emploi");
       expect(help[0]).to.deep.equal(['Feuille', 'Colonne', 'Obligatoire', "Ce qu'elle contient"]);
       expect(help.length - 1).to.equal(Object.values(SPEC_HEADERS).reduce((n, h) => n + h.length, 0));
-      expect(help).to.deep.include(['Risques', 'Criticité', 'Non', 'Calculée par la matrice : la valeur du fichier est ignorée.']);
+      expect(help).to.deep.include(['5. Risques', 'Criticité', 'Non', 'Calculée par la matrice : la valeur du fichier est ignorée.']);
+      expect(help).to.deep.include(['1. Fiches', 'N°', 'Oui', FICHE_COLUMNS[0].help]);
     });
   }
 
@@ -289,6 +290,16 @@ describe('the plan export (XLSX, ODS, CSV), the import template and the committe
     } finally {
       counter.stop();
     }
+  });
+
+  it("links the exports from the homologation's page, the committee dossier for the organisation's staff only", async () => {
+    const page = (await editor.get(base()).expect(200)).text;
+    expect(page).to.include(`href="${base()}/export.xlsx" download>Tableur (XLSX)</a>`);
+    expect(page).to.include(`href="${base()}/export.ods" download>Tableur (ODS)</a>`);
+    expect(page).to.include(`href="${base()}/dossier.zip" download>Dossier du comité (ZIP)</a>`);
+    const communePage = (await commune.get(base()).expect(200)).text;
+    expect(communePage).to.include(`href="${base()}/export.xlsx"`);
+    expect(communePage).not.to.include('dossier.zip');
   });
 
   it('the writer: an ISO day in a date column is a date, anything else stays a text; a number stays a number', () => {

@@ -323,9 +323,10 @@ export function templateTables(opts: { scales?: RiskScales; instances?: ExportIn
     { key: 'required', header: 'Obligatoire', kind: 'text' }, { key: 'help', header: "Ce qu'elle contient", kind: 'text' },
   ];
   const written = new Map<PlanSheetKind, readonly string[]>([['fiches', FICHES_OMITTED]]);
-  const helpRows = PLAN_SHEETS.flatMap((sheet) => sheet.columns
+  // the sheet numbered ("1. Fiches"): a row never holds two cells an import would take for headers ("Fiches" and "N°")
+  const helpRows = PLAN_SHEETS.flatMap((sheet, i) => sheet.columns
     .filter((c) => !(written.get(sheet.kind) ?? []).includes(c.key))
-    .map((c) => ({ sheet: sheet.name, column: c.header, required: booleanCell(Boolean(c.required)), help: c.help })));
+    .map((c) => ({ sheet: `${i + 1}. ${sheet.name}`, column: c.header, required: booleanCell(Boolean(c.required)), help: c.help })));
   return [
     fichesTable([fiche]), stepsTable([fiche]), sideEffectsTable([fiche]), ownersTable([fiche]), risksTable([risk], scales),
     tableOf(HELP_SHEET, help, helpRows),
