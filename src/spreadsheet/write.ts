@@ -157,6 +157,9 @@ function finishOds(raw: Buffer, tables: readonly SheetTable[]): Buffer {
     },
   );
 
+  // SheetJS's Excel-style filter names (_xlnm._FilterDatabase), with a sheet name's & left unescaped: the database
+  // ranges below are ODF's filters
+  content = content.replace(/<table:named-expressions>[\s\S]*?<\/table:named-expressions>/g, '');
   // a sheet's name with an apostrophe: written raw inside its double-quoted attribute (SheetJS reads &apos; back as is)
   content = content.replace(/(<table:table table:name=")([^"]*)"/g, (_all, start: string, name: string) => `${start}${name.replace(/&apos;/g, "'")}"`);
 
