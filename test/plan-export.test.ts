@@ -2,6 +2,7 @@ import * as XLSX from '@e965/xlsx';
 import { expect } from 'chai';
 import { strFromU8, unzipSync } from 'fflate';
 import type { Response } from 'supertest';
+import { extractText, getDocumentProxy } from 'unpdf';
 import { createFiche } from '../src/data/fiches';
 import { createMeeting } from '../src/data/meetings';
 import { planSnapshot } from '../src/data/plan-export';
@@ -235,6 +236,9 @@ describe('the plan export (XLSX, ODS, CSV), the import template and the committe
       'LISEZMOI.txt', 'decision.pdf', 'ordre-du-jour-2026-03-20.pdf', 'plan-d-action-teleservices-2026-2026-03-16.xlsx', 'risques.csv',
     ]);
     for (const pdf of ['decision.pdf', 'ordre-du-jour-2026-03-20.pdf']) expect(strFromU8(files[pdf]!.slice(0, 5))).to.equal('%PDF-');
+    const { text } = await extractText(await getDocumentProxy(new Uint8Array(files['decision.pdf']!)), { mergePages: true });
+    expect(text).to.include("Décision d'homologation").and.to.include('Homologuée sous conditions').and.to.include('10/03/2026')
+      .and.to.include('Le directeur général des services').and.to.include('24 mois').and.to.include('10/03/2028').and.to.include('Déployer le second facteur');
     expect(XLSX.read(files['plan-d-action-teleservices-2026-2026-03-16.xlsx']!).SheetNames).to.include('Risques');
     expect(strFromU8(files['risques.csv']!)).to.include('Usurpation de compte').and.to.include('Risque hors de la commune');
     const readme = strFromU8(files['LISEZMOI.txt']!);
