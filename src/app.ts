@@ -35,6 +35,7 @@ import { viewHelpers } from './web/view-helpers';
 import { dsfrOnly, FALLBACK_IDENTITY, loadIdentity } from './web/identity';
 import { legalRouter } from './web/routes/legal';
 import { identityAssetsRouter, identityRouter, identityUpload } from './web/routes/identity';
+import { planImportUpload } from './web/routes/plan-import';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(idleTimeout(ctx));
   app.use(takeNotice);
   app.use(identityUpload);
+  app.use(planImportUpload);
 
   // No session before sign-in: the CSRF token of an anonymous form lives in a signed cookie (see web/csrf.ts).
   const csrf = csrfProtection({ secret: ctx.config.sessionSecret, secure: ctx.config.production, now: ctx.now });

@@ -8,6 +8,7 @@ import { issueToken } from '../src/data/accounts';
 import { listContacts } from '../src/data/contacts';
 import { createFiche } from '../src/data/fiches';
 import { createRisk, type RiskInput } from '../src/data/risks';
+import { saveUpload } from '../src/data/plan-import';
 import { createReminder } from '../src/data/expiry-reminders';
 import { getHomologation } from '../src/data/homologations';
 import { archiveHomologation } from '../src/data/lifecycle';
@@ -245,6 +246,12 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'GET /homologations/:hid/export/decisions.csv': 'reader',
   'GET /homologations/:hid/import/modele.xlsx': 'reader',
   'GET /homologations/:hid/import/modele.ods': 'reader',
+  // importing a spreadsheet: the homologation's editors (a pending import is the homologation's, reviewed by any of them)
+  'GET /homologations/:hid/import': 'editor',
+  'POST /homologations/:hid/import': 'editor',
+  'GET /homologations/:hid/import/:id': 'editor',
+  'POST /homologations/:hid/import/:id/colonnes': 'editor',
+  'POST /homologations/:hid/import/:id/confirmer': 'editor',
   'GET /homologations/:hid/dossier.zip': 'staff',
 
   // ---- the one-plan addresses, sent on to the homologation of the object
@@ -625,6 +632,13 @@ async function prepare(t: TestApp): Promise<Fixtures> {
   }
   const homB = await createHomologationB(db, editor, members);
   const risks = await prepareRisks(db, Number(plan.id), homB.id, villeurbanne, editor);
+  // a pending spreadsheet import in each homologation (one fiche row: confirming it without its preview's fingerprint is refused)
+  const pendingImport = (planId: number) => saveUpload(db, planId, editor.id, {
+    name: 'plan.csv', format: 'csv',
+    sheets: [{ name: 'CSV', rows: [['N°', 'Titre'], ['1', 'Fiche importée']] }],
+    mappings: [{ sheet: 0, kind: 'fiches', headerRow: 0, columns: ['number', 'title'] }],
+  }, NOW);
+  const imports = { own: await pendingImport(Number(plan.id)), hom2: await pendingImport(homB.id) };
   if (Number(plan.id) === homB.id) throw new Error('La démonstration devait être la première homologation');
   // A: a decision with its expiry reminder, and a member (the viewer, listed with the role it has anyway)
   const reminderA = await reminderOf(db, Number(plan.id), '2023-07-01');
@@ -642,6 +656,7 @@ async function prepare(t: TestApp): Promise<Fixtures> {
       membres: { any: Number(viewer.id), hom2: members.member_editor! },
       fiches: { own: fiche1, other: fiche2, hom2: homB.ficheId },
       risques: risks,
+      import: imports,
       seances: { own: Number(openOwn.id), other: openOther, hom2: homB.open },
       'seances(tenues)': { own: Number(heldOwn.id), other: heldOther, hom2: homB.held },
       communes: { own: villeurbanne, other: bron },

@@ -8,6 +8,7 @@ import * as m006 from './006_homologations';
 import * as m007 from './007_identity';
 import * as m008 from './008_risks';
 import * as m009 from './009_risk_acceptance';
+import * as m010 from './010_imports';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -26,6 +27,7 @@ const migrations: Record<string, Migration> = {
   '007_identity': m007,
   '008_risks': m008,
   '009_risk_acceptance': m009,
+  '010_imports': m010,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -3,6 +3,8 @@ import type { Actor } from '../domain/roles';
 
 export type AuditAction =
   | 'create' | 'update' | 'delete' | 'note'
+  // a spreadsheet imported into a homologation (its fiches and risks each have their own create or update too)
+  | 'import'
   // security events: kept for the retention period the admin sets, then purged
   | 'login' | 'logout' | 'login_failed' | 'freeze' | 'unfreeze' | 'password_change' | 'password_link' | 'totp_enrolled' | 'totp_reset'
   | 'role_change' | 'suspend' | 'anonymize' | 'session_expired' | 'duplicate_account' | 'freeze_all';

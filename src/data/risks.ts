@@ -190,7 +190,7 @@ export async function risksOfFiche(db: Knex, ficheId: number, communeId: number 
 
 export type RiskSaveResult =
   | { ok: true; id: number; number: number }
-  | { ok: false; reason: 'conflict' | 'not_found' }
+  | { ok: false; reason: 'conflict' | 'not_found' | 'number_taken' }
   | { ok: false; reason: 'foreign_fiche'; ficheIds: number[] }
   | { ok: false; reason: 'outside_perimeter'; instanceIds: number[] }
   | { ok: false; reason: 'levels' };
@@ -258,20 +258,21 @@ async function auditView(trx: Knex, id: number) {
 /**
  * Adds a risk to the homologation, numbered after its highest, read under the homologation's row lock; the unique
  * (plan, number) is the guard should two saves still meet (then the save starts again, a few times at most).
+ * With `number` (an import), the risk takes that number; one already taken is refused as 'number_taken'.
  */
-export async function createRisk(db: Knex, planId: number, input: RiskInput, actor: Actor, at: Date): Promise<RiskSaveResult> {
+export async function createRisk(db: Knex, planId: number, input: RiskInput, actor: Actor, at: Date, number?: number): Promise<RiskSaveResult> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await auditedWrite(db, { actor, at }, async (trx, audit): Promise<RiskSaveResult> => {
         await checkLinks(trx, planId, input);
-        const max = await trx('risks').where('plan_id', planId).max({ n: 'number' }).first();
-        const number = Number(max?.n ?? 0) + 1;
+        const max = number === undefined ? await trx('risks').where('plan_id', planId).max({ n: 'number' }).first() : undefined;
+        const n = number ?? Number(max?.n ?? 0) + 1;
         const iso = at.toISOString();
-        const id = insertedId(await trx('risks').insert({ ...columns(input), plan_id: planId, number, version: 1, created_at: iso, updated_at: iso }).returning('id'));
+        const id = insertedId(await trx('risks').insert({ ...columns(input), plan_id: planId, number: n, version: 1, created_at: iso, updated_at: iso }).returning('id'));
         await writeLinks(trx, id, input);
-        await audit({ action: 'create', entityType: 'risk', entityId: id, summary: `Risque n°${number} : ${input.title}`, after: await auditView(trx, id) });
-        return { ok: true, id, number };
-      });
+        await audit({ action: 'create', entityType: 'risk', entityId: id, summary: `Risque n°${n} : ${input.title}`, after: await auditView(trx, id) });
+        return { ok: true, id, number: n };
+      }, number === undefined ? {} : { unique: { ok: false, reason: 'number_taken' } as const });
     } catch (err) {
       if (attempt < 3 && isUniqueViolation(err)) continue;
       throw err;

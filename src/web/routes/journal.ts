@@ -15,6 +15,7 @@ export const AUDIT_ACTION_LABELS: Record<AuditAction, string> = {
   update: 'Modification',
   delete: 'Suppression',
   note: "Point d'avancement",
+  import: "Import d'un tableur",
   login: 'Connexion',
   logout: 'Déconnexion',
   login_failed: 'Échec de connexion',
