@@ -1,9 +1,10 @@
 import * as XLSX from '@e965/xlsx';
 import { expect } from 'chai';
 import { strToU8, unzipSync, zipSync } from 'fflate';
-import { getFiches } from '../src/data/fiches';
-import { getRisk, listRisks } from '../src/data/risks';
-import { aFiche, aHomologation, anInstance, aService, aTeam, signedIn } from './builders';
+import { createFiche, getFiches } from '../src/data/fiches';
+import { createRisk, getRisk, listRisks } from '../src/data/risks';
+import type { Actor } from '../src/domain/roles';
+import { aFiche, aHomologation, anInstance, aService, aTeam, BUILDER, signedIn } from './builders';
 import { type Agent, csrfOf, freshApp, type TestApp, textOf } from './helpers';
 
 type Row = (string | number | null | XLSX.CellObject)[];
@@ -277,6 +278,90 @@ describe('importing a spreadsheet into a homologation', () => {
       await refusedWith(Buffer.concat([Buffer.from('MZ\x90\x00\x03\x00\x00\x00', 'latin1'), Buffer.alloc(200)]), 'plan.xlsx', 422, "n'est ni un classeur XLSX ou ODS");
       await refusedWith(Buffer.alloc(0), 'vide.csv', 422, 'Le fichier est vide');
     });
+  });
+
+  describe('round trip: the export re-imported gives the same plan', () => {
+    let service: number;
+    let second: number;
+    const actor = BUILDER as unknown as Actor;
+    before(async () => {
+      service = Number((await t.db('services').where({ name: 'Service des imports' }).first()).id);
+      second = await anInstance().named('Imports recette').ofService(service).insert(t.db);
+    });
+
+    /** A plan holding every kind of value the sheets carry. */
+    async function richPlan(planId: number) {
+      await t.db('plan_instances').insert({ plan_id: planId, instance_id: second });
+      const f1 = await createFiche(t.db, planId, {
+        number: 1, title: 'Déployer l’authentification multifacteur', finding: 'Des comptes sans second facteur.\nSur deux lignes.', targetDate: '2026-12-31',
+        status: 'en_cours', conclusion: 'Faisable en six mois.', conclusionCounts: [{ count: 9, total: 14, label: 'instances concernées' }],
+        costAmount: 12000, costSource: 'Devis', scopeAll: false, instanceIds: [second],
+        owners: [{ teamId: infra, serviceId: null }, { teamId: infra, serviceId: service }],
+        steps: [{ id: null, position: 1, label: '=Choisir la solution', status: 'fait', forCommunes: false }, { id: null, position: 2, label: 'Déployer chez les communes', status: 'bloque', forCommunes: true }],
+        sideEffects: [{ level: 'fort', description: 'Le centre de contact est sollicité' }, { level: 'faible', description: 'Une connexion plus longue' }],
+      }, actor, new Date());
+      const f2 = await createFiche(t.db, planId, {
+        number: 4, title: 'Centraliser les journaux', finding: '', targetDate: '2027-03-01', status: 'non_demarre', conclusion: '', conclusionCounts: [],
+        costAmount: null, costSource: '', scopeAll: true, instanceIds: [], owners: [{ teamId: infra, serviceId: null }], steps: [], sideEffects: [],
+      }, actor, new Date());
+      if (!f1.ok || !f2.ok) throw new Error('fiches');
+      const r = await createRisk(t.db, planId, {
+        title: 'Perte d’intégrité des sauvegardes', description: 'Des sauvegardes altérées', scenario: 'Rançongiciel', ownerTeamId: infra, ownerName: 'Responsable sécurité',
+        likelihood: 3, severity: 3, existingMeasures: 'Sauvegarde quotidienne', treatment: 'transferer', residualLikelihood: 1, residualSeverity: 2,
+        ficheIds: [f1.id, f2.id], instanceIds: [instanceA, second],
+      }, actor, new Date());
+      if (!r.ok) throw new Error('risk');
+    }
+    const planOf = async (planId: number) => ({
+      fiches: (await fichesOf(planId)).map(({ id: _id, planId: _p, version: _v, createdAt: _c, updatedAt: _u, steps, sideEffects, ...f }) => ({
+        ...f, steps: steps.map(({ id: _s, ...s }) => s), sideEffects: sideEffects.map(({ id: _e, ...e }) => e),
+      })),
+      risks: await Promise.all((await listRisks(t.db, planId, null)).map(async (r) => {
+        const { id: _id, planId: _p, version: _v, createdAt: _c, updatedAt: _u, fiches, ...rest } = (await getRisk(t.db, r.id))!;
+        return { ...rest, fiches: fiches.map((f) => f.number) };
+      })),
+    });
+
+    const download = (url: string) => editor.get(url).buffer(true).parse((res, done) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => done(null, Buffer.concat(chunks)));
+    }).expect(200).then((r) => r.body as Buffer);
+
+    it('the template, filled with its example rows, imports without an error', async () => {
+      const p = await preview(editor, await download(`${base()}/import/modele.xlsx`), 'modele.xlsx');
+      expect(p.text).not.to.include('erreur');
+      expect(p.text).to.include('Fiches : 1 créée(s)');
+      expect(p.text).to.include('Risques : 1 créé(s)');
+      expect(p.text, 'the help sheet is left out').to.include("n'est pas importée");
+    });
+
+    it('a CSV table exported then re-imported changes nothing', async () => {
+      await richPlan(hom);
+      for (const table of ['fiches', 'etapes', 'risques']) {
+        const p = await preview(editor, await download(`${base()}/export/${table}.csv`), `${table}.csv`);
+        expect(p.text, table).to.match(/Le plan correspond déjà à ce fichier/);
+      }
+    });
+
+    for (const format of ['xlsx', 'ods'] as const) {
+      it(`in ${format.toUpperCase()}: into the same homologation nothing changes; into an empty one with the same perimeter, the same plan`, async () => {
+        await richPlan(hom);
+        const file = await download(`${base()}/export.${format}`);
+        const same = await preview(editor, file, `export.${format}`);
+        expect(same.text).to.include('Fiches : 0 créée(s), 0 mise(s) à jour, 2 inchangée(s)');
+        expect(same.text).to.include('Risques : 0 créé(s), 0 mis à jour, 1 inchangé(s)');
+        expect(same.text).to.include('Le plan correspond déjà à ce fichier');
+
+        const original = await planOf(hom);
+        hom = await aHomologation().withInstances(instanceA).insert(t.db);
+        await t.db('plan_instances').insert({ plan_id: hom, instance_id: second });
+        const into = await preview(editor, file, `export.${format}`);
+        expect(into.text).to.include('Fiches : 2 créée(s)');
+        expect((await confirm(editor, into)).status).to.equal(303);
+        expect(await planOf(hom)).to.deep.equal(original);
+      });
+    }
   });
 
   it('is for those who edit the homologation: a viewer gets 403 on the form, the preview and the confirmation', async () => {
