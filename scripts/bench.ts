@@ -12,6 +12,7 @@ import { createApp } from '../src/app';
 import { loadMailConfig } from '../src/config';
 import { countQueries } from '../src/data/query-count';
 import { migrate, openDatabase } from '../src/db';
+import { benchImport } from './bench-import';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 10;
@@ -76,7 +77,8 @@ for (const [, url] of pages) {
 }
 
 const rows: string[] = [];
-for (const [name, url] of pages) {
+// BENCH_ONLY=import: the import's figure alone
+for (const [name, url] of process.env.BENCH_ONLY === 'import' ? [] : pages) {
   const { body, queries, ms } = single.get(url)!;
   const page = await load(server.url + url, { cookie });
   // the floor: a bare Express route sending a prebuilt string of the same size
@@ -89,6 +91,9 @@ for (const [name, url] of pages) {
   console.log(line);
   rows.push(line);
 }
+const imported = await benchImport(db, server.url, cookie, 1);
+console.log(imported.rows.join('\n'));
+console.log(imported.summary);
 server.close();
 await db.destroy();
 
@@ -104,6 +109,17 @@ Latences en millisecondes ; autocannon donne p50, p90 et p97,5 (pas de p95 : on 
 | Page | Taille | Requêtes SQL | 1re requête | req/s | p50 | p90 | p97,5 | req/s plancher | ratio | erreurs |
 |---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
+
+## Import d'un tableur (${SIZE.fiches} fiches, ${SIZE.steps} étapes)
+
+Le plan synthétique exporté en XLSX par l'application, puis importé dans une homologation vide de même périmètre comme le ferait
+un utilisateur : envoi, aperçu, confirmation.
+
+| Étape | Durée | Mémoire (RSS) au plus haut, et sa hausse pendant l'étape |
+|---|---|---|
+${imported.rows.join('\n')}
+
+${imported.summary}
 `;
 mkdirSync('bench', { recursive: true });
 writeFileSync('bench/RESULTS.md', report);

@@ -240,7 +240,8 @@ function columns(input: FicheInput) {
 
 /** What the audit trail keeps of a fiche: its fields and children, with the ids of its scope. */
 async function auditView(trx: Knex, id: number) {
-  const fiche = await getFiche(trx, id);
+  // the scope of a fiche on the whole perimeter is kept as 'tout': the perimeter need not be read
+  const [fiche] = await getFiches(trx, [id], { perimeter: false });
   if (!fiche) return undefined;
   const { scope, ...rest } = fiche;
   return { ...rest, scopeInstanceIds: fiche.scopeAll ? 'tout' : scope.map((s) => s.id) };
@@ -351,7 +352,7 @@ export async function addNote(
  * Several fiches with everything they hold (no commune restriction), in a fixed number of queries:
  * what the agenda needs, whatever the size of the plan.
  */
-export async function getFiches(db: Knex, ids: number[]): Promise<FicheDetail[]> {
+export async function getFiches(db: Knex, ids: number[], { perimeter = true }: { perimeter?: boolean } = {}): Promise<FicheDetail[]> {
   if (!ids.length) return [];
   const idsQuery = () => db('fiches').whereIn('id', ids).select('id');
   const [rows, partScope, allInstances, owners, steps, effects, counts] = await reads(db,
@@ -360,11 +361,12 @@ export async function getFiches(db: Knex, ids: number[]): Promise<FicheDetail[]>
       .leftJoin('communes', 'communes.id', 'instances.commune_id').leftJoin('environments', 'environments.code', 'instances.environment').whereIn('fiche_instances.fiche_id', idsQuery())
       .select('fiche_instances.fiche_id', 'instances.id', 'instances.name', 'instances.environment', 'environments.label as environment_label', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
       .orderBy(['services.position', 'instances.environment', 'instances.name']),
-    () => db('instances').join('services', 'services.id', 'instances.service_id').leftJoin('communes', 'communes.id', 'instances.commune_id')
+    // a fiche on the whole perimeter lists the perimeter: not read when the caller needs no scope of such a fiche
+    () => (!perimeter ? Promise.resolve([]) : db('instances').join('services', 'services.id', 'instances.service_id').leftJoin('communes', 'communes.id', 'instances.commune_id')
       .leftJoin('environments', 'environments.code', 'instances.environment')
       .join('plan_instances', 'plan_instances.instance_id', 'instances.id').whereIn('plan_instances.plan_id', db('fiches').whereIn('id', ids).distinct('plan_id'))
       .select('plan_instances.plan_id as scope_plan_id', 'instances.id', 'instances.name', 'instances.environment', 'environments.label as environment_label', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name')
-      .orderBy(['services.position', 'instances.environment', 'instances.name']),
+      .orderBy(['services.position', 'instances.environment', 'instances.name'])),
     () => db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').leftJoin('services', 'services.id', 'fiche_owners.service_id')
       .whereIn('fiche_owners.fiche_id', idsQuery())
       .select('fiche_owners.fiche_id', 'fiche_owners.team_id', 'teams.name as team_name', 'fiche_owners.service_id', 'services.name as service_name').orderBy('fiche_owners.id'),

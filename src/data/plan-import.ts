@@ -82,7 +82,7 @@ export async function importContext(db: Knex, planId: number, createTeams: reado
       .select('risk_instances.risk_id', 'risk_instances.instance_id').orderBy('risk_instances.instance_id'),
     () => getRiskScales(db),
   );
-  const fiches = await getFiches(db, (ficheIds as unknown[]).map(Number));
+  const fiches = await getFiches(db, (ficheIds as unknown[]).map(Number), { perimeter: false });
   const group = (rows: Record<string, unknown>[], value: string) => {
     const map = new Map<number, number[]>();
     for (const r of rows) map.set(Number(r.risk_id), [...(map.get(Number(r.risk_id)) ?? []), Number(r[value])]);

@@ -275,13 +275,24 @@ class Interpreter {
     return undefined;
   }
 
+  /** The perimeter's instances by normalised "service — name" and by normalised name: built once, looked up per cell. */
+  private instanceIndex?: { full: Map<string, number[]>; name: Map<string, number[]> };
+
   instance(r: Row, key: string, text: string): number | undefined {
-    const parts = text.split(/\s+[—–-]\s+/);
-    const key2 = normaliseHeader(text);
-    const byFull = this.ctx.instances.filter((i) => normaliseHeader(`${i.serviceName} — ${i.name}`) === key2
-      || (parts.length >= 2 && normaliseHeader(i.serviceName) === normaliseHeader(parts[0]!) && normaliseHeader(i.name) === normaliseHeader(parts.slice(1).join(' - '))));
-    const found = byFull.length ? byFull : this.ctx.instances.filter((i) => normaliseHeader(i.name) === key2);
-    if (found.length === 1) return found[0]!.id;
+    if (!this.instanceIndex) {
+      const full = new Map<string, number[]>();
+      const name = new Map<string, number[]>();
+      const add = (map: Map<string, number[]>, k: string, id: number) => { const l = map.get(k); if (l) { if (!l.includes(id)) l.push(id); } else map.set(k, [id]); };
+      for (const i of this.ctx.instances) {
+        add(full, normaliseHeader(`${i.serviceName}${i.name}`), i.id);
+        add(name, normaliseHeader(i.name), i.id);
+      }
+      this.instanceIndex = { full, name };
+    }
+    // "Service — Instance" (any dash), or the instance's name alone when no other instance of the perimeter has it
+    const k = normaliseHeader(text);
+    const found = this.instanceIndex.full.get(k) ?? this.instanceIndex.name.get(k) ?? [];
+    if (found.length === 1) return found[0]!;
     this.error(r, r.sheet, key, found.length > 1
       ? `plusieurs instances s'appellent ${quoted(text)} : écrivez « Service — Instance »`
       : `l'instance ${quoted(text)} n'est pas dans le périmètre de l'homologation`);
