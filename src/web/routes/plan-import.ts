@@ -1,6 +1,6 @@
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import multer from 'multer';
-import { applyImport, countsOf, fingerprint, getUpload, importContext, type PendingImport, saveMapping, saveUpload } from '../../data/plan-import';
+import { applyImport, countsOf, fingerprint, getUpload, importContext, importSummary, type PendingImport, saveMapping, saveUpload } from '../../data/plan-import';
 import { detectMapping, errorText, planImport, type SheetMapping } from '../../domain/plan-import';
 import { IMPORT_LIMITS, PLAN_SHEETS, type PlanSheetKind, sheetSpec } from '../../domain/plan-sheets';
 import { can } from '../../domain/roles';
@@ -144,7 +144,7 @@ export function planImportRouter(ctx: AppContext): Router {
     if (result.ok) {
       const { counts } = result;
       notify(req, result.changed
-        ? `L'import est terminé : ${counts.fichesCreated} fiche(s) créée(s), ${counts.fichesUpdated} mise(s) à jour, ${counts.risksCreated} risque(s) créé(s), ${counts.risksUpdated} mis à jour.`
+        ? `L'import est terminé. ${importSummary(found.fileName, counts)}`
         : "L'import est terminé : le plan correspondait déjà au fichier, rien n'a changé.");
       return res.redirect(303, scopeOf(res).base);
     }
