@@ -105,7 +105,8 @@ export async function planSnapshot(db: Knex, plan: Pick<Plan, 'id' | 'title' | '
   const ids = (await fichesVisibleTo(db('fiches').where('fiches.plan_id', plan.id), db, communeId).select('fiches.id').orderBy('fiches.number'))
     .map((r: { id: number }) => Number(r.id));
   const [details, risks, scales, milestoneList, meetings, signatures] = await reads(db,
-    () => getFiches(db, ids),
+    // a fiche on the whole perimeter is written « Tout le périmètre »: its instances need not be read
+    () => getFiches(db, ids, { perimeter: false }),
     () => exportRisks(db, plan.id, communeId),
     () => getRiskScales(db),
     () => milestones.listWhere(db, 'plan_id', plan.id),
