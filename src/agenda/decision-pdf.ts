@@ -1,22 +1,5 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import PDFDocument from 'pdfkit';
-import { type PdfLook, printable } from './pdf';
-
-const modules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules');
-
-/** The agenda's fonts (see pdf.ts): Marianne for a State service, Atkinson Hyperlegible otherwise, embedded. */
-function fontsOf(look: PdfLook): { regular: string; bold: string; heading: string } {
-  if (look.dsfr) {
-    const dir = path.join(modules, '@gouvfr/dsfr/dist/fonts');
-    return { regular: path.join(dir, 'Marianne-Regular.woff'), bold: path.join(dir, 'Marianne-Bold.woff'), heading: '#000091' };
-  }
-  const dir = path.join(modules, '@fontsource/atkinson-hyperlegible/files');
-  return {
-    regular: path.join(dir, 'atkinson-hyperlegible-latin-400-normal.woff'), bold: path.join(dir, 'atkinson-hyperlegible-latin-700-normal.woff'),
-    heading: look.accent,
-  };
-}
+import { fontsOf, type PdfLook, printable } from './pdf';
 
 /** The homologation decision as the committee's dossier holds it: every field already in words (labels, dates). */
 export interface DecisionSheet {

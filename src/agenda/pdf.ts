@@ -25,7 +25,8 @@ export function printable(text: string): string {
   return text.replace(MISSING, (c) => NEUTRAL_STAND_INS[c] ?? c);
 }
 
-function fontsOf(look: PdfLook): { regular: string; bold: string; heading: string } {
+/** The fonts of the app's PDFs (agenda, decision): Marianne for a State service, Atkinson Hyperlegible otherwise, embedded. */
+export function fontsOf(look: PdfLook): { regular: string; bold: string; heading: string } {
   if (look.dsfr) {
     const dir = path.join(modules, '@gouvfr/dsfr/dist/fonts');
     return { regular: path.join(dir, 'Marianne-Regular.woff'), bold: path.join(dir, 'Marianne-Bold.woff'), heading: '#000091' };
