@@ -3,9 +3,10 @@ import { expect } from 'chai';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { createFiche, getFiches } from '../src/data/fiches';
 import { createRisk, getRisk, listRisks } from '../src/data/risks';
+import { purgeExpiredEvents } from '../src/services/scheduler';
 import type { Actor } from '../src/domain/roles';
 import { aFiche, aHomologation, anInstance, aService, aTeam, BUILDER, signedIn } from './builders';
-import { type Agent, csrfOf, freshApp, type TestApp, textOf } from './helpers';
+import { type Agent, csrfOf, freshApp, NOW, type TestApp, textOf } from './helpers';
 
 type Row = (string | number | null | XLSX.CellObject)[];
 
@@ -362,6 +363,16 @@ describe('importing a spreadsheet into a homologation', () => {
         expect(await planOf(hom)).to.deep.equal(original);
       });
     }
+  });
+
+  it('keeps an upload a day at most: the retention round removes it, its preview is then gone', async () => {
+    const p = await preview(editor, workbook({ Fiches: [['N°', 'Titre'], [1, 'Une fiche']] }), 'a.xlsx');
+    const id = Number(/\/import\/(\d+)$/.exec(p.url)![1]);
+    await purgeExpiredEvents({ db: t.db, now: () => new Date(NOW.getTime() + 23 * 3600_000) });
+    expect(await t.db('plan_imports').where({ id }).first(), 'still there after 23 hours').to.not.equal(undefined);
+    await purgeExpiredEvents({ db: t.db, now: () => new Date(NOW.getTime() + 25 * 3600_000) });
+    expect(await t.db('plan_imports').where({ id }).first()).to.equal(undefined);
+    await editor.get(p.url).expect(404);
   });
 
   it('is for those who edit the homologation: a viewer gets 403 on the form, the preview and the confirmation', async () => {

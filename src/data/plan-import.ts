@@ -35,11 +35,16 @@ const json = <T>(text: unknown, fallback: T): T => {
   }
 };
 
+/** Uploads past their day are removed (the scheduler's retention round, and every new upload). */
+export async function purgeUploads(db: Knex, now: Date): Promise<number> {
+  return db('plan_imports').where('created_at', '<', new Date(now.getTime() - KEPT_MS).toISOString()).delete();
+}
+
 export async function saveUpload(
   db: Knex, planId: number, userId: number, file: { name: string; format: string; sheets: ImportSheet[]; mappings: SheetMapping[] }, at: Date,
 ): Promise<number> {
   // uploads never confirmed, and confirmed ones, are not kept past a day: they hold the plan's data
-  await db('plan_imports').where('created_at', '<', new Date(at.getTime() - KEPT_MS).toISOString()).delete();
+  await purgeUploads(db, at);
   return insertedId(await db('plan_imports').insert({
     plan_id: planId, user_id: userId, file_name: file.name.slice(0, 255), format: file.format,
     sheets: JSON.stringify(file.sheets), mappings: JSON.stringify(file.mappings), create_teams: '[]', created_at: at.toISOString(),

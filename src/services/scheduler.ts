@@ -2,6 +2,7 @@ import { subMonths } from 'date-fns';
 import type { Knex } from 'knex';
 import { purgeLoginSources } from '../data/accounts';
 import { purgeSecurityEvents } from '../data/audit';
+import { purgeUploads } from '../data/plan-import';
 import { getSecuritySettings } from '../data/security-settings';
 import type { MailConfig } from '../config';
 import { advanceCheck, getMailSettings } from '../data/mail-settings';
@@ -49,6 +50,7 @@ export async function runScheduledDigests(deps: SchedulerDeps): Promise<string |
 export async function purgeExpiredEvents(deps: Pick<SchedulerDeps, 'db' | 'now'>): Promise<number> {
   const { auditRetentionMonths } = await getSecuritySettings(deps.db);
   await purgeLoginSources(deps.db, deps.now());
+  await purgeUploads(deps.db, deps.now());
   return purgeSecurityEvents(deps.db, subMonths(deps.now(), auditRetentionMonths));
 }
 
