@@ -9,6 +9,7 @@ import * as m007 from './007_identity';
 import * as m008 from './008_risks';
 import * as m009 from './009_risk_acceptance';
 import * as m010 from './010_imports';
+import * as m011 from './011_people';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '008_risks': m008,
   '009_risk_acceptance': m009,
   '010_imports': m010,
+  '011_people': m011,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { ConclusionCount, Owner, SideEffect, Step } from '../domain/fiche';
+import type { ConclusionCount, Owner, SideEffect, StepDetail } from '../domain/fiche';
 import { renumberSteps } from '../domain/fiche';
 import type { Actor } from '../domain/roles';
 import type { Environment, SideEffectLevel, Status } from '../domain/statuses';
@@ -57,7 +57,7 @@ export interface FicheDetail extends FicheFields {
   planId: number;
   scope: ScopeInstance[];
   owners: Owner[];
-  steps: (Step & { id: number })[];
+  steps: StepDetail[];
   sideEffects: (SideEffect & { id: number })[];
   version: number;
   createdAt: string;
@@ -67,13 +67,30 @@ export interface FicheDetail extends FicheFields {
 export interface FicheInput extends FicheFields {
   instanceIds: number[];
   owners: { teamId: number; serviceId: number | null }[];
-  steps: { id: number | null; position: number; label: string; status: Status; forCommunes?: boolean }[];
+  steps: {
+    id: number | null; position: number; label: string; status: Status; forCommunes?: boolean;
+    /** undefined: not given, an existing step keeps its own */
+    assigneeUserId?: number | null; assigneePersonId?: number | null; targetDate?: string | null;
+  }[];
   sideEffects: { level: SideEffectLevel; description: string }[];
 }
 
-const stepOf = (s: { id: number; position: number; label: string; status: Status; for_communes: unknown }) => ({
+const stepOf = (s: {
+  id: number; position: number; label: string; status: Status; for_communes: unknown;
+  assignee_user_id?: number | null; assignee_person_id?: number | null; assignee_user_name?: string | null; assignee_person_name?: string | null; target_date?: string | null;
+}): StepDetail => ({
   id: Number(s.id), position: Number(s.position), label: s.label, status: s.status, forCommunes: Boolean(s.for_communes),
+  assigneeUserId: s.assignee_user_id === null || s.assignee_user_id === undefined ? null : Number(s.assignee_user_id),
+  assigneePersonId: s.assignee_person_id === null || s.assignee_person_id === undefined ? null : Number(s.assignee_person_id),
+  assigneeName: s.assignee_user_name ?? s.assignee_person_name ?? null,
+  targetDate: s.target_date ?? null,
 });
+
+/** Steps with their responsible person's name (an account's or a named person's). */
+export const stepsWithAssignees = (db: Knex) => db('steps')
+  .leftJoin('users as step_user', 'step_user.id', 'steps.assignee_user_id')
+  .leftJoin('people as step_person', 'step_person.id', 'steps.assignee_person_id')
+  .select('steps.*', 'step_user.name as assignee_user_name', 'step_person.name as assignee_person_name');
 
 /** Restricts a fiche query to what a commune may see: fiches whose scope touches its instances. */
 export function visibleTo(query: Knex.QueryBuilder, db: Knex, communeId: number | null): Knex.QueryBuilder {
@@ -206,10 +223,17 @@ async function writeChildren(trx: Knex, ficheId: number, input: FicheInput): Pro
   }
   await trx('steps').where('fiche_id', ficheId).whereNotIn('id', keptIds).delete();
   for (const step of steps) {
+    // who does it and by when: written when given (an import, which does not carry them, leaves them as they are)
+    const given = {
+      ...(step.assigneeUserId !== undefined ? { assignee_user_id: step.assigneeUserId } : {}),
+      ...(step.assigneePersonId !== undefined ? { assignee_person_id: step.assigneePersonId } : {}),
+      ...(step.targetDate !== undefined ? { target_date: step.targetDate } : {}),
+    };
+    const row = { position: step.position, label: step.label, status: step.status, for_communes: Boolean(step.forCommunes), ...given };
     if (step.id) {
-      await trx('steps').where({ id: step.id, fiche_id: ficheId }).update({ position: step.position, label: step.label, status: step.status, for_communes: Boolean(step.forCommunes) });
+      await trx('steps').where({ id: step.id, fiche_id: ficheId }).update(row);
     } else {
-      await trx('steps').insert({ fiche_id: ficheId, position: step.position, label: step.label, status: step.status, for_communes: Boolean(step.forCommunes) });
+      await trx('steps').insert({ fiche_id: ficheId, ...row });
     }
   }
   await trx('side_effects').where('fiche_id', ficheId).delete();
@@ -370,7 +394,7 @@ export async function getFiches(db: Knex, ids: number[], { perimeter = true }: {
     () => db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').leftJoin('services', 'services.id', 'fiche_owners.service_id')
       .whereIn('fiche_owners.fiche_id', idsQuery())
       .select('fiche_owners.fiche_id', 'fiche_owners.team_id', 'teams.name as team_name', 'fiche_owners.service_id', 'services.name as service_name').orderBy('fiche_owners.id'),
-    () => db('steps').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
+    () => stepsWithAssignees(db).whereIn('steps.fiche_id', idsQuery()).orderBy(['steps.fiche_id', 'steps.position']),
     () => db('side_effects').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
     () => db('conclusion_counts').whereIn('fiche_id', idsQuery()).orderBy(['fiche_id', 'position']),
   );

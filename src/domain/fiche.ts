@@ -7,6 +7,29 @@ export interface Step {
   status: Status;
   /** Carried out by the partner communes themselves: shown in their digest. */
   forCommunes?: boolean;
+  /** Who does it: an account, or a named person without an account (never both); undefined: not given (kept). */
+  assigneeUserId?: number | null;
+  assigneePersonId?: number | null;
+  /** Its own target date; null: its fiche's applies. */
+  targetDate?: string | null;
+}
+
+/** A step as read, with its responsible person's name. */
+export interface StepDetail extends Step {
+  id: number;
+  assigneeUserId: number | null;
+  assigneePersonId: number | null;
+  assigneeName: string | null;
+  targetDate: string | null;
+}
+
+/** The date a step is due: its own, else its fiche's. */
+export const stepDue = (step: { targetDate?: string | null }, ficheTargetDate: string | null): string | null => step.targetDate ?? ficheTargetDate;
+
+/** A step is late when the date it is due passed and it is not done. */
+export function isStepLate(step: { status: string; targetDate?: string | null }, ficheTargetDate: string | null, today: string): boolean {
+  const due = stepDue(step, ficheTargetDate);
+  return step.status !== 'fait' && due !== null && due < today;
 }
 
 export interface ConclusionCount {

@@ -17,7 +17,7 @@ export interface FicheFormValues {
   /** 'all' or 'part' from the form's radios; anything else is kept as sent, and refused. */
   scope: string;
   instanceIds: string[];
-  steps: { id: string; position: string; label: string; status: string; forCommunes: boolean; remove: boolean }[];
+  steps: { id: string; position: string; label: string; status: string; forCommunes: boolean; remove: boolean; assignee: string; targetDate: string }[];
   counts: { count: string; total: string; label: string }[];
   effects: { level: string; description: string }[];
   owners: { teamId: string; serviceId: string }[];
@@ -48,7 +48,10 @@ export function ficheToValues(fiche: FicheDetail, instanceIds: number[]): FicheF
     costSource: fiche.costSource,
     scope: fiche.scopeAll ? 'all' : 'part',
     instanceIds: instanceIds.map(String),
-    steps: fiche.steps.map((s) => ({ id: String(s.id), position: String(s.position), label: s.label, status: s.status, forCommunes: Boolean(s.forCommunes), remove: false })),
+    steps: fiche.steps.map((s) => ({
+      id: String(s.id), position: String(s.position), label: s.label, status: s.status, forCommunes: Boolean(s.forCommunes), remove: false,
+      assignee: s.assigneeUserId !== null ? `u${s.assigneeUserId}` : s.assigneePersonId !== null ? `p${s.assigneePersonId}` : '', targetDate: s.targetDate ?? '',
+    })),
     counts: fiche.conclusionCounts.map((c) => ({ count: String(c.count), total: String(c.total), label: c.label })),
     effects: fiche.sideEffects.map((e) => ({ level: e.level, description: e.description })),
     owners: fiche.owners.map((o) => ({ teamId: String(o.teamId), serviceId: o.serviceId === null ? '' : String(o.serviceId) })),
@@ -71,7 +74,10 @@ export function readFicheForm(body: Record<string, unknown>): FicheFormValues {
     scope: str(body.scope),
     instanceIds: strings(body.instanceIds),
     steps: rows(body.steps)
-      .map((r) => ({ id: str(r.id), position: str(r.position), label: str(r.label), status: str(r.status), forCommunes: str(r.forCommunes) === 'on', remove: str(r.remove) === 'on' }))
+      .map((r) => ({
+        id: str(r.id), position: str(r.position), label: str(r.label), status: str(r.status), forCommunes: str(r.forCommunes) === 'on', remove: str(r.remove) === 'on',
+        assignee: str(r.assignee), targetDate: str(r.targetDate),
+      }))
       .filter((r) => r.id || r.label.trim()),
     counts: rows(body.counts)
       .map((r) => ({ count: str(r.count), total: str(r.total), label: str(r.label) }))
@@ -146,6 +152,7 @@ const stepSchema = z.object({
   label: requiredText(500, "Saisissez l'intitulé de l'action ou cochez « Supprimer »."),
   status: statusField,
 });
+const stepDate = isoDate('Saisissez une date valide (jj/mm/aaaa).');
 const countSchema = z.object({
   count: z.string().trim().regex(/^\d{1,7}$/, { error: 'Saisissez un nombre entier.' }).transform(Number),
   total: z.string().trim().regex(/^\d{1,7}$/, { error: 'Saisissez un nombre entier.' }).transform(Number),
@@ -161,6 +168,8 @@ const ownerSchema = z.object({
 });
 
 export interface FicheReferences {
+  /** who may be responsible for a step: "u12" (an account), "p3" (a named person) */
+  assignees: Set<string>;
   teamIds: Set<number>;
   serviceIds: Set<number>;
   instanceIds: Set<number>;
@@ -190,7 +199,17 @@ export function validateFiche(values: FicheFormValues, refs: FicheReferences): F
     if (id !== null) stepIds.add(id);
     const r = stepSchema.safeParse(row);
     if (!r.success) return Object.assign(errors, fieldErrors(r.error, `steps.${i}.`));
-    steps.push({ id, ...r.data, forCommunes: row.forCommunes });
+    if (row.assignee !== '' && !refs.assignees.has(row.assignee)) {
+      errors[`steps.${i}.assignee`] = "Cette personne n'est plus dans la liste (compte suspendu ou personne retirée) : choisissez-en une autre.";
+      return;
+    }
+    const date = row.targetDate.trim() === '' ? { success: true as const, data: null } : stepDate.safeParse(row.targetDate);
+    if (!date.success) { errors[`steps.${i}.targetDate`] = date.error.issues[0]?.message ?? 'Saisissez une date valide.'; return; }
+    steps.push({
+      id, ...r.data, forCommunes: row.forCommunes, targetDate: date.data,
+      assigneeUserId: row.assignee.startsWith('u') ? Number(row.assignee.slice(1)) : null,
+      assigneePersonId: row.assignee.startsWith('p') ? Number(row.assignee.slice(1)) : null,
+    });
   });
   const conclusionCounts: FicheInput['conclusionCounts'] = [];
   values.counts.forEach((row, i) => {

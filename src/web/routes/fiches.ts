@@ -7,6 +7,7 @@ import { ficheOrigin } from '../../data/lifecycle';
 import { decisionsForFiche } from '../../data/meetings';
 import { instancesOfPlan, services, teams } from '../../data/referentials';
 import { getRiskScales, risksOfFiche } from '../../data/risks';
+import { assigneeOptions } from '../../data/people';
 import { isLate, ownersSummary, sideEffectsByLevel, stepsProgress } from '../../domain/fiche';
 import { classBadge, classLabel, criticality } from '../../domain/risks';
 import { actor } from '../auth';
@@ -42,7 +43,12 @@ export function fichesRouter(ctx: AppContext): Router {
     res: Response, status: number, opts: { fiche?: FicheDetail; values: FicheFormValues; errors?: FieldErrors; extra?: Extra; alert?: string },
   ) {
     const planId = scopeOf(res).hom.id;
-    const [teamList, serviceList, instanceList] = await Promise.all([teams.list(ctx.db), services.list(ctx.db), instancesOfPlan(ctx.db, planId)]);
+    const [teamList, serviceList, instanceList, assignees] = await Promise.all([teams.list(ctx.db), services.list(ctx.db), instancesOfPlan(ctx.db, planId), assigneeOptions(ctx.db)]);
+    // a step naming a suspended account or a removed person keeps that name among the choices until it is changed
+    for (const st of opts.fiche?.steps ?? []) {
+      const value = st.assigneeUserId !== null ? `u${st.assigneeUserId}` : st.assigneePersonId !== null ? `p${st.assigneePersonId}` : '';
+      if (value && !assignees.some((a) => a.value === value)) assignees.push({ value, label: `${st.assigneeName ?? 'Compte supprimé'} (compte suspendu)` });
+    }
     const extra = opts.extra ?? { steps: opts.fiche ? 1 : 3, counts: 1, effects: opts.fiche ? 1 : 2, owners: opts.fiche ? 1 : 2 };
     res.status(status).render('fiches/form', {
       title: opts.fiche ? `Modifier la fiche n°${opts.fiche.number}` : 'Nouvelle fiche action',
@@ -53,6 +59,8 @@ export function fichesRouter(ctx: AppContext): Router {
       extra,
       teams: teamList,
       services: serviceList,
+      assigneeOptions: [{ value: '', label: 'Personne désignée' }, ...assignees],
+      ficheTargetDate: opts.values.targetDate,
       instancesByService: serviceList.map((s) => ({ service: s, instances: instanceList.filter((i) => i.serviceId === s.id) })).filter((g) => g.instances.length > 0),
     });
   }
@@ -65,9 +73,15 @@ export function fichesRouter(ctx: AppContext): Router {
     return true;
   }
 
-  async function references(scope: Scope) {
-    const [teamList, serviceList, instanceList] = await Promise.all([teams.list(ctx.db), services.list(ctx.db), instancesOfPlan(ctx.db, scope.hom.id)]);
+  async function references(scope: Scope, fiche?: FicheDetail) {
+    const [teamList, serviceList, instanceList, assignees] = await Promise.all([
+      teams.list(ctx.db), services.list(ctx.db), instancesOfPlan(ctx.db, scope.hom.id), assigneeOptions(ctx.db),
+    ]);
     return {
+      // the active accounts and the named people, and whoever a step of this fiche already names (a suspended account stays until changed)
+      assignees: new Set([...assignees.map((a) => a.value), ...(fiche?.steps ?? []).flatMap((st) => [
+        ...(st.assigneeUserId !== null ? [`u${st.assigneeUserId}`] : []), ...(st.assigneePersonId !== null ? [`p${st.assigneePersonId}`] : []),
+      ])]),
       teamIds: new Set(teamList.map((t) => t.id)),
       serviceIds: new Set(serviceList.map((s) => s.id)),
       instanceIds: new Set(instanceList.map((i) => i.id)),
@@ -134,6 +148,7 @@ export function fichesRouter(ctx: AppContext): Router {
         residualBadge: r.residualLikelihood === null || r.residualSeverity === null ? '' : classBadge(criticality(scales, r.residualLikelihood, r.residualSeverity), scales.classes.length),
       })),
       late: isLate(fiche, today()),
+      today: today(),
       progress: stepsProgress(fiche.steps),
       owners: ownersSummary(fiche.owners),
       effects: sideEffectsByLevel(fiche.sideEffects),
@@ -151,7 +166,7 @@ export function fichesRouter(ctx: AppContext): Router {
     const fiche = await visibleFiche(req, res);
     const values = readFicheForm(req.body);
     if (await handleFormButton(req, res, values, fiche)) return;
-    const result = validateFiche(values, await references(scopeOf(res)));
+    const result = validateFiche(values, await references(scopeOf(res), fiche));
     if (!result.ok) return renderForm(res, 422, { fiche, values, errors: result.errors });
     const saved = await updateFiche(ctx.db, fiche.id, result.version, result.input, actor(req), ctx.now());
     if (saved.ok) {
