@@ -36,6 +36,7 @@ import { dsfrOnly, FALLBACK_IDENTITY, loadIdentity } from './web/identity';
 import { legalRouter } from './web/routes/legal';
 import { identityAssetsRouter, identityRouter, identityUpload } from './web/routes/identity';
 import { planImportUpload } from './web/routes/plan-import';
+import { myActionsFeedRouter, myActionsRouter } from './web/routes/my-actions';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -132,6 +133,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // Before the CSRF check: the unsubscribe link's token is its own credential (one-click unsubscribe, RFC 8058).
   app.use(unsubscribeRouter(ctx));
+  app.use(myActionsFeedRouter(ctx));
   app.use(csrf.protect);
 
   app.use(authRouter(ctx));
@@ -147,6 +149,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(contactsRouter(ctx));
   app.use(communeUsersRouter(ctx));
   app.use(alertsRouter(ctx));
+  app.use(myActionsRouter(ctx));
   app.use('/admin', mailAdminRouter(ctx));
   app.use('/admin', journalRouter(ctx));
   app.use('/admin', supervisionRouter(ctx));

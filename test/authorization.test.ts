@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { expect } from 'chai';
 import type { Express } from 'express';
 import type { Knex } from 'knex';
@@ -9,6 +9,8 @@ import { listContacts } from '../src/data/contacts';
 import { createFiche } from '../src/data/fiches';
 import { createRisk, type RiskInput } from '../src/data/risks';
 import { saveUpload } from '../src/data/plan-import';
+import { setIcsTokenHash } from '../src/data/my-actions';
+import { insertedId } from '../src/data/write';
 import { createReminder } from '../src/data/expiry-reminders';
 import { getHomologation } from '../src/data/homologations';
 import { archiveHomologation } from '../src/data/lifecycle';
@@ -171,6 +173,10 @@ const POLICIES = {
   alertAck: signedIn(editsHomologation),
   /** Administrators. */
   admin: signedIn(only('admin')),
+  /** Who may edit fiches by role (permission fiche:edit): administrators and the project team. */
+  ficheEditors: signedIn(only('admin', 'editor')),
+  /** A step's one-click change in "Mes actions": its responsible person only; the fixture's step is nobody's, so 404 for all. */
+  assignee: signedIn(() => 404),
   /** A commune's own pages (:communeId): administrators, and that commune's own roles. */
   ownCommune: signedIn(ownCommuneOnly(only('admin', 'commune', 'commune_admin'))),
   /**
@@ -210,6 +216,8 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'GET /mot-de-passe/:token': 'public',
   // an empty password is refused (422): the link stays unused
   'POST /mot-de-passe/:token': 'public',
+  // the calendar feed of an account's actions: its token is the credential
+  'GET /calendrier/:file': 'public',
   'GET /desinscription/:token': 'public',
   'POST /desinscription/:token': 'public',
   // the organisation's accent and logo: the sign-in page wears them
@@ -331,6 +339,19 @@ const MATRIX: Record<string, PolicyName | Entry> = {
 
   // ---- late-fiche alerts: the Métropole's teams
   'GET /alertes': 'staff',
+  // "Mes actions": one's own steps, digest choice and calendar link; named people without an account
+  'GET /mes-actions': 'reader',
+  'POST /mes-actions/etapes/:id': { policy: 'assignee', body: { status: 'fait' } },
+  'POST /mes-actions/resume': 'reader',
+  'POST /mes-actions/calendrier': 'reader',
+  'POST /mes-actions/calendrier/retirer': 'reader',
+  'GET /passations': 'admin',
+  'POST /passations': { policy: 'admin', body: { from: 'p1', to: '' } },
+  'GET /personnes': 'ficheEditors',
+  'POST /personnes': 'ficheEditors',
+  'GET /personnes/:id': 'ficheEditors',
+  'POST /personnes/:id': 'ficheEditors',
+  'POST /personnes/:id/supprimer': { policy: 'ficheEditors', isolate: true },
   'GET /alertes/:id': 'staff',
   'POST /alertes/:id/acquitter': 'alertAck',
 
@@ -639,6 +660,10 @@ async function prepare(t: TestApp): Promise<Fixtures> {
     mappings: [{ sheet: 0, kind: 'fiches', headerRow: 0, columns: ['number', 'title'] }],
   }, NOW);
   const imports = { own: await pendingImport(Number(plan.id)), hom2: await pendingImport(homB.id) };
+  // the viewer's calendar feed, and a named person without an account
+  const feedToken = 'f'.repeat(43);
+  await setIcsTokenHash(db, Number(viewer.id), createHash('sha256').update(feedToken).digest('hex'));
+  const person = insertedId(await db('people').insert({ name: 'Prestataire (test)', email: 'prestataire@exemple.fr', function: 'Infogérant', created_at: NOW.toISOString() }).returning('id'));
   if (Number(plan.id) === homB.id) throw new Error('La démonstration devait être la première homologation');
   // A: a decision with its expiry reminder, and a member (the viewer, listed with the role it has anyway)
   const reminderA = await reminderOf(db, Number(plan.id), '2023-07-01');
@@ -662,6 +687,9 @@ async function prepare(t: TestApp): Promise<Fixtures> {
       communes: { own: villeurbanne, other: bron },
       contacts: { own: ownContact.id, other: otherContact.id },
       desinscription: { any: tokenContact.unsubscribeToken, unknown: UNKNOWN_TOKEN },
+      calendrier: { any: `${feedToken}.ics`, unknown: `${UNKNOWN_TOKEN}.ics` },
+      'mes-actions/etapes': { any: Number((await db('steps').orderBy('id').first()).id) },
+      personnes: { any: person },
       alertes: { any: Number(alert.id) },
       courriels: { any: Number(message.id) },
       utilisateurs: { any: Number(viewer.id) },

@@ -123,3 +123,38 @@ export async function reassignOpenSteps(
     return steps.length;
   });
 }
+
+/** Whose open steps wait for a new responsible: suspended or removed accounts, and named people without an account. */
+export interface Handover { from: string; name: string; kind: 'suspended' | 'removed' | 'person'; steps: AssignedStep[] }
+
+export async function pendingHandovers(db: Knex): Promise<Handover[]> {
+  const rows = await db('steps').join('fiches', 'fiches.id', 'steps.fiche_id').join('plans', 'plans.id', 'fiches.plan_id')
+    .leftJoin('users', 'users.id', 'steps.assignee_user_id').leftJoin('people', 'people.id', 'steps.assignee_person_id')
+    .whereNot('steps.status', 'fait').whereNull('plans.archived_at')
+    .where((q) => q.where((u) => u.whereNotNull('steps.assignee_user_id').where((i) => i.where('users.active', false).orWhereNotNull('users.anonymized_at')))
+      .orWhereNotNull('steps.assignee_person_id'))
+    .select('steps.id', 'steps.label', 'steps.status', 'steps.position', 'steps.target_date', 'steps.assignee_user_id', 'steps.assignee_person_id',
+      'users.name as user_name', 'users.anonymized_at', 'people.name as person_name', 'fiches.id as fiche_id', 'fiches.number as fiche_number',
+      'fiches.title as fiche_title', 'fiches.target_date as fiche_target_date', 'plans.id as plan_id', 'plans.title as plan_title')
+    .orderBy(['plans.id', 'fiches.number', 'steps.position']);
+  const byKey = new Map<string, Handover>();
+  for (const r of rows) {
+    const from = r.assignee_user_id !== null && r.assignee_user_id !== undefined ? `u${r.assignee_user_id}` : `p${r.assignee_person_id}`;
+    const kind = from.startsWith('p') ? 'person' : r.anonymized_at ? 'removed' : 'suspended';
+    const entry = byKey.get(from) ?? { from, name: String(r.user_name ?? r.person_name ?? 'Compte supprimé'), kind, steps: [] };
+    entry.steps.push({
+      id: Number(r.id), label: String(r.label), status: r.status as Status, position: Number(r.position),
+      due: stepDue({ targetDate: r.target_date ?? null }, r.fiche_target_date ?? null), ownDate: r.target_date !== null && r.target_date !== undefined,
+      ficheId: Number(r.fiche_id), ficheNumber: Number(r.fiche_number), ficheTitle: String(r.fiche_title), planId: Number(r.plan_id), planTitle: String(r.plan_title),
+    });
+    byKey.set(from, entry);
+  }
+  return [...byKey.values()].sort((a, b) => (a.kind === 'person' ? 1 : 0) - (b.kind === 'person' ? 1 : 0) || a.name.localeCompare(b.name, 'fr'));
+}
+
+/** "u12" or "p3" as the assignee it names. */
+export function assigneeOf(value: string): { userId: number } | { personId: number } | undefined {
+  const m = /^([up])(\d{1,9})$/.exec(value);
+  if (!m) return undefined;
+  return m[1] === 'u' ? { userId: Number(m[2]) } : { personId: Number(m[2]) };
+}
