@@ -47,27 +47,6 @@ export function myActionsFeedRouter(ctx: AppContext): Router {
     if (error || !value) throw new Error(`Calendrier impossible : ${String(error)}`);
     res.type('text/calendar; charset=utf-8').set({ 'Cache-Control': 'private, no-store', 'Content-Disposition': 'inline; filename="mes-actions.ics"' }).send(value);
   });
-  // ── handing over the open steps of someone who left (administrators)
-  const admin = requirePermission('admin');
-  const renderHandovers = async (res: Response, status = 200, errors: FieldErrors = {}) => {
-    const [handovers, options] = await Promise.all([pendingHandovers(ctx.db), assigneeOptions(ctx.db)]);
-    res.status(status).render('people/handover', { title: 'Passation des actions', handovers, options, errors });
-  };
-  router.get('/passations', admin, (_req, res) => renderHandovers(res));
-  router.post('/passations', admin, async (req, res) => {
-    const fromValue = str(req.body.from);
-    const from = assigneeOf(fromValue);
-    const to = assigneeOf(str(req.body.to));
-    const options = new Set((await assigneeOptions(ctx.db)).map((o) => o.value));
-    if (!from) throw notFound('Ce responsable');
-    if (!to || !options.has(str(req.body.to)) || str(req.body.to) === fromValue) {
-      return renderHandovers(res, 422, { [`to-${fromValue}`]: 'Choisissez dans la liste la personne à qui confier ces actions (un compte actif ou une personne sans compte).' });
-    }
-    const count = await reassignOpenSteps(ctx.db, from, to, actor(req), ctx.now());
-    notify(req, count ? `${count} action(s) confiée(s).` : "Plus aucune action n'était ouverte : rien n'a changé.");
-    res.redirect(303, '/passations');
-  });
-
   return router;
 }
 
