@@ -37,6 +37,7 @@ import { legalRouter } from './web/routes/legal';
 import { identityAssetsRouter, identityRouter, identityUpload } from './web/routes/identity';
 import { planImportUpload } from './web/routes/plan-import';
 import { myActionsFeedRouter, myActionsRouter } from './web/routes/my-actions';
+import { stepLinkRouter } from './web/routes/step-link';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -138,6 +139,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(authRouter(ctx));
   app.use(legalRouter(ctx));
+  // the link a person without an account receives for their step: its token is the credential
+  app.use(stepLinkRouter(ctx));
   app.get('/', (_req, res) => res.redirect('/homologations'));
   app.use(requireSignIn);
   app.use(requireAccountReady);

@@ -10,6 +10,7 @@ import { createFiche } from '../src/data/fiches';
 import { createRisk, type RiskInput } from '../src/data/risks';
 import { saveUpload } from '../src/data/plan-import';
 import { setIcsTokenHash } from '../src/data/my-actions';
+import { createStepLink } from '../src/data/step-notices';
 import { insertedId } from '../src/data/write';
 import { createReminder } from '../src/data/expiry-reminders';
 import { getHomologation } from '../src/data/homologations';
@@ -218,6 +219,9 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /mot-de-passe/:token': 'public',
   // the calendar feed of an account's actions: its token is the credential
   'GET /calendrier/:file': 'public',
+  // the link of a person without an account to one of their steps: its token is the credential
+  'GET /action/:token': 'public',
+  'POST /action/:token': 'public',
   'GET /desinscription/:token': 'public',
   'POST /desinscription/:token': 'public',
   // the organisation's accent and logo: the sign-in page wears them
@@ -664,6 +668,10 @@ async function prepare(t: TestApp): Promise<Fixtures> {
   const feedToken = 'f'.repeat(43);
   await setIcsTokenHash(db, Number(viewer.id), createHash('sha256').update(feedToken).digest('hex'));
   const person = insertedId(await db('people').insert({ name: 'Prestataire (test)', email: 'prestataire@exemple.fr', function: 'Infogérant', created_at: NOW.toISOString() }).returning('id'));
+  // a step of A's given to that person, and the link they would receive
+  const linkStep = Number((await db('steps').whereIn('fiche_id', db('fiches').where('plan_id', plan.id).select('id')).orderBy('id', 'desc').first()).id);
+  await db('steps').where({ id: linkStep }).update({ assignee_person_id: person });
+  const stepLinkToken = await createStepLink(db, linkStep, person, NOW);
   if (Number(plan.id) === homB.id) throw new Error('La démonstration devait être la première homologation');
   // A: a decision with its expiry reminder, and a member (the viewer, listed with the role it has anyway)
   const reminderA = await reminderOf(db, Number(plan.id), '2023-07-01');
@@ -688,6 +696,7 @@ async function prepare(t: TestApp): Promise<Fixtures> {
       contacts: { own: ownContact.id, other: otherContact.id },
       desinscription: { any: tokenContact.unsubscribeToken, unknown: UNKNOWN_TOKEN },
       calendrier: { any: `${feedToken}.ics`, unknown: `${UNKNOWN_TOKEN}.ics` },
+      action: { any: stepLinkToken, unknown: UNKNOWN_TOKEN },
       'mes-actions/etapes': { any: Number((await db('steps').orderBy('id').first()).id) },
       personnes: { any: person },
       alertes: { any: Number(alert.id) },

@@ -52,6 +52,8 @@ export async function setAssignedStepStatus(
     const body = [
       statusChanged ? `Action « ${step.label} » : ${STATUS_LABELS[step.status as Status]} → ${STATUS_LABELS[change.status]}.` : `Action « ${step.label} ».`,
       change.note.trim(),
+      // a person without an account has no author row: the note says who wrote it
+      actor.id === null ? `(${actor.name})` : '',
     ].filter(Boolean).join('\n');
     const noteId = insertedId(await trx('progress_notes').insert({
       fiche_id: step.fiche_id, author_id: actor.id, noted_on: at.toISOString().slice(0, 10), created_at: at.toISOString(), body,

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 
 export const OUTBOX_STATUSES = ['pending', 'sending', 'sent', 'failed'] as const;
 export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
-export type MessageKind = 'digest' | 'alert' | 'reminder' | 'account' | 'security' | 'expiry';
+export type MessageKind = 'digest' | 'alert' | 'reminder' | 'account' | 'security' | 'expiry' | 'step';
 
 /** An e-mail decided on, written in the same transaction as the decision. */
 export interface NewMessage {

@@ -12,6 +12,7 @@ import { deliverDue } from '../mail/worker';
 import { scanAlerts } from './alerts';
 import { enqueueDigests } from './digests';
 import { scanExpiryReminders } from './expiry-reminders';
+import { scanStepNotices } from './step-notices';
 
 export interface SchedulerDeps {
   db: Knex;
@@ -54,10 +55,11 @@ export async function purgeExpiredEvents(deps: Pick<SchedulerDeps, 'db' | 'now'>
   return purgeSecurityEvents(deps.db, subMonths(deps.now(), auditRetentionMonths));
 }
 
-/** One round of the server's background work: scheduled digests, late-fiche alerts, expiry reminders, retention, then delivery. */
+/** One round of the server's background work: scheduled digests, late-fiche alerts, step notices, expiry reminders, retention, then delivery. */
 export async function tick(deps: SchedulerDeps): Promise<void> {
   await runScheduledDigests(deps);
   await scanAlerts(deps.db, deps.mail, deps.now());
+  await scanStepNotices(deps.db, deps.mail, deps.now());
   await scanExpiryReminders(deps.db, deps.mail, deps.now());
   await purgeExpiredEvents(deps);
   if (deps.mailer) await deliverDue(deps.db, deps.mailer, deps.mail, deps.now);

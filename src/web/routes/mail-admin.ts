@@ -20,7 +20,7 @@ import { notify } from '../notice';
 export const STATUS_TEXT: Record<OutboxStatus, string> = { pending: 'En attente', sending: 'En cours d’envoi', sent: 'Envoyé', failed: 'Échec' };
 export const KIND_TEXT: Record<MessageKind, string> = {
   digest: "Point d'avancement", alert: 'Alerte de retard', reminder: "Rappel d'alerte", account: 'Lien de mot de passe', security: 'Alerte de sécurité',
-  expiry: "Rappel d'échéance d'homologation",
+  expiry: "Rappel d'échéance d'homologation", step: 'Action confiée (rappel)',
 };
 
 const PAGE = 50;
