@@ -62,8 +62,8 @@ describe('dashboard model (services/dashboard)', function () {
     const m = await modelOf();
     expect(dashboardTable(m, 'statuts')).to.deep.equal([['Avancement', 'Fiches'], ['Non démarré', 1], ['En cours', 1], ['Bloqué', 0], ['Fait', 1]]);
     expect(dashboardTable(m, 'retards')).to.deep.equal([
-      ['Fiche', 'Intitulé', 'Date cible', 'Jours de retard', 'Responsable', 'Actions non faites'],
-      [1, 'Pare-feu', inDays(-7), 7, built.teamName, 'Action 1 | Action 2 | Action 3'],
+      ['Fiche', 'Intitulé', 'Date cible', 'Jours de retard', 'Responsable', 'Actions en retard'],
+      [1, 'Pare-feu', inDays(-7), 7, built.teamName, `Action 1 (${inDays(-7)}) | Action 2 (${inDays(-7)}) | Action 3 (${inDays(-7)})`],
     ]);
     expect(dashboardTable(m, 'communes')).to.deep.equal([['Commune', 'Fiche 1', 'Fiche 2', 'Fiche 3'], [built.communeName, 'En cours', '', 'Non démarré']]);
     expect(dashboardTable(m, 'effets-forts')).to.deep.equal([['Fiche', 'Intitulé', 'Avancement', 'Effet de bord fort'], [1, 'Pare-feu', 'En cours', 'Coupure du service']]);

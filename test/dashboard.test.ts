@@ -76,7 +76,7 @@ describe('dashboard', () => {
       const res = await agent.get('/homologations/1/tableau-de-bord?export=retards').expect(200);
       expect(res.headers['content-type']).to.contain('text/csv');
       const lines = res.text.replace(/^\ufeff/, '').trim().split('\n');
-      expect(lines[0]).to.equal('Fiche;Intitulé;Date cible;Jours de retard;Responsable;Actions non faites');
+      expect(lines[0]).to.equal('Fiche;Intitulé;Date cible;Jours de retard;Responsable;Actions en retard');
       expect(lines).to.have.length(2);
       expect(lines[1]).to.match(/^2;/);
       const filtered = await agent.get('/homologations/1/tableau-de-bord?export=statuts&avancement=fait').expect(200);

@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { getFiche } from '../src/data/fiches';
 import { isStepLate } from '../src/domain/fiche';
+import { lateFiches } from '../src/domain/dashboard';
+import { stepLine } from '../src/domain/agenda';
 import { aFiche, aHomologation, aTeam, aUser, type BuiltUser, signedIn } from './builders';
 import { type Agent, csrfOf, formBody, freshApp, signIn, type TestApp, textOf } from './helpers';
 
@@ -62,6 +64,25 @@ describe('named people: who does each step, and "Mes actions"', () => {
     expect(isStepLate({ status: 'en_cours', targetDate: '2026-04-01' }, '2026-01-31', today)).to.equal(false);
     expect(isStepLate({ status: 'en_cours', targetDate: null }, '2026-01-31', today)).to.equal(true);
     expect(isStepLate({ status: 'fait', targetDate: '2026-03-01' }, null, today)).to.equal(false);
+  });
+
+  it('puts on the dashboard\u2019s late list the fiches holding a late step, with those steps only, and the agenda says who and by when', () => {
+    const today = '2026-03-16';
+    const fiche = (n: number, targetDate: string | null, steps: { label: string; targetDate: string | null }[]) => ({
+      id: n, number: n, title: `Fiche ${n}`, status: 'en_cours' as const, targetDate, scopeAll: true, owners: [], strongEffects: [], instanceIds: [],
+      steps: steps.map((st) => ({ ...st, status: 'en_cours' as const, assigneeName: 'Camille Martin' })),
+    });
+    const list = lateFiches([
+      // on time, but one of its steps is late by its own date
+      fiche(1, '2026-12-31', [{ label: 'Choisir', targetDate: '2026-03-01' }, { label: 'Déployer', targetDate: null }]),
+      // late, but one of its steps has a later date of its own
+      fiche(2, '2026-03-10', [{ label: 'Former', targetDate: null }, { label: 'Auditer', targetDate: '2026-06-30' }]),
+      fiche(3, '2026-12-31', [{ label: 'Plus tard', targetDate: '2026-05-01' }]),
+    ] as unknown as Parameters<typeof lateFiches>[0], today);
+    expect(list.map((l) => [l.fiche.number, l.since, l.lateSteps.map((st) => st.label)])).to.deep.equal([[1, '2026-03-01', ['Choisir']], [2, '2026-03-10', ['Former']]]);
+    expect(stepLine({ position: 1, label: 'Choisir', status: 'En cours', assignee: 'Camille Martin', due: '01/03/2026', late: true }))
+      .to.equal('Choisir (En cours) — Camille Martin, pour le 01/03/2026, en retard');
+    expect(stepLine({ position: 1, label: 'Ancienne', status: 'Fait' }), 'an agenda frozen before steps had people').to.equal('Ancienne (Fait)');
   });
 
   it('lists a person\u2019s steps across homologations, late first then by date, and changes one in one click with a note', async () => {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PDFDocument from 'pdfkit';
-import { type Agenda, type AgendaSection, environmentCounts } from '../domain/agenda';
+import { type Agenda, type AgendaSection, environmentCounts, stepLine } from '../domain/agenda';
 import type { RiskRow } from '../domain/risk-committee';
 
 const modules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules');
@@ -387,7 +387,7 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean) {
       const f = s.fiche;
       w.label(sect, 'Constat réalisé', w.measure(f.finding));
       w.p(sect, f.finding);
-      const steps = f.steps.map((st) => `${st.position} – ${st.label} (${st.status})`);
+      const steps = f.steps.map((st) => `${st.position} – ${stepLine(st)}`);
       w.label(sect, 'Actions', steps.length ? w.listHeight(steps) : w.measure('—'));
       if (steps.length) w.list(sect, steps);
       else w.p(sect, '—');

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { sortFrench } from '../domain/words';
 import type { DashFiche, DashInstance } from '../domain/dashboard';
 import type { EnvironmentRef, Status } from '../domain/statuses';
-import { visibleTo } from './fiches';
+import { stepsWithAssignees, visibleTo } from './fiches';
 
 export interface DashboardData {
   fiches: DashFiche[];
@@ -31,7 +31,7 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
   if (communeId !== null) instanceQuery.where('instances.commune_id', communeId);
   const [fiches, steps, owners, effects, scope, instanceRows, milestones, teams, services, communes, audit, environments] = await Promise.all([
     db('fiches').whereIn('id', visible()).select('id', 'number', 'title', 'status', 'target_date', 'scope_all').orderBy('number'),
-    db('steps').whereIn('fiche_id', visible()).select('fiche_id', 'label', 'status').orderBy(['fiche_id', 'position']),
+    stepsWithAssignees(db).whereIn('steps.fiche_id', visible()).orderBy(['steps.fiche_id', 'steps.position']),
     db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').whereIn('fiche_owners.fiche_id', visible())
       .select('fiche_owners.fiche_id', 'teams.id as team_id', 'teams.name as team_name'),
     db('side_effects').whereIn('fiche_id', visible()).where('level', 'fort').select('fiche_id', 'description').orderBy(['fiche_id', 'position']),
@@ -63,7 +63,10 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     fiches: fiches.map((f) => ({
       id: Number(f.id), number: Number(f.number), title: f.title, status: f.status as Status, targetDate: f.target_date ?? null,
       owners: [...new Map((ownersBy.get(Number(f.id)) ?? []).map((o) => [Number(o.team_id), { teamId: Number(o.team_id), teamName: o.team_name as string }])).values()],
-      steps: (stepsBy.get(Number(f.id)) ?? []).map((s) => ({ label: s.label as string, status: s.status as Status })),
+      steps: (stepsBy.get(Number(f.id)) ?? []).map((s) => ({
+        label: s.label as string, status: s.status as Status, targetDate: (s.target_date as string | null) ?? null,
+        assigneeName: (s.assignee_user_name as string | null) ?? (s.assignee_person_name as string | null) ?? null,
+      })),
       strongEffects: (effectsBy.get(Number(f.id)) ?? []).map((e) => e.description as string),
       // a commune agent's view of a fiche's scope is limited to its own instances
       instanceIds: f.scope_all ? 'all' : (scopeBy.get(Number(f.id)) ?? []).map((s) => Number(s.instance_id)).filter((id) => visibleInstances.has(id)),

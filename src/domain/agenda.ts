@@ -5,7 +5,17 @@ import { fr } from 'date-fns/locale';
 import type { RiskRow } from './risk-committee';
 import type { SideEffectLevel } from './statuses';
 
-export interface AgendaStep { position: number; label: string; status: string }
+export interface AgendaStep {
+  position: number; label: string; status: string;
+  /** who does it and by when (dd/mm/yyyy, its own date or its fiche's), and whether that date passed: absent from agendas frozen before steps had them */
+  assignee?: string | null; due?: string | null; late?: boolean;
+}
+
+/** "Déployer (En cours) — Camille Martin, pour le 15/04/2026, en retard": a step as the agenda writes it. */
+export function stepLine(st: AgendaStep): string {
+  const who = [st.assignee ?? '', st.due ? `pour le ${st.due}` : '', st.late ? 'en retard' : ''].filter(Boolean).join(', ');
+  return `${st.label} (${st.status})${who ? ` — ${who}` : ''}`;
+}
 
 export interface AgendaFiche {
   ficheId: number;

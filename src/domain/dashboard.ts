@@ -1,5 +1,6 @@
 import { addDays, addMonths, format, parseISO } from 'date-fns';
 import { plural } from './words';
+import { isStepLate, stepDue } from './fiche';
 import { type HomologationState, STATE_BADGES, STATE_LABELS, STATES } from './homologation';
 import { type Environment, type EnvironmentRef, presentEnvironments, type Status, STATUSES } from './statuses';
 
@@ -10,7 +11,7 @@ export interface DashFiche {
   status: Status;
   targetDate: string | null;
   owners: { teamId: number; teamName: string }[];
-  steps: { label: string; status: Status }[];
+  steps: { label: string; status: Status; targetDate?: string | null; assigneeName?: string | null }[];
   strongEffects: string[];
   /** 'all' when the fiche concerns the whole perimeter. */
   instanceIds: number[] | 'all';
@@ -102,9 +103,17 @@ export function readiness(fiches: readonly DashFiche[], today: string): { index:
   return { index: components.reduce((sum, c) => sum + c.points, 0), components };
 }
 
+/**
+ * The fiches that are late, or hold a late step: a step is late by its own date (its fiche's when it has none), so a
+ * fiche on time may hold a late step, and a late fiche's steps due later are not. `since` is the earliest date passed.
+ */
 export function lateFiches(fiches: readonly DashFiche[], today: string) {
-  const list = fiches.filter((f) => late(f, today)).sort((a, b) => (a.targetDate! < b.targetDate! ? -1 : a.targetDate! > b.targetDate! ? 1 : a.number - b.number));
-  return list.map((f) => ({ fiche: f, lateSteps: f.steps.filter((s) => s.status !== 'fait') }));
+  return fiches.map((f) => {
+    const lateSteps = f.steps.filter((s) => isStepLate(s, f.targetDate, today)).map((s) => ({ ...s, due: stepDue(s, f.targetDate)! }));
+    const dates = [...(late(f, today) ? [f.targetDate!] : []), ...lateSteps.map((s) => s.due)].sort();
+    return { fiche: f, lateSteps, since: dates[0] };
+  }).filter((l): l is typeof l & { since: string } => l.since !== undefined)
+    .sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : a.fiche.number - b.fiche.number));
 }
 
 export interface ComingItem { date: string; kind: 'fiche' | 'jalon'; label: string; ficheId?: number; window: 30 | 60 | 90 }

@@ -9,7 +9,7 @@ import { type Agenda, type AgendaCondition, type AgendaFiche, type AgendaRisks, 
 import { OUTCOME_LABELS } from '../domain/homologation';
 import { type DecisionConditions, decisionConditions } from '../data/lifecycle';
 import { changesSince } from '../domain/changes';
-import { isLate, ownersSummary, stepsProgress } from '../domain/fiche';
+import { isLate, isStepLate, ownersSummary, stepDue, stepsProgress } from '../domain/fiche';
 import { perimeterTable } from '../domain/perimeter';
 import { localInstant } from '../domain/local-time';
 import { environmentsOf, SIDE_EFFECT_LABELS, STATUS_LABELS } from '../domain/statuses';
@@ -42,13 +42,17 @@ export async function holdMeetingNow(db: Knex, plan: Plan, meeting: Meeting, act
 export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Date): Promise<Agenda> {
   const today = format(now, 'yyyy-MM-dd');
   const ids = new Set(await coveredFicheIds(db, meeting));
-  const [details, lastNotes] = await reads(db, () => getFiches(db, [...ids]), () => latestNotes(db, [...ids]));
+  // a fiche on the whole perimeter is written as such: the perimeter need not be read for each
+  const [details, lastNotes] = await reads(db, () => getFiches(db, [...ids], { perimeter: false }), () => latestNotes(db, [...ids]));
   const fiches: Omit<AgendaFiche, 'changes'>[] = details.map((f) => {
     const last = lastNotes.get(f.id);
     const services = [...new Set(f.scope.map((s) => s.serviceName))];
     return {
       ficheId: f.id, number: f.number, title: f.title, finding: f.finding,
-      steps: f.steps.map((s) => ({ position: s.position, label: s.label, status: STATUS_LABELS[s.status] })),
+      steps: f.steps.map((s) => {
+        const due = stepDue(s, f.targetDate);
+        return { position: s.position, label: s.label, status: STATUS_LABELS[s.status], assignee: s.assigneeName, due: due ? dmy(due) : null, late: isStepLate(s, f.targetDate, today) };
+      }),
       stepsDone: stepsProgress(f.steps).done,
       targetDate: dmy(f.targetDate), late: isLate(f, today), status: STATUS_LABELS[f.status],
       progress: last ? `${STATUS_LABELS[f.status]} — dernier point le ${dmy(last.notedOn)} : ${last.body}` : STATUS_LABELS[f.status],

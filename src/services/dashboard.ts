@@ -83,7 +83,7 @@ function buildModel(data: DashboardData, filters: DashFilters, today: string, ba
   const fiches = applyFilters(data.fiches, reach, filters);
   const steps = fiches.flatMap((f) => f.steps);
   const late = lateFiches(fiches, today).map((l) => ({
-    ...l, daysLate: differenceInCalendarDays(parseISO(today), parseISO(l.fiche.targetDate!)),
+    ...l, daysLate: differenceInCalendarDays(parseISO(today), parseISO(l.since)),
     owner: ownersSummary(l.fiche.owners.map((o) => ({ ...o, serviceId: null, serviceName: null }))),
   }));
   const teamNames = new Map(data.teams.map((t) => [t.id, t.name]));
@@ -140,7 +140,7 @@ function countsTable(label: string, groups: { label: string; counts: Record<stri
 export function dashboardTable(m: DashboardModel, name: DashboardExport): Cell[][] {
   switch (name) {
     case 'statuts': return [['Avancement', 'Fiches'], ...STATUSES.map((s) => [STATUS_LABELS[s], m.statusCounts[s]])];
-    case 'retards': return [['Fiche', 'Intitulé', 'Date cible', 'Jours de retard', 'Responsable', 'Actions non faites'], ...m.late.map((l) => [l.fiche.number, l.fiche.title, l.fiche.targetDate!, l.daysLate, l.owner, l.lateSteps.map((s) => s.label).join(' | ')])];
+    case 'retards': return [['Fiche', 'Intitulé', 'Date cible', 'Jours de retard', 'Responsable', 'Actions en retard'], ...m.late.map((l) => [l.fiche.number, l.fiche.title, l.fiche.targetDate ?? '', l.daysLate, l.owner, l.lateSteps.map((s) => `${s.label} (${s.due}${s.assigneeName ? `, ${s.assigneeName}` : ''})`).join(' | ')])];
     case 'a-venir': return [['Date', 'Type', 'Intitulé', 'Sous (jours)'], ...m.soon.map((c) => [c.date, c.kind === 'fiche' ? 'Date cible' : 'Jalon', c.label, c.window])];
     case 'equipes': return countsTable('Équipe', m.byTeam);
     case 'services': return countsTable('Service', m.byService);
