@@ -131,7 +131,7 @@ describe('the plan export (XLSX, ODS, CSV), the import template and the committe
     // fiche 2, on one instance
     expect(fiches[`${col('Périmètre')}3`].v).to.equal('Toodego export — Toodego (production)');
 
-    expect(rowsOf(wb, 'Étapes').slice(1)).to.deep.equal([[1, 1, 'Choisir la solution', 'Fait', 'Non'], [1, 2, 'Former les communes', 'Non démarré', 'Oui']]);
+    expect(rowsOf(wb, 'Étapes').slice(1)).to.deep.equal([[1, 1, 'Choisir la solution', 'Fait', 'Non', null, null], [1, 2, 'Former les communes', 'Non démarré', 'Oui', null, null]]);
     expect(rowsOf(wb, 'Effets de bord').slice(1)).to.deep.equal([[1, 'Fort', 'Une étape de plus à la connexion']]);
     expect(rowsOf(wb, 'Porteurs').slice(1)).to.deep.equal([[1, 'Équipe sécurité export', null], [1, 'Équipe exploitation export', 'Toodego export']]);
     const risks = rowsOf(wb, 'Risques');

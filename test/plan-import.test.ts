@@ -284,10 +284,13 @@ describe('importing a spreadsheet into a homologation', () => {
   describe('round trip: the export re-imported gives the same plan', () => {
     let service: number;
     let second: number;
+    let person: number;
     const actor = BUILDER as unknown as Actor;
     before(async () => {
       service = Number((await t.db('services').where({ name: 'Service des imports' }).first()).id);
       second = await anInstance().named('Imports recette').ofService(service).insert(t.db);
+      person = Number((await t.db('people').insert({ name: 'Dominique Prestataire', email: 'dominique@import.example', function: '', created_at: new Date().toISOString() }).returning('id'))
+        .map((r: { id: number } | number) => (typeof r === 'object' ? r.id : r))[0]);
     });
 
     /** A plan holding every kind of value the sheets carry. */
@@ -298,7 +301,10 @@ describe('importing a spreadsheet into a homologation', () => {
         status: 'en_cours', conclusion: 'Faisable en six mois.', conclusionCounts: [{ count: 9, total: 14, label: 'instances concernées' }],
         costAmount: 12000, costSource: 'Devis', scopeAll: false, instanceIds: [second],
         owners: [{ teamId: infra, serviceId: null }, { teamId: infra, serviceId: service }],
-        steps: [{ id: null, position: 1, label: '=Choisir la solution', status: 'fait', forCommunes: false }, { id: null, position: 2, label: 'Déployer chez les communes', status: 'bloque', forCommunes: true }],
+        steps: [
+          { id: null, position: 1, label: '=Choisir la solution', status: 'fait', forCommunes: false, assigneePersonId: person, targetDate: '2026-10-01' },
+          { id: null, position: 2, label: 'Déployer chez les communes', status: 'bloque', forCommunes: true },
+        ],
         sideEffects: [{ level: 'fort', description: 'Le centre de contact est sollicité' }, { level: 'faible', description: 'Une connexion plus longue' }],
       }, actor, new Date());
       const f2 = await createFiche(t.db, planId, {

@@ -124,7 +124,7 @@ export async function planSnapshot(db: Knex, plan: Pick<Plan, 'id' | 'title' | '
       // a commune agent sees its own instances in the scope, never another commune's (as getFiche)
       scope: f.scope.filter((s) => communeId === null || s.communeId === communeId).map((s) => ({ serviceName: s.serviceName, name: s.name })),
       owners: f.owners.map((o) => ({ teamName: o.teamName, serviceName: o.serviceName })),
-      steps: f.steps.map((s) => ({ position: s.position, label: s.label, status: s.status, forCommunes: Boolean(s.forCommunes) })),
+      steps: f.steps.map((s) => ({ position: s.position, label: s.label, status: s.status, forCommunes: Boolean(s.forCommunes), assignee: s.assigneeName, targetDate: s.targetDate })),
       sideEffects: f.sideEffects.map((e) => ({ level: e.level, description: e.description })),
     })),
     risks,

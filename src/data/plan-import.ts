@@ -74,7 +74,7 @@ export async function saveMapping(db: Knex, id: number, mappings: SheetMapping[]
 
 /** The homologation's plan as the import compares against it: a fixed number of reads whatever its size. */
 export async function importContext(db: Knex, planId: number, createTeams: readonly string[]): Promise<ImportContext> {
-  const [teams, services, instances, ficheIds, risks, riskFiches, riskInstances, scales] = await reads(db,
+  const [teams, services, instances, ficheIds, risks, riskFiches, riskInstances, scales, users, people] = await reads(db,
     () => db('teams').select('id', 'name').orderBy('name'),
     () => db('services').select('id', 'name').orderBy('position'),
     () => db('plan_instances').join('instances', 'instances.id', 'plan_instances.instance_id').join('services', 'services.id', 'instances.service_id')
@@ -86,6 +86,9 @@ export async function importContext(db: Knex, planId: number, createTeams: reado
     () => db('risk_instances').join('risks', 'risks.id', 'risk_instances.risk_id').where('risks.plan_id', planId)
       .select('risk_instances.risk_id', 'risk_instances.instance_id').orderBy('risk_instances.instance_id'),
     () => getRiskScales(db),
+    // suspended accounts too: a step they still hold re-imports as it is (the form then asks for someone else)
+    () => db('users').whereNull('anonymized_at').select('id', 'name', 'email'),
+    () => db('people').select('id', 'name', 'email'),
   );
   const fiches = await getFiches(db, (ficheIds as unknown[]).map(Number), { perimeter: false });
   const group = (rows: Record<string, unknown>[], value: string) => {
@@ -100,13 +103,20 @@ export async function importContext(db: Knex, planId: number, createTeams: reado
     teams: teams.map((t: Record<string, unknown>) => ({ id: Number(t.id), name: String(t.name) })),
     services: services.map((s: Record<string, unknown>) => ({ id: Number(s.id), name: String(s.name) })),
     instances: instances.map((i: Record<string, unknown>) => ({ id: Number(i.id), name: String(i.name), serviceName: String(i.service_name) })),
+    assignees: [
+      ...(users as Record<string, unknown>[]).map((u) => ({ value: `u${u.id}`, name: String(u.name), email: String(u.email) })),
+      ...(people as Record<string, unknown>[]).map((p) => ({ value: `p${p.id}`, name: String(p.name), email: String(p.email) })),
+    ],
     scales,
     fiches: fiches.map((f): ExistingFiche => ({
       id: f.id, number: Number(f.number), version: Number(f.version), title: f.title, finding: f.finding, targetDate: f.targetDate, status: f.status,
       conclusion: f.conclusion, conclusionCounts: f.conclusionCounts, costAmount: f.costAmount === null ? null : Number(f.costAmount), costSource: f.costSource,
       scopeAll: f.scopeAll, instanceIds: f.scopeAll ? [] : f.scope.map((s) => s.id),
       owners: f.owners.map((o) => ({ teamId: Number(o.teamId), serviceId: o.serviceId === null ? null : Number(o.serviceId) })),
-      steps: f.steps.map((s) => ({ id: s.id, position: s.position, label: s.label, status: s.status, forCommunes: Boolean(s.forCommunes) })),
+      steps: f.steps.map((s) => ({
+        id: s.id, position: s.position, label: s.label, status: s.status, forCommunes: Boolean(s.forCommunes),
+        assignee: s.assigneeUserId !== null ? `u${s.assigneeUserId}` : s.assigneePersonId !== null ? `p${s.assigneePersonId}` : null, targetDate: s.targetDate,
+      })),
       sideEffects: f.sideEffects.map((e) => ({ level: e.level, description: e.description })),
     })),
     risks: risks.map((r: Record<string, unknown>): ExistingRisk => ({
@@ -214,7 +224,11 @@ export async function applyImport(db: Knex, upload: PendingImport, expected: str
       const input = {
         ...fields,
         owners: owners.map((o) => ({ teamId: o.teamId ?? teamIds.get(o.teamName)!, serviceId: o.serviceId })),
-        steps: steps.map((s) => ({ id: s.id, position: s.position, label: s.label, status: s.status, forCommunes: s.forCommunes })),
+        steps: steps.map((s) => ({
+          id: s.id, position: s.position, label: s.label, status: s.status, forCommunes: s.forCommunes, targetDate: s.targetDate,
+          assigneeUserId: s.assignee?.startsWith('u') ? Number(s.assignee.slice(1)) : null,
+          assigneePersonId: s.assignee?.startsWith('p') ? Number(s.assignee.slice(1)) : null,
+        })),
       };
       const r = c.kind === 'create'
         ? await createFiche(trx, upload.planId, input, actor, at)

@@ -31,7 +31,7 @@ export interface ExportFiche {
   /** The instances of its scope the reader may see (a commune agent: its commune's). */
   scope: ExportInstance[];
   owners: Pick<Owner, 'teamName' | 'serviceName'>[];
-  steps: { position: number; label: string; status: Status; forCommunes: boolean }[];
+  steps: { position: number; label: string; status: Status; forCommunes: boolean; assignee?: string | null; targetDate?: string | null }[];
   sideEffects: { level: SideEffectLevel; description: string }[];
 }
 
@@ -134,6 +134,7 @@ export function fichesTable(fiches: readonly ExportFiche[]): ExportTable {
 export function stepsTable(fiches: readonly ExportFiche[]): ExportTable {
   return tableOf(sheetSpec('steps').name, columnsOf('steps'), fiches.flatMap((f) => f.steps.map((s) => ({
     ficheNumber: f.number, position: s.position, label: s.label, status: STATUS_LABELS[s.status], forCommunes: booleanCell(s.forCommunes),
+    assignee: s.assignee ?? null, targetDate: s.targetDate ?? null,
   }))));
 }
 

@@ -42,7 +42,8 @@ export interface ExistingFiche {
   conclusionCounts: { count: number; total: number; label: string }[];
   costAmount: number | null; costSource: string; scopeAll: boolean; instanceIds: number[];
   owners: { teamId: number; serviceId: number | null }[];
-  steps: { id: number; position: number; label: string; status: Status; forCommunes: boolean }[];
+  /** assignee: "u12" (an account) or "p3" (a named person) */
+  steps: { id: number; position: number; label: string; status: Status; forCommunes: boolean; assignee: string | null; targetDate: string | null }[];
   sideEffects: { level: SideEffectLevel; description: string }[];
 }
 
@@ -59,6 +60,8 @@ export interface ImportContext {
   services: readonly { id: number; name: string }[];
   /** the homologation's perimeter */
   instances: readonly { id: number; name: string; serviceName: string }[];
+  /** who may be responsible for a step: active accounts ("u12") and named people ("p3") */
+  assignees: readonly { value: string; name: string; email: string }[];
   scales: RiskScales;
   fiches: readonly ExistingFiche[];
   risks: readonly ExistingRisk[];
@@ -74,7 +77,7 @@ export interface ImportedFiche {
   conclusionCounts: { count: number; total: number; label: string }[];
   costAmount: number | null; costSource: string; scopeAll: boolean; instanceIds: number[];
   owners: ImportOwner[];
-  steps: { id: number | null; position: number; label: string; status: Status; forCommunes: boolean }[];
+  steps: { id: number | null; position: number; label: string; status: Status; forCommunes: boolean; assignee: string | null; targetDate: string | null }[];
   sideEffects: { level: SideEffectLevel; description: string }[];
 }
 
@@ -213,7 +216,7 @@ interface FichePatch {
   conclusionCounts?: ImportedFiche['conclusionCounts']; costAmount?: number | null; costSource?: string;
   scope?: { all: true } | { all: false; instanceIds: number[] };
   owners?: ImportOwner[];
-  steps?: { position: number | null; label: string; status: Status | null; forCommunes?: boolean }[];
+  steps?: { position: number | null; label: string; status: Status | null; forCommunes?: boolean; assignee?: string | null; targetDate?: string | null }[];
   sideEffects?: ImportedFiche['sideEffects'];
   /** the rows of the fiches sheet, per field, that gave a value: a repeated fiche must not contradict itself */
   givenAt: Map<string, { row: number; value: string }>;
@@ -440,8 +443,32 @@ class Interpreter {
       const communes = r.get('forCommunes');
       const forCommunes = communes === undefined ? undefined : parseBoolean(communes);
       if (forCommunes && !forCommunes.ok) { this.error(r, r.sheet, 'forCommunes', forCommunes.error); continue; }
-      p.steps!.push({ position: position.value, label, status: status.value, ...(forCommunes ? { forCommunes: forCommunes.value } : {}) });
+      const who = r.get('assignee');
+      let assignee: string | null | undefined;
+      if (who !== undefined) {
+        assignee = this.assignee(r, cellText(who));
+        if (assignee === undefined) continue;
+      }
+      const dateCell = r.get('targetDate');
+      const date = dateCell === undefined ? undefined : parseDay(dateCell);
+      if (date && !date.ok) { this.error(r, r.sheet, 'targetDate', date.error); continue; }
+      p.steps!.push({
+        position: position.value, label, status: status.value, ...(forCommunes ? { forCommunes: forCommunes.value } : {}),
+        ...(assignee !== undefined ? { assignee } : {}), ...(date?.ok ? { targetDate: date.value } : {}),
+      });
     }
+  }
+
+  /** A step's responsible person by e-mail or name, among the accounts and the named people; '' is nobody (null). */
+  assignee(r: Row, text: string): string | null | undefined {
+    if (text === '') return null;
+    const key = normaliseHeader(text);
+    const found = this.ctx.assignees.filter((a) => a.email.toLowerCase() === text.toLowerCase() || normaliseHeader(a.name) === key);
+    if (found.length === 1) return found[0]!.value;
+    this.error(r, r.sheet, 'assignee', found.length > 1
+      ? `plusieurs personnes s'appellent ${quoted(text)} : écrivez son adresse électronique`
+      : `${quoted(text)} n'est ni un compte actif ni une personne sans compte enregistrée (ajoutez-la dans « Personnes sans compte »)`);
+    return undefined;
   }
 
   readSideEffects(sheet: ImportSheet, mapping: SheetMapping): void {
@@ -613,7 +640,7 @@ function ficheComparable(f: ImportedFiche | ExistingFiche) {
     costAmount: f.costAmount, costSource: f.costSource,
     scope: f.scopeAll ? 'tout' : [...f.instanceIds].sort((a, b) => a - b),
     owners: f.owners.map((o) => [o.teamId ?? ('teamName' in o ? o.teamName : ''), o.serviceId]),
-    steps: f.steps.map((s) => [s.position, s.label, s.status, Boolean(s.forCommunes)]),
+    steps: f.steps.map((s) => [s.position, s.label, s.status, Boolean(s.forCommunes), s.assignee, s.targetDate]),
     sideEffects: f.sideEffects.map((e) => [e.level, e.description]),
   };
 }
@@ -684,7 +711,11 @@ export function planImport(sheets: readonly ImportSheet[], mappings: readonly Sh
     const steps = p.steps
       ? sortSteps(p.steps).map((s, i) => {
           const kept = base?.steps[i];
-          return { id: kept?.id ?? null, position: i + 1, label: s.label, status: s.status ?? (kept && kept.label === s.label ? kept.status : 'non_demarre'), forCommunes: s.forCommunes ?? kept?.forCommunes ?? false };
+          return {
+            id: kept?.id ?? null, position: i + 1, label: s.label, status: s.status ?? (kept && kept.label === s.label ? kept.status : 'non_demarre'),
+            forCommunes: s.forCommunes ?? kept?.forCommunes ?? false,
+            assignee: s.assignee !== undefined ? s.assignee : kept?.assignee ?? null, targetDate: s.targetDate !== undefined ? s.targetDate : kept?.targetDate ?? null,
+          };
         })
       : base?.steps.map((s) => ({ ...s })) ?? [];
     const input: ImportedFiche = {

@@ -68,6 +68,8 @@ export const STEP_COLUMNS = [
   { key: 'label', header: 'Étape', aliases: ['libellé', 'libelle', 'étapes', 'action', 'intitulé'], type: 'text', required: true, help: "Ce qu'il faut faire (500 caractères au plus)." },
   { key: 'status', header: 'Statut', aliases: ['état', 'etat', "statut de l'étape"], type: 'status', help: 'Non démarré, En cours, Bloqué ou Fait.' },
   { key: 'forCommunes', header: 'À mener par les communes', aliases: ['communes', 'par les communes', 'menée par les communes'], type: 'boolean', help: 'Oui si les communes partenaires mènent cette étape.' },
+  { key: 'assignee', header: 'Responsable', aliases: ["responsable de l'étape", 'responsable de l’étape', 'qui', 'personne'], type: 'text', help: "Qui mène l'étape : le nom ou l'adresse électronique d'un compte, ou d'une personne sans compte déjà enregistrée." },
+  { key: 'targetDate', header: "Date de l'étape", aliases: ['date étape', 'échéance de l’étape', "échéance de l'étape", 'date'], type: 'date', help: "Sa date, si elle diffère de la date cible de la fiche." },
 ] as const satisfies readonly ColumnSpec[];
 
 export const SIDE_EFFECT_COLUMNS = [
