@@ -46,8 +46,10 @@ describe('dashboard', () => {
         const res = await agent.get('/homologations/1/tableau-de-bord').expect(200);
         const text = textOf(res.text);
         expect(text).to.contain('Maturité pour la signature');
-        expect(text).to.match(/En retard \(1\)/);
+        // fiche 2 is late; fiche 1 is not, but one of its steps is, by its own date
+        expect(text).to.match(/En retard \(2\)/);
         expect(text).to.match(/N°2 : Formaliser/);
+        expect(text).to.match(/N°1 : Sécuriser[^]*Demander à l'usager un champ supplémentaire[^]*Julien Petit/);
         expect(res.text).to.match(/<svg class="app-chart"[^>]*role="img"/);
         expect(text).to.contain('Fiches par avancement');
         expect(text).to.contain('Effets de bord forts encore ouverts (2)');
@@ -77,8 +79,10 @@ describe('dashboard', () => {
       expect(res.headers['content-type']).to.contain('text/csv');
       const lines = res.text.replace(/^\ufeff/, '').trim().split('\n');
       expect(lines[0]).to.equal('Fiche;Intitulé;Date cible;Jours de retard;Responsable;Actions en retard');
-      expect(lines).to.have.length(2);
-      expect(lines[1]).to.match(/^2;/);
+      expect(lines).to.have.length(3);
+      // the oldest first: fiche 1's step (ten days late) after fiche 2 (late since its date, earlier)
+      expect(lines.slice(1).map((l) => l.split(';')[0]).sort()).to.deep.equal(['1', '2']);
+      expect(lines.find((l) => l.startsWith('1;'))).to.match(/Demander à l'usager un champ supplémentaire en plus du code de suivi \(\d{4}-\d{2}-\d{2}, Julien Petit\)/);
       const filtered = await agent.get('/homologations/1/tableau-de-bord?export=statuts&avancement=fait').expect(200);
       expect(filtered.text).to.contain('Fait;1').and.contain('En cours;0');
       const matrix = await agent.get('/homologations/1/tableau-de-bord?export=communes').expect(200);

@@ -377,6 +377,23 @@ export async function loadDemo(db: Knex, now: Date, passwords: PasswordHasher = 
     await milestones.create(db, { planId: hr.id, dueDate: day(months), title, done: false }, loader, createdHr);
   }
 
+  // Who does what: a few steps of the main homologation have a responsible person (the project team's account, a
+  // provider without an account) and a date of their own, one of them already passed.
+  const [provider] = await db('people').insert({ name: 'Camille Durand', email: 'camille.durand@infogerant.example.org', function: 'Infogérant (prestataire)', created_at: now.toISOString() }).returning('id');
+  const providerId = Number(typeof provider === 'object' ? provider.id : provider);
+  const mainSteps = await db('steps').join('fiches', 'fiches.id', 'steps.fiche_id').where('fiches.plan_id', planId).whereNot('steps.status', 'fait')
+    .select('steps.id', 'fiches.number', 'steps.position').orderBy(['fiches.number', 'steps.position']);
+  const stepOf = (number: number, position: number) => mainSteps.find((s) => Number(s.number) === number && Number(s.position) === position)?.id;
+  for (const [number, position, who, date] of [[1, 2, 'editor', day(0, -10)], [1, 3, 'editor', day(1)], [3, 1, 'provider', day(0, 5)], [4, 1, 'editor', day(2)]] as const) {
+    const id = stepOf(number, position);
+    if (id === undefined) continue;
+    await db('steps').where({ id }).update({
+      target_date: date, assignee_user_id: who === 'editor' ? editor.id : null, assignee_person_id: who === 'provider' ? providerId : null,
+      // the demo does not e-mail anyone about the steps it was born with
+      assignment_notified: who === 'editor' ? `u${editor.id}` : `p${providerId}`,
+    });
+  }
+
   // The demo lets every role in with the shown password alone; a real installation requires a second factor
   // for admins and the project team (the migration's default), which the sign-in page says in demo mode.
   await db('security_settings').where('id', 1).update({ totp_roles: '' });

@@ -72,7 +72,10 @@ export function myActionsRouter(ctx: AppContext): Router {
       && (filter.homologation === '' || String(s.planId) === filter.homologation) && (!filter.retard || s.late));
     const homologations = [...new Map(steps.map((s) => [s.planId, s.planTitle])).entries()].map(([id, title]) => ({ id, title }));
     res.status(status).render('my-actions/index', {
-      title: 'Mes actions', steps: shown, total: steps.length, lateCount: sorted.filter((s) => s.late).length, fiches, filter, homologations,
+      title: 'Mes actions', steps: shown, total: steps.length, lateCount: sorted.filter((s) => s.late).length, filter, homologations,
+      // the team's fiches: late ones first, then by date
+      fiches: [...fiches].sort((a, b) => Number(b.targetDate !== null && b.targetDate < today()) - Number(a.targetDate !== null && a.targetDate < today())
+        || (a.targetDate ?? '9999').localeCompare(b.targetDate ?? '9999') || a.number - b.number),
       digest, DIGESTS, feed, feedUrl: extra.feedUrl ?? null, errors: extra.errors ?? {}, today: today(),
       statusOptions: STATUSES.map((s) => ({ value: s, label: STATUS_LABELS[s] })), STATUS_LABELS,
     });
