@@ -36,6 +36,7 @@ import { dsfrOnly, FALLBACK_IDENTITY, loadIdentity } from './web/identity';
 import { legalRouter } from './web/routes/legal';
 import { identityAssetsRouter, identityRouter, identityUpload } from './web/routes/identity';
 import { planImportUpload } from './web/routes/plan-import';
+import { evidenceUpload } from './web/evidence-upload';
 import { myActionsFeedRouter, myActionsRouter } from './web/routes/my-actions';
 import { stepLinkRouter } from './web/routes/step-link';
 
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(takeNotice);
   app.use(identityUpload);
   app.use(planImportUpload);
+  app.use(evidenceUpload(ctx.config.evidence));
 
   // No session before sign-in: the CSRF token of an anonymous form lives in a signed cookie (see web/csrf.ts).
   const csrf = csrfProtection({ secret: ctx.config.sessionSecret, secure: ctx.config.production, now: ctx.now });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_EVIDENCE_LIMITS, type EvidenceLimits, FILE_KIND_KEYS } from './domain/evidence';
 
 export interface Config {
   port: number;
@@ -15,6 +16,8 @@ export interface Config {
   mail: MailConfig;
   /** How often the server runs its background work (scheduled digests, alerts, delivery). */
   schedulerIntervalSeconds: number;
+  /** Evidence files: accepted kinds and maximum size (EVIDENCE_TYPES, EVIDENCE_MAX_MB); the defaults when absent. */
+  evidence?: EvidenceLimits;
 }
 
 /** Where e-mails go and what their links point to. */
@@ -167,7 +170,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionSecret,
     mail: loadMailConfig(env, port),
     schedulerIntervalSeconds: positive(env, 'SCHEDULER_INTERVAL_SECONDS', 60, 86400),
+    evidence: loadEvidenceLimits(env),
   };
+}
+
+/**
+ * The organisation's limits on evidence files, from the environment: EVIDENCE_MAX_MB (20 by default, 200 at most)
+ * and EVIDENCE_TYPES, a comma-separated list of kinds (all of them by default).
+ */
+export function loadEvidenceLimits(env: NodeJS.ProcessEnv = process.env): EvidenceLimits {
+  const maxBytes = positive(env, 'EVIDENCE_MAX_MB', DEFAULT_EVIDENCE_LIMITS.maxBytes / (1024 * 1024), 200) * 1024 * 1024;
+  const text = env.EVIDENCE_TYPES?.trim();
+  if (!text) return { maxBytes, kinds: [...DEFAULT_EVIDENCE_LIMITS.kinds] };
+  const kinds = text.split(',').map((k) => k.trim().toLowerCase()).filter(Boolean);
+  const unknown = kinds.filter((k) => !FILE_KIND_KEYS.includes(k));
+  if (unknown.length || !kinds.length) {
+    throw new ConfigError(`EVIDENCE_TYPES doit lister des types parmi ${FILE_KIND_KEYS.join(', ')}, séparés par des virgules (inconnus : « ${unknown.join(', ')} »).`);
+  }
+  return { maxBytes, kinds: [...new Set(kinds)] };
 }
 
 function localSecret(dataDir: string): string {

@@ -9,6 +9,7 @@ import { listContacts } from '../src/data/contacts';
 import { createFiche } from '../src/data/fiches';
 import { createRisk, type RiskInput } from '../src/data/risks';
 import { saveUpload } from '../src/data/plan-import';
+import { createDocument } from '../src/data/evidence';
 import { setIcsTokenHash } from '../src/data/my-actions';
 import { createStepLink } from '../src/data/step-notices';
 import { insertedId } from '../src/data/write';
@@ -265,6 +266,15 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /homologations/:hid/import/:id/colonnes': 'editor',
   'POST /homologations/:hid/import/:id/confirmer': 'editor',
   'GET /homologations/:hid/dossier.zip': 'staff',
+  // evidence: read by who sees the object it is attached to (a commune, its own fiches' and risks'), added, replaced
+  // and removed by the homologation's editors; the add form without an object is a 400, an empty form a 422
+  'GET /homologations/:hid/pieces/nouvelle': 'editor',
+  'POST /homologations/:hid/pieces': 'editor',
+  'GET /homologations/:hid/pieces/:id': 'reader',
+  'GET /homologations/:hid/pieces/:id/versions': 'reader',
+  'GET /homologations/:hid/pieces/:id/versions/:vid': 'reader',
+  'POST /homologations/:hid/pieces/:id/remplacer': 'editor',
+  'POST /homologations/:hid/pieces/:id/supprimer': { policy: 'editor', isolate: true },
 
   // ---- the one-plan addresses, sent on to the homologation of the object
   'GET /plan': 'moved',
@@ -292,6 +302,7 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   // ---- a homologation's settings and members (administrators); empty forms are refused (422)
   'GET /homologations/:hid/parametres': 'admin',
   'POST /homologations/:hid/parametres': 'admin',
+  'POST /homologations/:hid/parametres/pieces': 'admin',
   'GET /homologations/:hid/membres': 'admin',
   'POST /homologations/:hid/membres': 'admin',
   // a valid role, so that a user who is no member of the homologation (foreign: B's member under A) is a 404
@@ -664,6 +675,15 @@ async function prepare(t: TestApp): Promise<Fixtures> {
     mappings: [{ sheet: 0, kind: 'fiches', headerRow: 0, columns: ['number', 'title'] }],
   }, NOW);
   const imports = { own: await pendingImport(Number(plan.id)), hom2: await pendingImport(homB.id) };
+  // evidence: on fiche 1 (Villeurbanne's), on fiche 2 (not), on B's fiche
+  const evidence = async (planId: number, ficheId: number) => {
+    const id = await createDocument(db, {
+      planId, ownerType: 'fiche', ownerId: ficheId, ownerLabel: 'fiche', title: 'Pièce (test des droits)',
+      file: { name: 'piece.pdf', contentType: 'application/pdf', size: 9, sha256: '0'.repeat(64), async *chunks() { yield Buffer.from('%PDF-1.7\n'.slice(0, 9)); } },
+    }, editor, NOW);
+    return { id, version: Number((await db('document_versions').where('document_id', id).first()).id) };
+  };
+  const pieces = { own: await evidence(Number(plan.id), fiche1), other: await evidence(Number(plan.id), fiche2), hom2: await evidence(homB.id, homB.ficheId) };
   // the viewer's calendar feed, and a named person without an account
   const feedToken = 'f'.repeat(43);
   await setIcsTokenHash(db, Number(viewer.id), createHash('sha256').update(feedToken).digest('hex'));
@@ -690,6 +710,8 @@ async function prepare(t: TestApp): Promise<Fixtures> {
       fiches: { own: fiche1, other: fiche2, hom2: homB.ficheId },
       risques: risks,
       import: imports,
+      pieces: { own: pieces.own.id, other: pieces.other.id, hom2: pieces.hom2.id },
+      versions: { own: pieces.own.version, other: pieces.other.version, hom2: pieces.hom2.version },
       seances: { own: Number(openOwn.id), other: openOther, hom2: homB.open },
       'seances(tenues)': { own: Number(heldOwn.id), other: heldOther, hom2: homB.held },
       communes: { own: villeurbanne, other: bron },

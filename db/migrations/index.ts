@@ -10,6 +10,7 @@ import * as m008 from './008_risks';
 import * as m009 from './009_risk_acceptance';
 import * as m010 from './010_imports';
 import * as m011 from './011_people';
+import * as m012 from './012_evidence';
 import * as m013 from './013_step_links';
 
 interface Migration {
@@ -31,6 +32,7 @@ const migrations: Record<string, Migration> = {
   '009_risk_acceptance': m009,
   '010_imports': m010,
   '011_people': m011,
+  '012_evidence': m012,
   '013_step_links': m013,
 };
 

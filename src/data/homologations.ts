@@ -31,6 +31,8 @@ export interface Homologation extends Plan {
   /** The latest decision, if any. */
   decision: Decision | null;
   ficheCount: number;
+  /** A step marked done must come with a document or a justification (evidence). */
+  evidenceRequiredForDone: boolean;
 }
 
 export function decisionOf(r: Record<string, unknown>): Decision {
@@ -67,6 +69,7 @@ export async function getHomologation(db: Knex, id: number): Promise<Homologatio
     archivedReason: row.archived_reason ?? null,
     decision: decision ? decisionOf(decision) : null,
     ficheCount: Number(count?.n ?? 0),
+    evidenceRequiredForDone: Boolean(row.evidence_required_for_done),
   };
 }
 

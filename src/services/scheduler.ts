@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { purgeLoginSources } from '../data/accounts';
 import { purgeSecurityEvents } from '../data/audit';
 import { purgeUploads } from '../data/plan-import';
+import { purgeRemovedDocuments } from '../data/evidence';
 import { getSecuritySettings } from '../data/security-settings';
 import type { MailConfig } from '../config';
 import { advanceCheck, getMailSettings } from '../data/mail-settings';
@@ -46,12 +47,14 @@ export async function runScheduledDigests(deps: SchedulerDeps): Promise<string |
 
 /**
  * Security events past the retention the admin sets (12 months by default) are deleted; business history is kept.
- * Sign-in failures per source older than a day (already ignored) go too.
+ * Sign-in failures per source older than a day (already ignored) go too, and removed evidence past the same retention.
  */
 export async function purgeExpiredEvents(deps: Pick<SchedulerDeps, 'db' | 'now'>): Promise<number> {
   const { auditRetentionMonths } = await getSecuritySettings(deps.db);
   await purgeLoginSources(deps.db, deps.now());
   await purgeUploads(deps.db, deps.now());
+  // evidence removed from the lists keeps its bytes as long as the journal keeps the trace of its removal
+  await purgeRemovedDocuments(deps.db, subMonths(deps.now(), auditRetentionMonths));
   return purgeSecurityEvents(deps.db, subMonths(deps.now(), auditRetentionMonths));
 }
 

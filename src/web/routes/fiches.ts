@@ -18,6 +18,7 @@ import { type FieldErrors, parseForm } from '../forms/fields';
 import { noteForm } from '../forms/note';
 import { applyFormButton, type Extra, type FicheFormValues, ficheToValues, newFicheValues, readFicheForm, UNKNOWN_STEP, validateFiche } from '../forms/fiche';
 import { notify } from '../notice';
+import { evidenceOfPage } from './evidence';
 
 const OUTSIDE_PERIMETER = "Une des instances cochées vient d'être retirée du périmètre de l'homologation : vérifiez les instances cochées et enregistrez à nouveau.";
 
@@ -133,7 +134,9 @@ export function fichesRouter(ctx: AppContext): Router {
       listNotes(ctx.db, fiche.id), decisionsForFiche(ctx.db, fiche.id), ficheOrigin(ctx.db, fiche.id),
       risksOfFiche(ctx.db, fiche.id, scopeOf(res).restriction), getRiskScales(ctx.db),
     ]);
+    const evidence = await evidenceOfPage(ctx, fiche.planId, { fiche: [fiche.id], step: fiche.steps.map((st) => st.id), note: notes.map((n) => n.id) });
     res.status(status).render('fiches/show', {
+      ...evidence,
       title: `Fiche n°${fiche.number} : ${fiche.title}`,
       fiche,
       notes,

@@ -15,6 +15,7 @@ import {
 import { scopeOf } from '../scope';
 import { perimeterChoices } from '../../services/homologations';
 import { notify } from '../notice';
+import { setEvidenceRequired } from '../../data/evidence';
 
 type SettingsValues = HomologationFormValues<typeof homologationSettingsForm>;
 
@@ -61,6 +62,17 @@ export function homologationSettingsRouter(ctx: AppContext): Router {
     return renderSettings(res, 422, values, {
       instanceIds: `Des instances retirées du périmètre sont dans celui de fiches actions (${names}) : retirez-les d'abord de ces fiches, ou gardez-les dans le périmètre.`,
     }, saved.fiches);
+  });
+
+  /** Whether a step marked done must come with evidence (a checkbox: absent means no). */
+  router.post('/parametres/pieces', admin, async (req: Request, res: Response) => {
+    const { hom, base } = scopeOf(res);
+    const required = req.body?.evidenceRequiredForDone === 'oui';
+    if (!(await setEvidenceRequired(ctx.db, hom.id, required, actor(req), ctx.now()))) throw notFound('Cette homologation');
+    notify(req, required
+      ? "Une étape marquée « Fait » demandera désormais une pièce justificative ou une justification."
+      : "Une étape peut désormais être marquée « Fait » sans pièce justificative.");
+    res.redirect(303, `${base}/parametres`);
   });
 
   // ---- members

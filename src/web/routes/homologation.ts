@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { AppContext } from '../context';
 import { resolveScope } from '../scope';
 import { dashboardRouter } from './dashboard';
+import { evidenceRouter } from './evidence';
 import { fichesRouter } from './fiches';
 import { meetingsRouter } from './meetings';
 import { planRouter } from './plan';
@@ -31,6 +32,7 @@ export function homologationRouter(ctx: AppContext, ...extra: Router[]): Router 
   router.use(fichesRouter(ctx));
   router.use(meetingsRouter(ctx));
   router.use(risksRouter(ctx));
+  router.use(evidenceRouter(ctx));
   // the export first: it serves the import's template (/import/modele.xlsx), which the import's /import/:id would take
   router.use(planExportRouter(ctx));
   router.use(planImportRouter(ctx));

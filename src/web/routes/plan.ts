@@ -10,6 +10,7 @@ import { perimeterTable } from '../../domain/perimeter';
 import { OUTCOME_LABELS, STATE_BADGES, STATE_LABELS, validityPhrase } from '../../domain/homologation';
 import { lifecycleActions } from '../../services/homologations';
 import { actor } from '../auth';
+import { evidenceOfPage } from './evidence';
 import { openReminders, thresholdText } from '../../data/expiry-reminders';
 import type { AppContext } from '../context';
 import { scopeOf } from '../scope';
@@ -39,6 +40,7 @@ export function planRouter(ctx: AppContext): Router {
     const lifecycle = lifecycleOf(plan, today, scope.reminderMonths);
     const communesWithInstances = new Set(instanceList.map((i) => i.communeId));
     res.render('plan/index', {
+      ...(await evidenceOfPage(ctx, plan.id, { decision: signatures.map((sig) => sig.id) })),
       title: plan.title,
       plan,
       restricted: restriction !== null,

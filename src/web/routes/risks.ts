@@ -11,6 +11,7 @@ import { forbidden, HttpError, idParam, notFound } from '../errors';
 import { type FieldErrors, str } from '../forms/fields';
 import { emptyRiskValues, readRiskForm, type RiskFormValues, riskToValues, validateRisk } from '../forms/risk';
 import { notify } from '../notice';
+import { evidenceOfPage } from './evidence';
 import { requireEdit, scopeOf } from '../scope';
 import { listAudit } from '../../data/audit';
 import { riskLevelHistory } from '../../domain/risk-history';
@@ -130,6 +131,7 @@ export function risksRouter(ctx: AppContext): Router {
     const risk = await visibleRisk(req, res);
     const [scales, audit] = await Promise.all([getRiskScales(ctx.db), listAudit(ctx.db, { entityType: 'risk', entityId: risk.id, limit: 200 })]);
     res.render('risks/show', {
+      ...(await evidenceOfPage(ctx, risk.planId, { risk: [risk.id] })),
       title: `Risque n°${risk.number} : ${risk.title}`, risk, canEdit: scopeOf(res).canEdit, ...scaleHelpers(scales),
       history: riskLevelHistory(audit, scales),
     });
