@@ -6,11 +6,13 @@ import { tmpdir } from 'node:os';
 import { expect } from 'chai';
 import request from 'supertest';
 import { DEMO_PASSWORD } from '../db/seeds/demo';
-import { strToU8, zipSync } from 'fflate';
+import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
+import { extractText, getDocumentProxy } from 'unpdf';
+import { anonymizeUser } from '../src/data/accounts';
 import { evidenceRequiredForDone, stepHasEvidence } from '../src/data/evidence';
 import { contentDisposition, displayName, sniff, TextProbe } from '../src/domain/evidence';
 import { purgeExpiredEvents } from '../src/services/scheduler';
-import { ACCOUNTS, type Agent, csrfOf, ENGINE, ficheIdByNumber, freshApp, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, type Agent, csrfOf, ENGINE, ficheIdByNumber, freshApp, NOW, signIn, type TestApp, textOf } from './helpers';
 
 const pdf = (size: number) => Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(Math.max(0, size - 9))]);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -249,6 +251,34 @@ describe(`evidence: documents attached to fiches, steps, notes, risks and decisi
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it('the agenda (page and PDF) lists each fiche\'s evidence; the committee dossier holds the files in pieces/', async () => {
+    const data = pdf(700_000);
+    await upload(editor, 'fiche', fiche1, 'Rapport du test d’intrusion', data, 'pentest.pdf').expect(303);
+    const id = await lastDocument();
+    const meeting = Number((await t.db('meetings').where('plan_id', 1).whereNull('held_at').orderBy('id').first()).id);
+    const page = textOf((await editor.get(`${base}/seances/${meeting}/ordre-du-jour`).expect(200)).text);
+    expect(page).to.include('Pièces justificatives Rapport du test d’intrusion (16/03/2026)');
+    const pdfRes = await editor.get(`${base}/seances/${meeting}/ordre-du-jour.pdf`).buffer(true).parse(binary).expect(200);
+    const { text } = await extractText(await getDocumentProxy(new Uint8Array(pdfRes.body as Buffer)), { mergePages: true });
+    expect(text).to.include('Pièces justificatives').and.include('Rapport du test d’intrusion (16/03/2026)');
+    const zip = await editor.get(`${base}/dossier.zip`).buffer(true).parse(binary).expect(200);
+    const files = unzipSync(new Uint8Array(zip.body as Buffer));
+    expect(sha(Buffer.from(files[`pieces/${id}-pentest.pdf`]!))).to.equal(sha(data));
+    expect(strFromU8(files['LISEZMOI.txt']!)).to.include(`pieces/${id}-pentest.pdf : « Rapport du test d’intrusion »`).and.include(sha(data));
+  });
+
+  it('the personal-data export lists what a person uploaded; once the account is removed, the lists name "Utilisateur supprimé"', async () => {
+    await upload(editor, 'fiche', fiche1, 'Procédure de sauvegarde', pdf(400), 'procedure.pdf').expect(303);
+    const id = await lastDocument();
+    const mine = JSON.parse((await editor.get('/compte/donnees').expect(200)).text);
+    expect(mine.evidenceUploaded).to.deep.include({ title: 'Procédure de sauvegarde', fileName: 'procedure.pdf', uploadedAt: NOW.toISOString(), planId: 1 });
+    const editorId = Number((await t.db('users').where({ email: ACCOUNTS.editor }).first()).id);
+    expect(await anonymizeUser(t.db, editorId, { id: null, name: 'Tests' }, NOW)).to.equal(true);
+    const admin = await signIn(t.app, ACCOUNTS.admin);
+    const page = textOf((await admin.get(`${base}/pieces/${id}/versions`).expect(200)).text);
+    expect(page).to.include(`par Utilisateur supprimé n°${editorId}`).and.not.include('Julien Petit');
   });
 
   it('downloads read the chunks a few at a time (one query per four chunks of 256 KiB), never the whole file', async () => {

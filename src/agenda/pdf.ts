@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PDFDocument from 'pdfkit';
-import { type Agenda, type AgendaSection, environmentCounts, stepLine } from '../domain/agenda';
+import { type Agenda, type AgendaSection, environmentCounts, evidenceLine, stepLine } from '../domain/agenda';
 import type { RiskRow } from '../domain/risk-committee';
 
 const modules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules');
@@ -393,6 +393,7 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean) {
       else w.p(sect, '—');
       w.field(sect, 'Date cible', `${f.targetDate}${f.late ? ' — en retard' : ''}`);
       w.field(sect, 'Avancement', f.progress);
+      if (evidenceLine(f)) w.field(sect, 'Pièces justificatives', evidenceLine(f)!);
       if (f.conclusion || f.conclusionCounts.length) {
         w.label(sect, "Conclusion de l'étude", (f.conclusion ? w.measure(f.conclusion) : 0) + w.listHeight(f.conclusionCounts));
         if (f.conclusion) w.p(sect, f.conclusion);

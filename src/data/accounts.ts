@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { newRecoveryCodes, normaliseRecoveryCode, sha256 } from '../security/totp';
 import { auditedWrite } from './write';
+import { uploadsBy } from './evidence';
 import { type AuditActor, recordAudit } from './audit';
 import type { SecuritySettings } from './security-settings';
 
@@ -390,6 +391,8 @@ export async function personalData(db: Knex, userId: number) {
     meetingsAttended: attendances,
     decisionsWritten: decisions,
     alertsAcknowledged: alerts,
+    // the evidence files they added (each version), by title, file name and date: the files themselves are the homologation's
+    evidenceUploaded: await uploadsBy(db, userId),
     auditTrail: audit,
     notKept: 'Mot de passe : seule une empreinte argon2id est conservée, jamais le mot de passe. Secret de double authentification et codes de secours : non exportés (ce sont des secrets).',
   };

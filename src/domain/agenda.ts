@@ -36,6 +36,14 @@ export interface AgendaFiche {
   sideEffects: { level: SideEffectLevel; levelLabel: string; description: string }[];
   /** What changed since the previous meeting of the plan, in French sentences. */
   changes: string[];
+  /** Its evidence (its own, its steps' and its notes'), title and date (dd/mm/yyyy): absent from agendas frozen before evidence existed. */
+  evidence?: { title: string; addedOn: string }[];
+}
+
+/** "Rapport du test d'intrusion (12/03/2026) ; Procédure signée (14/03/2026)", or null without evidence. */
+export function evidenceLine(f: Pick<AgendaFiche, 'evidence'>): string | null {
+  if (!f.evidence?.length) return null;
+  return f.evidence.map((e) => `${e.title} (${e.addedOn})`).join(' ; ');
 }
 
 /** The instances of a service in one environment, for the perimeter section. */

@@ -1,6 +1,7 @@
 import { format } from 'date-fns';
 import type { Knex } from 'knex';
 import { getFiches, latestNotes, listFiches } from '../data/fiches';
+import { evidenceOfFiches } from '../data/evidence';
 import { ficheStatesAt, holdMeeting, type Meeting, notesSince, previousMeeting } from '../data/meetings';
 import type { Actor } from '../domain/roles';
 import type { Plan } from '../data/plans';
@@ -43,7 +44,8 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
   const today = format(now, 'yyyy-MM-dd');
   const ids = new Set(await coveredFicheIds(db, meeting));
   // a fiche on the whole perimeter is written as such: the perimeter need not be read for each
-  const [details, lastNotes] = await reads(db, () => getFiches(db, [...ids], { perimeter: false }), () => latestNotes(db, [...ids]));
+  const [details, lastNotes, evidence] = await reads(db,
+    () => getFiches(db, [...ids], { perimeter: false }), () => latestNotes(db, [...ids]), () => evidenceOfFiches(db, [...ids]));
   const fiches: Omit<AgendaFiche, 'changes'>[] = details.map((f) => {
     const last = lastNotes.get(f.id);
     const services = [...new Set(f.scope.map((s) => s.serviceName))];
@@ -62,6 +64,7 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
       owner: ownersSummary(f.owners) || '—',
       scope: f.scopeAll ? "Tout le périmètre de l'homologation" : `${f.scope.length} instance${f.scope.length > 1 ? 's' : ''} : ${services.join(', ')}`,
       sideEffects: f.sideEffects.map((e) => ({ level: e.level, levelLabel: SIDE_EFFECT_LABELS[e.level], description: e.description })),
+      evidence: (evidence.get(f.id) ?? []).map((e) => ({ title: e.title, addedOn: dmy(e.addedOn) })),
     };
   });
 

@@ -1,10 +1,13 @@
 import { format } from 'date-fns';
 import { type Response, Router } from 'express';
-import { strToU8, type Zippable, zipSync } from 'fflate';
+import { once } from 'node:events';
+import { strToU8, Zip, ZipDeflate, ZipPassThrough } from 'fflate';
 import { renderDecisionPdf } from '../../agenda/decision-pdf';
 import { renderAgendaPdf } from '../../agenda/pdf';
 import { getMeeting, listMeetings, listSignatures, type MeetingSummary } from '../../data/meetings';
 import { planSnapshot, templateReferences } from '../../data/plan-export';
+import { planDocuments, versionBytes } from '../../data/evidence';
+import { downloadName, FILE_KINDS, formatSize } from '../../domain/evidence';
 import { OUTCOME_LABELS } from '../../domain/homologation';
 import {
   CSV_TABLES, type CsvTable, csvRows, type ExportTable, exportTables, type PlanSnapshot, risksTable, slugOf, templateTables,
@@ -89,30 +92,96 @@ export function planExportRouter(ctx: AppContext): Router {
     const [snapshot, meetings, signatures] = await Promise.all([
       planSnapshot(ctx.db, hom, null), listMeetings(ctx.db, hom.id, null), listSignatures(ctx.db, hom.id),
     ]);
-    const files: Zippable = {};
+    const files: DossierFile[] = [];
     const contents: string[] = [];
     const chosen = dossierMeeting(meetings, format(now, "yyyy-MM-dd'T'HH:mm"));
     const meeting = chosen ? await getMeeting(ctx.db, chosen.id) : undefined;
     if (meeting) {
       const name = `ordre-du-jour-${meeting.startsAt.slice(0, 10)}.pdf`;
-      files[name] = [await renderAgendaPdf(await agendaOf(ctx.db, hom, meeting, now), look), { level: 0 }];
+      files.push({ name, data: await renderAgendaPdf(await agendaOf(ctx.db, hom, meeting, now), look), level: 0 });
       contents.push(`- ${name} : l'ordre du jour de la séance « ${meeting.title} » du ${dmy(meeting.startsAt)}${meeting.heldAt ? ' (séance tenue : son ordre du jour figé)' : ''}.`);
     }
     const workbook = fileName(res, '.xlsx');
-    files[workbook] = [workbookOf(exportTables(snapshot), 'xlsx'), { level: 0 }];
+    files.push({ name: workbook, data: workbookOf(exportTables(snapshot), 'xlsx'), level: 0 });
     contents.push(`- ${workbook} : le plan d'action en tableur (fiches, étapes, effets de bord, porteurs, risques, calendrier, comités, décisions).`);
     const decision = signatures[0];
     if (decision) {
-      files['decision.pdf'] = [await renderDecisionPdf(decisionSheet(snapshot, decision, now), look), { level: 0 }];
+      files.push({ name: 'decision.pdf', data: await renderDecisionPdf(decisionSheet(snapshot, decision, now), look), level: 0 });
       contents.push(`- decision.pdf : la décision d'homologation du ${dmy(decision.decidedOn)} (${OUTCOME_LABELS[decision.outcome]}).`);
     }
-    files['risques.csv'] = strToU8(toCsv(csvRows(risksTable(snapshot.risks, snapshot.scales))));
+    files.push({ name: 'risques.csv', data: strToU8(toCsv(csvRows(risksTable(snapshot.risks, snapshot.scales)))), level: 6 });
     contents.push(`- risques.csv : le registre des risques (${snapshot.risks.length} risque${snapshot.risks.length > 1 ? 's' : ''}), séparateur point-virgule.`);
-    files['LISEZMOI.txt'] = strToU8(readme(snapshot, contents, { meeting: Boolean(meeting), decision: Boolean(decision), now }));
-    sendFile(res, Buffer.from(zipSync(files, { level: 6, mtime: now })), 'application/zip', fileName(res, '-dossier-comite.zip'));
+    // the evidence: the current version of each document (the dossier is the organisation's staff's, who see them all),
+    // streamed from the database chunk by chunk; past DOSSIER_EVIDENCE_BYTES the rest is listed, not included
+    const pieces: { name: string; versionId: number }[] = [];
+    let total = 0;
+    for (const doc of await planDocuments(ctx.db, hom.id)) {
+      const kind = FILE_KINDS.find((k) => doc.current.contentType.split(';')[0] === k.contentType);
+      const name = `pieces/${doc.id}-${downloadName(doc.current.fileName, kind)}`;
+      const what = `« ${doc.title} », ${formatSize(doc.current.size)}, jointe le ${dmy(doc.current.uploadedAt)}, SHA-256 ${doc.current.sha256}`;
+      if (total + doc.current.size > DOSSIER_EVIDENCE_BYTES) {
+        contents.push(`- (non inclus : le dossier serait trop volumineux) ${what} : à télécharger depuis l'application.`);
+        continue;
+      }
+      total += doc.current.size;
+      pieces.push({ name, versionId: doc.current.id });
+      contents.push(`- ${name} : ${what}.`);
+    }
+    files.push({ name: 'LISEZMOI.txt', data: strToU8(readme(snapshot, contents, { meeting: Boolean(meeting), decision: Boolean(decision), now })), level: 6 });
+    res.set('Cache-Control', 'private, no-store').set('Content-Disposition', attachment(fileName(res, '-dossier-comite.zip'))).type('application/zip');
+    await streamZip(res, files, pieces.map((p) => ({ name: p.name, chunks: () => versionBytes(ctx.db, p.versionId) })), now);
   });
 
   return router;
+}
+
+/** The evidence a committee dossier holds at most (a ZIP without ZIP64 stops at 4 GiB; a mail or a USB key well before). */
+const DOSSIER_EVIDENCE_BYTES = 1024 * 1024 * 1024;
+
+interface DossierFile { name: string; data: Uint8Array; level: 0 | 6 }
+
+/**
+ * Writes a ZIP as it is made: the small files whole, then each streamed file chunk by chunk, waiting for the client
+ * to take what was written (backpressure), so the dossier never sits whole in memory.
+ */
+async function streamZip(res: Response, files: DossierFile[], streamed: { name: string; chunks: () => AsyncIterable<Buffer> }[], mtime: Date): Promise<void> {
+  let failure: Error | null = null;
+  const zip = new Zip((err, data, final) => {
+    if (err) failure = err;
+    else {
+      res.write(data);
+      if (final) res.end();
+    }
+  });
+  const drained = async () => {
+    if (failure) throw failure;
+    if (res.writableNeedDrain) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    if (res.destroyed) throw new Error('Téléchargement interrompu');
+  };
+  try {
+    for (const f of files) {
+      const entry = f.level === 0 ? new ZipPassThrough(f.name) : new ZipDeflate(f.name, { level: f.level });
+      entry.mtime = mtime;
+      zip.add(entry);
+      entry.push(f.data, true);
+      await drained();
+    }
+    for (const s of streamed) {
+      const entry = new ZipPassThrough(s.name);
+      entry.mtime = mtime;
+      zip.add(entry);
+      for await (const chunk of s.chunks()) {
+        entry.push(chunk);
+        await drained();
+      }
+      entry.push(new Uint8Array(0), true);
+    }
+    zip.end();
+  } catch (err) {
+    // the headers are sent: a broken ZIP must not look complete
+    res.destroy();
+    if ((err as Error).message !== 'Téléchargement interrompu') throw err;
+  }
 }
 
 function decisionSheet(s: PlanSnapshot, d: Awaited<ReturnType<typeof listSignatures>>[number], now: Date) {
