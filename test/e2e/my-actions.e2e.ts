@@ -44,9 +44,12 @@ describe('"Mes actions" in a real browser (chromium)', function () {
 
     await page.click('nav >> text=Mes actions');
     await page.waitForURL(`${base}/mes-actions`);
-    const text = await page.locator('main').innerText();
-    expect(text).to.include('Action 1');
-    expect(text).to.include('1 en retard');
+    // the demo gives this account steps of its own: this one is the card of this fiche
+    const card = await page.locator('li.app-my-action', { hasText: 'Centraliser les journaux' }).innerText();
+    expect(card).to.include('Action 1');
+    expect(card).to.include('Pour le 01/03/2026');
+    expect(card).to.include('En retard');
+    expect(await page.locator('main h2').first().innerText()).to.match(/\d+ en retard/);
     await checkPage(page, 'mes-actions');
     await page.setViewportSize({ width: 375, height: 800 });
     await page.screenshot({ path: path.join(SHOTS, 'mes-actions-375.png'), fullPage: true });
