@@ -13,6 +13,7 @@ import { loadMailConfig } from '../src/config';
 import { countQueries } from '../src/data/query-count';
 import { migrate, openDatabase } from '../src/db';
 import { benchImport } from './bench-import';
+import { benchEvidence } from './bench-evidence';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 10;
@@ -77,8 +78,9 @@ for (const [, url] of pages) {
 }
 
 const rows: string[] = [];
-// BENCH_ONLY=import: the import's figure alone
-for (const [name, url] of process.env.BENCH_ONLY === 'import' ? [] : pages) {
+// BENCH_ONLY=import or BENCH_ONLY=evidence: that figure alone (written to bench/RESULTS-<name>.md, not over RESULTS.md)
+const only = process.env.BENCH_ONLY ?? null;
+for (const [name, url] of only ? [] : pages) {
   const { body, queries, ms } = single.get(url)!;
   const page = await load(server.url + url, { cookie });
   // the floor: a bare Express route sending a prebuilt string of the same size
@@ -91,9 +93,13 @@ for (const [name, url] of process.env.BENCH_ONLY === 'import' ? [] : pages) {
   console.log(line);
   rows.push(line);
 }
-const imported = await benchImport(db, server.url, cookie, 1);
+const none = { rows: [] as string[], summary: '(non mesuré)' };
+const imported = only && only !== 'import' ? none : await benchImport(db, server.url, cookie, 1);
 console.log(imported.rows.join('\n'));
 console.log(imported.summary);
+const evidence = only && only !== 'evidence' ? none : await benchEvidence(db, server.url, cookie, 1);
+console.log(evidence.rows.join('\n'));
+console.log(evidence.summary);
 server.close();
 await db.destroy();
 
@@ -120,8 +126,17 @@ un utilisateur : envoi, aperçu, confirmation.
 ${imported.rows.join('\n')}
 
 ${imported.summary}
+
+## Pièces justificatives : un document de 20 Mo téléchargé 20 fois à la fois
+
+| Étape | Durée | Mémoire (RSS) au plus haut, et sa hausse | Hausse du tas et des Buffers |
+|---|---|---|---|
+${evidence.rows.join('\n')}
+
+${evidence.summary}
 `;
 mkdirSync('bench', { recursive: true });
-writeFileSync('bench/RESULTS.md', report);
-console.log('\nRésultats écrits dans bench/RESULTS.md');
+const output = only ? `bench/RESULTS-${only}.md` : 'bench/RESULTS.md';
+writeFileSync(output, report);
+console.log(`\nRésultats écrits dans ${output}`);
 process.exit(0);

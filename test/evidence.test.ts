@@ -253,6 +253,15 @@ describe(`evidence: documents attached to fiches, steps, notes, risks and decisi
     }
   });
 
+  it("adds evidence as the homologation lists its editors: a global viewer listed as its editor may, a viewer may not", async () => {
+    const viewer = await signIn(t.app, ACCOUNTS.viewer);
+    await viewer.get(`${base}/pieces/nouvelle?objet=fiche&id=${fiche1}`).expect(403);
+    const viewerId = Number((await t.db('users').where({ email: ACCOUNTS.viewer }).first()).id);
+    await t.db('plan_members').insert({ plan_id: 1, user_id: viewerId, role: 'editor' }).onConflict(['plan_id', 'user_id']).merge();
+    await upload(viewer, 'fiche', fiche1, 'Ajoutée par un membre éditeur', pdf(300), 'membre.pdf').expect(303);
+    expect((await t.db('documents').orderBy('id', 'desc').first()).title).to.equal('Ajoutée par un membre éditeur');
+  });
+
   it('the agenda (page and PDF) lists each fiche\'s evidence; the committee dossier holds the files in pieces/', async () => {
     const data = pdf(700_000);
     await upload(editor, 'fiche', fiche1, 'Rapport du test d’intrusion', data, 'pentest.pdf').expect(303);

@@ -151,9 +151,6 @@ export function displayName(name: string): string {
   return clean.slice(0, 150 - ext.length) + ext;
 }
 
-/** Whether the name had to be changed to be safe (a folder, control characters). */
-export const nameWasUnsafe = (name: string) => /[\\/]|\.\.|[\u0000-\u001f\u007f]/.test(name); // eslint-disable-line no-control-regex
-
 /** The name a download is saved under: the stored name, its extension made to match the real kind. */
 export function downloadName(name: string, kind: FileKind | undefined): string {
   if (!kind) return name;

@@ -11,7 +11,7 @@ import { CHUNK_BYTES, type ReceivedFile } from '../data/evidence';
 import {
   contentTypeOf, DEFAULT_EVIDENCE_LIMITS, displayName, type EvidenceLimits, kindOf, refusalMessage, sniff, TextProbe,
 } from '../domain/evidence';
-import { can } from '../domain/roles';
+import { communeRestriction } from '../domain/roles';
 import { HttpError } from './errors';
 
 /** A file received into a temporary file, hashed and sniffed while it came. */
@@ -164,7 +164,8 @@ export function receivedFile(upload: UploadedEvidence): ReceivedFile {
 
 /**
  * The evidence forms are multipart: read before the CSRF check (their token is in the body), for the POSTs of the
- * evidence paths by a user whose role may edit fiches; the homologation's own rights are checked by its router next.
+ * evidence paths by a signed-in user outside the communes; the homologation's own rights (its editors) are checked by
+ * its router next, after the CSRF check.
  * Whatever happens next, the temporary file is removed when the answer ends.
  */
 export function evidenceUpload(limits: EvidenceLimits = DEFAULT_EVIDENCE_LIMITS) {
@@ -173,7 +174,8 @@ export function evidenceUpload(limits: EvidenceLimits = DEFAULT_EVIDENCE_LIMITS)
     limits: { fileSize: limits.maxBytes, files: 1, fields: 10, fieldSize: 2000, parts: 12 },
   }).single('fichier');
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (req.method !== 'POST' || !UPLOAD_PATH.test(req.path) || !req.user || !can(req.user, 'fiche:edit') || !req.is('multipart/form-data')) return next();
+    // not by global role: a global viewer may be listed as an editor of this homologation; never a commune's role
+    if (req.method !== 'POST' || !UPLOAD_PATH.test(req.path) || !req.user || communeRestriction(req.user) !== null || !req.is('multipart/form-data')) return next();
     res.once('close', () => {
       const sent = req.evidenceUpload;
       if (sent && 'tmpPath' in sent) void rm(sent.tmpPath, { force: true });
