@@ -113,6 +113,29 @@ describe('named people: who does each step, and "Mes actions"', () => {
     expect((await getFiche(t.db, b))!.steps[0]!.status).to.equal('non_demarre');
   });
 
+  it('on a homologation requiring evidence for a done step: "Mes actions" asks for a justification, the fiche form for a document', async () => {
+    await t.db('plans').where({ id: hom }).update({ evidence_required_for_done: true });
+    const ficheId = await aFiche().inHomologation(hom).due('2026-12-31').ownedBy(team).withSteps(2).insert(t.db);
+    const [first, second] = (await getFiche(t.db, ficheId))!.steps;
+    await t.db('steps').whereIn('id', [first!.id, second!.id]).update({ assignee_user_id: doer.id });
+    const page = await doerAgent.get('/mes-actions').expect(200);
+    const refused = await doerAgent.post(`/mes-actions/etapes/${first!.id}`).type('form').send({ _csrf: csrfOf(page.text), status: 'fait', note: '' });
+    expect(refused.status).to.equal(409);
+    expect(textOf(refused.text)).to.include('demande ici une pièce justificative ou une justification');
+    expect((await getFiche(t.db, ficheId))!.steps[0]!.status).to.equal('non_demarre');
+    await doerAgent.post(`/mes-actions/etapes/${first!.id}`).type('form').send({ _csrf: csrfOf(page.text), status: 'fait', note: 'Vérifié en recette le 12 mars.' }).expect(303);
+    expect((await getFiche(t.db, ficheId))!.steps[0]!.status).to.equal('fait');
+
+    const form = await saveSteps(ficheId, [{ label: 'Action 1', status: 'fait' }, { label: 'Action 2', status: 'fait' }]);
+    expect(form.status).to.equal(422);
+    expect(form.text).to.include('id="steps-1-status-error"');
+    expect(form.text, 'the step already done is not asked again').not.to.include('id="steps-0-status-error"');
+    expect((await getFiche(t.db, ficheId))!.steps[1]!.status).to.equal('non_demarre');
+    // with a document attached to the step, the form may mark it done
+    await t.db('documents').insert({ plan_id: hom, owner_type: 'step', owner_id: second!.id, title: 'Capture de la configuration', created_by: doer.id, created_at: new Date().toISOString() });
+    expect((await saveSteps(ficheId, [{ label: 'Action 1', status: 'fait' }, { label: 'Action 2', status: 'fait' }])).status).to.equal(303);
+  });
+
   it('publishes the person\u2019s dates as a private calendar; a new link retires the old one, and it can be withdrawn', async () => {
     const f = await aFiche().inHomologation(hom).titled('Journaliser').due('2026-12-31').ownedBy(team).withSteps(1).insert(t.db);
     const [step] = (await getFiche(t.db, f))!.steps;

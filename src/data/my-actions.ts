@@ -43,7 +43,12 @@ export async function setAssignedStepStatus(
     const mine = step && ('userId' in who ? Number(step.assignee_user_id) === who.userId : Number(step.assignee_person_id) === who.personId);
     if (!step || !mine) return { ok: false, reason: 'not_assigned' };
     if (step.archived_at) return { ok: false, reason: 'read_only' };
-    if (change.status === 'fait' && change.requireJustification && change.note.trim() === '') return { ok: false, reason: 'justification_required' };
+    if (change.status === 'fait' && step.status !== 'fait' && change.note.trim() === '') {
+      // a homologation may require evidence for a done step: a document attached to it, or the note as justification
+      const plan = await trx('plans').where({ id: step.plan_id }).first('evidence_required_for_done');
+      const evidence = await trx('documents').where({ owner_type: 'step', owner_id: stepId }).whereNull('removed_at').first('id');
+      if ((change.requireJustification || Boolean(plan?.evidence_required_for_done)) && !evidence) return { ok: false, reason: 'justification_required' };
+    }
     const guard = trx('steps').where({ id: stepId });
     if ('userId' in who) guard.where('assignee_user_id', who.userId); else guard.where('assignee_person_id', who.personId);
     if ((await guard.update({ status: change.status })) !== 1) return { ok: false, reason: 'not_assigned' };

@@ -8,6 +8,7 @@ import { decisionsForFiche } from '../../data/meetings';
 import { instancesOfPlan, services, teams } from '../../data/referentials';
 import { getRiskScales, risksOfFiche } from '../../data/risks';
 import { assigneeOptions } from '../../data/people';
+import { evidenceRequiredForDone, stepHasEvidence } from '../../data/evidence';
 import { isLate, ownersSummary, sideEffectsByLevel, stepsProgress } from '../../domain/fiche';
 import { classBadge, classLabel, criticality } from '../../domain/risks';
 import { actor } from '../auth';
@@ -100,6 +101,8 @@ export function fichesRouter(ctx: AppContext): Router {
     const { hom: plan, base } = scopeOf(res);
     const result = validateFiche(values, await references(scopeOf(res)));
     if (!result.ok) return renderForm(res, 422, { values, errors: result.errors });
+    const unproven = await stepsDoneWithoutEvidence({ planId: plan.id, steps: [] }, values, result.input.steps);
+    if (Object.keys(unproven).length) return renderForm(res, 422, { values, errors: unproven });
     const saved = await createFiche(ctx.db, plan.id, result.input, actor(req), ctx.now());
     if (saved.ok) {
       notify(req, `La fiche n°${result.input.number} « ${result.input.title} » est créée.`);
@@ -109,6 +112,26 @@ export function fichesRouter(ctx: AppContext): Router {
     if (saved.reason === 'outside_perimeter') return renderForm(res, 422, { values, errors: { instanceIds: OUTSIDE_PERIMETER } });
     return renderForm(res, 422, { values, errors: await numberTaken(plan.id, result.input.number) });
   });
+
+  /**
+   * On a homologation that requires evidence for a done step: the error next to each step the form marks done that was
+   * not, and holds no document (the form has no justification field: "Mes actions" takes one in its note).
+   */
+  async function stepsDoneWithoutEvidence(fiche: Pick<FicheDetail, 'planId' | 'steps'>, values: FicheFormValues, steps: { id: number | null; status: string }[]): Promise<FieldErrors> {
+    if (!(await evidenceRequiredForDone(ctx.db, fiche.planId))) return {};
+    const errors: FieldErrors = {};
+    const kept = values.steps.filter((row) => !row.remove);
+    for (const [i, step] of steps.entries()) {
+      if (step.status !== 'fait') continue;
+      if (step.id !== null && fiche.steps.find((st) => st.id === step.id)?.status === 'fait') continue;
+      if (step.id !== null && (await stepHasEvidence(ctx.db, step.id))) continue;
+      const row = values.steps.indexOf(kept[i]!);
+      errors[`steps.${row}.status`] = step.id === null
+        ? "Cette homologation demande une pièce justificative pour une action faite : enregistrez d'abord l'action, joignez-lui sa pièce, puis déclarez-la faite."
+        : "Cette homologation demande une pièce justificative pour une action faite : joignez-la à l'action depuis la page de la fiche, ou déclarez l'action faite dans « Mes actions » avec une justification.";
+    }
+    return errors;
+  }
 
   /** The error next to each row whose step id the save refused (not one of this fiche's steps). */
   function unknownSteps(values: FicheFormValues, stepIds: number[]): FieldErrors {
@@ -171,6 +194,8 @@ export function fichesRouter(ctx: AppContext): Router {
     if (await handleFormButton(req, res, values, fiche)) return;
     const result = validateFiche(values, await references(scopeOf(res), fiche));
     if (!result.ok) return renderForm(res, 422, { fiche, values, errors: result.errors });
+    const unproven = await stepsDoneWithoutEvidence(fiche, values, result.input.steps);
+    if (Object.keys(unproven).length) return renderForm(res, 422, { fiche, values, errors: unproven });
     const saved = await updateFiche(ctx.db, fiche.id, result.version, result.input, actor(req), ctx.now());
     if (saved.ok) {
       notify(req, `La fiche n°${result.input.number} « ${result.input.title} » est enregistrée.`);

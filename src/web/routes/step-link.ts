@@ -35,6 +35,12 @@ export function stepLinkRouter(ctx: AppContext): Router {
     const result = await setAssignedStepStatus(ctx.db, step.stepId, { personId: step.personId }, {
       status: values.done === '1' ? 'fait' : step.status, note: values.note, requireJustification: false,
     }, { id: null, name: `${step.personName} (sans compte, par le lien reçu)` }, ctx.now());
+    if (!result.ok && result.reason === 'justification_required') {
+      return res.status(422).render('people/step-link', {
+        title: `Action : ${step.label}`, step, token: req.params.token, values, saved: false,
+        errors: { note: "Pour déclarer cette action faite, cette homologation demande une justification : écrivez dans la note ce qui a été fait et comment le vérifier." },
+      });
+    }
     if (!result.ok) throw new HttpError(result.reason === 'not_assigned' ? 404 : 409, INVALID);
     const after = await stepOfLink(ctx.db, String(req.params.token), ctx.now());
     res.render('people/step-link', { title: `Action : ${step.label}`, step: after ?? step, token: req.params.token, values: { note: '', done: '' }, errors: {}, saved: true });
