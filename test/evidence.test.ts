@@ -113,7 +113,7 @@ describe(`evidence: documents attached to fiches, steps, notes, risks and decisi
     const before = [await documents(), await chunks(), tempFiles()];
     expect(textOf((await upload(editor, 'fiche', fiche1, 'Vide', Buffer.alloc(0), 'vide.pdf').expect(422)).text)).to.include('Le fichier est vide');
     const big = await upload(editor, 'fiche', fiche1, 'Trop gros', pdf(3 * 1024 * 1024 + 10), 'gros.pdf').expect(422);
-    expect(textOf(big.text)).to.include('dépasse la taille autorisée (3,0 Mo)');
+    expect(textOf(big.text)).to.include('dépasse la taille autorisée (3 Mo)');
     const gif = Buffer.concat([Buffer.from('GIF89a'), randomBytes(100)]);
     expect(textOf((await upload(editor, 'fiche', fiche1, 'Image', gif, 'image.gif').expect(422)).text)).to.include("Ce type de fichier n'est pas accepté");
     const binaryJunk = Buffer.from([0, 1, 2, 3, 4, 5, 0xff, 0xfe]);

@@ -167,11 +167,11 @@ export function contentDisposition(name: string): string {
   return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
 
-/** "2,4 Mo", "812 ko", "35 octets". */
+/** "2,4 Mo", "20 Mo", "812 ko", "35 octets". */
 export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} octet${bytes > 1 ? 's' : ''}`;
   if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} ko`;
-  return `${(bytes / (1024 * 1024)).toFixed(1).replace('.', ',')} Mo`;
+  return `${(bytes / (1024 * 1024)).toFixed(1).replace('.', ',').replace(/,0$/, '')} Mo`;
 }
 
 /** Why a file was refused, in French. */
