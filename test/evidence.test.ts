@@ -179,6 +179,19 @@ describe(`evidence: documents attached to fiches, steps, notes, risks and decisi
     expect(await t.db('documents').where({ id }).first()).to.equal(undefined);
   });
 
+  it('evidence of a deleted object counts as removed from the next retention round, and goes with the retention', async () => {
+    const step = Number((await t.db('steps').where('fiche_id', fiche1).orderBy('id').first()).id);
+    await upload(editor, 'etape', step, 'Preuve d’une étape retirée', pdf(300), 'etape.pdf').expect(303);
+    const id = await lastDocument();
+    await t.db('steps').where({ id: step }).delete();
+    await purgeExpiredEvents({ db: t.db, now: () => NOW });
+    const row = await t.db('documents').where({ id }).first();
+    expect(row.removed_at).to.equal(NOW.toISOString());
+    await editor.get(`${base}/pieces/${id}`).expect(404);
+    await purgeExpiredEvents({ db: t.db, now: () => new Date('2027-06-01T00:00:00Z') });
+    expect(await t.db('documents').where({ id }).first()).to.equal(undefined);
+  });
+
   it("serves a commune agent only the evidence of what it sees, and never another homologation's under this one's address", async () => {
     await upload(editor, 'fiche', fiche1, 'Pièce de la fiche 1', pdf(300), 'f1.pdf').expect(303);
     const own = await lastDocument();

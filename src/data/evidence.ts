@@ -218,6 +218,22 @@ export async function* versionBytes(db: Knex, versionId: number): AsyncGenerator
   }
 }
 
+const OWNER_TABLES: Record<OwnerType, string> = { fiche: 'fiches', step: 'steps', note: 'progress_notes', risk: 'risks', decision: 'signatures' };
+
+/**
+ * Documents whose object was deleted (a fiche, a step taken out of its fiche, a risk…) count as removed from then on,
+ * so that their bytes go with the same retention as a document removed by hand.
+ */
+export async function markOrphansRemoved(db: Knex, at: Date): Promise<number> {
+  let marked = 0;
+  for (const [type, table] of Object.entries(OWNER_TABLES)) {
+    marked += await db('documents').whereNull('removed_at').where('owner_type', type)
+      .whereNotExists(db(table).select(db.raw('1')).whereRaw(`${table}.id = documents.owner_id`))
+      .update({ removed_at: at.toISOString(), removed_reason: 'Élément supprimé' });
+  }
+  return marked;
+}
+
 /** Documents removed before `before` (past the audit retention): deleted with their versions and bytes. */
 export async function purgeRemovedDocuments(db: Knex, before: Date): Promise<number> {
   const ids = (await db('documents').whereNotNull('removed_at').where('removed_at', '<', before.toISOString()).select('id')).map((r) => Number(r.id));

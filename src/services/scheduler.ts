@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { purgeLoginSources } from '../data/accounts';
 import { purgeSecurityEvents } from '../data/audit';
 import { purgeUploads } from '../data/plan-import';
-import { purgeRemovedDocuments } from '../data/evidence';
+import { markOrphansRemoved, purgeRemovedDocuments } from '../data/evidence';
 import { getSecuritySettings } from '../data/security-settings';
 import type { MailConfig } from '../config';
 import { advanceCheck, getMailSettings } from '../data/mail-settings';
@@ -54,6 +54,7 @@ export async function purgeExpiredEvents(deps: Pick<SchedulerDeps, 'db' | 'now'>
   await purgeLoginSources(deps.db, deps.now());
   await purgeUploads(deps.db, deps.now());
   // evidence removed from the lists keeps its bytes as long as the journal keeps the trace of its removal
+  await markOrphansRemoved(deps.db, deps.now());
   await purgeRemovedDocuments(deps.db, subMonths(deps.now(), auditRetentionMonths));
   return purgeSecurityEvents(deps.db, subMonths(deps.now(), auditRetentionMonths));
 }
