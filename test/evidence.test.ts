@@ -230,6 +230,7 @@ describe(`evidence: documents attached to fiches, steps, notes, risks and decisi
     if (decision) {
       await upload(editor, 'decision', Number(decision.id), 'Décision signée', pdf(300), 'decision.pdf').expect(303);
       expect(textOf((await editor.get(base).expect(200)).text)).to.include('Décision signée');
+      expect(textOf((await editor.get(`${base}/seances`).expect(200)).text)).to.include('Décision signée');
     }
     expect(await evidenceRequiredForDone(t.db, 1)).to.equal(false);
     const admin = await signIn(t.app, ACCOUNTS.admin);

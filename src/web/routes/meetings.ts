@@ -23,6 +23,7 @@ import {
   BLANK_GUESTS, emptyMeetingValues, guestRowsButton, type MeetingFormValues, meetingToValues, readMeetingDecision, readMeetingForm, readSectionMove, recordForm, validateMeeting,
 } from '../forms/meeting';
 import { notify } from '../notice';
+import { evidenceOfPage } from './evidence';
 
 const HELD = new HttpError(409, "Cette séance a été tenue : son ordre du jour est figé et ne peut plus être modifié. Les décisions et le relevé restent modifiables.");
 
@@ -78,6 +79,7 @@ export function meetingsRouter(ctx: AppContext): Router {
     const visible = restriction === null ? null : (await listFiches(ctx.db, plan.id, restriction)).map((f) => f.id);
     const [meetings, signatures] = await Promise.all([listMeetings(ctx.db, plan.id, visible), listSignatures(ctx.db, plan.id)]);
     res.render('meetings/index', {
+      ...(await evidenceOfPage(ctx, plan.id, { decision: signatures.map((s) => s.id) })),
       title: 'Séances du comité de pilotage', meetings, canEdit: scopeOf(res).canEdit,
       signatures: await withAcceptedRisks(ctx.db, restriction === null ? signatures : signatures.map((s) => ({ ...s, conditions: '' })), restriction),
     });
