@@ -177,8 +177,9 @@ export function evidenceUpload(limits: EvidenceLimits = DEFAULT_EVIDENCE_LIMITS)
     // not by global role: a global viewer may be listed as an editor of this homologation; never a commune's role
     if (req.method !== 'POST' || !UPLOAD_PATH.test(req.path) || !req.user || communeRestriction(req.user) !== null || !req.is('multipart/form-data')) return next();
     res.once('close', () => {
-      const sent = req.evidenceUpload;
-      if (sent && 'tmpPath' in sent) void rm(sent.tmpPath, { force: true });
+      // the file as multer left it too: the answer may end before its kind is decided
+      const stored = (req.file as unknown as Stored | undefined)?.path;
+      if (stored) void rm(stored, { force: true });
     });
     upload(req, res, (err: unknown) => {
       req.body ??= {};
