@@ -357,6 +357,7 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   // "Mes actions": one's own steps, digest choice and calendar link; named people without an account
   'GET /mes-actions': 'reader',
   'POST /mes-actions/etapes/:id': { policy: 'assignee', body: { status: 'fait' } },
+  'POST /mes-actions/etapes/:id/retard-vu': 'assignee',
   'POST /mes-actions/resume': 'reader',
   'POST /mes-actions/calendrier': 'reader',
   'POST /mes-actions/calendrier/retirer': 'reader',

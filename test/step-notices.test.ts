@@ -3,7 +3,7 @@ import request from 'supertest';
 import { getFiche } from '../src/data/fiches';
 import { scanStepNotices } from '../src/services/step-notices';
 import { aFiche, aHomologation, aTeam, aUser, type BuiltUser } from './builders';
-import { csrfOf, freshApp, NOW, type TestApp, textOf } from './helpers';
+import { csrfOf, freshApp, NOW, signIn, type TestApp, textOf } from './helpers';
 
 const DAY = 86_400_000;
 const day = (offset: number) => new Date(NOW.getTime() + offset * DAY).toISOString().slice(0, 10);
@@ -67,6 +67,30 @@ describe('notices of named people, and the link of a person without an account',
     await t.db('steps').where({ id: step }).update({ status: 'fait', target_date: day(1) });
     await scan(new Date(NOW.getTime() + 9 * DAY));
     expect((await subjects()).filter((s) => s === 'En retard')).to.have.length(1);
+  });
+
+  it('reminds a late step after the alerts\u2019 delay until it is acknowledged, as a late fiche\u2019s alert', async () => {
+    const late = await aUser().withRole('editor').insert(t.db);
+    const step = await aStep({ user: late.id }, day(-1));
+    const { alertReminderDays } = (await t.db('mail_settings').where({ id: 1 }).first('alert_reminder_days as alertReminderDays'));
+    const after = (days: number) => new Date(NOW.getTime() + days * DAY);
+    await scan();
+    await scan(after(alertReminderDays - 1));
+    const lateSubjects = async () => (await messages(late.email)).map((m) => String(m.subject)).filter((x) => /En retard/.test(x));
+    expect(await lateSubjects()).to.have.length(1);
+    await Promise.all([scan(after(alertReminderDays)), scan(after(alertReminderDays))]);
+    expect((await lateSubjects()).filter((x) => x.startsWith('Rappel : '))).to.have.length(1);
+    // acknowledged in "Mes actions": no more reminders
+    const agent = await signIn(t.app, late.email, late.password);
+    const page = await agent.get('/mes-actions').expect(200);
+    expect(page.text).to.include(`/mes-actions/etapes/${step}/retard-vu`);
+    await agent.post(`/mes-actions/etapes/${step}/retard-vu`).type('form').send({ _csrf: csrfOf(page.text) }).expect(303);
+    await scan(after(3 * alertReminderDays));
+    expect(await lateSubjects()).to.have.length(2);
+    // a new date that passes again starts over
+    await t.db('steps').where({ id: step }).update({ target_date: day(3 * alertReminderDays) });
+    await scan(after(3 * alertReminderDays + 1));
+    expect(await lateSubjects()).to.have.length(3);
   });
 
   it('lets a person without an account mark their step done with a note through their link, and nothing else', async () => {

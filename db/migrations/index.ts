@@ -12,6 +12,7 @@ import * as m010 from './010_imports';
 import * as m011 from './011_people';
 import * as m012 from './012_evidence';
 import * as m013 from './013_step_links';
+import * as m014 from './014_step_late_ack';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   '011_people': m011,
   '012_evidence': m012,
   '013_step_links': m013,
+  '014_step_late_ack': m014,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -51,7 +51,8 @@ export async function setAssignedStepStatus(
     }
     const guard = trx('steps').where({ id: stepId });
     if ('userId' in who) guard.where('assignee_user_id', who.userId); else guard.where('assignee_person_id', who.personId);
-    if ((await guard.update({ status: change.status })) !== 1) return { ok: false, reason: 'not_assigned' };
+    // the person's update acknowledges a late step: no reminder follows
+    if ((await guard.update({ status: change.status, late_acknowledged_at: at.toISOString() })) !== 1) return { ok: false, reason: 'not_assigned' };
     await trx('fiches').where({ id: step.fiche_id }).update({ version: trx.raw('?? + 1', ['version']), updated_at: at.toISOString() });
     const statusChanged = step.status !== change.status;
     const body = [

@@ -77,6 +77,8 @@ export interface AssignedStep {
   ficheTitle: string;
   planId: number;
   planTitle: string;
+  /** a late notice was sent for its current date and the person has not acknowledged it */
+  lateUnacknowledged?: boolean;
 }
 
 /**
@@ -87,16 +89,21 @@ export async function stepsAssignedTo(db: Knex, assignee: { userId: number } | {
   const q = db('steps').join('fiches', 'fiches.id', 'steps.fiche_id').join('plans', 'plans.id', 'fiches.plan_id')
     .whereNull('plans.archived_at')
     .select('steps.id', 'steps.label', 'steps.status', 'steps.position', 'steps.target_date', 'fiches.id as fiche_id', 'fiches.number as fiche_number',
-      'fiches.title as fiche_title', 'fiches.target_date as fiche_target_date', 'plans.id as plan_id', 'plans.title as plan_title');
+      'fiches.title as fiche_title', 'fiches.target_date as fiche_target_date', 'plans.id as plan_id', 'plans.title as plan_title',
+      'steps.late_notified_for', 'steps.late_acknowledged_at');
   if ('userId' in assignee) q.where('steps.assignee_user_id', assignee.userId);
   else q.where('steps.assignee_person_id', assignee.personId);
   if (opts.openOnly) q.whereNot('steps.status', 'fait');
   const rows = await q;
-  return rows.map((r) => ({
-    id: Number(r.id), label: String(r.label), status: r.status as Status, position: Number(r.position),
-    due: stepDue({ targetDate: r.target_date ?? null }, r.fiche_target_date ?? null), ownDate: r.target_date !== null && r.target_date !== undefined,
-    ficheId: Number(r.fiche_id), ficheNumber: Number(r.fiche_number), ficheTitle: String(r.fiche_title), planId: Number(r.plan_id), planTitle: String(r.plan_title),
-  }));
+  return rows.map((r) => {
+    const due = stepDue({ targetDate: r.target_date ?? null }, r.fiche_target_date ?? null);
+    return {
+      id: Number(r.id), label: String(r.label), status: r.status as Status, position: Number(r.position),
+      due, ownDate: r.target_date !== null && r.target_date !== undefined,
+      ficheId: Number(r.fiche_id), ficheNumber: Number(r.fiche_number), ficheTitle: String(r.fiche_title), planId: Number(r.plan_id), planTitle: String(r.plan_title),
+      lateUnacknowledged: r.status !== 'fait' && due !== null && r.late_notified_for === due && !r.late_acknowledged_at,
+    };
+  });
 }
 
 /**

@@ -71,12 +71,34 @@ export async function stepsNewlyLate(db: Knex, today: string): Promise<NoticeSte
   return rows.map(noticeStep);
 }
 
+/** Late steps already told, not acknowledged, whose last notice is older than `before`: due for a reminder. */
+export async function lateStepsToRemind(db: Knex, today: string, before: string): Promise<(NoticeStep & { reminders: number })[]> {
+  const due = db.raw('coalesce(steps.target_date, fiches.target_date)');
+  const rows = await openAssignedSteps(db).where(due, '<', today).whereRaw('steps.late_notified_for = coalesce(steps.target_date, fiches.target_date)')
+    .whereNull('steps.late_acknowledged_at').where('steps.late_last_sent_at', '<=', before).select('steps.late_reminders');
+  return rows.map((r) => ({ ...noticeStep(r), reminders: Number(r.late_reminders) }));
+}
+
+/** Marks a reminder round as decided, once: only if it is still the round that was read. */
+export async function claimLateReminder(trx: Knex, stepId: number, round: number, at: Date): Promise<boolean> {
+  return (await trx('steps').where({ id: stepId, late_reminders: round }).whereNull('late_acknowledged_at')
+    .update({ late_reminders: round + 1, late_last_sent_at: at.toISOString() })) === 1;
+}
+
+/** The responsible person acknowledges a late step: no more reminders for this date. */
+export async function acknowledgeLateStep(db: Knex, stepId: number, userId: number, at: Date): Promise<boolean> {
+  return (await db('steps').where({ id: stepId, assignee_user_id: userId }).whereNull('late_acknowledged_at')
+    .update({ late_acknowledged_at: at.toISOString() })) === 1;
+}
+
 /**
  * Marks a notice as decided, once: a guarded update that only one of several schedulers wins (the others find the
  * column already set). `column` is the step's marker, `value` what it must become.
  */
-export async function claimNotice(trx: Knex, stepId: number, column: 'assignment_notified' | 'soon_notified_for' | 'late_notified_for', value: string): Promise<boolean> {
-  const n = await trx('steps').where({ id: stepId }).where((q) => q.whereNull(column).orWhere(column, '<>', value)).update({ [column]: value });
+export async function claimNotice(trx: Knex, stepId: number, column: 'assignment_notified' | 'soon_notified_for' | 'late_notified_for', value: string, at?: Date): Promise<boolean> {
+  // a late notice for a new date starts its reminders over
+  const late = column === 'late_notified_for' ? { late_acknowledged_at: null, late_reminders: 0, late_last_sent_at: (at ?? new Date()).toISOString() } : {};
+  const n = await trx('steps').where({ id: stepId }).where((q) => q.whereNull(column).orWhere(column, '<>', value)).update({ [column]: value, ...late });
   return n === 1;
 }
 

@@ -3,9 +3,10 @@ import type { Knex } from 'knex';
 import type { MailConfig } from '../config';
 import { readIdentity } from '../data/identity';
 import { enqueue } from '../data/outbox';
+import { getMailSettings } from '../data/mail-settings';
 import { stepsAssignedTo } from '../data/people';
 import {
-  claimDigest, claimNotice, createStepLink, digestsDue, type NoticeStep, stepsDueSoon, stepsNewlyLate, unannouncedAssignments,
+  claimDigest, claimLateReminder, claimNotice, createStepLink, digestsDue, lateStepsToRemind, type NoticeStep, stepsDueSoon, stepsNewlyLate, unannouncedAssignments,
 } from '../data/step-notices';
 import { mailBrand } from '../domain/identity';
 import { localDate } from '../domain/schedule';
@@ -34,7 +35,7 @@ const WORDING: Record<Kind, { heading: (s: NoticeStep) => string; intro: string;
   },
   late: {
     heading: () => 'Votre action est en retard',
-    intro: "La date de cette action dont vous êtes responsable est passée et elle n'est pas faite. Mettez-la à jour : faite, en cours ou bloquée, avec une note.",
+    intro: "La date de cette action dont vous êtes responsable est passée et elle n'est pas faite. Mettez-la à jour (faite, en cours ou bloquée, avec une note), ou accusez réception du retard dans « Mes actions » : sans cela, un rappel suivra.",
     subject: (s) => `En retard : ${s.label} — fiche n°${s.ficheNumber}, ${s.planTitle}`,
   },
 };
@@ -54,7 +55,7 @@ async function noticeFor(trx: Knex, config: MailConfig, kind: Kind, s: NoticeSte
   return { kind: 'step' as const, toAddress: s.toAddress, toName: s.toName, subject: w.subject(s), text, html };
 }
 
-export interface StepNoticeScan { assigned: number; soon: number; late: number; digests: number }
+export interface StepNoticeScan { assigned: number; soon: number; late: number; reminded: number; digests: number }
 
 /**
  * The notices of named people, each decided once through a guarded update of the step (so several schedulers send
@@ -65,16 +66,25 @@ export interface StepNoticeScan { assigned: number; soon: number; late: number; 
 export async function scanStepNotices(db: Knex, config: MailConfig, now: Date): Promise<StepNoticeScan> {
   const today = localDate(now, config.timeZone);
   const until = format(addDays(parseISO(today), SOON_DAYS), 'yyyy-MM-dd');
-  const scan: StepNoticeScan = { assigned: 0, soon: 0, late: 0, digests: 0 };
+  const scan: StepNoticeScan = { assigned: 0, soon: 0, late: 0, reminded: 0, digests: 0 };
   const send = async (kind: Kind, s: NoticeStep, column: 'assignment_notified' | 'soon_notified_for' | 'late_notified_for', value: string) =>
     db.transaction(async (trx) => {
-      if (!(await claimNotice(trx, s.id, column, value))) return 0;
+      if (!(await claimNotice(trx, s.id, column, value, now))) return 0;
       const message = await noticeFor(trx, config, kind, s, today, now);
       return enqueue(trx, [{ ...message, dedupKey: `step:${kind}:${s.id}:${value}` }], now);
     });
   for (const s of await unannouncedAssignments(db)) scan.assigned += await send('assigned', s, 'assignment_notified', s.assignee);
   for (const s of await stepsDueSoon(db, today, until)) scan.soon += await send('soon', s, 'soon_notified_for', s.due!);
   for (const s of await stepsNewlyLate(db, today)) scan.late += await send('late', s, 'late_notified_for', s.due!);
+  // as a late fiche's alert: reminded after the alerts' delay until acknowledged (or the step updated, or given a new date)
+  const { alertReminderDays } = await getMailSettings(db);
+  for (const s of await lateStepsToRemind(db, today, new Date(now.getTime() - alertReminderDays * 86_400_000).toISOString())) {
+    scan.reminded += await db.transaction(async (trx) => {
+      if (!(await claimLateReminder(trx, s.id, s.reminders, now))) return 0;
+      const message = await noticeFor(trx, config, 'late', s, today, now);
+      return enqueue(trx, [{ ...message, subject: `Rappel : ${message.subject}`, dedupKey: `step:late-reminder:${s.id}:${s.due}:${s.reminders + 1}` }], now);
+    });
+  }
 
   for (const user of await digestsDue(db, now)) {
     const steps = (await stepsAssignedTo(db, { userId: user.id }, { openOnly: true }))

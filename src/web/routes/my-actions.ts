@@ -5,6 +5,7 @@ import { createEvents, type EventAttributes } from 'ics';
 import {
   actionsDigestOf, fichesOfMyTeams, hasIcsToken, setActionsDigest, setAssignedStepStatus, setIcsTokenHash, userByIcsTokenHash,
 } from '../../data/my-actions';
+import { acknowledgeLateStep } from '../../data/step-notices';
 import { assigneeOf, assigneeOptions, type AssignedStep, listPeople, pendingHandovers, reassignOpenSteps, removePerson, savePerson, stepsAssignedTo } from '../../data/people';
 import { isStatus, STATUS_LABELS, STATUSES } from '../../domain/statuses';
 import { actor, requirePermission } from '../auth';
@@ -100,6 +101,14 @@ export function myActionsRouter(ctx: AppContext): Router {
         : 'Une action faite demande ici une pièce justificative ou une justification : écrivez-la dans la note.' } });
     }
     notify(req, `L'action est enregistrée : ${STATUS_LABELS[status]}.`);
+    res.redirect(303, '/mes-actions');
+  });
+
+  /** Acknowledging a late step, as a late fiche's alert: no more reminders for its current date. */
+  router.post('/mes-actions/etapes/:id/retard-vu', async (req, res) => {
+    const id = idParam(req.params.id, 'Cette action');
+    if (!(await acknowledgeLateStep(ctx.db, id, actor(req).id, ctx.now()))) throw notFound('Cette action (ou son retard, déjà noté)');
+    notify(req, "Le retard est noté : vous ne recevrez plus de rappel pour cette date. Pensez à mettre l'action à jour.");
     res.redirect(303, '/mes-actions');
   });
 
