@@ -10,7 +10,8 @@ import { strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { extractText, getDocumentProxy } from 'unpdf';
 import { anonymizeUser } from '../src/data/accounts';
 import { evidenceRequiredForDone, stepHasEvidence } from '../src/data/evidence';
-import { contentDisposition, displayName, sniff, TextProbe } from '../src/domain/evidence';
+import { ConfigError, loadEvidenceLimits } from '../src/config';
+import { contentDisposition, displayName, FILE_KIND_KEYS, sniff, TextProbe } from '../src/domain/evidence';
 import { purgeExpiredEvents } from '../src/services/scheduler';
 import { ACCOUNTS, type Agent, csrfOf, ENGINE, ficheIdByNumber, freshApp, NOW, signIn, type TestApp, textOf } from './helpers';
 
@@ -335,6 +336,14 @@ async function rawSession(t: TestApp, pageUrl: string): Promise<{ cookie: string
 }
 
 describe('evidence: telling a type from its bytes', () => {
+  it('reads the limits from the environment, a bad value named in French', () => {
+    expect(loadEvidenceLimits({})).to.deep.equal({ maxBytes: 20 * 1024 * 1024, kinds: FILE_KIND_KEYS });
+    expect(loadEvidenceLimits({ EVIDENCE_MAX_MB: '5', EVIDENCE_TYPES: 'PDF, png,pdf' })).to.deep.equal({ maxBytes: 5 * 1024 * 1024, kinds: ['pdf', 'png'] });
+    expect(() => loadEvidenceLimits({ EVIDENCE_TYPES: 'pdf,exe' })).to.throw(ConfigError, /EVIDENCE_TYPES doit lister des types parmi .*inconnus : « exe »/);
+    expect(() => loadEvidenceLimits({ EVIDENCE_MAX_MB: '0' })).to.throw(ConfigError, /EVIDENCE_MAX_MB doit être un nombre entier entre 1 et 200/);
+  });
+
+
   it('sniffs the signatures and text', () => {
     const probe = new TextProbe();
     probe.push(Buffer.from('Numéro;Libellé\n'));
