@@ -228,10 +228,16 @@ describe(`evidence: documents attached to fiches, steps, notes, risks and decisi
     expect(fichePage).to.include('Preuve de l’étape');
     if (note) expect(fichePage).to.include('Compte rendu');
     const decision = await t.db('signatures').where('plan_id', 1).orderBy('id', 'desc').first();
+    expect(decision, 'the demo holds a signed decision').to.not.equal(undefined);
     if (decision) {
       await upload(editor, 'decision', Number(decision.id), 'Décision signée', pdf(300), 'decision.pdf').expect(303);
       expect(textOf((await editor.get(base).expect(200)).text)).to.include('Décision signée');
       expect(textOf((await editor.get(`${base}/seances`).expect(200)).text)).to.include('Décision signée');
+      // a commune's staff read the conditions they may see, not the decision's full text its documents may hold
+      const commune = await signIn(t.app, ACCOUNTS.commune);
+      expect(textOf((await commune.get(base).expect(200)).text)).not.to.include('Décision signée');
+      expect(textOf((await commune.get(`${base}/seances`).expect(200)).text)).not.to.include('Décision signée');
+      await commune.get(`${base}/pieces/${await lastDocument()}`).expect(403);
     }
     expect(await evidenceRequiredForDone(t.db, 1)).to.equal(false);
     const admin = await signIn(t.app, ACCOUNTS.admin);

@@ -52,6 +52,8 @@ export function evidenceRouter(ctx: AppContext): Router {
     const owner = await ownerOf(ctx.db, type, id);
     if (!owner || owner.planId !== hom.id) throw notFound('Cet élément');
     if (restriction !== null) {
+      // a commune reads the conditions it may see, never the decision's full text: its documents may hold it
+      if (type === 'decision') throw forbidden();
       if (owner.ficheId !== null && !(await getFiche(ctx.db, owner.ficheId, restriction))) throw forbidden();
       if (owner.riskId !== null && !(await getRisk(ctx.db, owner.riskId, restriction))) throw forbidden();
     }

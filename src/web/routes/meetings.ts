@@ -79,7 +79,7 @@ export function meetingsRouter(ctx: AppContext): Router {
     const visible = restriction === null ? null : (await listFiches(ctx.db, plan.id, restriction)).map((f) => f.id);
     const [meetings, signatures] = await Promise.all([listMeetings(ctx.db, plan.id, visible), listSignatures(ctx.db, plan.id)]);
     res.render('meetings/index', {
-      ...(await evidenceOfPage(ctx, plan.id, { decision: signatures.map((s) => s.id) })),
+      ...(await evidenceOfPage(ctx, plan.id, { decision: restriction === null ? signatures.map((s) => s.id) : [] })),
       title: 'Séances du comité de pilotage', meetings, canEdit: scopeOf(res).canEdit,
       signatures: await withAcceptedRisks(ctx.db, restriction === null ? signatures : signatures.map((s) => ({ ...s, conditions: '' })), restriction),
     });

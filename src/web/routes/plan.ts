@@ -40,7 +40,8 @@ export function planRouter(ctx: AppContext): Router {
     const lifecycle = lifecycleOf(plan, today, scope.reminderMonths);
     const communesWithInstances = new Set(instanceList.map((i) => i.communeId));
     res.render('plan/index', {
-      ...(await evidenceOfPage(ctx, plan.id, { decision: signatures.map((sig) => sig.id) })),
+      // a commune's staff do not get the decision's documents (they may hold its full text)
+      ...(await evidenceOfPage(ctx, plan.id, { decision: restriction === null ? signatures.map((sig) => sig.id) : [] })),
       title: plan.title,
       plan,
       restricted: restriction !== null,
