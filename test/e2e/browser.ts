@@ -55,3 +55,12 @@ export async function signInWithMouse(page: Page, base: string, email: string): 
   await page.click('button:has-text("Se connecter")');
   await page.waitForURL(`${base}/homologations`);
 }
+
+/** A desktop page (1280 × 900, French) of a new browser context, signed in with the mouse as `email`. */
+export async function signedInPage(browser: Browser, base: string, email: string, options: { acceptDownloads?: boolean } = {}): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'fr-FR', ...options });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  await signInWithMouse(page, base, email);
+  return page;
+}

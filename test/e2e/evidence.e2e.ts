@@ -5,7 +5,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { ACCOUNTS, ficheIdByNumber, type TestApp } from '../helpers';
-import { checkPage, signInWithMouse, startBrowserSession } from './browser';
+import { checkPage, signedInPage, signInWithMouse, startBrowserSession } from './browser';
 
 describe('evidence in a real browser (chromium)', function () {
   this.timeout(180_000);
@@ -23,10 +23,7 @@ describe('evidence in a real browser (chromium)', function () {
     session = await startBrowserSession();
     ({ browser, base, t } = session);
     fiche = await ficheIdByNumber(t.db, 1);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'fr-FR', acceptDownloads: true });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    await signInWithMouse(page, base, ACCOUNTS.editor);
+    page = await signedInPage(browser, base, ACCOUNTS.editor, { acceptDownloads: true });
   });
   after(async () => {
     await page?.context().close();

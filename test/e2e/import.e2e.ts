@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { listRisks } from '../../src/data/risks';
 import { aFiche, aHomologation } from '../builders';
 import { ACCOUNTS, type TestApp } from '../helpers';
-import { checkPage, SHOTS, signInWithMouse, startBrowserSession } from './browser';
+import { checkPage, SHOTS, signedInPage, startBrowserSession } from './browser';
 
 // Seed 002's "Analyse de risques" typed into a spreadsheet as a person would: a title row, the seed's own headers
 // (« # », « Probabilité », « Prévention »…), its criticality column, a column of comments the app does not know,
@@ -52,10 +52,7 @@ describe('importing a spreadsheet in a real browser (chromium)', function () {
     for (const title of ['Sauvegardes chiffrées et testées', 'Plan de reprise après sinistre', 'Authentification multi-facteurs', 'Plan de continuité des activités', 'Sensibilisation des agents']) {
       await aFiche().inHomologation(hid).titled(title).ownedBy(team).due('2026-12-31').insert(t.db);
     }
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'fr-FR' });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    await signInWithMouse(page, base, ACCOUNTS.editor);
+    page = await signedInPage(browser, base, ACCOUNTS.editor);
   });
   after(async () => {
     await page?.context().close();

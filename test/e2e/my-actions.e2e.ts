@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { aFiche, aHomologation } from '../builders';
 import { ACCOUNTS, type TestApp } from '../helpers';
-import { checkPage, SHOTS, signInWithMouse, startBrowserSession } from './browser';
+import { checkPage, SHOTS, signedInPage, startBrowserSession } from './browser';
 
 describe('"Mes actions" in a real browser (chromium)', function () {
   this.timeout(180_000);
@@ -22,10 +22,7 @@ describe('"Mes actions" in a real browser (chromium)', function () {
     hid = await aHomologation().named('Portail citoyen (actions nommées)').withInstances(...instances.map(Number)).insert(t.db);
     const team = Number((await t.db('teams').orderBy('id').first()).id);
     ficheId = await aFiche().inHomologation(hid).titled('Centraliser les journaux').ownedBy(team).due('2026-12-31').withSteps(2).insert(t.db);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'fr-FR' });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    await signInWithMouse(page, base, ACCOUNTS.editor);
+    page = await signedInPage(browser, base, ACCOUNTS.editor);
   });
   after(async () => {
     await page?.context().close();

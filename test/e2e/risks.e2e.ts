@@ -4,7 +4,7 @@ import { extractText, getDocumentProxy } from 'unpdf';
 import { DEFAULT_RISK_SCALES } from '../../src/domain/risks';
 import { aFiche, aHomologation } from '../builders';
 import { ACCOUNTS, type TestApp } from '../helpers';
-import { checkPage, signInWithMouse, startBrowserSession } from './browser';
+import { checkPage, signedInPage, startBrowserSession } from './browser';
 
 // Seed 002's "Analyse de risques": nine risks typed by hand in the risk form, treated by five fiches whose preventions
 // they share (the backups fiche serves six). Responsable and prévention as the seed gives them.
@@ -56,10 +56,7 @@ describe('the risk register in a real browser (chromium)', function () {
       // the access fiche is late: the risks it treats wait on it
       ficheIds[key] = await (key === 'access' ? fiche.late() : fiche.due('2026-12-31')).insert(t.db);
     }
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'fr-FR' });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    await signInWithMouse(page, base, ACCOUNTS.admin);
+    page = await signedInPage(browser, base, ACCOUNTS.admin);
   });
   after(async () => {
     await page?.context().close();
