@@ -18,10 +18,6 @@ export async function listPeople(db: Knex): Promise<Person[]> {
   return rows.map((r) => ({ id: Number(r.id), name: String(r.name), email: String(r.email), function: String(r.function), openSteps: Number(r.open_steps ?? 0) }));
 }
 
-export async function getPerson(db: Knex, id: number): Promise<Person | undefined> {
-  return (await listPeople(db)).find((p) => p.id === id);
-}
-
 export async function assigneeOptions(db: Knex): Promise<AssigneeOption[]> {
   const [users, people] = await Promise.all([
     db('users').where({ active: true }).whereNull('anonymized_at').select('id', 'name', 'email').orderBy('name'),
@@ -94,16 +90,18 @@ export async function stepsAssignedTo(db: Knex, assignee: { userId: number } | {
   if ('userId' in assignee) q.where('steps.assignee_user_id', assignee.userId);
   else q.where('steps.assignee_person_id', assignee.personId);
   if (opts.openOnly) q.whereNot('steps.status', 'fait');
-  const rows = await q;
-  return rows.map((r) => {
-    const due = stepDue({ targetDate: r.target_date ?? null }, r.fiche_target_date ?? null);
-    return {
-      id: Number(r.id), label: String(r.label), status: r.status as Status, position: Number(r.position),
-      due, ownDate: r.target_date !== null && r.target_date !== undefined,
-      ficheId: Number(r.fiche_id), ficheNumber: Number(r.fiche_number), ficheTitle: String(r.fiche_title), planId: Number(r.plan_id), planTitle: String(r.plan_title),
-      lateUnacknowledged: r.status !== 'fait' && due !== null && r.late_notified_for === due && !r.late_acknowledged_at,
-    };
-  });
+  return (await q).map(assignedStepOf);
+}
+
+/** A step row joined with its fiche and homologation (as the two lists below select it) as an AssignedStep. */
+function assignedStepOf(r: Record<string, unknown>): AssignedStep {
+  const targetDate = (r.target_date as string | null | undefined) ?? null;
+  const due = stepDue({ targetDate }, (r.fiche_target_date as string | null | undefined) ?? null);
+  return {
+    id: Number(r.id), label: String(r.label), status: r.status as Status, position: Number(r.position), due, ownDate: targetDate !== null,
+    ficheId: Number(r.fiche_id), ficheNumber: Number(r.fiche_number), ficheTitle: String(r.fiche_title), planId: Number(r.plan_id), planTitle: String(r.plan_title),
+    lateUnacknowledged: r.status !== 'fait' && due !== null && r.late_notified_for === due && !r.late_acknowledged_at,
+  };
 }
 
 /**
@@ -149,11 +147,7 @@ export async function pendingHandovers(db: Knex): Promise<Handover[]> {
     const from = r.assignee_user_id !== null && r.assignee_user_id !== undefined ? `u${r.assignee_user_id}` : `p${r.assignee_person_id}`;
     const kind = from.startsWith('p') ? 'person' : r.anonymized_at ? 'removed' : 'suspended';
     const entry = byKey.get(from) ?? { from, name: String(r.user_name ?? r.person_name ?? 'Compte supprimé'), kind, steps: [] };
-    entry.steps.push({
-      id: Number(r.id), label: String(r.label), status: r.status as Status, position: Number(r.position),
-      due: stepDue({ targetDate: r.target_date ?? null }, r.fiche_target_date ?? null), ownDate: r.target_date !== null && r.target_date !== undefined,
-      ficheId: Number(r.fiche_id), ficheNumber: Number(r.fiche_number), ficheTitle: String(r.fiche_title), planId: Number(r.plan_id), planTitle: String(r.plan_title),
-    });
+    entry.steps.push(assignedStepOf(r));
     byKey.set(from, entry);
   }
   return [...byKey.values()].sort((a, b) => (a.kind === 'person' ? 1 : 0) - (b.kind === 'person' ? 1 : 0) || a.name.localeCompare(b.name, 'fr'));

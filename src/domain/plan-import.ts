@@ -6,7 +6,7 @@ import {
 import {
   type CellValue, cellText, matchLabel, parseAmount, parseBoolean, parseDay, parseNumber, parseStatus, quoted,
 } from './spreadsheet-values';
-import { SIDE_EFFECT_LABELS, SIDE_EFFECT_LEVELS, type SideEffectLevel, STATUS_LABELS, type Status } from './statuses';
+import { SIDE_EFFECT_LABELS, SIDE_EFFECT_LEVELS, type SideEffectLevel, type Status } from './statuses';
 
 /**
  * From the tables of an uploaded spreadsheet to what an import would do to a homologation's plan: which sheet holds
@@ -774,4 +774,3 @@ export function errorText(e: LineError, withSheet: boolean): string {
   return `${text.charAt(0).toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? '' : '.'}`;
 }
 
-export const statusLabel = (s: Status) => STATUS_LABELS[s];

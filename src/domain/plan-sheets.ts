@@ -130,17 +130,11 @@ export const WHOLE_PERIMETER = 'Tout le périmètre';
 /** An instance in a cell: "Service — Instance" (the import also takes the instance's name alone when it is unique). */
 export const instanceCell = (serviceName: string, instanceName: string): string => `${serviceName} — ${instanceName}`;
 
-/** An owner in the fiches sheet's cell: the team, and the service in brackets when it owns only that service. */
-export const ownerCell = (teamName: string, serviceName: string | null): string => (serviceName ? `${teamName} (${serviceName})` : teamName);
 
 /** A study's count: "9 / 14 : instances concernées". */
 export const conclusionCountCell = (c: { count: number; total: number; label: string }): string => `${c.count} / ${c.total} : ${c.label}`;
 
-/** A side effect in the fiches sheet's cell: "Fort : …". */
-export const sideEffectCell = (levelLabel: string, description: string): string => `${levelLabel} : ${description}`;
 
-/** A step in the fiches sheet's cell: "[Fait] Déployer…". */
-export const stepCell = (statusLabel: string, label: string): string => `[${statusLabel}] ${label}`;
 
 /** Yes/no as written. */
 export const booleanCell = (value: boolean): string => (value ? 'Oui' : 'Non');

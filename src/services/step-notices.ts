@@ -8,7 +8,7 @@ import { stepsAssignedTo } from '../data/people';
 import {
   claimDigest, claimLateReminder, claimNotice, createStepLink, digestsDue, lateStepsToRemind, type NoticeStep, stepsDueSoon, stepsNewlyLate, unannouncedAssignments,
 } from '../data/step-notices';
-import { mailBrand } from '../domain/identity';
+import { type MailBrand, mailBrand } from '../domain/identity';
 import { localDate } from '../domain/schedule';
 import { STATUS_LABELS } from '../domain/statuses';
 import { renderMail } from '../mail/render';
@@ -40,7 +40,7 @@ const WORDING: Record<Kind, { heading: (s: NoticeStep) => string; intro: string;
   },
 };
 
-async function noticeFor(trx: Knex, config: MailConfig, kind: Kind, s: NoticeStep, today: string, now: Date) {
+async function noticeFor(trx: Knex, config: MailConfig, brand: MailBrand, kind: Kind, s: NoticeStep, today: string, now: Date) {
   // a person without an account gets a link for this step alone; an account, its "Mes actions"
   const token = s.personId !== null ? await createStepLink(trx, s.id, s.personId, now, LINK_DAYS) : null;
   const w = WORDING[kind];
@@ -51,7 +51,7 @@ async function noticeFor(trx: Knex, config: MailConfig, kind: Kind, s: NoticeSte
     actionText: token ? "Déclarer l'action faite ou ajouter une note" : 'Voir mes actions',
     personLink: token !== null, linkExpires: dmy(format(addDays(now, LINK_DAYS), 'yyyy-MM-dd')),
     footer: "Message envoyé automatiquement par l'outil de suivi du plan d'action au responsable de l'action.",
-  }, mailBrand(await readIdentity(trx)));
+  }, brand);
   return { kind: 'step' as const, toAddress: s.toAddress, toName: s.toName, subject: w.subject(s), text, html };
 }
 
@@ -67,10 +67,12 @@ export async function scanStepNotices(db: Knex, config: MailConfig, now: Date): 
   const today = localDate(now, config.timeZone);
   const until = format(addDays(parseISO(today), SOON_DAYS), 'yyyy-MM-dd');
   const scan: StepNoticeScan = { assigned: 0, soon: 0, late: 0, reminded: 0, digests: 0 };
+  // the organisation's look, read once for the round rather than once per message
+  const brand = mailBrand(await readIdentity(db));
   const send = async (kind: Kind, s: NoticeStep, column: 'assignment_notified' | 'soon_notified_for' | 'late_notified_for', value: string) =>
     db.transaction(async (trx) => {
       if (!(await claimNotice(trx, s.id, column, value, now))) return 0;
-      const message = await noticeFor(trx, config, kind, s, today, now);
+      const message = await noticeFor(trx, config, brand, kind, s, today, now);
       return enqueue(trx, [{ ...message, dedupKey: `step:${kind}:${s.id}:${value}` }], now);
     });
   for (const s of await unannouncedAssignments(db)) scan.assigned += await send('assigned', s, 'assignment_notified', s.assignee);
@@ -81,7 +83,7 @@ export async function scanStepNotices(db: Knex, config: MailConfig, now: Date): 
   for (const s of await lateStepsToRemind(db, today, new Date(now.getTime() - alertReminderDays * 86_400_000).toISOString())) {
     scan.reminded += await db.transaction(async (trx) => {
       if (!(await claimLateReminder(trx, s.id, s.reminders, now))) return 0;
-      const message = await noticeFor(trx, config, 'late', s, today, now);
+      const message = await noticeFor(trx, config, brand, 'late', s, today, now);
       return enqueue(trx, [{ ...message, subject: `Rappel : ${message.subject}`, dedupKey: `step:late-reminder:${s.id}:${s.due}:${s.reminders + 1}` }], now);
     });
   }
@@ -101,7 +103,7 @@ export async function scanStepNotices(db: Knex, config: MailConfig, now: Date): 
         steps: steps.map((s) => ({ label: s.label, ficheNumber: s.ficheNumber, ficheTitle: s.ficheTitle, planTitle: s.planTitle, due: dmy(s.due), late: s.late, status: STATUS_LABELS[s.status] })),
         actionUrl: `${config.publicUrl}/mes-actions`, actionText: 'Voir mes actions', personLink: false, linkExpires: null,
         footer: "Récapitulatif envoyé à votre demande ; changez sa fréquence dans « Mes actions ».",
-      }, mailBrand(await readIdentity(trx)));
+      }, brand);
       return enqueue(trx, [{
         kind: 'step', dedupKey: `step:digest:${user.id}:${now.toISOString().slice(0, 13)}`, toAddress: user.email, toName: user.name,
         subject: `Vos actions : ${steps.length} à faire${late ? `, dont ${late} en retard` : ''}`, text, html,

@@ -100,13 +100,11 @@ export function planImportRouter(ctx: AppContext): Router {
 
   const renderPreview = async (res: Response, status: number, found: PendingImport, message?: string) => {
     const plan = planImport(found.sheets, found.mappings, await importContext(ctx.db, found.planId, found.createTeams));
-    const used = found.mappings.filter((m) => m.kind !== null).length;
     res.status(status).render('import/preview', {
       title: `Aperçu de l'import de « ${found.fileName} »`, found, plan, counts: countsOf(plan), expected: fingerprint(plan), message,
       errorText: (e: Parameters<typeof errorText>[0]) => errorText(e, found.sheets.length > 1),
       kinds: Object.entries(KIND_LABELS), sheetSpec, STATUS_LABELS,
       unknownTeams: [...new Set(plan.errors.flatMap((e) => (e.team ? [e.team] : [])))],
-      usedSheets: used,
     });
   };
 
