@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
  * switched off, so dropping the original cascades to every row referencing it (all the fiches, meetings and
  * signatures of a plan). SQLite's own ADD COLUMN takes a REFERENCES clause for a nullable column: nothing is rebuilt.
  */
-async function addReference(knex: Knex, table: string, column: string, target: string, onDelete: 'SET NULL' | 'CASCADE'): Promise<void> {
+export async function addReference(knex: Knex, table: string, column: string, target: string, onDelete: 'SET NULL' | 'CASCADE'): Promise<void> {
   if (knex.client.config.client === 'pg') {
     await knex.schema.alterTable(table, (t) => { t.integer(column).references('id').inTable(target).onDelete(onDelete); });
   } else {

@@ -13,6 +13,7 @@ import * as m011 from './011_people';
 import * as m012 from './012_evidence';
 import * as m013 from './013_step_links';
 import * as m014 from './014_step_late_ack';
+import * as m015 from './015_comanagement';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -36,6 +37,7 @@ const migrations: Record<string, Migration> = {
   '012_evidence': m012,
   '013_step_links': m013,
   '014_step_late_ack': m014,
+  '015_comanagement': m015,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -24,6 +24,8 @@ export interface AuditEntry {
   summary: string;
   before: unknown;
   after: unknown;
+  /** The bulk operation this entry is part of, if any. */
+  bulkId: number | null;
 }
 
 export type AuditActor = Pick<Actor, 'id' | 'name' | 'email'> | { id: null; name: string; email?: string };
@@ -39,19 +41,28 @@ export interface AuditInput {
   at: Date;
 }
 
-/** Writes one audit entry; call it inside the transaction that makes the change. */
-export async function recordAudit(db: Knex, entry: AuditInput): Promise<void> {
-  await db('audit_log').insert({
+/** How an actor is written in the journal: "Name <address>". */
+export const actorText = (actor: AuditActor): string => (actor.email ? `${actor.name} <${actor.email}>` : actor.name);
+
+/** The row of one audit entry; `bulkId` ties it to the bulk operation it is part of. */
+export function auditRow(entry: AuditInput, bulkId: number | null = null) {
+  return {
     at: entry.at.toISOString(),
     user_id: entry.actor.id,
-    actor: entry.actor.email ? `${entry.actor.name} <${entry.actor.email}>` : entry.actor.name,
+    actor: actorText(entry.actor),
     action: entry.action,
     entity_type: entry.entityType,
     entity_id: entry.entityId,
     summary: entry.summary,
     before: entry.before === undefined ? null : JSON.stringify(entry.before),
     after: entry.after === undefined ? null : JSON.stringify(entry.after),
-  });
+    ...(bulkId !== null ? { bulk_id: bulkId } : {}),
+  };
+}
+
+/** Writes one audit entry; call it inside the transaction that makes the change. */
+export async function recordAudit(db: Knex, entry: AuditInput): Promise<void> {
+  await db('audit_log').insert(auditRow(entry));
 }
 
 const entryOf = (r: Record<string, unknown>): AuditEntry => ({
@@ -65,13 +76,15 @@ const entryOf = (r: Record<string, unknown>): AuditEntry => ({
   summary: String(r.summary),
   before: r.before ? JSON.parse(String(r.before)) : null,
   after: r.after ? JSON.parse(String(r.after)) : null,
+  bulkId: r.bulk_id === null || r.bulk_id === undefined ? null : Number(r.bulk_id),
 });
 
 export async function listAudit(
   db: Knex,
-  filter: { entityType?: string; entityId?: number; limit: number; offset?: number },
+  filter: { entityType?: string; entityId?: number; bulkId?: number; limit: number; offset?: number },
 ): Promise<AuditEntry[]> {
   const query = db('audit_log').orderBy('id', 'desc').limit(filter.limit).offset(filter.offset ?? 0);
+  if (filter.bulkId !== undefined) query.where('bulk_id', filter.bulkId);
   if (filter.entityType) query.where('entity_type', filter.entityType);
   if (filter.entityId !== undefined) query.where('entity_id', filter.entityId);
   const rows = await query;

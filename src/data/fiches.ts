@@ -54,6 +54,8 @@ interface FicheFields {
 
 export interface FicheDetail extends FicheFields {
   id: number;
+  /** Followed instance by instance (fiche_rollouts). */
+  rollout: boolean;
   planId: number;
   scope: ScopeInstance[];
   owners: Owner[];
@@ -65,6 +67,8 @@ export interface FicheDetail extends FicheFields {
 }
 
 export interface FicheInput extends FicheFields {
+  /** Followed instance by instance; undefined: not given, the fiche keeps its own (an import). */
+  rollout?: boolean;
   instanceIds: number[];
   owners: { teamId: number; serviceId: number | null }[];
   steps: {
@@ -259,6 +263,7 @@ function columns(input: FicheInput) {
   return {
     number: input.number, title: input.title, finding: input.finding, target_date: input.targetDate, status: input.status,
     conclusion: input.conclusion, cost_amount: input.costAmount, cost_source: input.costSource, scope_all: input.scopeAll,
+    ...(input.rollout !== undefined ? { rollout: input.rollout } : {}),
   };
 }
 
@@ -423,7 +428,7 @@ export async function getFiches(db: Knex, ids: number[], { perimeter = true }: {
       id, planId: row.plan_id, number: row.number, title: row.title, finding: row.finding, targetDate: row.target_date ?? null, status: row.status,
       conclusion: row.conclusion,
       conclusionCounts: (countsBy.get(id) ?? []).map((c) => ({ count: c.count, total: c.total, label: c.label })),
-      costAmount: row.cost_amount ?? null, costSource: row.cost_source, scopeAll: Boolean(row.scope_all),
+      costAmount: row.cost_amount ?? null, costSource: row.cost_source, scopeAll: Boolean(row.scope_all), rollout: Boolean(row.rollout),
       scope: (row.scope_all ? allInstances.filter((i) => Number(i.scope_plan_id) === Number(row.plan_id)) : scopeBy.get(id) ?? []).map(toScope),
       owners: (ownersBy.get(id) ?? []).map(ownerOf),
       steps: (stepsBy.get(id) ?? []).map(stepOf),

@@ -61,7 +61,7 @@ export async function freezeHistory(db: Knex, since: Date, limit = 200): Promise
   return rows.map((r: Record<string, unknown>) => ({
     id: Number(r.id), at: String(r.at), userId: r.user_id === null ? null : Number(r.user_id), actor: String(r.actor),
     action: r.action as AuditEntry['action'], entityType: String(r.entity_type), entityId: r.entity_id === null ? null : Number(r.entity_id),
-    summary: String(r.summary), before: null, after: null,
+    summary: String(r.summary), before: null, after: null, bulkId: null,
   }));
 }
 

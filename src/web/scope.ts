@@ -80,3 +80,22 @@ export function belongs<T extends { planId: number }>(res: Response, object: T |
   if (!object || object.planId !== scopeOf(res).hom.id) throw notFound(what);
   return object;
 }
+
+/**
+ * Within the scope, a write that a commune's staff may make for their own commune (the rollout on their instances,
+ * the steps that fall to them, their notes and answers) as well as the project team. The route itself restricts a
+ * commune's write to its own instances; a reader of the Métropole (committee) gets 403.
+ */
+export function requireAnswer(_req: Request, res: Response, next: NextFunction): void {
+  const scope = scopeOf(res);
+  if (scope.canEdit) return next();
+  if (scope.restriction !== null) return next(scope.readOnly ? new HttpError(409, READ_ONLY_MESSAGE) : undefined);
+  next(scope.editor ? new HttpError(409, READ_ONLY_MESSAGE) : forbidden());
+}
+
+/** Within the scope, a commune's staff only (their answer for their commune); anyone else gets 403. */
+export function requireCommune(_req: Request, res: Response, next: NextFunction): void {
+  const scope = scopeOf(res);
+  if (scope.restriction === null) return next(forbidden());
+  next(scope.readOnly ? new HttpError(409, READ_ONLY_MESSAGE) : undefined);
+}

@@ -20,6 +20,8 @@ import { noteForm } from '../forms/note';
 import { applyFormButton, type Extra, type FicheFormValues, ficheToValues, newFicheValues, readFicheForm, UNKNOWN_STEP, validateFiche } from '../forms/fiche';
 import { notify } from '../notice';
 import { evidenceOfPage } from './evidence';
+import { rolloutOfPage } from './rollout';
+import { communeAnswersOfPage } from './commune-answers';
 
 const OUTSIDE_PERIMETER = "Une des instances cochées vient d'être retirée du périmètre de l'homologation : vérifiez les instances cochées et enregistrez à nouveau.";
 
@@ -158,8 +160,11 @@ export function fichesRouter(ctx: AppContext): Router {
       risksOfFiche(ctx.db, fiche.id, scopeOf(res).restriction), getRiskScales(ctx.db),
     ]);
     const evidence = await evidenceOfPage(ctx, fiche.planId, { fiche: [fiche.id], step: fiche.steps.map((st) => st.id), note: notes.map((n) => n.id) });
+    const [rollout, answers] = await Promise.all([rolloutOfPage(ctx, fiche, scopeOf(res)), communeAnswersOfPage(ctx, fiche, scopeOf(res), actor(req))]);
     res.status(status).render('fiches/show', {
       ...evidence,
+      ...rollout,
+      ...answers,
       title: `Fiche n°${fiche.number} : ${fiche.title}`,
       fiche,
       notes,

@@ -9,6 +9,9 @@ import { planRouter } from './plan';
 import { planImportRouter } from './plan-import';
 import { planExportRouter } from './plan-export';
 import { risksRouter } from './risks';
+import { rolloutRouter } from './rollout';
+import { bulkRouter } from './bulk';
+import { communeAnswersRouter } from './commune-answers';
 
 /**
  * The writes still allowed on an archived or expired homologation: preparing its renewal, and acknowledging its
@@ -30,6 +33,9 @@ export function homologationRouter(ctx: AppContext, ...extra: Router[]): Router 
   router.use(planRouter(ctx));
   router.use(dashboardRouter(ctx));
   router.use(fichesRouter(ctx));
+  router.use(rolloutRouter(ctx));
+  router.use(bulkRouter(ctx));
+  router.use(communeAnswersRouter(ctx));
   router.use(meetingsRouter(ctx));
   router.use(risksRouter(ctx));
   router.use(evidenceRouter(ctx));
