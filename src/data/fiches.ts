@@ -36,6 +36,9 @@ export interface ProgressNote {
   statusBefore: Status | null;
   statusAfter: Status | null;
   authorName: string;
+  /** The commune whose agent wrote the note (labelled with it), else null: the project team's. */
+  communeId: number | null;
+  communeName: string | null;
 }
 
 /** The fields a fiche holds itself, as read and as written. */
@@ -181,16 +184,25 @@ export async function scopeInstanceIds(db: Knex, ficheId: number): Promise<numbe
   return (await db('fiche_instances').where('fiche_id', ficheId).select('instance_id')).map((r) => Number(r.instance_id));
 }
 
-export async function listNotes(db: Knex, ficheId: number): Promise<ProgressNote[]> {
-  const rows = await db('progress_notes')
+/**
+ * A fiche's progress notes, newest first, each with the commune that wrote it (if a commune's agent did). With
+ * `communeId` (a commune's staff reading), the project team's notes and that commune's own only, never another commune's.
+ */
+export async function listNotes(db: Knex, ficheId: number, communeId: number | null = null): Promise<ProgressNote[]> {
+  const query = db('progress_notes')
     .leftJoin('users', 'users.id', 'progress_notes.author_id')
+    .leftJoin('communes', 'communes.id', 'progress_notes.commune_id')
     .where('progress_notes.fiche_id', ficheId)
-    .select('progress_notes.*', 'users.name as author_name')
+    .select('progress_notes.*', 'users.name as author_name', 'communes.name as commune_name')
     .orderBy([{ column: 'progress_notes.noted_on', order: 'desc' }, { column: 'progress_notes.id', order: 'desc' }]);
+  if (communeId !== null) query.where((q) => q.whereNull('progress_notes.commune_id').orWhere('progress_notes.commune_id', communeId));
+  const rows = await query;
   return rows.map((r) => ({
     id: r.id, notedOn: r.noted_on, createdAt: r.created_at, body: r.body,
     statusBefore: r.status_before ?? null, statusAfter: r.status_after ?? null,
     authorName: r.author_name ?? 'Compte supprimé',
+    communeId: r.commune_id === null || r.commune_id === undefined ? null : Number(r.commune_id),
+    communeName: r.commune_name ?? null,
   }));
 }
 
