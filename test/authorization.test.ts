@@ -186,6 +186,13 @@ const POLICIES = {
    * on their own commune's agents. The Métropole's administrators manage accounts in /admin/utilisateurs.
    */
   communeAdmin: signedIn(ownCommuneOnly(only('commune_admin'))),
+  /**
+   * A commune's answer for its own instances (rollout, steps that fall to it, notes): the project team as for 'editor',
+   * and the commune roles on what concerns their commune; the committee (viewer) is refused.
+   */
+  answer: signedIn(ownCommuneOnly((actor, c) => (COMMUNE_ROLES.includes(actor) ? 'allowed' : editsHomologation(actor, c)))),
+  /** A commune's own answer (acknowledging a side effect, its page): the commune roles only, on what concerns their commune. */
+  commune: signedIn(ownCommuneOnly((actor) => (COMMUNE_ROLES.includes(actor) ? 'allowed' : 403))),
   /** An address of the one-plan product: every signed-in user is sent on (301) to its place under /homologations. */
   moved: signedIn(() => 'moved'),
 } satisfies Record<string, (actor: ActorName, c: CaseName) => Outcome>;
@@ -331,6 +338,11 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /homologations/:hid/fiches/:id/notes': 'editor',
   'GET /homologations/:hid/fiches/:id/supprimer': 'editor',
   'POST /homologations/:hid/fiches/:id/supprimer': { policy: 'editor', isolate: true },
+  // ---- rollout per instance: the grid is read like its fiche; a change (preview, confirm) by the project team, or by a
+  // commune's staff on their own fiche (the fixture's fiche is not followed per instance: 409 after the access check)
+  'GET /homologations/:hid/fiches/:id/deploiement': 'reader',
+  'POST /homologations/:hid/fiches/:id/deploiement/apercu': 'answer',
+  'POST /homologations/:hid/fiches/:id/deploiement': 'answer',
   // ---- the risk register: read like the fiches (a commune sees the risks touching its instances), written by editors
   'GET /homologations/:hid/risques': 'reader',
   'GET /homologations/:hid/risques/:id': 'reader',

@@ -2,6 +2,7 @@ import { addDays, addMonths, format, parseISO } from 'date-fns';
 import type { Knex } from 'knex';
 import type { AuditActor } from '../../src/data/audit';
 import { createFiche, addNote, type FicheInput } from '../../src/data/fiches';
+import { applyRollout } from '../../src/data/rollout';
 import { createRisk, type RiskInput } from '../../src/data/risks';
 import { communes, instances, milestones, services, teams } from '../../src/data/referentials';
 import { createUser } from '../../src/data/users';
@@ -221,6 +222,8 @@ export async function loadDemo(db: Knex, now: Date, passwords: PasswordHasher = 
       costAmount: 1500,
       costSource: 'le prestataire de la plateforme',
       scopeAll: false,
+      // followed instance by instance: done on the Métropole's own back office (SAU) before the communes'
+      rollout: true,
       instanceIds: portal,
       owners: [{ teamId: teamIds['SNU 1']!, serviceId: null }],
       steps: [
@@ -275,6 +278,11 @@ export async function loadDemo(db: Knex, now: Date, passwords: PasswordHasher = 
     const r = await createFiche(db, planId, fiche, editor, addMonths(now, -5));
     if (r.ok) ficheIds.push(r.id);
   }
+  // Fiche 3's rollout: the SAU's instances are done, the communes' recette instances of three towns under way.
+  const sau = instanceIdsOf.SAU!.map((id) => ({ instanceId: id, seenVersion: 0 }));
+  await applyRollout(db, { id: ficheIds[2]!, planId, number: 3, scopeAll: false }, sau, { status: 'fait', note: 'Double authentification active sur le back office du SAU.' }, editor, addMonths(now, -1));
+  const recette = await db('instances').whereIn('id', instanceIdsOf.Toodego!).where('environment', 'recette').whereIn('commune_id', [communeIds.Villeurbanne!, communeIds.Bron!, communeIds['Vénissieux']!]).select('id');
+  await applyRollout(db, { id: ficheIds[2]!, planId, number: 3, scopeAll: false }, recette.map((r: { id: number }) => ({ instanceId: Number(r.id), seenVersion: 0 })), { status: 'en_cours' }, editor, addMonths(now, -1));
   await addDemoRisks(db, planId, ficheIds, { teamIds, instanceIdsOf, villeurbanne: communeIds.Villeurbanne! }, editor, addMonths(now, -5));
   // The decision's conditions are followed as fiches: the anonymisation procedure (late) and the back office's
   // double authentication. (The decision predates the tool: its conditions are linked to the fiches written since.)

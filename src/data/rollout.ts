@@ -101,7 +101,8 @@ export async function rolloutSummaries(
 
 export type RolloutResult =
   | { ok: true; count: number; bulkId: number | null }
-  | { ok: false; reason: 'not_found' | 'not_followed' }
+  | { ok: false; reason: 'not_found' }
+  | { ok: false; reason: 'not_followed' }
   | { ok: false; reason: 'outside'; instanceIds: number[] }
   | { ok: false; reason: 'other_commune'; instanceIds: number[] }
   | { ok: false; reason: 'conflict'; plan: RolloutPlan };

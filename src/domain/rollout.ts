@@ -1,4 +1,4 @@
-import { plural } from './words';
+import { plural, withEnvironment } from './words';
 import { type Environment, type EnvironmentRef, presentEnvironments, type Status, STATUS_LABELS, STATUSES } from './statuses';
 
 /** One instance of a fiche's scope, with its own status for the fiche (no row yet: not started, version 0). */
@@ -137,5 +137,5 @@ export function planRollout(cells: readonly RolloutCell[], selection: readonly {
 
 /** "Toodego Bron (production) : Non démarré → Fait": one instance's change, as the journal and the preview say it. */
 export function changeText(cell: Pick<RolloutCell, 'instanceName' | 'environmentLabel' | 'status'>, after: { status: Status }): string {
-  return `${cell.instanceName} (${cell.environmentLabel.toLowerCase()}) : ${STATUS_LABELS[cell.status]} → ${STATUS_LABELS[after.status]}`;
+  return `${withEnvironment(cell.instanceName, cell.environmentLabel.toLowerCase())} : ${STATUS_LABELS[cell.status]} → ${STATUS_LABELS[after.status]}`;
 }

@@ -16,6 +16,8 @@ export interface FicheFormValues {
   costSource: string;
   /** 'all' or 'part' from the form's radios; anything else is kept as sent, and refused. */
   scope: string;
+  /** Followed instance by instance: the checkbox. */
+  rollout: boolean;
   instanceIds: string[];
   steps: { id: string; position: string; label: string; status: string; forCommunes: boolean; remove: boolean; assignee: string; targetDate: string }[];
   counts: { count: string; total: string; label: string }[];
@@ -26,7 +28,7 @@ export interface FicheFormValues {
 export function emptyFicheValues(nextNumber: number): FicheFormValues {
   return {
     version: '', number: String(nextNumber), title: '', finding: '', targetDate: '', status: 'non_demarre', conclusion: '',
-    costAmount: '', costSource: '', scope: 'all', instanceIds: [], steps: [], counts: [], effects: [], owners: [],
+    costAmount: '', costSource: '', scope: 'all', rollout: false, instanceIds: [], steps: [], counts: [], effects: [], owners: [],
   };
 }
 
@@ -47,6 +49,7 @@ export function ficheToValues(fiche: FicheDetail, instanceIds: number[]): FicheF
     costAmount: fiche.costAmount === null ? '' : String(fiche.costAmount),
     costSource: fiche.costSource,
     scope: fiche.scopeAll ? 'all' : 'part',
+    rollout: fiche.rollout,
     instanceIds: instanceIds.map(String),
     steps: fiche.steps.map((s) => ({
       id: String(s.id), position: String(s.position), label: s.label, status: s.status, forCommunes: Boolean(s.forCommunes), remove: false,
@@ -72,6 +75,7 @@ export function readFicheForm(body: Record<string, unknown>): FicheFormValues {
     costSource: str(body.costSource),
     // Never defaulted: an unknown value must not widen the fiche to every commune.
     scope: str(body.scope),
+    rollout: str(body.rollout) === 'on',
     instanceIds: strings(body.instanceIds),
     steps: rows(body.steps)
       .map((r) => ({
@@ -250,6 +254,7 @@ export function validateFiche(values: FicheFormValues, refs: FicheReferences): F
     input: {
       ...main.data,
       scopeAll: values.scope === 'all',
+      rollout: values.rollout,
       instanceIds: values.scope === 'part' ? [...new Set(instanceIds)] : [],
       steps,
       conclusionCounts,
