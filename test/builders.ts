@@ -190,6 +190,8 @@ class FicheBuilder {
   ownedBy(teamId: number, serviceId: number | null = null) { this.input.owners.push({ teamId, serviceId }); return this; }
   /** A scope of these instances (of the homologation's perimeter) instead of the whole perimeter. */
   onInstances(...instanceIds: number[]) { this.input.scopeAll = false; this.input.instanceIds.push(...instanceIds); return this; }
+  /** Followed instance by instance (its rollout). */
+  followedPerInstance() { this.input.rollout = true; return this; }
   /** Audited as written by this account (else by the builder, no account). */
   by(actor: Actor) { this.actor = actor; return this; }
   async insert(db: Knex): Promise<number> {

@@ -3,6 +3,7 @@ import { sortFrench } from '../domain/words';
 import type { DashFiche, DashInstance } from '../domain/dashboard';
 import type { EnvironmentRef, Status } from '../domain/statuses';
 import { stepsWithAssignees, visibleTo } from './fiches';
+import { rolloutSummaries } from './rollout';
 
 export interface DashboardData {
   fiches: DashFiche[];
@@ -59,6 +60,9 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
   const effectsBy = group(effects, (r) => Number(r.fiche_id));
   const scopeBy = group(scope, (r) => Number(r.fiche_id));
   const visibleInstances = new Set(instanceRows.map((r) => Number(r.id)));
+  const envs = environments.map((e) => ({ code: String(e.code), label: String(e.label), position: Number(e.position) }));
+  // the fiches followed per instance: their counts (a commune's agent, its own instances')
+  const rollout = await rolloutSummaries(db, visible(), envs, communeId);
   return {
     fiches: fiches.map((f) => ({
       id: Number(f.id), number: Number(f.number), title: f.title, status: f.status as Status, targetDate: f.target_date ?? null,
@@ -70,6 +74,7 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
       strongEffects: (effectsBy.get(Number(f.id)) ?? []).map((e) => e.description as string),
       // a commune agent's view of a fiche's scope is limited to its own instances
       instanceIds: f.scope_all ? 'all' : (scopeBy.get(Number(f.id)) ?? []).map((s) => Number(s.instance_id)).filter((id) => visibleInstances.has(id)),
+      ...(rollout.has(Number(f.id)) ? { rollout: rollout.get(Number(f.id))! } : {}),
     })),
     instances: instanceRows.map((r) => ({
       id: Number(r.id), serviceId: Number(r.service_id), serviceName: r.service_name, environment: r.environment,
@@ -80,7 +85,7 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     teams: sortFrench(teams.map((t) => ({ id: Number(t.id), name: String(t.name) })), (t) => t.name),
     services: services.map((s) => ({ id: Number(s.id), name: s.name })),
     communes: sortFrench(communes.map((c) => ({ id: Number(c.id), name: String(c.name) })), (c) => c.name),
-    environments: environments.map((e) => ({ code: String(e.code), label: String(e.label), position: Number(e.position) })),
+    environments: envs,
     stepEvents: audit.flatMap((a) => {
       const after = a.after ? JSON.parse(a.after) : null;
       if (!after || !Array.isArray(after.steps)) return [];

@@ -2,6 +2,7 @@ import { addDays, addMonths, format, parseISO } from 'date-fns';
 import { plural } from './words';
 import { isStepLate, stepDue } from './fiche';
 import { type HomologationState, STATE_BADGES, STATE_LABELS, STATES } from './homologation';
+import type { RolloutCounts } from './rollout';
 import { type Environment, type EnvironmentRef, presentEnvironments, type Status, STATUSES } from './statuses';
 
 export interface DashFiche {
@@ -15,6 +16,8 @@ export interface DashFiche {
   strongEffects: string[];
   /** 'all' when the fiche concerns the whole perimeter. */
   instanceIds: number[] | 'all';
+  /** Followed per instance: its counts, overall, per environment and per commune. */
+  rollout?: RolloutCounts & { byCommune: Map<number, { done: number; total: number }> };
 }
 
 export interface DashInstance {
@@ -169,14 +172,34 @@ export function byService(fiches: readonly DashFiche[], reach: Map<number, Reach
   return groupCounts(fiches, (f) => [...reach.get(f.id)!.services.values()], (n) => n);
 }
 
-/** One row per commune: the status of each fiche touching its instances, or null. */
+/** A commune's status for a fiche followed per instance, from its own instances: all done, some done, none yet. */
+export function communeRolloutStatus(counts: { done: number; total: number }): Status {
+  return counts.done === counts.total ? 'fait' : counts.done > 0 ? 'en_cours' : 'non_demarre';
+}
+
+/**
+ * One row per commune: the status of each fiche touching its instances, or null. For a fiche followed per instance,
+ * the commune's own rollout (its instances done of its instances in scope) and the status it makes.
+ */
 export function communeMatrix(fiches: readonly DashFiche[], instances: readonly DashInstance[], reach: Map<number, Reach>) {
   const communes = new Map<number, string>();
   for (const i of instances) if (i.communeId !== null) communes.set(i.communeId, i.communeName ?? '');
   const collator = new Intl.Collator('fr');
   return [...communes]
     .sort((a, b) => collator.compare(a[1], b[1]))
-    .map(([id, name]) => ({ communeId: id, communeName: name, cells: fiches.map((f) => (reach.get(f.id)!.communes.has(id) ? f.status : null)) }));
+    .map(([id, name]) => {
+      const counts = fiches.map((f) => (reach.get(f.id)!.communes.has(id) ? f.rollout?.byCommune.get(id) ?? null : null));
+      return {
+        communeId: id, communeName: name,
+        cells: fiches.map((f, i) => (!reach.get(f.id)!.communes.has(id) ? null : counts[i] ? communeRolloutStatus(counts[i]!) : f.status)),
+        counts,
+      };
+    });
+}
+
+/** The fiches followed per instance, with their counts. */
+export function rolloutFiches(fiches: readonly DashFiche[]) {
+  return fiches.filter((f) => f.rollout).map((f) => ({ fiche: f, counts: f.rollout! }));
 }
 
 export function openStrongEffects(fiches: readonly DashFiche[]) {

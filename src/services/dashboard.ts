@@ -1,9 +1,10 @@
 import { differenceInCalendarDays, parseISO } from 'date-fns';
+import { rolloutPhrase } from '../domain/rollout';
 import type { Knex } from 'knex';
 import { listAlerts } from '../data/alerts';
 import { type DashboardData, loadDashboard } from '../data/dashboard';
 import {
-  applyFilters, byEnvironment, byService as countByService, coming, communeMatrix, countByStatus, type DashFiche, type DashFilters, groupCounts,
+  applyFilters, byEnvironment, rolloutFiches, byService as countByService, coming, communeMatrix, countByStatus, type DashFiche, type DashFilters, groupCounts,
   isEnvironment, isStatusValue, lateFiches, openStrongEffects, reachOf, readiness, stepsTrend,
 } from '../domain/dashboard';
 import { ownersSummary } from '../domain/fiche';
@@ -106,9 +107,10 @@ function buildModel(data: DashboardData, filters: DashFilters, today: string, ba
     byEnv: byEnvironment(fiches, reach, data.environments),
     matrix,
     /** The matrix as shown on screen: at most MATRIX_ROWS communes and MATRIX_COLUMNS fiches. */
-    screenMatrix: matrix.slice(0, MATRIX_ROWS).map((r) => ({ ...r, cells: r.cells.slice(0, MATRIX_COLUMNS) })),
+    screenMatrix: matrix.slice(0, MATRIX_ROWS).map((r) => ({ ...r, cells: r.cells.slice(0, MATRIX_COLUMNS), counts: r.counts.slice(0, MATRIX_COLUMNS) })),
     matrixFiches: fiches.slice(0, MATRIX_COLUMNS) as DashFiche[],
     strong: openStrongEffects(fiches),
+    rollouts: rolloutFiches(fiches).map((r) => ({ ...r, phrase: rolloutPhrase(r.counts) })),
     trend: stepsTrend(data.stepEvents.filter((e) => shown.has(e.ficheId)), today),
     calendar,
   };
@@ -145,7 +147,7 @@ export function dashboardTable(m: DashboardModel, name: DashboardExport): Cell[]
     case 'equipes': return countsTable('Équipe', m.byTeam);
     case 'services': return countsTable('Service', m.byService);
     case 'environnements': return countsTable('Environnement', m.byEnv);
-    case 'communes': return [['Commune', ...m.fiches.map((f) => `Fiche ${f.number}`)], ...m.matrix.map((r) => [r.communeName, ...r.cells.map((c) => (c ? STATUS_LABELS[c] : ''))])];
+    case 'communes': return [['Commune', ...m.fiches.map((f) => `Fiche ${f.number}`)], ...m.matrix.map((r) => [r.communeName, ...r.cells.map((c, i) => (c ? `${STATUS_LABELS[c]}${r.counts[i] ? ` (${r.counts[i]!.done}/${r.counts[i]!.total})` : ''}` : ''))])];
     case 'effets-forts': return [['Fiche', 'Intitulé', 'Avancement', 'Effet de bord fort'], ...m.strong.map((e) => [e.fiche.number, e.fiche.title, STATUS_LABELS[e.fiche.status], e.description])];
     case 'calendrier': return [['Date', 'Type', 'Intitulé', 'État'], ...m.calendar.map((c) => [c.date, c.kind === 'fiche' ? 'Date cible' : 'Jalon', c.label, c.done ? 'Fait' : c.late ? 'En retard' : 'À venir'])];
     case 'tendance': return [['Mois', 'Actions faites'], ...m.trend.map((t) => [t.month, t.done])];

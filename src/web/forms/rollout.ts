@@ -30,7 +30,7 @@ export const NO_SELECTION = 'Cochez au moins une instance, ou choisissez « tout
 
 const changeSchema = z.object({
   status: z.string().refine(isStatus, { error: 'Choisissez le nouvel état des instances.' }),
-  dueOn: z.union([z.literal(''), isoDate('')]),
+  dueOn: z.string().trim(),
   note: optionalText(1000),
 });
 
@@ -60,14 +60,12 @@ export function readSelection(body: Record<string, unknown>, all: boolean): { in
 export function readChange(body: Record<string, unknown>): { values: RolloutFormValues; change?: RolloutChange; errors: FieldErrors } {
   const values: RolloutFormValues = { status: str(body.status), dueOn: str(body.dueOn), note: str(body.note), instanceIds: strings(body.instanceIds) };
   const parsed = changeSchema.safeParse(values);
-  if (!parsed.success) {
-    const errors: FieldErrors = {};
-    for (const issue of parsed.error.issues) {
-      const key = String(issue.path[0] ?? 'status');
-      errors[key] ??= issue.message;
-    }
-    return { values, errors };
-  }
+  const errors: FieldErrors = {};
+  for (const issue of parsed.success ? [] : parsed.error.issues) errors[String(issue.path[0] ?? 'status')] ??= issue.message;
+  // empty: each instance keeps its own date; else a real date
+  const due = values.dueOn.trim() ? isoDate('').safeParse(values.dueOn) : null;
+  if (due && !due.success) errors.dueOn = due.error.issues[0]!.message;
+  if (!parsed.success || Object.keys(errors).length) return { values, errors };
   const { status, dueOn, note } = parsed.data;
   return {
     values,

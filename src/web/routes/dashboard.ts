@@ -37,7 +37,7 @@ export function dashboardRouter(ctx: AppContext): Router {
       title: 'Tableau de bord',
       plan, restricted: restriction !== null, filters, query, queryString, data: m.data, fiches: m.fiches, today,
       ready: m.ready, weights: READINESS_WEIGHTS, statusCounts: m.statusCounts, stepsDone: m.stepsDone, stepsTotal: m.stepsTotal,
-      late: m.late, openAlerts, soon: m.soon, byTeam: m.byTeam, byService: m.byService, byEnv: m.byEnv, strong: m.strong, trend: m.trend, calendar: m.calendar,
+      late: m.late, openAlerts, soon: m.soon, byTeam: m.byTeam, byService: m.byService, byEnv: m.byEnv, strong: m.strong, trend: m.trend, calendar: m.calendar, rollouts: m.rollouts,
       matrix: m.screenMatrix, matrixTotal: m.matrix.length, MATRIX_ROWS, matrixFiches: m.matrixFiches, MATRIX_COLUMNS,
       statusChart: barChart(STATUSES.map((s) => ({ label: STATUS_LABELS[s], value: m.statusCounts[s], css: `app-bar--${s}` }))),
       trendChart: lineChart(m.trend.map((t) => ({ month: t.month, value: t.done }))),

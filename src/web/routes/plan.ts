@@ -1,6 +1,7 @@
 import { format } from 'date-fns';
 import { Router } from 'express';
 import { listFiches } from '../../data/fiches';
+import { rolloutSummaries } from '../../data/rollout';
 import { listSignatures } from '../../data/meetings';
 import { communes, environmentList, instancesOfPlan, milestones } from '../../data/referentials';
 import { decisionConditions, holdings } from '../../data/lifecycle';
@@ -37,6 +38,8 @@ export function planRouter(ctx: AppContext): Router {
       environmentList(ctx.db),
     ]);
     const today = format(ctx.now(), 'yyyy-MM-dd');
+    // the fiches followed per instance: done of total (a commune's staff, on their own instances)
+    const rollouts = await rolloutSummaries(ctx.db, fiches.map((f) => f.id), environments, restriction);
     const lifecycle = lifecycleOf(plan, today, scope.reminderMonths);
     const communesWithInstances = new Set(instanceList.map((i) => i.communeId));
     res.render('plan/index', {
@@ -51,7 +54,7 @@ export function planRouter(ctx: AppContext): Router {
       communes: communeList.filter((c) => communesWithInstances.has(c.id)).sort((a, b) => a.name.localeCompare(b.name, 'fr')),
       done: milestoneList.filter((m) => m.done),
       toDo: milestoneList.filter((m) => !m.done),
-      fiches: fiches.map((f) => ({ ...f, late: isLate(f, today) })),
+      fiches: fiches.map((f) => ({ ...f, late: isLate(f, today), rollout: rollouts.get(f.id) ?? null })),
       canEdit: scope.canEdit,
       scope,
       stateLabel: STATE_LABELS[scope.state], stateBadge: STATE_BADGES[scope.state], OUTCOME_LABELS,
