@@ -14,6 +14,7 @@ import { countQueries } from '../src/data/query-count';
 import { migrate, openDatabase } from '../src/db';
 import { benchImport } from './bench-import';
 import { benchEvidence } from './bench-evidence';
+import { benchRollout } from './bench-rollout';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 10;
@@ -78,7 +79,7 @@ for (const [, url] of pages) {
 }
 
 const rows: string[] = [];
-// BENCH_ONLY=import or BENCH_ONLY=evidence: that figure alone (written to bench/RESULTS-<name>.md, not over RESULTS.md)
+// BENCH_ONLY=import, evidence or rollout: that figure alone (written to bench/RESULTS-<name>.md, not over RESULTS.md)
 const only = process.env.BENCH_ONLY ?? null;
 for (const [name, url] of only ? [] : pages) {
   const { body, queries, ms } = single.get(url)!;
@@ -100,6 +101,9 @@ console.log(imported.summary);
 const evidence = only && only !== 'evidence' ? none : await benchEvidence(db, server.url, cookie, 1);
 console.log(evidence.rows.join('\n'));
 console.log(evidence.summary);
+const rollout = only && only !== 'rollout' ? none : await benchRollout(db, server.url, cookie, 1);
+console.log(rollout.rows.join('\n'));
+console.log(rollout.summary);
 server.close();
 await db.destroy();
 
@@ -134,6 +138,16 @@ ${imported.summary}
 ${evidence.rows.join('\n')}
 
 ${evidence.summary}
+
+## Déploiement par lot : 1 000 instances d'une fiche
+
+Une fiche suivie instance par instance sur 1 000 instances, mise à jour par les pages comme le fait l'équipe projet.
+
+| Étape | Durée | Requêtes SQL |
+|---|---|---|
+${rollout.rows.join('\n')}
+
+${rollout.summary}
 `;
 mkdirSync('bench', { recursive: true });
 const output = only ? `bench/RESULTS-${only}.md` : 'bench/RESULTS.md';

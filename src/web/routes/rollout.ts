@@ -3,7 +3,7 @@ import { type FicheDetail, getFiche } from '../../data/fiches';
 import { environmentList } from '../../data/referentials';
 import { applyRollout, rolloutCells, rolloutHistory, rolloutSummaries } from '../../data/rollout';
 import {
-  changeText, countRollout, filterCells, planRollout, type RolloutCell, type RolloutChange, type RolloutFilters, type RolloutPlan, rolloutPhrase, rolloutShort,
+  changeText, countRollout, filterCells, planRollout, type RolloutCell, type RolloutChange, type RolloutPlan, rolloutPhrase, rolloutShort,
 } from '../../domain/rollout';
 import { STATUS_LABELS, STATUSES } from '../../domain/statuses';
 import { frenchCollator, plural } from '../../domain/words';
