@@ -343,6 +343,12 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'GET /homologations/:hid/fiches/:id/deploiement': 'reader',
   'POST /homologations/:hid/fiches/:id/deploiement/apercu': 'answer',
   'POST /homologations/:hid/fiches/:id/deploiement': 'answer',
+  // ---- bulk changes (par lot): made by the project team; their review read by all, a commune seeing its own operations only
+  'GET /homologations/:hid/lot': 'editor',
+  'POST /homologations/:hid/lot/apercu': 'editor',
+  'POST /homologations/:hid/lot': 'editor',
+  'GET /homologations/:hid/lots': 'reader',
+  'GET /homologations/:hid/lots/:id': 'reader',
   // ---- the risk register: read like the fiches (a commune sees the risks touching its instances), written by editors
   'GET /homologations/:hid/risques': 'reader',
   'GET /homologations/:hid/risques/:id': 'reader',
@@ -688,6 +694,11 @@ async function prepare(t: TestApp): Promise<Fixtures> {
     mappings: [{ sheet: 0, kind: 'fiches', headerRow: 0, columns: ['number', 'title'] }],
   }, NOW);
   const imports = { own: await pendingImport(Number(plan.id)), hom2: await pendingImport(homB.id) };
+  // a bulk operation of a Villeurbanne agent in A (its commune's staff may review it), one in B
+  const bulkOperation = async (planId: number, communeId: number | null) => insertedId(await db('bulk_operations').insert({
+    plan_id: planId, user_id: null, actor: 'Tests', commune_id: communeId, at: NOW.toISOString(), kind: 'deploiement', summary: 'Opération par lot (test des droits)', count: 2,
+  }).returning('id'));
+  const lots = { any: await bulkOperation(Number(plan.id), villeurbanne), hom2: await bulkOperation(homB.id, null) };
   // evidence: on fiche 1 (Villeurbanne's), on fiche 2 (not), on B's fiche
   const evidence = async (planId: number, ficheId: number) => {
     const id = await createDocument(db, {
@@ -723,6 +734,7 @@ async function prepare(t: TestApp): Promise<Fixtures> {
       fiches: { own: fiche1, other: fiche2, hom2: homB.ficheId },
       risques: risks,
       import: imports,
+      lots,
       pieces: { own: pieces.own.id, other: pieces.other.id, hom2: pieces.hom2.id },
       versions: { own: pieces.own.version, other: pieces.other.version, hom2: pieces.hom2.version },
       seances: { own: Number(openOwn.id), other: openOther, hom2: homB.open },
