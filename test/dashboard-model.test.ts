@@ -50,7 +50,7 @@ describe('dashboard model (services/dashboard)', function () {
     expect(m.byTeam).to.deep.equal([{ label: built.teamName, counts: { non_demarre: 0, en_cours: 1, bloque: 0, fait: 0, total: 1 } }]);
     expect(m.byEnv.map((g) => [g.label, g.counts.total])).to.deep.equal([['Production', 2], ['Recette', 3]]);
     expect(m.strong.map((e) => e.description)).to.deep.equal(['Coupure du service']);
-    expect(m.matrix).to.deep.equal([{ communeId: built.commune, communeName: built.communeName, cells: ['en_cours', null, 'non_demarre'] }]);
+    expect(m.matrix).to.deep.equal([{ communeId: built.commune, communeName: built.communeName, cells: ['en_cours', null, 'non_demarre'], counts: [null, null, null] }]);
     // by date: the done fiche's (a month ago), the late one's (a week ago), the coming one's
     expect(m.calendar.map((c) => [c.label, c.late, c.done])).to.deep.equal([
       ['Fiche n°2 : Journalisation', false, true], ['Fiche n°1 : Pare-feu', true, false], ['Fiche n°3 : Sauvegardes', false, false],
