@@ -118,7 +118,7 @@ function layout(agenda: Agenda, look: PdfLook, tocPages: number[] | null): { don
     const heading = section.key === 'fiche' ? `${section.title} : ${section.fiche.title}` : section.title;
     w.heading(sect, 'H2', heading, section.key === 'fiche' ? 18 : 20, w.firstBlockHeight(section));
     pages.push(w.pageNumber());
-    body(w, sect, section, agenda.previousMeeting !== null);
+    body(w, sect, section, agenda.previousMeeting !== null, agenda.signature === true);
     sect.end();
   }
   root.end();
@@ -337,7 +337,7 @@ function riskIntro(s: Extract<AgendaSection, { key: 'risques' }>): string {
     + (waiting ? `${waiting} risque${waiting > 1 ? 's critiques attendent' : ' critique attend'} une fiche en retard (en tête du tableau, signalés « (!) »).` : "aucun n'attend une fiche en retard.");
 }
 
-function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean) {
+function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean, signature: boolean) {
   switch (s.key) {
     case 'ordre_du_jour':
       return w.list(sect, s.items, true);
@@ -393,6 +393,7 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean) {
       else w.p(sect, '—');
       w.field(sect, 'Date cible', `${f.targetDate}${f.late ? ' — en retard' : ''}`);
       w.field(sect, 'Avancement', f.progress);
+      if (f.rollout) w.field(sect, 'Déploiement par instance', f.rollout);
       if (evidenceLine(f)) w.field(sect, 'Pièces justificatives', evidenceLine(f)!);
       if (f.conclusion || f.conclusionCounts.length) {
         w.label(sect, "Conclusion de l'étude", (f.conclusion ? w.measure(f.conclusion) : 0) + w.listHeight(f.conclusionCounts));
@@ -408,11 +409,22 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean) {
         w.label(sect, 'Effets de bord pressentis', w.listHeight(effects));
         w.list(sect, effects);
       }
+      if (f.communeAnswers?.length) {
+        // at a signature meeting, the answers are what the authority must read before deciding: said first, in bold
+        const summary = signature
+          ? `Séance de signature : chaque commune concernée prend acte de ces effets de bord forts ou fait objection avant la décision. ${f.communeAnswersSummary ?? ''}.`
+          : `${f.communeAnswersSummary ?? ''}.`;
+        const answers = f.communeAnswers.map((a) => `${a.commune} : ${a.text}`);
+        w.label(sect, 'Prise en compte des effets de bord forts par les communes', w.measure(summary, { font: signature ? 'bold' : 'regular' }) + w.listHeight(answers.slice(0, 3)));
+        w.p(sect, summary, { font: signature ? 'bold' : 'regular' });
+        w.list(sect, answers);
+      }
       if (withChanges) {
-        if (f.changes.length === 0) w.field(sect, 'Depuis la dernière séance', 'aucun changement.');
+        const since = [...f.changes, ...(f.communeNotes ?? []).map((n) => n.text)];
+        if (since.length === 0) w.field(sect, 'Depuis la dernière séance', 'aucun changement.');
         else {
-          w.label(sect, 'Depuis la dernière séance', w.listHeight(f.changes));
-          w.list(sect, f.changes);
+          w.label(sect, 'Depuis la dernière séance', w.listHeight(since));
+          w.list(sect, since);
         }
       }
       return;

@@ -2,6 +2,7 @@ import { format, parseISO } from 'date-fns';
 import { fr } from 'date-fns/locale';
 // The committee agenda (ordre du jour), as a display-ready model: the HTML page, the PDF and the
 // frozen record of a held meeting are all made from this one JSON-serialisable value.
+import { type AnswerState, answersSummary } from './commune-answers';
 import type { RiskRow } from './risk-committee';
 import type { SideEffectLevel } from './statuses';
 
@@ -38,6 +39,29 @@ export interface AgendaFiche {
   changes: string[];
   /** Its evidence (its own, its steps' and its notes'), title and date (dd/mm/yyyy): absent from agendas frozen before evidence existed. */
   evidence?: { title: string; addedOn: string }[];
+  /** A fiche followed instance by instance: its rollout in one sentence ("Fait sur 9 des 14 instances de production…"). */
+  rollout?: string | null;
+  /**
+   * A fiche with a strong side effect: each commune concerned and its answer (acknowledged, objected, no answer, answered
+   * a previous wording), with their count in one sentence. Absent without a strong side effect (or from older agendas).
+   */
+  communeAnswers?: AgendaCommuneAnswer[];
+  communeAnswersSummary?: string;
+  /** The progress notes written by communes since the previous meeting, each labelled with its commune. */
+  communeNotes?: { communeId: number; text: string }[];
+}
+
+/** One commune's answer to a fiche's strong side effects, as the agenda writes it. */
+export interface AgendaCommuneAnswer {
+  communeId: number;
+  commune: string;
+  state: AnswerState;
+  label: string;
+  /** dd/mm/yyyy of the answer, null without one. */
+  date: string | null;
+  comment: string;
+  /** The whole answer in one sentence ("Objection le 12/03/2026 : « … »"), for the PDF. */
+  text: string;
 }
 
 /** "Rapport du test d'intrusion (12/03/2026) ; Procédure signée (14/03/2026)", or null without evidence. */
@@ -116,6 +140,8 @@ export interface Agenda {
   previousMeeting: string | null;
   sections: AgendaSection[];
   generatedAt: string;
+  /** A signature meeting: the communes' answers to strong side effects are stressed (absent from older agendas). */
+  signature?: boolean;
 }
 
 /** The default order of the deck; fiche sections stand where "fiches" is. */
@@ -159,7 +185,10 @@ export interface AgendaInput {
   organisation: string;
   planTitle: string;
   planReminder: string;
-  meeting: { title: string; startsAt: string; endsAt: string; place: string; visioUrl: string; objective: string; reminder: string; questions: string; sectionOrder: string[] };
+  meeting: {
+    title: string; startsAt: string; endsAt: string; place: string; visioUrl: string; objective: string; reminder: string; questions: string; sectionOrder: string[];
+    kind?: string;
+  };
   previousMeeting: { title: string; startsAt: string } | null;
   perimeter: { serviceName: string; prod: number; recette: number; environments?: AgendaEnvironmentCount[]; teams: string[]; communes: string[] }[];
   communes: string[];
@@ -228,6 +257,7 @@ export function buildAgenda(input: AgendaInput): Agenda {
     previousMeeting: input.previousMeeting ? `${input.previousMeeting.title} du ${format(parseISO(input.previousMeeting.startsAt), 'dd/MM/yyyy')}` : null,
     sections: order.flatMap((k) => parts[k]),
     generatedAt: input.generatedAt.toISOString(),
+    signature: m.kind === 'signature',
   };
 }
 
@@ -235,15 +265,26 @@ function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
+/** A fiche of the agenda as a commune's agent reads it: its own commune's answer and notes, no other commune's. */
+function ownCommuneOnly(fiche: AgendaFiche, communeId: number | null): AgendaFiche {
+  if (!fiche.communeAnswers && !fiche.communeNotes) return fiche;
+  const answers = fiche.communeAnswers?.filter((a) => a.communeId === communeId);
+  return {
+    ...fiche,
+    ...(answers ? { communeAnswers: answers, communeAnswersSummary: answersSummary(answers) } : {}),
+    ...(fiche.communeNotes ? { communeNotes: fiche.communeNotes.filter((n) => n.communeId === communeId) } : {}),
+  };
+}
+
 /**
  * The agenda as a commune agent may read it: only the fiches touching its instances, the risks touching them (as
- * they did when the agenda was made) with the fiches it may see, and no other commune's name. Everyone else gets it whole.
+ * they did when the agenda was made) with the fiches it may see, and no other commune's name (nor answer, nor note). Everyone else gets it whole.
  */
 export function restrictAgenda(agenda: Agenda, visible: { ficheIds: Set<number>; communeName: string | null; communeId?: number | null } | null): Agenda {
   if (!visible) return agenda;
   const numbers = new Set(agenda.sections.flatMap((s) => (s.key === 'fiche' && visible.ficheIds.has(s.fiche.ficheId) ? [s.fiche.number] : [])));
   const sections = agenda.sections.flatMap((s): AgendaSection[] => {
-    if (s.key === 'fiche') return visible.ficheIds.has(s.fiche.ficheId) ? [s] : [];
+    if (s.key === 'fiche') return visible.ficheIds.has(s.fiche.ficheId) ? [{ ...s, fiche: ownCommuneOnly(s.fiche, visible.communeId ?? null) }] : [];
     if (s.key === 'plan') return [{ ...s, fiches: s.fiches.filter((f) => numbers.has(f.number)) }];
     if (s.key === 'conditions') {
       const items = s.items.filter((c) => visible.ficheIds.has(c.ficheId));

@@ -87,6 +87,8 @@ export interface AnswerLine {
   commune: string;
   state: AnswerState;
   label: string;
+  /** Its DSFR badge. */
+  badge: string;
   /** dd/mm/yyyy of the answer, when there is one (also for an answer to a previous wording). */
   date: string | null;
   comment: string;
@@ -109,7 +111,7 @@ export function answerLines(
     const answer = byCommune.get(c.id);
     const state = answerState(answer, current);
     return {
-      communeId: c.id, commune: c.name, state, label: ANSWER_STATE_LABELS[state],
+      communeId: c.id, commune: c.name, state, label: ANSWER_STATE_LABELS[state], badge: ANSWER_STATE_BADGES[state],
       date: answer ? dmy(answer.answeredAt) : null,
       comment: answer?.comment ?? '',
       previous: answer && state === 'a_renouveler' ? { answer: answer.answer, label: SIDE_EFFECT_ANSWER_LABELS[answer.answer] } : null,

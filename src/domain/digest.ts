@@ -1,5 +1,7 @@
 import { addDays, format, parseISO } from 'date-fns';
+import { answerState, atYourPlace, awaitsAnswer, type StoredAnswer, strongEffects } from './commune-answers';
 import { isLate, ownersSummary, type Owner, type SideEffect, type Step, stepsProgress } from './fiche';
+import { rolloutShort } from './rollout';
 import { type DecisionFacts, type HomologationState, OUTCOME_LABELS, STATE_LABELS, validityPhrase } from './homologation';
 import { periodLabel } from './schedule';
 import { STATUS_LABELS, type Status } from './statuses';
@@ -19,6 +21,8 @@ export interface DigestFicheInput {
   carriedFrom?: { homologation: string; number: number } | null;
   /** The fiche of a renewal that continues this one. */
   continuedIn?: { homologation: string; number: number } | null;
+  /** A fiche followed instance by instance: its rollout on the commune's own instances. */
+  rollout?: { done: number; total: number } | null;
 }
 
 /** One homologation touching the commune, with what its section tells. */
@@ -28,6 +32,12 @@ export interface DigestSectionInput {
   changes: Map<number, string[]>;
   milestones: { dueDate: string; title: string; done: boolean }[];
   nextMeeting: { title: string; startsAt: string; place: string } | null;
+  /** The commune's page in this homologation, where it answers (absolute). */
+  communeUrl?: string;
+  /** The commune's own status of each step "à mener par les communes" (absent: not started; no map: the step's own status). */
+  communeStepStatuses?: Map<number, Status>;
+  /** The commune's answer to each fiche's strong side effects (absent: none yet). */
+  sideEffectAnswers?: Map<number, Pick<StoredAnswer, 'answer' | 'effects' | 'answeredAt'>>;
 }
 
 /** What the digest of one commune is built from: one section per homologation touching its instances. */
@@ -55,6 +65,8 @@ export interface DigestFiche {
   changes: string[];
   /** Where it comes from or goes on after a renewal: both homologations may touch the commune. */
   renewal: string | null;
+  /** "chez vous : 2 instances sur 3", for a fiche followed instance by instance. */
+  rollout: string | null;
 }
 
 export interface DigestSummary { total: number; done: number; late: number; inProgress: number }
@@ -71,7 +83,12 @@ export interface DigestSection {
   fiches: DigestFiche[];
   communeSteps: { fiche: string; label: string; status: string }[];
   upcoming: { date: string; label: string }[];
-  strongEffects: { fiche: string; description: string }[];
+  /** Each strong side effect, with where the commune stands on its fiche's (its acknowledgement, objection or none yet). */
+  strongEffects: { fiche: string; description: string; answer: string; awaiting: boolean }[];
+  /** How many fiches' strong side effects still wait for the commune's answer. */
+  awaitingAnswers: number;
+  /** The commune's page in this homologation, where it answers; null when not given. */
+  communeUrl: string | null;
   nextMeeting: { title: string; date: string; place: string } | null;
 }
 
@@ -118,6 +135,21 @@ export function buildSection(input: DigestSectionInput, today: string): DigestSe
   const { fiches } = input;
   const horizon = format(addDays(parseISO(today), UPCOMING_DAYS), 'yyyy-MM-dd');
   const name = (f: { number: number; title: string }) => `Fiche n°${f.number} — ${f.title}`;
+  const open = fiches.filter((f) => f.status !== 'fait');
+  const communeStatus = (s: Step): Status => (input.communeStepStatuses && s.id !== undefined ? input.communeStepStatuses.get(s.id) ?? 'non_demarre' : s.status);
+  /** Where the commune stands on a fiche's strong side effects, in a sentence. */
+  const answerPhrase = (f: DigestFicheInput): { answer: string; awaiting: boolean } => {
+    const answer = input.sideEffectAnswers?.get(f.id);
+    const state = answerState(answer, strongEffects(f.sideEffects));
+    const on = answer ? dmy(answer.answeredAt.slice(0, 10)) : '';
+    const text = {
+      sans_reponse: 'votre réponse est attendue',
+      a_renouveler: `votre réponse du ${on} porte sur une version antérieure : elle est à renouveler`,
+      prise_acte: `votre commune en a pris acte le ${on}`,
+      objection: `votre commune a fait objection le ${on}`,
+    }[state];
+    return { answer: text, awaiting: awaitsAnswer(state) };
+  };
   const upcoming = [
     ...fiches.filter((f) => f.status !== 'fait' && f.targetDate && f.targetDate >= today && f.targetDate <= horizon)
       .map((f) => ({ sort: f.targetDate!, date: dmy(f.targetDate!), label: `Date cible de la fiche n°${f.number} : ${f.title}` })),
@@ -144,13 +176,19 @@ export function buildSection(input: DigestSectionInput, today: string): DigestSe
         changes: input.changes.get(f.id) ?? [],
         renewal: f.carriedFrom ? `Reprise de la fiche n°${f.carriedFrom.number} de l'homologation « ${f.carriedFrom.homologation} ».`
           : f.continuedIn ? `Reprise dans le renouvellement « ${f.continuedIn.homologation} » (fiche n°${f.continuedIn.number}).` : null,
+        rollout: f.rollout ? atYourPlace(rolloutShort(f.rollout)) : null,
       };
     }),
-    communeSteps: fiches.flatMap((f) => f.steps.filter((s) => s.forCommunes && s.status !== 'fait')
-      .map((s) => ({ fiche: name(f), label: s.label, status: STATUS_LABELS[s.status] }))),
+    // each commune has its own status of these steps: the commune's, when known
+    communeSteps: fiches.flatMap((f) => f.steps.filter((s) => s.forCommunes).map((s) => ({ s, status: communeStatus(s) }))
+      .filter(({ status }) => status !== 'fait').map(({ s, status }) => ({ fiche: name(f), label: s.label, status: STATUS_LABELS[status] }))),
     upcoming,
-    strongEffects: fiches.filter((f) => f.status !== 'fait')
-      .flatMap((f) => f.sideEffects.filter((e) => e.level === 'fort').map((e) => ({ fiche: name(f), description: e.description }))),
+    strongEffects: open.flatMap((f) => {
+      const answer = answerPhrase(f);
+      return f.sideEffects.filter((e) => e.level === 'fort').map((e) => ({ fiche: name(f), description: e.description, ...answer }));
+    }),
+    awaitingAnswers: open.filter((f) => strongEffects(f.sideEffects).length && answerPhrase(f).awaiting).length,
+    communeUrl: input.communeUrl ?? null,
     nextMeeting: input.nextMeeting
       ? { title: input.nextMeeting.title, date: format(parseISO(input.nextMeeting.startsAt), "dd/MM/yyyy 'à' HH'h'mm"), place: input.nextMeeting.place }
       : null,

@@ -1,12 +1,17 @@
 import { format } from 'date-fns';
 import type { Knex } from 'knex';
-import { getFiches, latestNotes, listFiches } from '../data/fiches';
+import { getFiches, listFiches } from '../data/fiches';
+import { concernedCommunes, latestTeamNotes, notesSinceWithCommunes, sideEffectAnswers } from '../data/commune-answers';
+import { rolloutSummaries } from '../data/rollout';
 import { evidenceOfFiches } from '../data/evidence';
-import { ficheStatesAt, holdMeeting, type Meeting, notesSince, previousMeeting } from '../data/meetings';
+import { ficheStatesAt, holdMeeting, type Meeting, previousMeeting } from '../data/meetings';
 import type { Actor } from '../domain/roles';
 import type { Plan } from '../data/plans';
-import { communes, instancesOfPlan, milestones } from '../data/referentials';
+import { communes, environmentList, instancesOfPlan, milestones } from '../data/referentials';
 import { type Agenda, type AgendaCondition, type AgendaFiche, type AgendaRisks, buildAgenda } from '../domain/agenda';
+import { answerLines, answerSentence, answersSummary, strongEffects } from '../domain/commune-answers';
+import { de } from '../domain/words';
+import { rolloutPhrase } from '../domain/rollout';
 import { OUTCOME_LABELS } from '../domain/homologation';
 import { type DecisionConditions, decisionConditions } from '../data/lifecycle';
 import { changesSince } from '../domain/changes';
@@ -43,12 +48,19 @@ export async function holdMeetingNow(db: Knex, plan: Plan, meeting: Meeting, act
 export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Date): Promise<Agenda> {
   const today = format(now, 'yyyy-MM-dd');
   const ids = new Set(await coveredFicheIds(db, meeting));
-  // a fiche on the whole perimeter is written as such: the perimeter need not be read for each
-  const [details, lastNotes, evidence] = await reads(db,
-    () => getFiches(db, [...ids], { perimeter: false }), () => latestNotes(db, [...ids]), () => evidenceOfFiches(db, [...ids]));
+  // a fiche on the whole perimeter is written as such: the perimeter need not be read for each; the communes concerned,
+  // their answers and the rollout counts are read once for all the fiches
+  const [details, lastNotes, evidence, concerned, answers, environments] = await reads(db,
+    () => getFiches(db, [...ids], { perimeter: false }), () => latestTeamNotes(db, [...ids]), () => evidenceOfFiches(db, [...ids]),
+    () => concernedCommunes(db, [...ids]), () => sideEffectAnswers(db, [...ids]), () => environmentList(db));
+  const rollouts = await rolloutSummaries(db, [...ids], environments);
   const fiches: Omit<AgendaFiche, 'changes'>[] = details.map((f) => {
+    // a commune's note is its own, not the fiche's progress: the progress line tells the project team's latest
     const last = lastNotes.get(f.id);
     const services = [...new Set(f.scope.map((s) => s.serviceName))];
+    const rollout = rollouts.get(f.id);
+    const current = strongEffects(f.sideEffects);
+    const lines = answerLines(concerned.get(f.id) ?? [], answers.filter((a) => a.ficheId === f.id), current);
     return {
       ficheId: f.id, number: f.number, title: f.title, finding: f.finding,
       steps: f.steps.map((s) => {
@@ -65,6 +77,11 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
       scope: f.scopeAll ? "Tout le périmètre de l'homologation" : `${f.scope.length} instance${f.scope.length > 1 ? 's' : ''} : ${services.join(', ')}`,
       sideEffects: f.sideEffects.map((e) => ({ level: e.level, levelLabel: SIDE_EFFECT_LABELS[e.level], description: e.description })),
       evidence: (evidence.get(f.id) ?? []).map((e) => ({ title: e.title, addedOn: dmy(e.addedOn) })),
+      rollout: rollout ? rolloutPhrase(rollout) : null,
+      ...(current.length ? {
+        communeAnswers: lines.map((l) => ({ communeId: l.communeId, commune: l.commune, state: l.state, label: l.label, date: l.date, comment: l.comment, text: answerSentence(l) })),
+        communeAnswersSummary: answersSummary(lines),
+      } : {}),
     };
   });
 
@@ -72,9 +89,15 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
   const changes = new Map<number, string[]>();
   if (previous) {
     const since = instantOf(previous.startsAt);
-    const [states, notes] = await reads(db, () => ficheStatesAt(db, [...ids], since), () => notesSince(db, [...ids], since));
+    const [states, notes] = await reads(db, () => ficheStatesAt(db, [...ids], since), () => notesSinceWithCommunes(db, [...ids], since));
     for (const f of details) {
-      changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id)));
+      // the project team's notes among the changes; the communes' each labelled with its commune (a commune reads its own)
+      changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id && n.communeId === null)));
+      const fiche = fiches.find((x) => x.ficheId === f.id);
+      if (fiche) {
+        fiche.communeNotes = notes.filter((n) => n.ficheId === f.id && n.communeId !== null)
+          .map((n) => ({ communeId: n.communeId!, text: `Point de la commune ${de(n.communeName ?? '')} du ${dmy(n.notedOn)} (${n.authorName}) : ${n.body}` }));
+      }
     }
   }
   const [instanceList, communeList, milestoneList, decided, risks] = await reads(db,

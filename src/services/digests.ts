@@ -4,13 +4,16 @@ import type { MailConfig } from '../config';
 import { type Contact, subscribedContacts } from '../data/contacts';
 import { getFiches, listFiches } from '../data/fiches';
 import { type HomologationSummary, homologationState, listHomologations, reminderMonths } from '../data/homologations';
-import { ficheStatesAt, listMeetings, notesSince } from '../data/meetings';
+import { ficheStatesAt, listMeetings } from '../data/meetings';
+import { communeStepsOfFiches, notesSinceWithCommunes, sideEffectAnswers } from '../data/commune-answers';
+import { rolloutSummaries } from '../data/rollout';
 import { enqueue } from '../data/outbox';
 import { organisationName } from '../data/plans';
-import { communes, milestones } from '../data/referentials';
+import { communes, environmentList, milestones } from '../data/referentials';
 import { changesSince } from '../domain/changes';
 import { buildDigest, type Digest, type DigestSectionInput } from '../domain/digest';
 import { localDate } from '../domain/schedule';
+import { de } from '../domain/words';
 import { digestExists, renewalLinks, insertDigest, previousDigestAt } from '../data/digests';
 import { renderMail } from '../mail/render';
 import { readIdentity } from '../data/identity';
@@ -28,14 +31,18 @@ async function sectionOf(
 ): Promise<DigestSectionInput> {
   const summaries = await listFiches(db, hom.id, commune.id);
   const ids = summaries.map((f) => f.id);
-  const [details, states, notes, milestoneList, meetings, links] = await reads(db,
-    () => getFiches(db, ids), () => ficheStatesAt(db, ids, at.since), () => notesSince(db, ids, at.since),
+  // the project team's notes and the commune's own, never another commune's; the steps, answers and rollout are the commune's own
+  const [details, states, notes, milestoneList, meetings, links, steps, answers, environments] = await reads(db,
+    () => getFiches(db, ids), () => ficheStatesAt(db, ids, at.since), () => notesSinceWithCommunes(db, ids, at.since, commune.id),
     () => milestones.listWhere(db, 'plan_id', hom.id), () => listMeetings(db, hom.id, ids), () => renewalLinks(db, ids),
+    () => communeStepsOfFiches(db, ids, commune.id), () => sideEffectAnswers(db, ids, commune.id), () => environmentList(db),
   );
+  const rollout = await rolloutSummaries(db, ids, environments, commune.id);
   const changes = new Map<number, string[]>();
   const period = at.previous ? 'depuis le précédent point' : 'sur la période';
   for (const f of details) {
-    const lines = changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id), 5, period);
+    const lines = changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id)
+      .map((n) => (n.communeName ? { ...n, authorName: `${n.authorName}, commune ${de(n.communeName)}` } : n)), 5, period);
     // a fiche carried over by a renewal is not new work: it continues its origin (named next to it)
     if (!states.has(f.id) && links.from.has(f.id)) lines[0] = `Reprise dans cette homologation ${period}.`;
     changes.set(f.id, lines);
@@ -53,10 +60,14 @@ async function sectionOf(
       instances: f.scope.filter((s) => s.communeId === commune.id).map((s) => s.name),
       carriedFrom: links.from.get(f.id) ?? null,
       continuedIn: links.to.get(f.id) ?? null,
+      rollout: rollout.get(f.id) ?? null,
     })),
     changes,
     milestones: milestoneList,
     nextMeeting: next ? { title: next.title, startsAt: next.startsAt, place: next.place } : null,
+    communeUrl: `${config.publicUrl}/homologations/${hom.id}/ma-commune`,
+    communeStepStatuses: new Map(steps.map((s) => [s.stepId, s.status])),
+    sideEffectAnswers: new Map(answers.map((a) => [a.ficheId, a])),
   };
 }
 
