@@ -40,6 +40,8 @@ export const ENTITY_TYPE_LABELS: Record<string, string> = {
   fiche: 'Fiche action', instance: 'Instance', mail_settings: 'Réglages des courriels', meeting: 'Séance', milestone: 'Jalon', outbox: 'Courriel',
   expiry_reminder: "Rappel d'échéance", identity: "Identité de l'organisation", plan: 'Homologation', plan_member: "Membre d'une homologation", security_settings: 'Politique de sécurité', service: 'Service', session: 'Session', signature: 'Signature', step: 'Action',
   team: 'Équipe', user: 'Compte utilisateur', risk: 'Risque', risk_settings: 'Échelles et matrice des risques',
+  deploiement: 'Déploiement par instance', commune_step: "Action d'une commune", side_effect_answer: "Réponse d'une commune à un effet de bord",
+  document: 'Pièce justificative', person: 'Personne désignée', environment: 'Environnement', homologation: 'Homologation',
 };
 export const entityTypeLabel = (type: string) => ENTITY_TYPE_LABELS[type] ?? type;
 
