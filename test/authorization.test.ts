@@ -349,6 +349,12 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /homologations/:hid/lot': 'editor',
   'GET /homologations/:hid/lots': 'reader',
   'GET /homologations/:hid/lots/:id': 'reader',
+  // ---- commune answers: a commune's staff only, on their own fiche (the steps that fall to them, their notes, their answer to
+  // strong side effects) and their commune's page; the empty forms of the matrix are refused (422) after the access check
+  'POST /homologations/:hid/fiches/:id/commune/actions': 'commune',
+  'POST /homologations/:hid/fiches/:id/commune/note': 'commune',
+  'POST /homologations/:hid/fiches/:id/commune/effets': 'commune',
+  'GET /homologations/:hid/ma-commune': 'commune',
   // ---- the risk register: read like the fiches (a commune sees the risks touching its instances), written by editors
   'GET /homologations/:hid/risques': 'reader',
   'GET /homologations/:hid/risques/:id': 'reader',
