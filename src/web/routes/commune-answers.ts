@@ -82,8 +82,10 @@ export function communeAnswersRouter(ctx: AppContext): Router {
   }
 
   const communeOf = (res: Response) => scopeOf(res).restriction!;
+  /** The posted fields (none when the request had no form body). */
+  const fieldsOf = (req: Request): Record<string, unknown> => (typeof req.body === 'object' && req.body !== null ? req.body as Record<string, unknown> : {});
   /** Back where the form was: the commune's page (at the fiche's block) or the fiche's page (at the section). */
-  const backTo = (req: Request, res: Response, fiche: FicheDetail, part: 'actions' | 'effets') => (str(req.body.retour) === RETURN_TO_COMMUNE
+  const backTo = (req: Request, res: Response, fiche: FicheDetail, part: 'actions' | 'effets') => (str(fieldsOf(req).retour) === RETURN_TO_COMMUNE
     ? `${scopeOf(res).base}/ma-commune#${part === 'actions' ? 'actions-' : ''}fiche-${fiche.id}`
     : `${scopeOf(res).base}/fiches/${fiche.id}#${part === 'actions' ? 'actions' : 'effets'}-communes`);
 
@@ -123,8 +125,8 @@ export function communeAnswersRouter(ctx: AppContext): Router {
   router.post('/fiches/:id/commune/actions', requireCommune, async (req, res) => {
     const fiche = await communeFiche(req, res);
     const communeId = communeOf(res);
-    const retour = str(req.body.retour);
-    const posted = rows(req.body.steps).map((r) => ({ id: str(r.id), version: str(r.version), status: str(r.status) }));
+    const retour = str(fieldsOf(req).retour);
+    const posted = rows(fieldsOf(req).steps).map((r) => ({ id: str(r.id), version: str(r.version), status: str(r.status) }));
     const errors: FieldErrors = {};
     const parsed: { stepId: number; seenVersion: number; status: Status }[] = [];
     let unknown = posted.length === 0;
@@ -161,9 +163,10 @@ export function communeAnswersRouter(ctx: AppContext): Router {
   router.post('/fiches/:id/commune/note', requireCommune, async (req, res) => {
     const fiche = await communeFiche(req, res);
     // "nothing else becomes writable": neither the fiche's status nor the note's date
-    if (req.body && Object.hasOwn(req.body, 'status')) throw new HttpError(403, NOTE_STATUS_REFUSED);
-    if (req.body && Object.hasOwn(req.body, 'notedOn')) throw new HttpError(403, NOTE_DATE_REFUSED);
-    const body = str(req.body.body);
+    const fields = fieldsOf(req);
+    if (Object.hasOwn(fields, 'status')) throw new HttpError(403, NOTE_STATUS_REFUSED);
+    if (Object.hasOwn(fields, 'notedOn')) throw new HttpError(403, NOTE_DATE_REFUSED);
+    const body = str(fields.body);
     const parsed = requiredText(5000, "Saisissez le point d'avancement.").safeParse(body);
     if (!parsed.success) {
       return renderRefused(res, 422, fiche, { kind: 'note', body }, { retour: '', errors: { body: parsed.error.issues[0]?.message ?? "Saisissez le point d'avancement." } });
@@ -178,8 +181,9 @@ export function communeAnswersRouter(ctx: AppContext): Router {
     const fiche = await communeFiche(req, res);
     const current = strongEffects(fiche.sideEffects);
     if (!current.length) throw new HttpError(422, NO_STRONG_EFFECT);
-    const retour = str(req.body.retour);
-    const values: AnswerValues = { answer: str(req.body.answer), comment: str(req.body.comment), version: str(req.body.version), fingerprint: str(req.body.fingerprint) };
+    const fields = fieldsOf(req);
+    const retour = str(fields.retour);
+    const values: AnswerValues = { answer: str(fields.answer), comment: str(fields.comment), version: str(fields.version), fingerprint: str(fields.fingerprint) };
     const errors: FieldErrors = {};
     const answer = (SIDE_EFFECT_ANSWERS as readonly string[]).includes(values.answer) ? values.answer as SideEffectAnswer : null;
     const comment = values.comment.trim();
