@@ -149,6 +149,10 @@ describe(`co-management: what a commune answers for its own instances (${ENGINE}
       expect(forBron.map((n) => n.body)).not.to.include('Recensement fait chez nous : 12 agents.');
       expect(forBron.length).to.equal(forVilleurbanne.length - 1).and.to.be.greaterThan(0);
       expect(forVilleurbanne.find((n) => n.communeId !== null)?.communeName).to.equal('Villeurbanne');
+      // nor on the fiche's page as Bron's agent reads it
+      const bronPage = textOf((await bron.get(`${hom}/fiches/${fiche3}`).expect(200)).text);
+      expect(bronPage).not.to.include('Recensement fait chez nous');
+      expect(bronPage).to.include('Demande de raccordement envoyée');
       // nor in Bron's e-mail
       const digest = await communeDigest(t.db, t.config.mail, { id: ids.Bron!, name: 'Bron' }, '2026-03', NOW);
       const mail = await renderDigest(t.config.mail, digest!, mailBrand(await readIdentity(t.db)));

@@ -156,7 +156,7 @@ export function fichesRouter(ctx: AppContext): Router {
 
   async function renderFiche(req: Request, res: Response, fiche: FicheDetail, status: number, note?: { values: Record<string, string>; errors: FieldErrors }) {
     const [notes, decisions, origin, risks, scales] = await Promise.all([
-      listNotes(ctx.db, fiche.id), decisionsForFiche(ctx.db, fiche.id), ficheOrigin(ctx.db, fiche.id),
+      listNotes(ctx.db, fiche.id, scopeOf(res).restriction), decisionsForFiche(ctx.db, fiche.id), ficheOrigin(ctx.db, fiche.id),
       risksOfFiche(ctx.db, fiche.id, scopeOf(res).restriction), getRiskScales(ctx.db),
     ]);
     const evidence = await evidenceOfPage(ctx, fiche.planId, { fiche: [fiche.id], step: fiche.steps.map((st) => st.id), note: notes.map((n) => n.id) });
