@@ -80,6 +80,61 @@ describe('Rollout per instance and bulk changes in a real browser (chromium)', f
     await page.screenshot({ path: path.join(SHOTS, 'deploiement-grille-375.png'), fullPage: true });
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(width, 'la page tient dans 375 px (le tableau défile dans sa boîte)').to.be.at.most(375);
+    // the operations are reviewable: who, when, what, how many
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${base}/homologations/${hid}/lots`);
+    const ops = await page.locator('main').innerText();
+    expect(ops).to.include('Julien Petit');
+    expect(ops).to.match(/Déploiement par instance/);
+    await checkPage(page, 'deploiement-operations');
     await page.context().close();
+  });
+
+  it('the Villeurbanne agent marks its own production instance done and acknowledges the strong side effect', async () => {
+    const page: Page = await signedInPage(browser, base, ACCOUNTS.commune);
+    const villeurbanne = Number((await t.db('communes').where({ name: 'Villeurbanne' }).first()).id);
+    const ownProd = Number((await t.db('instances').where({ commune_id: villeurbanne, environment: 'prod' }).first()).id);
+    await page.goto(`${base}/homologations/${hid}/ma-commune`);
+    await checkPage(page, 'commune-page');
+    await page.click(`a[href="/homologations/${hid}/fiches/${ficheId}/deploiement"]`);
+    await page.waitForURL(`${base}/homologations/${hid}/fiches/${ficheId}/deploiement`);
+    const grid = await page.locator('main').innerText();
+    expect(grid).to.include('Chez vous');
+    expect(await page.locator('tbody tr').count(), 'only its own instances').to.equal(2);
+    expect(await page.locator('#dueOn').count(), 'no date for a commune').to.equal(0);
+    await checkPage(page, 'commune-deploiement');
+    await page.check(`#i-${ownProd}`);
+    await page.selectOption('#status', 'fait');
+    await page.fill('#note', 'Double authentification activée pour nos agents.');
+    await page.click('button[value="cochees"]');
+    await page.waitForURL(/deploiement\/apercu$/);
+    expect(await page.locator('main').innerText()).to.include('1 instance passera à « Fait »');
+    await page.click('button:has-text("Confirmer le changement de 1 instance")');
+    await page.waitForURL(`${base}/homologations/${hid}/fiches/${ficheId}/deploiement`);
+    const row = await t.db('fiche_rollouts').where({ fiche_id: ficheId, instance_id: ownProd }).first();
+    expect([row.status, Number(row.updated_by_commune)]).to.deep.equal(['fait', villeurbanne]);
+
+    // the strong side effect of fiche 3, acknowledged from the commune's page
+    await page.goto(`${base}/homologations/${hid}/ma-commune`);
+    await page.check(`#f${ficheId}-answer-prise_acte`);
+    await page.fill(`#f${ficheId}-comment`, 'Nos agents seront inscrits dans l’annuaire avant la bascule.');
+    await page.click(`form[action="/homologations/${hid}/fiches/${ficheId}/commune/effets"] button[type="submit"]`);
+    await page.waitForLoadState('load');
+    const answer = await t.db('side_effect_answers').where({ fiche_id: ficheId, commune_id: villeurbanne }).first();
+    expect(answer?.answer).to.equal('prise_acte');
+    await checkPage(page, 'commune-page-apres');
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.goto(`${base}/homologations/${hid}/ma-commune`);
+    await page.screenshot({ path: path.join(SHOTS, 'commune-page-375.png'), fullPage: true });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).to.be.at.most(375);
+    await page.context().close();
+
+    // the project team reads the answer on the fiche's page
+    const team: Page = await signedInPage(browser, base, ACCOUNTS.editor);
+    await team.goto(`${base}/homologations/${hid}/fiches/${ficheId}`);
+    const fiche = await team.locator('main').innerText();
+    expect(fiche).to.include('Villeurbanne');
+    expect(fiche).to.match(/Prise d.acte/);
+    await team.context().close();
   });
 });
