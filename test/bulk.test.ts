@@ -5,7 +5,7 @@ import { countQueries } from '../src/data/query-count';
 import type { BulkChange } from '../src/domain/bulk';
 import type { Actor } from '../src/domain/roles';
 import { aCommune, aFiche, aHomologation, anInstance, aTeam, aUser, signedIn } from './builders';
-import { ACCOUNTS, type Agent, csrfOf, formBody, freshApp, NOW, signIn, type TestApp, textOf } from './helpers';
+import { ACCOUNTS, type Agent, csrfOf, ENGINE, formBody, freshApp, NOW, signIn, type TestApp, textOf } from './helpers';
 
 describe('bulk changes ("par lot") of fiches and steps', () => {
   let t: TestApp;
@@ -246,6 +246,27 @@ describe('bulk changes ("par lot") of fiches and steps', () => {
     for (const change of [{ kind: 'status', status: 'en_cours' }, { kind: 'date', targetDate: '2026-10-01' }] as BulkChange[]) {
       expect(await measure(36, change)).to.deep.equal(await measure(6, change));
     }
+  });
+
+  it('two processes confirming overlapping selections seen at the same versions: one applies, the other is refused whole', async () => {
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await aFiche().inHomologation(hom).insert(t.db));
+    const second = t.openAnother();
+    const opts = { actor: editorActor, at: NOW, today: '2026-03-16', evidenceRequired: false };
+    const first = () => applyBulkChange(t.db, hom, 'fiches', ids.slice(0, 3).map((id) => ({ id, seenVersion: 1 })), { kind: 'status', status: 'en_cours' }, opts);
+    const other = () => applyBulkChange(second, hom, 'fiches', ids.slice(1).map((id) => ({ id, seenVersion: 1 })), { kind: 'status', status: 'bloque' }, opts);
+    // SQLite's connections of one process cannot interleave (a waiting BEGIN IMMEDIATE blocks the thread): one after the other there
+    const [r1, r2] = ENGINE === 'postgresql' ? await Promise.all([first(), other()]) : [await first(), await other()];
+    expect([r1.ok, r2.ok].sort(), JSON.stringify([r1, r2]).slice(0, 300)).to.deep.equal([false, true]);
+    const refused = r1.ok ? r2 : r1;
+    expect(refused.ok === false && refused.reason).to.equal('conflict');
+    const fiches = await getFiches(t.db, ids);
+    const winner = r1.ok ? 'en_cours' : 'bloque';
+    const touched = r1.ok ? ids.slice(0, 3) : ids.slice(1);
+    for (const f of fiches) {
+      expect([f.status, f.version], `fiche ${f.id}`).to.deep.equal(touched.includes(f.id) ? [winner, 2] : ['non_demarre', 1]);
+    }
+    expect(await count('bulk_operations', { plan_id: hom })).to.equal(1);
   });
 
   it('the review: a commune agent sees its own commune\'s operations only (another\'s, or the Métropole\'s, is a 404)', async () => {

@@ -52,18 +52,21 @@ export function readBulkForm(body: unknown): BulkFormValues {
   const sent = displayed ? Object.keys(source).filter((k) => /^seen-\d{1,9}$/.test(k)).map((k) => k.slice(5)) : strings(source.ids);
   // an id checked twice counts once; the list is cut just past the limit, which validation then refuses
   const ids = [...new Set(sent.map((s) => s.trim()))].slice(0, BULK_MAX_SELECTION + 1);
-  const seen: Record<string, string> = {};
+  const seen: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const id of ids) seen[id] = str(source[seenField(id)]).trim();
   return {
     type: targetOf(source.type), ids, seen,
-    change: str(source.change), status: str(source.status), owner: str(source.owner), targetDate: str(source.targetDate), note: str(source.note),
+    change: str(source.change), status: str(source.status), owner: str(source.owner), targetDate: str(source.targetDate),
+    // a NUL character cannot be stored in a PostgreSQL text
+    // eslint-disable-next-line no-control-regex
+    note: str(source.note).replace(/\u0000/g, ''),
     filters: readFilters(source),
   };
 }
 
 /** The same form with nothing checked nor typed, for a first display. */
 export function emptyBulkForm(type: BulkTarget, filters: FilterValues): BulkFormValues {
-  return { type, ids: [], seen: {}, change: '', status: '', owner: '', targetDate: '', note: '', filters };
+  return { type, ids: [], seen: Object.create(null) as Record<string, string>, change: '', status: '', owner: '', targetDate: '', note: '', filters };
 }
 
 const noteText = requiredText(5000, "Saisissez le point d'avancement à ajouter.");
