@@ -1,5 +1,7 @@
 import { format } from 'date-fns';
 import type { NextFunction, Request, Response } from 'express';
+import type { Knex } from 'knex';
+import { type FicheDetail, getFiche } from '../data/fiches';
 import { getHomologation, type Homologation, homologationState, memberRole, reminderMonths, touchesCommune } from '../data/homologations';
 import { accessIn, type HomologationState, isReadOnly } from '../domain/homologation';
 import { communeRestriction } from '../domain/roles';
@@ -98,4 +100,17 @@ export function requireCommune(_req: Request, res: Response, next: NextFunction)
   const scope = scopeOf(res);
   if (scope.restriction === null) return next(forbidden());
   next(scope.readOnly ? new HttpError(409, READ_ONLY_MESSAGE) : undefined);
+}
+
+/**
+ * The fiche named by `:id` as the signed-in user may see it: 404 if it does not exist or belongs to another
+ * homologation, 403 if it is another commune's (a commune's staff get its scope cut to their own instances).
+ */
+export async function visibleFiche(db: Knex, req: Request, res: Response): Promise<FicheDetail> {
+  const id = idParam(req.params.id, 'Cette fiche');
+  const { restriction } = scopeOf(res);
+  const fiche = await getFiche(db, id, restriction);
+  if (fiche) return belongs(res, fiche, 'Cette fiche');
+  if (restriction !== null && belongs(res, await getFiche(db, id), 'Cette fiche')) throw forbidden();
+  throw notFound('Cette fiche');
 }

@@ -17,10 +17,10 @@ import type { Actor } from '../../domain/roles';
 import { isStatus, type Status, STATUS_LABELS, STATUSES } from '../../domain/statuses';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
-import { forbidden, HttpError, idParam, notFound } from '../errors';
+import { forbidden, HttpError, notFound } from '../errors';
 import { type FieldErrors, requiredText, rows, str } from '../forms/fields';
 import { notify } from '../notice';
-import { belongs, requireCommune, type Scope, scopeOf } from '../scope';
+import { requireCommune, type Scope, scopeOf, visibleFiche } from '../scope';
 
 /** Refused: a commune's note never changes the fiche's status. */
 export const NOTE_STATUS_REFUSED =
@@ -72,14 +72,7 @@ export function communeAnswersRouter(ctx: AppContext): Router {
   const today = () => format(ctx.now(), 'yyyy-MM-dd');
 
   /** The fiche as the commune's staff see it (its scope cut to their instances): 404 elsewhere, 403 another commune's. */
-  async function communeFiche(req: Request, res: Response): Promise<FicheDetail> {
-    const id = idParam(req.params.id, 'Cette fiche');
-    const { restriction } = scopeOf(res);
-    const fiche = await getFiche(ctx.db, id, restriction);
-    if (fiche) return belongs(res, fiche, 'Cette fiche');
-    belongs(res, await getFiche(ctx.db, id), 'Cette fiche');
-    throw forbidden();
-  }
+  const communeFiche = (req: Request, res: Response) => visibleFiche(ctx.db, req, res);
 
   const communeOf = (res: Response) => scopeOf(res).restriction!;
   /** The posted fields (none when the request had no form body). */

@@ -13,8 +13,8 @@ import { isLate, ownersSummary, sideEffectsByLevel, stepsProgress } from '../../
 import { classBadge, classLabel, criticality } from '../../domain/risks';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
-import { forbidden, HttpError, idParam, notFound } from '../errors';
-import { belongs, requireEdit, type Scope, scopeOf } from '../scope';
+import { HttpError, notFound } from '../errors';
+import { requireEdit, type Scope, scopeOf, visibleFiche as visibleFicheOf } from '../scope';
 import { type FieldErrors, parseForm } from '../forms/fields';
 import { noteForm } from '../forms/note';
 import { applyFormButton, type Extra, type FicheFormValues, ficheToValues, newFicheValues, readFicheForm, UNKNOWN_STEP, validateFiche } from '../forms/fiche';
@@ -30,18 +30,7 @@ export function fichesRouter(ctx: AppContext): Router {
   const canEdit = requireEdit;
   const today = () => format(ctx.now(), 'yyyy-MM-dd');
 
-  /**
-   * The fiche as the signed-in user may see it: 404 if it does not exist or belongs to another homologation,
-   * 403 if it is another commune's.
-   */
-  async function visibleFiche(req: Request, res: Response): Promise<FicheDetail> {
-    const id = idParam(req.params.id, 'Cette fiche');
-    const { restriction } = scopeOf(res);
-    const fiche = await getFiche(ctx.db, id, restriction);
-    if (fiche) return belongs(res, fiche, 'Cette fiche');
-    if (restriction !== null && belongs(res, await getFiche(ctx.db, id), 'Cette fiche')) throw forbidden();
-    throw notFound('Cette fiche');
-  }
+  const visibleFiche = (req: Request, res: Response) => visibleFicheOf(ctx.db, req, res);
 
   async function renderForm(
     res: Response, status: number, opts: { fiche?: FicheDetail; values: FicheFormValues; errors?: FieldErrors; extra?: Extra; alert?: string },

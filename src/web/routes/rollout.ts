@@ -1,5 +1,5 @@
 import { type Request, type Response, Router } from 'express';
-import { type FicheDetail, getFiche } from '../../data/fiches';
+import type { FicheDetail } from '../../data/fiches';
 import { environmentList } from '../../data/referentials';
 import { applyRollout, rolloutCells, rolloutHistory, rolloutSummaries } from '../../data/rollout';
 import {
@@ -9,11 +9,11 @@ import { STATUS_LABELS, STATUSES } from '../../domain/statuses';
 import { frenchCollator, plural } from '../../domain/words';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
-import { forbidden, HttpError, idParam, notFound } from '../errors';
+import { HttpError, notFound } from '../errors';
 import type { FieldErrors } from '../forms/fields';
 import { NO_SELECTION, readChange, readFilters, readSelection, type RolloutFormValues } from '../forms/rollout';
 import { notify } from '../notice';
-import { belongs, requireAnswer, type Scope, scopeOf } from '../scope';
+import { requireAnswer, type Scope, scopeOf, visibleFiche as visibleFicheOf } from '../scope';
 
 const NOT_FOLLOWED = "Cette fiche n'est pas suivie instance par instance : l'équipe projet peut l'activer en modifiant la fiche (case « Suivre le déploiement instance par instance »).";
 const NO_DATES_FOR_COMMUNES = "Les dates prévues du déploiement sont fixées par l'équipe projet : une commune met à jour l'état de ses instances et peut y ajouter une note.";
@@ -31,15 +31,7 @@ const filterQuery = (raw: Record<string, string>) => {
 export function rolloutRouter(ctx: AppContext): Router {
   const router = Router();
 
-  /** The fiche as the user may see it: 404 if it is not this homologation's, 403 if it is another commune's. */
-  async function visibleFiche(req: Request, res: Response): Promise<FicheDetail> {
-    const id = idParam(req.params.id, 'Cette fiche');
-    const { restriction } = scopeOf(res);
-    const fiche = await getFiche(ctx.db, id, restriction);
-    if (fiche) return belongs(res, fiche, 'Cette fiche');
-    if (restriction !== null && belongs(res, await getFiche(ctx.db, id), 'Cette fiche')) throw forbidden();
-    throw notFound('Cette fiche');
-  }
+  const visibleFiche = (req: Request, res: Response) => visibleFicheOf(ctx.db, req, res);
 
   async function renderGrid(req: Request, res: Response, fiche: FicheDetail, status: number, opts: {
     values?: RolloutFormValues; errors?: FieldErrors; alert?: string; filters?: ReturnType<typeof readFilters>;
