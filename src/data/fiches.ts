@@ -329,6 +329,10 @@ export async function updateFiche(
   db: Knex, id: number, expectedVersion: number, input: FicheInput, actor: Actor, at: Date,
 ): Promise<FicheSaveResult> {
   return auditedWrite(db, { actor, at }, async (trx, audit): Promise<FicheSaveResult> => {
+    // the homologation's row before the fiche's, in the order the import and the bulk changes take them (they lock the
+    // homologation, then its fiches): the other order could deadlock with them on PostgreSQL
+    const owner = await trx('fiches').where({ id }).first('plan_id');
+    if (owner) await trx('plans').where('id', owner.plan_id).update({ id: trx.raw('??', ['id']) });
     if (!(await lockFiche(trx, id, expectedVersion))) {
       const exists = await trx('fiches').where({ id }).first('id');
       return { ok: false, reason: exists ? 'conflict' : 'not_found' };
