@@ -940,6 +940,9 @@ async function check(w: World, route: string, entry: Entry, actor: ActorName, pr
 // ---------------------------------------------------------------- the tests
 
 describe('authorization matrix: every route × every actor', function () {
+  // a route is asked by every actor in every case: the agenda's PDF, rendered each time, takes some ten seconds in all
+  // (more on a loaded machine), which the default 30 s left little margin for
+  this.timeout(120_000);
   let shared: World;
   before(async () => {
     shared = await worldOf(await freshApp(), ACTORS);
