@@ -118,6 +118,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(identityUpload);
   app.use(planImportUpload);
   app.use(evidenceUpload(ctx.config.evidence));
+  // A NUL character is typed by nobody, and PostgreSQL cannot store one in text: dropped from every posted field
+  // (form or multipart), so that such a request is an ordinary one on both engines rather than a 500 on one.
+  app.use((req, _res, next) => {
+    if (req.body && typeof req.body === 'object') req.body = withoutNul(req.body);
+    next();
+  });
 
   // No session before sign-in: the CSRF token of an anonymous form lives in a signed cookie (see web/csrf.ts).
   const csrf = csrfProtection({ secret: ctx.config.sessionSecret, secure: ctx.config.production, now: ctx.now });
@@ -255,4 +261,20 @@ function databaseUnavailable(err: unknown): boolean {
 /** What is logged: the underlying error, once, without the session store's wrapper. */
 function causeOf(err: unknown): unknown {
   return err instanceof SessionStoreError ? err.cause : err;
+}
+
+/**
+ * Removes every NUL character from a parsed body's strings, in place and at any depth; a field whose name holds one
+ * (no form has such a field) is dropped. The objects keep their own prototypes.
+ */
+function withoutNul<T>(value: T): T {
+  if (typeof value === 'string') return (value.includes('\u0000') ? value.split('\u0000').join('') : value) as T;
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (key.includes('\u0000')) delete record[key];
+      else record[key] = withoutNul(record[key]);
+    }
+  }
+  return value;
 }

@@ -57,9 +57,7 @@ export function readBulkForm(body: unknown): BulkFormValues {
   return {
     type: targetOf(source.type), ids, seen,
     change: str(source.change), status: str(source.status), owner: str(source.owner), targetDate: str(source.targetDate),
-    // a NUL character cannot be stored in a PostgreSQL text
-    // eslint-disable-next-line no-control-regex
-    note: str(source.note).replace(/\u0000/g, ''),
+    note: str(source.note),
     filters: readFilters(source),
   };
 }
