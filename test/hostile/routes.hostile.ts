@@ -22,7 +22,9 @@ function collect(stack: LayerLike[], prefix: string, out: Set<string>): void {
 const routesOf = (app: Express) => { const s = new Set<string>(); collect((app as unknown as { router: { stack: LayerLike[] } }).router.stack, '', s); return [...s]; };
 
 const PARAMS = ['1', '2', '3', '999999', '%ZZ', 'abc', '-1', '1e3', '0x10', '%E2%80%8B1', 'x'.repeat(300)];
-const names = ['title', 'number', 'version', 'status', 'targetDate', 'date', 'startTime', 'endTime', 'email', 'name', 'role', 'communeId', 'team', 'teamId', 'scope', 'coverage', 'kind', 'body', 'notedOn', 'password', 'current', 'confirm', 'code', 'period', 'frequency', 'weekday', 'ordinal', 'time', 'serviceId', 'environment', 'position', 'label', 'level', 'months', 'signed', 'signedBy', 'decidedOn', 'conditions', 'decision', 'organisation', 'reminder', 'idleMinutes', 'freezeAfter', 'minLength', 'maxLength', 'history', 'retentionMonths', 'instanceIds', 'ficheIds', 'userIds', 'function', 'from', 'to', 'action', 'author', 'entity', 'page', 'q'];
+const names = ['title', 'number', 'version', 'status', 'targetDate', 'date', 'startTime', 'endTime', 'email', 'name', 'role', 'communeId', 'team', 'teamId', 'scope', 'coverage', 'kind', 'body', 'notedOn', 'password', 'current', 'confirm', 'code', 'period', 'frequency', 'weekday', 'ordinal', 'time', 'serviceId', 'environment', 'position', 'label', 'level', 'months', 'signed', 'signedBy', 'decidedOn', 'conditions', 'decision', 'organisation', 'reminder', 'idleMinutes', 'freezeAfter', 'minLength', 'maxLength', 'history', 'retentionMonths', 'instanceIds', 'ficheIds', 'userIds', 'function', 'from', 'to', 'action', 'author', 'entity', 'page', 'q',
+  // rollout, bulk changes and commune answers
+  'selection', 'dueOn', 'note', 'v_1', 'v_999999', 'ids', 'change', 'owner', 'seen-1', 'answer', 'comment', 'fingerprint', 'retour', 'type', 'etat', 'environnement', 'commune', 'service'];
 function bodies(csrf: string): string[] {
   const enc = (o: Record<string, string>) => Object.entries(o).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
   const out: string[] = [];
