@@ -69,9 +69,16 @@ describe('SQL queries per page do not grow with the data', function () {
     const pages = [
       ['/homologations/1', '/homologations/1'],
       ['/homologations/1/tableau-de-bord', '/homologations/1/tableau-de-bord'],
-      [`/homologations/1/fiches/${await ficheIdByNumber(small.db, 1)}`, `/homologations/1/fiches/${large.ficheIds[0]}`],
+      [`/homologations/1/fiches/${await ficheIdByNumber(small.db, 1)}`, `/homologations/1/fiches/${large.ficheIds[1]}`],
+      // a fiche followed per instance (its rollout counts on its page)
+      [`/homologations/1/fiches/${await ficheIdByNumber(small.db, 3)}`, `/homologations/1/fiches/${large.ficheIds[0]}`],
       [`/homologations/1/seances/${smallMeeting}/ordre-du-jour`, `/homologations/1/seances/${large.meetingId}/ordre-du-jour`],
+      // the rollout grid of a fiche followed per instance, the bulk selection and the operations' review
+      [`/homologations/1/fiches/${await ficheIdByNumber(small.db, 3)}/deploiement`, `/homologations/1/fiches/${large.ficheIds[0]}/deploiement`],
+      ['/homologations/1/lot?type=actions', '/homologations/1/lot?type=actions'],
+      ['/homologations/1/lots', '/homologations/1/lots'],
     ];
+    await largeDb('fiches').where('id', large.ficheIds[0]).update({ rollout: true });
     for (const [smallUrl, largeUrl] of pages) {
       const a = await queriesFor(small.db, smallAgent, smallUrl!);
       const b = await queriesFor(largeDb, largeAgent, largeUrl!);
