@@ -306,22 +306,35 @@ export async function listSignatures(db: Knex, planId: number): Promise<Signatur
 }
 
 /**
- * Each fiche as it stood at an instant, rebuilt from the audit trail: the last full snapshot
- * (creation or edit) before it, then the status changes of the progress notes that followed.
+ * Each fiche's state at an instant, rebuilt from the audit trail: a fiche's full snapshot (its creation, its form's
+ * save, an import), then what changed it piecemeal up to the instant: a progress note's status, a bulk change of its
+ * status or date (an entry holding those fields only), and a change of one of its steps (a bulk change, "Mes actions":
+ * an entry of the step). One query.
  */
 export async function ficheStatesAt(db: Knex, ficheIds: number[], atIso: string): Promise<Map<number, FicheState>> {
   const states = new Map<number, FicheState>();
   if (!ficheIds.length) return states;
-  const rows = await db('audit_log').where('entity_type', 'fiche').whereIn('entity_id', ficheIds).where('at', '<=', atIso)
-    .orderBy('id').select('entity_id', 'action', 'after');
+  const rows = await db('audit_log').where('at', '<=', atIso)
+    .where((q) => q.where((f) => f.where('entity_type', 'fiche').whereIn('entity_id', ficheIds))
+      .orWhere((st) => st.where('entity_type', 'step').whereIn('entity_id', db('steps').whereIn('fiche_id', ficheIds).select('id'))))
+    .orderBy('id').select('entity_type', 'entity_id', 'action', 'after');
   for (const r of rows) {
     const after = r.after ? JSON.parse(r.after) : null;
     const id = Number(r.entity_id);
-    if ((r.action === 'create' || r.action === 'update') && after) {
-      states.set(id, { status: after.status, targetDate: after.targetDate ?? null, steps: after.steps ?? [], sideEffects: after.sideEffects ?? [] });
-    } else if (r.action === 'note' && after?.status) {
+    if (r.entity_type === 'step') {
+      // a step's own change: its status (or date) in its fiche's state, when that fiche's state is known
+      const state = after?.ficheId !== undefined ? states.get(Number(after.ficheId)) : undefined;
+      const step = state?.steps.find((st) => st.id === id);
+      if (step && after.status) step.status = after.status;
+      continue;
+    }
+    if ((r.action === 'create' || r.action === 'update') && after && Array.isArray(after.steps)) {
+      states.set(id, { status: after.status, targetDate: after.targetDate ?? null, steps: after.steps, sideEffects: after.sideEffects ?? [] });
+    } else if ((r.action === 'update' || r.action === 'note') && after) {
+      // a change of some fields only (a note's status, a bulk change): merged into the state
       const state = states.get(id);
-      if (state) state.status = after.status;
+      if (state && after.status) state.status = after.status;
+      if (state && r.action === 'update' && Object.hasOwn(after, 'targetDate')) state.targetDate = after.targetDate ?? null;
     } else if (r.action === 'delete') states.delete(id);
   }
   return states;
