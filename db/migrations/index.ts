@@ -14,6 +14,7 @@ import * as m012 from './012_evidence';
 import * as m013 from './013_step_links';
 import * as m014 from './014_step_late_ack';
 import * as m015 from './015_comanagement';
+import * as m016 from './016_fiche_progress';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -38,6 +39,7 @@ const migrations: Record<string, Migration> = {
   '013_step_links': m013,
   '014_step_late_ack': m014,
   '015_comanagement': m015,
+  '016_fiche_progress': m016,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

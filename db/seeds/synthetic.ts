@@ -53,7 +53,7 @@ async function insertFiches(
   return { fiches, ficheIds };
 }
 
-/** One audit snapshot per fiche, in the shape the app writes, so history-based views work. */
+/** One audit snapshot per fiche, in the shape the app writes, so history-based views work, and its steps done. */
 async function auditSnapshots(trx: Knex, planId: number, fiches: FicheRow[], userId: number | null, day: (offset: number) => string): Promise<void> {
   const steps = await trx('steps').whereIn('fiche_id', trx('fiches').where('plan_id', planId).select('id')).select('id', 'fiche_id', 'position', 'label', 'status');
   const stepsBy = new Map<number, typeof steps>();
@@ -65,6 +65,10 @@ async function auditSnapshots(trx: Knex, planId: number, fiches: FicheRow[], use
     at: day(-600) + 'T09:00:00.000Z', user_id: userId, actor: 'Génération synthétique', action: 'create', entity_type: 'fiche', entity_id: f.id,
     summary: `Fiche n°${f.number}`, before: null,
     after: JSON.stringify({ number: f.number, title: f.title, status: f.status, targetDate: f.target_date, steps: (stepsBy.get(Number(f.id)) ?? []).map((s) => ({ id: s.id, position: s.position, label: s.label, status: s.status })), sideEffects: [] }),
+  })));
+  // and the compact history of steps done the app writes with each change (the dashboard's trend)
+  await bulk(trx, 'fiche_progress', fiches.map((f) => ({
+    fiche_id: f.id, at: day(-600) + 'T09:00:00.000Z', steps_done: (stepsBy.get(Number(f.id)) ?? []).filter((s) => s.status === 'fait').length,
   })));
 }
 

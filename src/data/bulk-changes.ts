@@ -6,7 +6,7 @@ import type { Owner } from '../domain/fiche';
 import type { Actor } from '../domain/roles';
 import type { Status } from '../domain/statuses';
 import { bulkWrite } from './bulk';
-import { ownersOf, stepsWithAssignees } from './fiches';
+import { ownersOf, recordProgress, stepsWithAssignees } from './fiches';
 import { Refused } from './write';
 
 /** Ids per `whereIn` (and rows per insert): well under both engines' limits of bound parameters. */
@@ -226,6 +226,8 @@ export async function applyBulkChange(
           const updated = await trx('steps').whereIn('id', part).whereIn('fiche_id', trx('fiches').where('plan_id', planId).select('id')).update(set);
           if (updated !== part.length) await refuseWithPlan(trx);
         }
+        // the fiches whose steps done moved: the dashboard's trend
+        if (change.kind === 'status') await recordProgress(trx, plan.changes.map((c) => c.object.ficheId), at);
       }
       // each fiche changed moves by one version, from the version seen and locked above
       const bumped = fichesBumped(plan, change);

@@ -30,7 +30,7 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     .select('instances.id', 'instances.service_id', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name');
   instanceQuery.whereIn('instances.id', db('plan_instances').where('plan_id', planId).select('instance_id'));
   if (communeId !== null) instanceQuery.where('instances.commune_id', communeId);
-  const [fiches, steps, owners, effects, scope, instanceRows, milestones, teams, services, communes, audit, environments] = await Promise.all([
+  const [fiches, steps, owners, effects, scope, instanceRows, milestones, teams, services, communes, progress, environments] = await Promise.all([
     db('fiches').whereIn('id', visible()).select('id', 'number', 'title', 'status', 'target_date', 'scope_all').orderBy('number'),
     stepsWithAssignees(db).whereIn('steps.fiche_id', visible()).orderBy(['steps.fiche_id', 'steps.position']),
     db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').whereIn('fiche_owners.fiche_id', visible())
@@ -42,8 +42,8 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     db('teams').select('id', 'name').orderBy('name'),
     db('services').select('id', 'name').orderBy(['position', 'name']),
     communeId === null ? db('communes').select('id', 'name').orderBy('name') : db('communes').where('id', communeId).select('id', 'name'),
-    db('audit_log').where('entity_type', 'fiche').whereIn('action', ['create', 'update']).whereIn('entity_id', visible())
-      .select('entity_id', 'at', 'after').orderBy('id'),
+    // the compact history of steps done, written with each change (not the audit trail's snapshots, parsed)
+    db('fiche_progress').whereIn('fiche_id', visible()).select('fiche_id', 'at', 'steps_done').orderBy('id'),
     db('environments').select('code', 'label', 'position').orderBy(['position', 'label']),
   ]);
   const group = <T>(rows: T[], key: (r: T) => number) => {
@@ -86,10 +86,6 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     services: services.map((s) => ({ id: Number(s.id), name: s.name })),
     communes: sortFrench(communes.map((c) => ({ id: Number(c.id), name: String(c.name) })), (c) => c.name),
     environments: envs,
-    stepEvents: audit.flatMap((a) => {
-      const after = a.after ? JSON.parse(a.after) : null;
-      if (!after || !Array.isArray(after.steps)) return [];
-      return [{ ficheId: Number(a.entity_id), at: String(a.at), stepsDone: after.steps.filter((s: { status: string }) => s.status === 'fait').length }];
-    }),
+    stepEvents: progress.map((a) => ({ ficheId: Number(a.fiche_id), at: String(a.at), stepsDone: Number(a.steps_done) })),
   };
 }

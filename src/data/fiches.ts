@@ -317,6 +317,7 @@ export async function createFiche(db: Knex, planId: number, input: FicheInput, a
       .insert({ ...columns(input), plan_id: planId, version: 1, created_at: at.toISOString(), updated_at: at.toISOString() })
       .returning('id'));
     await writeChildren(trx, id, input);
+    await recordProgress(trx, [id], at);
     await audit({ action: 'create', entityType: 'fiche', entityId: id, summary: `Fiche n°${input.number} : ${input.title}`, after: await auditView(trx, id) });
     return { ok: true, id };
   }, { unique: DUPLICATE_NUMBER });
@@ -344,6 +345,7 @@ export async function updateFiche(
       .update({ ...columns(input), version: nextVersion(trx), updated_at: at.toISOString() });
     if (updated === 0) return { ok: false, reason: 'conflict' };
     await writeChildren(trx, id, input);
+    await recordProgress(trx, [id], at);
     await audit({ action: 'update', entityType: 'fiche', entityId: id, summary: `Fiche n°${input.number} : ${input.title}`, before, after: await auditView(trx, id) });
     return { ok: true, id };
   }, { unique: DUPLICATE_NUMBER });
@@ -462,4 +464,20 @@ export async function latestNotes(db: Knex, ids: number[]): Promise<Map<number, 
     .whereRaw('p.id = (select q.id from progress_notes q where q.fiche_id = p.fiche_id order by q.noted_on desc, q.id desc limit 1)')
     .select('p.fiche_id', 'p.noted_on', 'p.body');
   return new Map(rows.map((r) => [Number(r.fiche_id), { notedOn: String(r.noted_on), body: String(r.body) }]));
+}
+
+/**
+ * Records, for each of these fiches, how many of its steps are done now: written in the transaction of every change
+ * that can move that number (a fiche's save, a bulk change of steps, "Mes actions", a renewal), it is the compact
+ * history the dashboard's trend draws.
+ */
+export async function recordProgress(trx: Knex, ficheIds: readonly number[], at: Date): Promise<void> {
+  const ids = [...new Set(ficheIds)];
+  for (let i = 0; i < ids.length; i += 400) {
+    const part = ids.slice(i, i + 400);
+    const done = new Map<number, number>((await trx('steps').whereIn('fiche_id', part).groupBy('fiche_id')
+      .select('fiche_id', trx.raw("sum(case when status = 'fait' then 1 else 0 end) as done")))
+      .map((r: { fiche_id: number; done: number | string | null }) => [Number(r.fiche_id), Number(r.done ?? 0)]));
+    await trx('fiche_progress').insert(part.map((id) => ({ fiche_id: id, at: at.toISOString(), steps_done: done.get(id) ?? 0 })));
+  }
 }

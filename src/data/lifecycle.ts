@@ -3,7 +3,7 @@ import type { Owner } from '../domain/fiche';
 import type { Outcome } from '../domain/homologation';
 import type { Actor } from '../domain/roles';
 import type { Status } from '../domain/statuses';
-import { ownersOf, visibleTo } from './fiches';
+import { ownersOf, recordProgress, visibleTo } from './fiches';
 import { reads } from './reads';
 import { auditedWrite, insertedId } from './write';
 
@@ -155,6 +155,7 @@ export async function renewHomologation(db: Knex, oldId: number, title: string, 
     }
     const to = (ficheId: unknown) => newIdOf.get(Number(ficheId))!;
     await insertChunked(trx, 'steps', steps.map((s) => ({ fiche_id: to(s.fiche_id), position: s.position, label: s.label, status: s.status, for_communes: s.for_communes })));
+    await recordProgress(trx, [...newIdOf.values()], at);
     await insertChunked(trx, 'side_effects', effects.map((e) => ({ fiche_id: to(e.fiche_id), position: e.position, level: e.level, description: e.description })));
     await insertChunked(trx, 'conclusion_counts', counts.map((c) => ({ fiche_id: to(c.fiche_id), position: c.position, count: c.count, total: c.total, label: c.label })));
     await insertChunked(trx, 'fiche_owners', owners.map((o) => ({ fiche_id: to(o.fiche_id), team_id: o.team_id, service_id: o.service_id })));

@@ -3,6 +3,7 @@ import type { AuditActor } from './audit';
 import type { Status } from '../domain/statuses';
 import { STATUS_LABELS } from '../domain/statuses';
 import { auditedWrite, insertedId } from './write';
+import { recordProgress } from './fiches';
 
 /** A fiche owned by one of the user's teams, open. */
 export interface TeamFiche { id: number; number: number; title: string; status: Status; targetDate: string | null; planId: number; planTitle: string }
@@ -54,6 +55,7 @@ export async function setAssignedStepStatus(
     // the person's update acknowledges a late step: no reminder follows
     if ((await guard.update({ status: change.status, late_acknowledged_at: at.toISOString() })) !== 1) return { ok: false, reason: 'not_assigned' };
     await trx('fiches').where({ id: step.fiche_id }).update({ version: trx.raw('?? + 1', ['version']), updated_at: at.toISOString() });
+    await recordProgress(trx, [Number(step.fiche_id)], at);
     const statusChanged = step.status !== change.status;
     const body = [
       statusChanged ? `Action « ${step.label} » : ${STATUS_LABELS[step.status as Status]} → ${STATUS_LABELS[change.status]}.` : `Action « ${step.label} ».`,
