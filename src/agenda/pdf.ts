@@ -409,12 +409,16 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean, s
         w.label(sect, 'Effets de bord pressentis', w.listHeight(effects));
         w.list(sect, effects);
       }
-      if (f.communeAnswers?.length) {
+      if (f.communeAnswers && f.communeAnswersSummary) {
+        const unlisted = (f.communeAnswersTotal ?? f.communeAnswers.length) - f.communeAnswers.length;
         // at a signature meeting, the answers are what the authority must read before deciding: said first, in bold
         const summary = signature
           ? `Séance de signature : chaque commune concernée prend acte de ces effets de bord forts ou fait objection avant la décision. ${f.communeAnswersSummary ?? ''}.`
           : `${f.communeAnswersSummary ?? ''}.`;
-        const answers = f.communeAnswers.map((a) => `${a.commune} : ${a.text}`);
+        const answers = [
+          ...f.communeAnswers.map((a) => `${a.commune} : ${a.text}`),
+          ...(unlisted > 0 ? [`${unlisted} autre${unlisted > 1 ? 's' : ''} commune${unlisted > 1 ? 's' : ''} concernée${unlisted > 1 ? 's' : ''} sans réponse (liste sur la page de la fiche)`] : []),
+        ];
         w.label(sect, 'Prise en compte des effets de bord forts par les communes', w.measure(summary, { font: signature ? 'bold' : 'regular' }) + w.listHeight(answers.slice(0, 3)));
         w.p(sect, summary, { font: signature ? 'bold' : 'regular' });
         w.list(sect, answers);

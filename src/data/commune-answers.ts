@@ -35,7 +35,10 @@ export async function concernedCommunes(db: Knex, ficheIds: FicheIds): Promise<M
     list.push({ id: Number(r.id), name: String(r.name) });
     out.set(Number(r.fiche_id), list);
   }
-  for (const list of out.values()) list.sort((a, b) => frenchCollator.compare(a.name, b.name));
+  // each commune ranked once in French order, then each fiche's list by rank: not a collation per comparison per fiche
+  const names = new Map(rows.map((r) => [Number(r.id), String(r.name)]));
+  const rank = new Map([...names].sort((a, b) => frenchCollator.compare(a[1], b[1])).map(([id], i) => [id, i]));
+  for (const list of out.values()) list.sort((a, b) => rank.get(a.id)! - rank.get(b.id)!);
   return out;
 }
 

@@ -2,7 +2,10 @@ import { format, parseISO } from 'date-fns';
 import { fr } from 'date-fns/locale';
 // The committee agenda (ordre du jour), as a display-ready model: the HTML page, the PDF and the
 // frozen record of a held meeting are all made from this one JSON-serialisable value.
-import { type AnswerState, answersSummary } from './commune-answers';
+import { ANSWER_STATE_LABELS, type AnswerState, answersSummary } from './commune-answers';
+
+/** Up to this many communes concerned, the agenda lists each one's answer, "sans réponse" included. */
+export const ANSWERS_LISTED = 30;
 import type { RiskRow } from './risk-committee';
 import type { SideEffectLevel } from './statuses';
 
@@ -47,6 +50,11 @@ export interface AgendaFiche {
    */
   communeAnswers?: AgendaCommuneAnswer[];
   communeAnswersSummary?: string;
+  /**
+   * How many communes the fiche concerns. Beyond ANSWERS_LISTED, `communeAnswers` holds the communes that answered
+   * only: a thousand lines of "sans réponse" per fiche is not read, and made a national agenda weigh megabytes.
+   */
+  communeAnswersTotal?: number;
   /** The progress notes written by communes since the previous meeting, each labelled with its commune. */
   communeNotes?: { communeId: number; text: string }[];
 }
@@ -266,12 +274,16 @@ function capitalise(s: string): string {
 }
 
 /** A fiche of the agenda as a commune's agent reads it: its own commune's answer and notes, no other commune's. */
-function ownCommuneOnly(fiche: AgendaFiche, communeId: number | null): AgendaFiche {
+function ownCommuneOnly(fiche: AgendaFiche, communeId: number | null, communeName: string | null): AgendaFiche {
   if (!fiche.communeAnswers && !fiche.communeNotes) return fiche;
-  const answers = fiche.communeAnswers?.filter((a) => a.communeId === communeId);
+  let answers = fiche.communeAnswers?.filter((a) => a.communeId === communeId);
+  // a list of answers only (a large one): the commune that is not in it has not answered
+  if (answers && !answers.length && communeId !== null && communeName) {
+    answers = [{ communeId, commune: communeName, state: 'sans_reponse', label: ANSWER_STATE_LABELS.sans_reponse, date: null, comment: '', text: ANSWER_STATE_LABELS.sans_reponse }];
+  }
   return {
     ...fiche,
-    ...(answers ? { communeAnswers: answers, communeAnswersSummary: answersSummary(answers) } : {}),
+    ...(answers ? { communeAnswers: answers, communeAnswersSummary: answersSummary(answers), communeAnswersTotal: answers.length } : {}),
     ...(fiche.communeNotes ? { communeNotes: fiche.communeNotes.filter((n) => n.communeId === communeId) } : {}),
   };
 }
@@ -284,7 +296,7 @@ export function restrictAgenda(agenda: Agenda, visible: { ficheIds: Set<number>;
   if (!visible) return agenda;
   const numbers = new Set(agenda.sections.flatMap((s) => (s.key === 'fiche' && visible.ficheIds.has(s.fiche.ficheId) ? [s.fiche.number] : [])));
   const sections = agenda.sections.flatMap((s): AgendaSection[] => {
-    if (s.key === 'fiche') return visible.ficheIds.has(s.fiche.ficheId) ? [{ ...s, fiche: ownCommuneOnly(s.fiche, visible.communeId ?? null) }] : [];
+    if (s.key === 'fiche') return visible.ficheIds.has(s.fiche.ficheId) ? [{ ...s, fiche: ownCommuneOnly(s.fiche, visible.communeId ?? null, visible.communeName) }] : [];
     if (s.key === 'plan') return [{ ...s, fiches: s.fiches.filter((f) => numbers.has(f.number)) }];
     if (s.key === 'conditions') {
       const items = s.items.filter((c) => visible.ficheIds.has(c.ficheId));

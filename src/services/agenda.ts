@@ -8,7 +8,7 @@ import { ficheStatesAt, holdMeeting, type Meeting, previousMeeting } from '../da
 import type { Actor } from '../domain/roles';
 import type { Plan } from '../data/plans';
 import { communes, environmentList, instancesOfPlan, milestones } from '../data/referentials';
-import { type Agenda, type AgendaCondition, type AgendaFiche, type AgendaRisks, buildAgenda } from '../domain/agenda';
+import { type Agenda, type AgendaCondition, type AgendaFiche, type AgendaRisks, ANSWERS_LISTED, buildAgenda } from '../domain/agenda';
 import { answerLines, answerSentence, answersSummary, strongEffects } from '../domain/commune-answers';
 import { de } from '../domain/words';
 import { rolloutPhrase } from '../domain/rollout';
@@ -79,8 +79,10 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
       evidence: (evidence.get(f.id) ?? []).map((e) => ({ title: e.title, addedOn: dmy(e.addedOn) })),
       rollout: rollout ? rolloutPhrase(rollout) : null,
       ...(current.length ? {
-        communeAnswers: lines.map((l) => ({ communeId: l.communeId, commune: l.commune, state: l.state, label: l.label, date: l.date, comment: l.comment, text: answerSentence(l) })),
+        communeAnswers: (lines.length > ANSWERS_LISTED ? lines.filter((l) => l.state !== 'sans_reponse') : lines)
+          .map((l) => ({ communeId: l.communeId, commune: l.commune, state: l.state, label: l.label, date: l.date, comment: l.comment, text: answerSentence(l) })),
         communeAnswersSummary: answersSummary(lines),
+        communeAnswersTotal: lines.length,
       } : {}),
     };
   });
