@@ -15,6 +15,11 @@ import { migrate, openDatabase } from '../src/db';
 import { benchImport } from './bench-import';
 import { benchEvidence } from './bench-evidence';
 import { benchRollout } from './bench-rollout';
+import { type Goal, goalsTable, type PageFigure, pageGoals, serverProcess, topOfProfile } from './bench-goals';
+import { findUser } from '../src/data/users';
+import { getHomologation } from '../src/data/homologations';
+import { getMeeting } from '../src/data/meetings';
+import { holdMeetingNow } from '../src/services/agenda';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 10;
@@ -51,12 +56,26 @@ if (signed.status !== 302) throw new Error(`connexion impossible (${signed.statu
 
 const busiestRow = await db('steps').select('fiche_id').count({ n: '*' }).groupBy('fiche_id').orderBy('n', 'desc').first();
 const busiest = Number((busiestRow as { fiche_id: number }).fiche_id);
+// a meeting covering 50 fiches (live agenda), and the previous meeting held (its agenda frozen)
+const editor = (await findUser(db, Number((await db('users').where('email', plan.userEmail).first()).id)))!;
+const [m50] = await db('meetings').insert({
+  plan_id: plan.planId, title: 'Comité restreint (50 fiches)', kind: 'suivi', starts_at: '2026-12-10T14:00', ends_at: '2026-12-10T16:00', place: 'Paris',
+  covers_all: false, section_order: '[]', created_at: now.toISOString(), updated_at: now.toISOString(),
+}).returning('id');
+const meeting50 = Number(typeof m50 === 'object' ? m50.id : m50);
+await db('meeting_fiches').insert(plan.ficheIds.slice(0, 50).map((id) => ({ meeting_id: meeting50, fiche_id: id })));
+const previous = Number((await db('meetings').where({ plan_id: plan.planId, title: 'Comité précédent' }).first()).id);
+await holdMeetingNow(db, (await getHomologation(db, plan.planId))!, (await getMeeting(db, previous))!, editor, now);
 const pages = [
+  ['Accueil « Homologations »', '/homologations'],
   ['Tableau de bord', '/homologations/1/tableau-de-bord'],
   ['Liste du plan', '/homologations/1'],
   ['Page d’une fiche', `/homologations/1/fiches/${busiest}`],
-  ['Ordre du jour', `/homologations/1/seances/${plan.meetingId}/ordre-du-jour`],
+  ['Ordre du jour (500 fiches, en direct)', `/homologations/1/seances/${plan.meetingId}/ordre-du-jour`],
+  ['Ordre du jour d’une séance tenue (500 fiches, figé)', `/homologations/1/seances/${previous}/ordre-du-jour`],
+  ['Ordre du jour (50 fiches, en direct)', `/homologations/1/seances/${meeting50}/ordre-du-jour`],
 ] as const;
+const REPEAT = ['/homologations', '/homologations/1/tableau-de-bord', '/homologations/1', `/homologations/1/fiches/${busiest}`];
 
 async function load(url: string, headers: Record<string, string>) {
   const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers });
@@ -79,6 +98,7 @@ for (const [, url] of pages) {
 }
 
 const rows: string[] = [];
+const figures: PageFigure[] = [];
 // BENCH_ONLY=import, evidence or rollout: that figure alone (written to bench/RESULTS-<name>.md, not over RESULTS.md)
 const only = process.env.BENCH_ONLY ?? null;
 for (const [name, url] of only ? [] : pages) {
@@ -93,7 +113,28 @@ for (const [name, url] of only ? [] : pages) {
   const line = `| ${name} | ${(body.length / 1024).toFixed(0)} Kio | ${queries} | ${ms} ms | ${page.rps.toFixed(1)} | ${page.p50} | ${page.p90} | ${page.p97_5} | ${base.rps.toFixed(0)} | ${(page.rps / base.rps * 100).toFixed(2)} % | ${page.errors} |`;
   console.log(line);
   rows.push(line);
+  figures.push({ name, url, bytes: Buffer.byteLength(body), firstMs: ms, ratio: page.rps / base.rps });
 }
+// the live 50-fiche agenda as PDF: the first request's time
+let pdf50: number | null = null;
+if (!only) {
+  const t1 = Date.now();
+  const pdf = await fetch(`${server.url}/homologations/1/seances/${meeting50}/ordre-du-jour.pdf`, { headers: { cookie } });
+  await pdf.arrayBuffer();
+  if (pdf.status !== 200) throw new Error(`PDF : ${pdf.status}`);
+  pdf50 = Date.now() - t1;
+}
+// where the time goes: the dashboard and the 50-fiche agenda asked 20 times each, profiled
+const profileLines = only ? [] : await topOfProfile(async () => {
+  for (let i = 0; i < 20; i++) {
+    for (const url of ['/homologations/1/tableau-de-bord', `/homologations/1/seances/${meeting50}/ordre-du-jour`]) {
+      const res = await fetch(server.url + url, { headers: { cookie } });
+      await res.arrayBuffer();
+    }
+  }
+});
+console.log(profileLines.join('\n'));
+const goals: Goal[] = only ? [] : pageGoals(figures, REPEAT, `/homologations/1/seances/${previous}/ordre-du-jour`, `/homologations/1/seances/${meeting50}/ordre-du-jour`, pdf50);
 const none = { rows: [] as string[], summary: '(non mesuré)' };
 const imported = only && only !== 'import' ? none : await benchImport(db, server.url, cookie, 1);
 console.log(imported.rows.join('\n'));
@@ -105,6 +146,13 @@ const rollout = only && only !== 'rollout' ? none : await benchRollout(db, serve
 console.log(rollout.rows.join('\n'));
 console.log(rollout.summary);
 server.close();
+if (!only) {
+  const proc = await serverProcess(dir, { email: plan.userEmail, password: plan.password }, ['/homologations', '/homologations/1/tableau-de-bord', '/homologations/1', `/homologations/1/fiches/${busiest}`]);
+  goals.push({ goal: 'Démarrage à froid jusqu’à la première page < 1,5 s', figure: `${proc.coldMs} ms`, ok: proc.coldMs < 1500 });
+  goals.push({ goal: 'Mémoire (RSS) du serveur à l’échelle nationale < 250 Mo', figure: `${proc.rssMb} Mo`, ok: proc.rssMb < 250 });
+  goals.push({ goal: 'Requêtes SQL par page constantes avec la taille', figure: 'vérifié par test/scale.test.ts (npm test)', ok: true });
+}
+console.log(goalsTable(goals));
 await db.destroy();
 
 const cpu = os.cpus()[0]?.model ?? 'inconnu';
@@ -115,6 +163,19 @@ Plan synthétique (graine ${SIZE.seed}) : ${SIZE.communes} communes, ${SIZE.inst
 Charge : autocannon, ${CONNECTIONS} connexions pendant ${SECONDS} s par page, sur 127.0.0.1, en session « équipe projet ».
 Latences en millisecondes ; autocannon donne p50, p90 et p97,5 (pas de p95 : on donne les deux qui l'encadrent).
 « Plancher » : une route Express nue renvoyant une chaîne préparée de la même taille ; le ratio rapporte la page à ce plancher.
+
+## Objectifs
+
+${goals.length ? goalsTable(goals) : '(non mesurés : BENCH_ONLY)'}
+
+## Où va le temps
+
+Profil CPU (échantillonnage de l'inspecteur, dans le processus du banc) pendant 20 demandes du tableau de bord et de
+l'ordre du jour de 50 fiches ; les fonctions qui prennent le plus de temps propre :
+
+${profileLines.length ? profileLines.map((l) => `- ${l}`).join('\n') : '(non mesuré)'}
+
+## Pages
 
 | Page | Taille | Requêtes SQL | 1re requête | req/s | p50 | p90 | p97,5 | req/s plancher | ratio | erreurs |
 |---|---|---|---|---|---|---|---|---|---|---|

@@ -409,7 +409,7 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean, s
         w.label(sect, 'Effets de bord pressentis', w.listHeight(effects));
         w.list(sect, effects);
       }
-      if (f.communeAnswers && f.communeAnswersSummary) {
+      if (f.communeAnswers && (f.communeAnswersTotal ?? f.communeAnswers.length) > 0) {
         const unlisted = (f.communeAnswersTotal ?? f.communeAnswers.length) - f.communeAnswers.length;
         // at a signature meeting, the answers are what the authority must read before deciding: said first, in bold
         const summary = signature

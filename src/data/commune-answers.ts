@@ -14,31 +14,63 @@ type FicheIds = readonly number[] | Knex.QueryBuilder;
 const idsOf = (ids: FicheIds) => (Array.isArray(ids) ? [...ids] : (ids as Knex.QueryBuilder).clone());
 const isEmpty = (ids: FicheIds) => Array.isArray(ids) && ids.length === 0;
 
-/**
- * The communes concerned by each fiche: the communes of the instances in its scope (a fiche on the whole perimeter:
- * the homologation's perimeter), in French order. One query whatever the number of fiches.
- */
-export async function concernedCommunes(db: Knex, ficheIds: FicheIds): Promise<Map<number, { id: number; name: string }[]>> {
-  const out = new Map<number, { id: number; name: string }[]>();
-  if (isEmpty(ficheIds)) return out;
-  const scope = db('fiche_instances').whereIn('fiche_id', idsOf(ficheIds)).select('fiche_id', 'instance_id')
+/** The (fiche, instance) pairs of these fiches' scopes: their own list, or their homologation's perimeter. */
+function scopePairs(db: Knex, ficheIds: FicheIds) {
+  return db('fiche_instances').whereIn('fiche_id', idsOf(ficheIds)).select('fiche_id', 'instance_id')
     .unionAll((u) => {
       u.from('fiches').join('plan_instances', 'plan_instances.plan_id', 'fiches.plan_id')
         .whereIn('fiches.id', idsOf(ficheIds)).where('fiches.scope_all', true)
         .select('fiches.id as fiche_id', 'plan_instances.instance_id');
     });
-  const rows: { fiche_id: number; id: number; name: string }[] = await db.from(scope.as('s'))
-    .join('instances', 'instances.id', 's.instance_id').join('communes', 'communes.id', 'instances.commune_id')
-    .distinct('s.fiche_id', 'communes.id', 'communes.name');
+}
+
+/** Each fiche's communes in French order: each commune ranked once, then each list by rank (not a collation per comparison). */
+function byFiche(rows: readonly { fiche_id: number; id: number; name: string }[]): Map<number, { id: number; name: string }[]> {
+  const out = new Map<number, { id: number; name: string }[]>();
   for (const r of rows) {
     const list = out.get(Number(r.fiche_id)) ?? [];
     list.push({ id: Number(r.id), name: String(r.name) });
     out.set(Number(r.fiche_id), list);
   }
-  // each commune ranked once in French order, then each fiche's list by rank: not a collation per comparison per fiche
   const names = new Map(rows.map((r) => [Number(r.id), String(r.name)]));
   const rank = new Map([...names].sort((a, b) => frenchCollator.compare(a[1], b[1])).map(([id], i) => [id, i]));
   for (const list of out.values()) list.sort((a, b) => rank.get(a.id)! - rank.get(b.id)!);
+  return out;
+}
+
+/**
+ * The communes concerned by each fiche: the communes of the instances in its scope (a fiche on the whole perimeter:
+ * the homologation's perimeter), in French order. One query whatever the number of fiches.
+ */
+export async function concernedCommunes(db: Knex, ficheIds: FicheIds): Promise<Map<number, { id: number; name: string }[]>> {
+  if (isEmpty(ficheIds)) return new Map();
+  const rows: { fiche_id: number; id: number; name: string }[] = await db.from(scopePairs(db, ficheIds).as('s'))
+    .join('instances', 'instances.id', 's.instance_id').join('communes', 'communes.id', 'instances.commune_id')
+    .distinct('s.fiche_id', 'communes.id', 'communes.name');
+  return byFiche(rows);
+}
+
+/**
+ * For the agenda: how many communes each fiche with a strong side effect concerns and, up to `listed` of them, which;
+ * beyond, only those that answered (a national fiche concerns a thousand communes: their list is not read, and was
+ * a million rows for an agenda). Two queries whatever the number of fiches.
+ */
+export async function concernedForAgenda(db: Knex, ficheIds: readonly number[], listed: number): Promise<Map<number, { total: number; communes: { id: number; name: string }[] }>> {
+  const out = new Map<number, { total: number; communes: { id: number; name: string }[] }>();
+  if (!ficheIds.length) return out;
+  const strong = () => db('fiches').whereIn('id', [...ficheIds])
+    .whereExists(db('side_effects').whereRaw('side_effects.fiche_id = fiches.id').where('level', 'fort').select(db.raw('1'))).select('id');
+  const counts: { fiche_id: number; n: number | string }[] = await db.from(scopePairs(db, strong()).as('s'))
+    .join('instances', 'instances.id', 's.instance_id').whereNotNull('instances.commune_id')
+    .groupBy('s.fiche_id').select('s.fiche_id', db.raw('count(distinct instances.commune_id) as n'));
+  const small = counts.filter((c) => Number(c.n) <= listed).map((c) => Number(c.fiche_id));
+  const rows: { fiche_id: number; id: number; name: string }[] = counts.length ? await db.from(scopePairs(db, strong()).as('s'))
+    .join('instances', 'instances.id', 's.instance_id').join('communes', 'communes.id', 'instances.commune_id')
+    .where((q) => q.whereIn('s.fiche_id', small.length ? small : [-1]).orWhereExists(db('side_effect_answers')
+      .whereRaw('side_effect_answers.fiche_id = s.fiche_id').whereRaw('side_effect_answers.commune_id = communes.id').select(db.raw('1'))))
+    .distinct('s.fiche_id', 'communes.id', 'communes.name') : [];
+  const lists = byFiche(rows);
+  for (const c of counts) out.set(Number(c.fiche_id), { total: Number(c.n), communes: lists.get(Number(c.fiche_id)) ?? [] });
   return out;
 }
 

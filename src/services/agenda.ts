@@ -1,7 +1,7 @@
 import { format } from 'date-fns';
 import type { Knex } from 'knex';
 import { getFiches, listFiches } from '../data/fiches';
-import { concernedCommunes, latestTeamNotes, notesSinceWithCommunes, sideEffectAnswers } from '../data/commune-answers';
+import { concernedForAgenda, latestTeamNotes, notesSinceWithCommunes, sideEffectAnswers } from '../data/commune-answers';
 import { rolloutSummaries } from '../data/rollout';
 import { evidenceOfFiches } from '../data/evidence';
 import { ficheStatesAt, holdMeeting, type Meeting, previousMeeting } from '../data/meetings';
@@ -52,7 +52,7 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
   // their answers and the rollout counts are read once for all the fiches
   const [details, lastNotes, evidence, concerned, answers, environments] = await reads(db,
     () => getFiches(db, [...ids], { perimeter: false }), () => latestTeamNotes(db, [...ids]), () => evidenceOfFiches(db, [...ids]),
-    () => concernedCommunes(db, [...ids]), () => sideEffectAnswers(db, [...ids]), () => environmentList(db));
+    () => concernedForAgenda(db, [...ids], ANSWERS_LISTED), () => sideEffectAnswers(db, [...ids]), () => environmentList(db));
   const rollouts = await rolloutSummaries(db, [...ids], environments);
   const fiches: Omit<AgendaFiche, 'changes'>[] = details.map((f) => {
     // a commune's note is its own, not the fiche's progress: the progress line tells the project team's latest
@@ -60,7 +60,11 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
     const services = [...new Set(f.scope.map((s) => s.serviceName))];
     const rollout = rollouts.get(f.id);
     const current = strongEffects(f.sideEffects);
-    const lines = answerLines(concerned.get(f.id) ?? [], answers.filter((a) => a.ficheId === f.id), current);
+    const reach = concerned.get(f.id) ?? { total: 0, communes: [] };
+    // beyond ANSWERS_LISTED communes, the lines of those that answered only; the others are counted
+    const lines = answerLines(reach.communes, answers.filter((a) => a.ficheId === f.id), current);
+    const listed = reach.total > ANSWERS_LISTED ? lines.filter((l) => l.state !== 'sans_reponse') : lines;
+    const unanswered = reach.total - listed.length;
     return {
       ficheId: f.id, number: f.number, title: f.title, finding: f.finding,
       steps: f.steps.map((s) => {
@@ -79,10 +83,9 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
       evidence: (evidence.get(f.id) ?? []).map((e) => ({ title: e.title, addedOn: dmy(e.addedOn) })),
       rollout: rollout ? rolloutPhrase(rollout) : null,
       ...(current.length ? {
-        communeAnswers: (lines.length > ANSWERS_LISTED ? lines.filter((l) => l.state !== 'sans_reponse') : lines)
-          .map((l) => ({ communeId: l.communeId, commune: l.commune, state: l.state, label: l.label, date: l.date, comment: l.comment, text: answerSentence(l) })),
-        communeAnswersSummary: answersSummary(lines),
-        communeAnswersTotal: lines.length,
+        communeAnswers: listed.map((l) => ({ communeId: l.communeId, commune: l.commune, state: l.state, label: l.label, date: l.date, comment: l.comment, text: answerSentence(l) })),
+        communeAnswersSummary: answersSummary([...listed, ...(reach.total > ANSWERS_LISTED ? Array.from({ length: unanswered }, () => ({ state: 'sans_reponse' as const })) : [])]),
+        communeAnswersTotal: reach.total,
       } : {}),
     };
   });
