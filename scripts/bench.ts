@@ -110,10 +110,10 @@ for (const [name, url] of only ? [] : pages) {
   const floor = await listen(bare);
   const base = await load(floor.url + '/', {});
   floor.close();
-  const line = `| ${name} | ${(body.length / 1024).toFixed(0)} Kio | ${queries} | ${ms} ms | ${page.rps.toFixed(1)} | ${page.p50} | ${page.p90} | ${page.p97_5} | ${base.rps.toFixed(0)} | ${(page.rps / base.rps * 100).toFixed(2)} % | ${page.errors} |`;
+  const line = `| ${name} | ${(body.length / 1024).toFixed(0)} Kio | ${queries} | ${ms} ms | ${page.rps.toFixed(1)} | ${page.p50} | ${page.p90} | ${page.p97_5} | ${base.rps.toFixed(0)} | ${base.rps ? `${(page.rps / base.rps * 100).toFixed(2)} %` : "n/a (aucune réponse du plancher pendant la mesure)"} | ${page.errors} |`;
   console.log(line);
   rows.push(line);
-  figures.push({ name, url, bytes: Buffer.byteLength(body), firstMs: ms, ratio: page.rps / base.rps });
+  figures.push({ name, url, bytes: Buffer.byteLength(body), firstMs: ms, ratio: base.rps ? page.rps / base.rps : 0 });
 }
 // the live 50-fiche agenda as PDF: the first request's time
 let pdf50: number | null = null;
