@@ -7,16 +7,8 @@ import type { Actor } from '../domain/roles';
 import type { Status } from '../domain/statuses';
 import { bulkWrite } from './bulk';
 import { ownersOf, recordProgress, stepsWithAssignees } from './fiches';
-import { Refused } from './write';
+import { chunks, Refused } from './write';
 
-/** Ids per `whereIn` (and rows per insert): well under both engines' limits of bound parameters. */
-const CHUNK = 400;
-
-function chunks<T>(list: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < list.length; i += CHUNK) out.push(list.slice(i, i + CHUNK));
-  return out;
-}
 
 const assigneeOf = (r: { assignee_user_id?: unknown; assignee_person_id?: unknown }): string | null =>
   r.assignee_user_id !== null && r.assignee_user_id !== undefined ? `u${Number(r.assignee_user_id)}`

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Actor } from '../domain/roles';
 import { actorText, type AuditEntry, type AuditInput, auditRow, listAudit } from './audit';
-import { insertedId, Refused } from './write';
+import { chunks, insertedId, Refused } from './write';
 
 /** What a bulk operation changed: the instances of a fiche's rollout, fiches, or steps. */
 export type BulkKind = 'deploiement' | 'fiches' | 'actions';
@@ -60,8 +60,8 @@ export async function bulkWrite<T, R = never>(
         commune_id: who.actor.role === 'commune' || who.actor.role === 'commune_admin' ? who.actor.communeId : null,
         at: who.at.toISOString(), kind: op.kind, summary: op.summary(entries.length), count: entries.length,
       }).returning('id'));
-      for (let i = 0; i < entries.length; i += AUDIT_CHUNK) {
-        await trx('audit_log').insert(entries.slice(i, i + AUDIT_CHUNK).map((e) => auditRow({ ...e, actor: who.actor, at: who.at }, bulkId)));
+      for (const part of chunks(entries, AUDIT_CHUNK)) {
+        await trx('audit_log').insert(part.map((e) => auditRow({ ...e, actor: who.actor, at: who.at }, bulkId)));
       }
       return { result, bulkId, count: entries.length };
     });

@@ -4,7 +4,7 @@ import { renumberSteps } from '../domain/fiche';
 import type { Actor } from '../domain/roles';
 import type { Environment, SideEffectLevel, Status } from '../domain/statuses';
 import { reads } from './reads';
-import { auditedWrite, insertedId, Refused } from './write';
+import { auditedWrite, chunks, insertedId, Refused } from './write';
 
 export interface FicheSummary {
   id: number;
@@ -456,15 +456,6 @@ export async function getFiches(db: Knex, ids: number[], { perimeter = true }: {
   });
 }
 
-/** The latest progress note of each fiche, in one query. */
-export async function latestNotes(db: Knex, ids: number[]): Promise<Map<number, { notedOn: string; body: string }>> {
-  if (!ids.length) return new Map();
-  const rows = await db('progress_notes as p')
-    .whereIn('p.fiche_id', db('fiches').whereIn('id', ids).select('id'))
-    .whereRaw('p.id = (select q.id from progress_notes q where q.fiche_id = p.fiche_id order by q.noted_on desc, q.id desc limit 1)')
-    .select('p.fiche_id', 'p.noted_on', 'p.body');
-  return new Map(rows.map((r) => [Number(r.fiche_id), { notedOn: String(r.noted_on), body: String(r.body) }]));
-}
 
 /**
  * Records, for each of these fiches, how many of its steps are done now: written in the transaction of every change
@@ -472,9 +463,7 @@ export async function latestNotes(db: Knex, ids: number[]): Promise<Map<number, 
  * history the dashboard's trend draws.
  */
 export async function recordProgress(trx: Knex, ficheIds: readonly number[], at: Date): Promise<void> {
-  const ids = [...new Set(ficheIds)];
-  for (let i = 0; i < ids.length; i += 400) {
-    const part = ids.slice(i, i + 400);
+  for (const part of chunks([...new Set(ficheIds)])) {
     const done = new Map<number, number>((await trx('steps').whereIn('fiche_id', part).groupBy('fiche_id')
       .select('fiche_id', trx.raw("sum(case when status = 'fait' then 1 else 0 end) as done")))
       .map((r: { fiche_id: number; done: number | string | null }) => [Number(r.fiche_id), Number(r.done ?? 0)]));

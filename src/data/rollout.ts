@@ -4,7 +4,7 @@ import { type Actor, communeRestriction } from '../domain/roles';
 import { type EnvironmentRef, type Status, STATUS_LABELS } from '../domain/statuses';
 import { frenchCollator } from '../domain/words';
 import { bulkWrite } from './bulk';
-import { Refused } from './write';
+import { chunks, Refused } from './write';
 
 /** The fiche as the rollout needs it. */
 export interface RolloutFiche { id: number; planId: number; number: number; scopeAll: boolean }
@@ -107,9 +107,6 @@ export type RolloutResult =
   | { ok: false; reason: 'other_commune'; instanceIds: number[] }
   | { ok: false; reason: 'conflict'; plan: RolloutPlan };
 
-/** Rows per statement when a change touches many instances. */
-const CHUNK = 400;
-
 /**
  * Applies one status change (and optionally a planned date and a note) to the selected instances of a fiche's rollout,
  * all or nothing. Each selected instance is checked under the fiche's lock: in the fiche's scope, the commune's own
@@ -142,8 +139,8 @@ export async function applyRollout(
     if (!plan.changes.length) return { ok: true, count: 0, bulkId: null };
 
     const missing = plan.changes.filter((c) => c.cell.version === 0).map((c) => c.cell.instanceId);
-    for (let i = 0; i < missing.length; i += CHUNK) {
-      await trx('fiche_rollouts').insert(missing.slice(i, i + CHUNK).map((instanceId) => ({ fiche_id: fiche.id, instance_id: instanceId, status: 'non_demarre', version: 0 })))
+    for (const part of chunks(missing)) {
+      await trx('fiche_rollouts').insert(part.map((instanceId) => ({ fiche_id: fiche.id, instance_id: instanceId, status: 'non_demarre', version: 0 })))
         .onConflict(['fiche_id', 'instance_id']).ignore();
     }
     const set = {
@@ -156,8 +153,7 @@ export async function applyRollout(
     const byVersion = new Map<number, number[]>();
     for (const c of plan.changes) byVersion.set(c.cell.version, [...(byVersion.get(c.cell.version) ?? []), c.cell.instanceId]);
     for (const [version, ids] of byVersion) {
-      for (let i = 0; i < ids.length; i += CHUNK) {
-        const part = ids.slice(i, i + CHUNK);
+      for (const part of chunks(ids)) {
         const updated = await trx('fiche_rollouts').where({ fiche_id: fiche.id, version }).whereIn('instance_id', part).update(set);
         // another process changed one of them between the read and this update: nothing of the selection is kept
         if (updated !== part.length) throw new Refused({ ok: false, reason: 'conflict', plan: planRollout(await rolloutCells(trx, { id: fiche.id, planId: fiche.planId, scopeAll: Boolean(row.scope_all) }, null), selection, change) });
@@ -175,11 +171,6 @@ export async function applyRollout(
   });
   if ('refused' in done) return done.refused;
   return done.result.ok ? { ...done.result, bulkId: done.bulkId } : done.result;
-}
-
-/** The instances of a homologation's fiches followed per instance, for a commune's digest and its page. */
-export async function followedFicheIds(db: Knex, planId: number): Promise<number[]> {
-  return (await db('fiches').where({ plan_id: planId, rollout: true }).select('id')).map((r) => Number(r.id));
 }
 
 /** What the journal keeps of one instance's rollout changes, newest first. */

@@ -48,3 +48,13 @@ export async function auditedWrite<T, R = never>(
     throw err;
   }
 }
+
+/** Rows per statement when a write or a `whereIn` covers many: well under both engines' limits of bound parameters. */
+export const CHUNK = 400;
+
+/** A list cut in slices of `size`, for one statement each. */
+export function chunks<T>(list: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}

@@ -29,7 +29,7 @@ export interface RolloutCounts {
   byEnvironment: { code: Environment; label: string; done: number; total: number }[];
 }
 
-export function emptyByStatus(): Record<Status, number> {
+function emptyByStatus(): Record<Status, number> {
   return Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
 }
 

@@ -54,6 +54,8 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
     () => getFiches(db, [...ids], { perimeter: false }), () => latestTeamNotes(db, [...ids]), () => evidenceOfFiches(db, [...ids]),
     () => concernedForAgenda(db, [...ids], ANSWERS_LISTED), () => sideEffectAnswers(db, [...ids]), () => environmentList(db));
   const rollouts = await rolloutSummaries(db, [...ids], environments);
+  const answersOf = new Map<number, typeof answers>();
+  for (const a of answers) answersOf.set(a.ficheId, [...(answersOf.get(a.ficheId) ?? []), a]);
   const fiches: Omit<AgendaFiche, 'changes'>[] = details.map((f) => {
     // a commune's note is its own, not the fiche's progress: the progress line tells the project team's latest
     const last = lastNotes.get(f.id);
@@ -62,7 +64,7 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
     const current = strongEffects(f.sideEffects);
     const reach = concerned.get(f.id) ?? { total: 0, communes: [] };
     // beyond ANSWERS_LISTED communes, the lines of those that answered only; the others are counted
-    const lines = answerLines(reach.communes, answers.filter((a) => a.ficheId === f.id), current);
+    const lines = answerLines(reach.communes, answersOf.get(f.id) ?? [], current);
     const listed = reach.total > ANSWERS_LISTED ? lines.filter((l) => l.state !== 'sans_reponse') : lines;
     const unanswered = reach.total - listed.length;
     return {
