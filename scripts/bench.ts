@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import express from 'express';
-import { generateSyntheticPlan } from '../db/seeds/synthetic';
+import { generateSyntheticHomologations, generateSyntheticPlan } from '../db/seeds/synthetic';
 import { createApp } from '../src/app';
 import { loadMailConfig } from '../src/config';
 import { countQueries } from '../src/data/query-count';
@@ -44,15 +44,18 @@ const listen = (a: express.Express) => new Promise<{ url: string; close: () => v
 const server = await listen(app);
 
 // sign in as the editor, as a browser would
-const login = await fetch(`${server.url}/connexion`);
-let cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
-const token = /name="_csrf" value="([^"]+)"/.exec(await login.text())![1]!;
-const signed = await fetch(`${server.url}/connexion`, {
-  method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-  body: new URLSearchParams({ _csrf: token, email: plan.userEmail, password: plan.password }),
-});
-cookie = (signed.headers.get('set-cookie') ?? '').split(';')[0]!;
-if (signed.status !== 302) throw new Error(`connexion impossible (${signed.status})`);
+async function signInAs(url: string, email: string, password: string): Promise<string> {
+  const login = await fetch(`${url}/connexion`);
+  const first = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const token = /name="_csrf" value="([^"]+)"/.exec(await login.text())![1]!;
+  const signed = await fetch(`${url}/connexion`, {
+    method: 'POST', redirect: 'manual', headers: { cookie: first, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ _csrf: token, email, password }),
+  });
+  if (signed.status !== 302) throw new Error(`connexion impossible (${signed.status})`);
+  return (signed.headers.get('set-cookie') ?? '').split(';')[0]!;
+}
+const cookie = await signInAs(server.url, plan.userEmail, plan.password);
 
 const busiestRow = await db('steps').select('fiche_id').count({ n: '*' }).groupBy('fiche_id').orderBy('n', 'desc').first();
 const busiest = Number((busiestRow as { fiche_id: number }).fiche_id);
@@ -75,45 +78,90 @@ const pages = [
   ['Ordre du jour d’une séance tenue (500 fiches, figé)', `/homologations/1/seances/${previous}/ordre-du-jour`],
   ['Ordre du jour (50 fiches, en direct)', `/homologations/1/seances/${meeting50}/ordre-du-jour`],
 ] as const;
-const REPEAT = ['/homologations', '/homologations/1/tableau-de-bord', '/homologations/1', `/homologations/1/fiches/${busiest}`];
+const REPEAT = ['/homologations', '/homologations/1/tableau-de-bord', '/homologations/1', `/homologations/1/fiches/${busiest}`, '/tableau-de-bord'];
 
 async function load(url: string, headers: Record<string, string>) {
   const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers });
   return { rps: r.requests.average, p50: r.latency.p50, p90: r.latency.p90, p97_5: r.latency.p97_5, errors: r.errors + r.non2xx };
 }
 
-// statements and first-request time of every page first, with no load running: requests still in flight at the end
-// of a load run would otherwise be counted with the next page
-const single = new Map<string, { body: string; queries: number; ms: number }>();
-for (const [, url] of pages) {
-  const counter = countQueries(db);
-  t0 = Date.now();
-  const res = await fetch(server.url + url, { headers: { cookie } });
-  const body = await res.text();
-  const ms = Date.now() - t0;
-  const queries = counter.count();
-  counter.stop();
-  if (res.status !== 200) throw new Error(`${url} : ${res.status}`);
-  single.set(url, { body, queries, ms });
+// A change, as the project team makes them all day: a progress note on the busiest fiche. It moves the data's revision,
+// so the next view of every page is computed again ("first view after a change").
+let notes = 0;
+async function change(target: typeof db, ficheId: number) {
+  await target('progress_notes').insert({ fiche_id: ficheId, author_id: null, noted_on: '2026-11-24', created_at: now.toISOString(), body: `Point du banc n°${++notes}.` });
+}
+
+/**
+ * Each page: its statements and its first view after a change, with no load running (requests still in flight at the
+ * end of a load run would otherwise be counted with the next page); then repeat views under load, against the floor.
+ */
+async function measure(target: typeof db, url: string, session: string, list: readonly (readonly [string, string])[], changeFiche: number) {
+  const single = new Map<string, { body: string; queries: number; ms: number }>();
+  for (const [, path] of list) {
+    await change(target, changeFiche);
+    const counter = countQueries(target);
+    const t1 = performance.now();
+    const res = await fetch(url + path, { headers: { cookie: session } });
+    const body = await res.text();
+    const ms = Math.round(performance.now() - t1);
+    const queries = counter.count();
+    counter.stop();
+    if (res.status !== 200) throw new Error(`${path} : ${res.status}`);
+    single.set(path, { body, queries, ms });
+  }
+  const lines: string[] = [];
+  const out: PageFigure[] = [];
+  for (const [name, path] of list) {
+    const { body, queries, ms } = single.get(path)!;
+    const page = await load(url + path, { cookie: session });
+    // the floor: a bare Express route sending a prebuilt string of the same size
+    const bare = express();
+    bare.get('/', (_req, r) => { r.type('html').send(body); });
+    const floor = await listen(bare);
+    const base = await load(floor.url + '/', {});
+    floor.close();
+    const line = `| ${name} | ${(body.length / 1024).toFixed(0)} Kio | ${queries} | ${ms} ms | ${page.rps.toFixed(1)} | ${page.p50} | ${page.p90} | ${page.p97_5} | ${base.rps.toFixed(0)} | ${base.rps ? `${(page.rps / base.rps * 100).toFixed(2)} %` : "n/a (aucune réponse du plancher pendant la mesure)"} | ${page.errors} |`;
+    console.log(line);
+    lines.push(line);
+    out.push({ name, url: path, bytes: Buffer.byteLength(body), firstMs: ms, ratio: base.rps ? page.rps / base.rps : 0 });
+  }
+  return { lines, out };
 }
 
 const rows: string[] = [];
 const figures: PageFigure[] = [];
 // BENCH_ONLY=import, evidence or rollout: that figure alone (written to bench/RESULTS-<name>.md, not over RESULTS.md)
 const only = process.env.BENCH_ONLY ?? null;
-for (const [name, url] of only ? [] : pages) {
-  const { body, queries, ms } = single.get(url)!;
-  const page = await load(server.url + url, { cookie });
-  // the floor: a bare Express route sending a prebuilt string of the same size
-  const bare = express();
-  bare.get('/', (_req, r) => { r.type('html').send(body); });
-  const floor = await listen(bare);
-  const base = await load(floor.url + '/', {});
-  floor.close();
-  const line = `| ${name} | ${(body.length / 1024).toFixed(0)} Kio | ${queries} | ${ms} ms | ${page.rps.toFixed(1)} | ${page.p50} | ${page.p90} | ${page.p97_5} | ${base.rps.toFixed(0)} | ${base.rps ? `${(page.rps / base.rps * 100).toFixed(2)} %` : "n/a (aucune réponse du plancher pendant la mesure)"} | ${page.errors} |`;
-  console.log(line);
-  rows.push(line);
-  figures.push({ name, url, bytes: Buffer.byteLength(body), firstMs: ms, ratio: base.rps ? page.rps / base.rps : 0 });
+if (!only) {
+  const national = await measure(db, server.url, cookie, pages, busiest);
+  rows.push(...national.lines);
+  figures.push(...national.out);
+}
+// Many homologations in one organisation (a large ministry, a national operator's tenant): 200 of 50 fiches each, on
+// their own database and app; the home page and the organisation's dashboard.
+const MANY = { count: 200, fichesEach: 50, stepsEach: 5 };
+const manyPages = [
+  [`Accueil (${MANY.count} homologations)`, '/homologations'],
+  [`Tableau de bord de l’organisation (${MANY.count} homologations)`, '/tableau-de-bord'],
+] as const;
+if (!only) {
+  const manyDir = mkdtempSync(path.join(os.tmpdir(), 'plan-bench-many-'));
+  const many = openDatabase(path.join(manyDir, 'plan.sqlite'));
+  await migrate(many);
+  const small = await generateSyntheticPlan(many, { communes: 100, instances: 500, fiches: 10, steps: 50, notes: 100, seed: 7, now });
+  await generateSyntheticHomologations(many, { ...MANY, seed: 7, now });
+  const manyApp = createApp({
+    db: many, now: () => now,
+    config: { port: 0, dataDir: manyDir, databaseFile: path.join(manyDir, 'plan.sqlite'), databaseUrl: null, production: false, demo: false, sessionSecret: 'secret-de-banc-d-essai-suffisamment-long-0123', mail: loadMailConfig({}), schedulerIntervalSeconds: 60 },
+  });
+  const manyServer = await listen(manyApp);
+  const manyCookie = await signInAs(manyServer.url, small.userEmail, small.password);
+  const measured = await measure(many, manyServer.url, manyCookie, manyPages, small.ficheIds[0]!);
+  rows.push(...measured.lines);
+  figures.push(...measured.out);
+  manyServer.close();
+  await many.destroy();
 }
 // the live 50-fiche agenda as PDF: the first request's time
 let pdf50: number | null = null;
@@ -128,6 +176,8 @@ if (!only) {
 const profileLines = only ? [] : await topOfProfile(async () => {
   for (let i = 0; i < 20; i++) {
     for (const url of ['/homologations/1/tableau-de-bord', `/homologations/1/seances/${meeting50}/ordre-du-jour`]) {
+      // each a first view after a change: what a reused page saves is not what is profiled
+      await change(db, busiest);
       const res = await fetch(server.url + url, { headers: { cookie } });
       await res.arrayBuffer();
     }
@@ -163,6 +213,8 @@ Plan synthétique (graine ${SIZE.seed}) : ${SIZE.communes} communes, ${SIZE.inst
 Charge : autocannon, ${CONNECTIONS} connexions pendant ${SECONDS} s par page, sur 127.0.0.1, en session « équipe projet ».
 Latences en millisecondes ; autocannon donne p50, p90 et p97,5 (pas de p95 : on donne les deux qui l'encadrent).
 « Plancher » : une route Express nue renvoyant une chaîne préparée de la même taille ; le ratio rapporte la page à ce plancher.
+« Première vue après un changement » : une demande seule, juste après l'ajout d'un point d'avancement (la révision des données change, rien n'est repris) ;
+les vues répétées sous charge sont servies depuis le cache de pages tant que les données ne changent pas (src/web/page-cache.ts).
 
 ## Objectifs
 
@@ -171,13 +223,14 @@ ${goals.length ? goalsTable(goals) : '(non mesurés : BENCH_ONLY)'}
 ## Où va le temps
 
 Profil CPU (échantillonnage de l'inspecteur, dans le processus du banc) pendant 20 demandes du tableau de bord et de
-l'ordre du jour de 50 fiches ; les fonctions qui prennent le plus de temps propre :
+l'ordre du jour de 50 fiches, chacune après un changement (une page reprise telle quelle ne coûte presque rien) ;
+les fonctions qui prennent le plus de temps propre :
 
 ${profileLines.length ? profileLines.map((l) => `- ${l}`).join('\n') : '(non mesuré)'}
 
 ## Pages
 
-| Page | Taille | Requêtes SQL | 1re requête | req/s | p50 | p90 | p97,5 | req/s plancher | ratio | erreurs |
+| Page | Taille | Requêtes SQL | 1re vue après un changement | req/s | p50 | p90 | p97,5 | req/s plancher | ratio | erreurs |
 |---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 

@@ -32,6 +32,7 @@ import { overviewRouter } from './web/routes/overview';
 import { planSettingsRouter } from './web/routes/plan-settings';
 import { setupRouter } from './web/routes/setup';
 import { viewHelpers } from './web/view-helpers';
+import { PageCache } from './web/page-cache';
 import { dsfrOnly, FALLBACK_IDENTITY, loadIdentity } from './web/identity';
 import { legalRouter } from './web/routes/legal';
 import { identityAssetsRouter, identityRouter, identityUpload } from './web/routes/identity';
@@ -82,7 +83,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/static/fonts', express.static(path.join(root, 'node_modules/@fontsource/atkinson-hyperlegible/files'), { maxAge: '7d', index: false }));
   // a page rendered before the identity is read (an early error) wears the neutral one
   app.locals.identity = FALLBACK_IDENTITY;
-  app.use(loadIdentity(ctx.db));
+  // the data's revision, read before anything else reads the data: what was computed at it is reused until it moves
+  const cache = new PageCache(ctx.db, { now: ctx.now });
+  app.use(cache.revision);
+  app.use(loadIdentity(ctx.db, cache));
   const dsfr = express.Router();
   dsfr.use(dsfrOnly, express.static(path.join(root, 'node_modules/@gouvfr/dsfr/dist'), { maxAge: '7d', index: false }));
   app.use('/dsfr', dsfr);
@@ -110,7 +114,7 @@ export function createApp(deps: AppDeps): express.Express {
       next(err);
     });
   });
-  const passport = configurePassport(ctx);
+  const passport = configurePassport(ctx, cache);
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(idleTimeout(ctx));
@@ -152,6 +156,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/', (_req, res) => res.redirect('/homologations'));
   app.use(requireSignIn);
   app.use(requireAccountReady);
+  app.use(cache.serve);
   app.use(accountRouter(ctx));
   app.use(setupRouter(ctx));
   app.use(homologationsRouter(ctx));

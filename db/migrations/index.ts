@@ -15,6 +15,7 @@ import * as m013 from './013_step_links';
 import * as m014 from './014_step_late_ack';
 import * as m015 from './015_comanagement';
 import * as m016 from './016_fiche_progress';
+import * as m017 from './017_data_revision';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '014_step_late_ack': m014,
   '015_comanagement': m015,
   '016_fiche_progress': m016,
+  '017_data_revision': m017,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -4,6 +4,7 @@ import { type Actor, type Permission, can } from '../domain/roles';
 import { idleSessionEnded, sessionOwner } from '../services/sign-in';
 import type { AppContext } from './context';
 import { forbidden } from './errors';
+import type { PageCache } from './page-cache';
 
 declare global {
   namespace Express {
@@ -33,14 +34,17 @@ declare module 'express-session' {
  * token is no longer the user's (they signed in elsewhere, an admin reset them, they were removed)
  * is not a session any more: one active session per user.
  */
-export function configurePassport(ctx: AppContext): passport.PassportStatic {
+export function configurePassport(ctx: AppContext, cache: PageCache): passport.PassportStatic {
   const instance = new passport.Passport() as unknown as passport.PassportStatic;
   instance.serializeUser((user, done) => done(null, { id: user.id, t: user.sessionToken ?? null }));
-  instance.deserializeUser((stored: unknown, done) => {
+  instance.deserializeUser((req: Request, stored: unknown, done: (err: unknown, user?: Express.User | false) => void) => {
     (async () => {
       if (typeof stored !== 'object' || stored === null) return false;
       const { id, t } = stored as { id: number; t: string | null };
-      return (await sessionOwner(ctx.db, id, t)) ?? false;
+      // the same until the data changes (a sign-in elsewhere, a role or an account changed moves the revision)
+      const owner = await cache.memo(req.res!, `owner ${id} ${t}`, () => sessionOwner(ctx.db, id, t));
+      // each request its own copy: nothing a route does to req.user reaches the next request
+      return owner ? { ...owner } : false;
     })().then((user) => done(null, user), done);
   });
   return instance;
@@ -51,13 +55,20 @@ export function requireSignIn(req: Request, res: Response, next: NextFunction): 
   res.redirect(`/connexion?retour=${encodeURIComponent(req.originalUrl)}`);
 }
 
+/** How precisely the last request is recorded for the idle timeout: an idle session ends within a minute of its delay. */
+const SEEN_PRECISION_MS = 60_000;
+
 /** Ends the session after the idle delay the admin sets (30 minutes by default), counted on the app's clock. */
 export function idleTimeout(ctx: AppContext) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (!req.user) return next();
     (async () => {
       const now = ctx.now();
-      if (await idleSessionEnded(ctx.db, actor(req), req.session.seenAt, now)) {
+      const seenAt = req.session.seenAt;
+      // seen less than a minute ago: the shortest idle delay (5 minutes) cannot be over, and the session is not
+      // written again for so little (a page asked twice a second would otherwise write the session twice a second)
+      if (seenAt !== undefined && now.getTime() - seenAt >= 0 && now.getTime() - seenAt < SEEN_PRECISION_MS) return next();
+      if (await idleSessionEnded(ctx.db, actor(req), seenAt, now)) {
         await new Promise<void>((resolve, reject) => req.logout((e) => (e ? reject(e) : resolve())));
         const back = req.method === 'GET' ? `&retour=${encodeURIComponent(req.originalUrl)}` : '';
         return res.redirect(`/connexion?expiree=1${back}`);

@@ -1,3 +1,4 @@
+import type { PageCache } from './page-cache';
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { readIdentity } from '../data/identity';
@@ -42,10 +43,10 @@ export const FALLBACK_IDENTITY = identityLocals(NEUTRAL_DEFAULT);
  * several app processes share the database, and an administrator's change shows on the next page everywhere.
  * The database out of reach: the neutral identity, and the request goes on to meet the failure where it matters.
  */
-export function loadIdentity(db: Knex) {
+export function loadIdentity(db: Knex, cache: PageCache) {
   return async (_req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
-      res.locals.identity = identityLocals(await readIdentity(db));
+      res.locals.identity = await cache.memo(res, 'identity', async () => identityLocals(await readIdentity(db)));
     } catch {
       res.locals.identity = FALLBACK_IDENTITY;
     }

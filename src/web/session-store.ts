@@ -24,6 +24,9 @@ type Callback<T = any> = (err?: unknown, value?: T) => void;
  * back; the table comes from the migrations.
  */
 export class ResilientSessionStore extends ConnectSessionKnexStore {
+  /** When this process last wrote each session's expiry (ms). */
+  private readonly touched = new Map<string, number>();
+
   constructor(knex: Knex) {
     super({ knex, tableName: 'sessions', createTable: false, cleanupInterval: 0 });
     this.ready.catch(() => {
@@ -36,20 +39,38 @@ export class ResilientSessionStore extends ConnectSessionKnexStore {
     return settle(super.get(sid, noop), callback, null);
   }
 
-  override set(sid: string, session: SessionData, callback?: Callback): Promise<void> {
-    return settle(super.set(sid, session, noop), callback, undefined);
-  }
-
+  /**
+   * Every response moves the session's expiry (rolling sessions): written at most once a minute per session by this
+   * process, so that reading pages does not write to the database at every request. The expiry is eight hours away;
+   * a minute of it is nothing, and the idle timeout is counted apart (web/auth.ts).
+   */
   override touch(sid: string, session: SessionData, callback?: Callback): Promise<void> {
+    const now = Date.now();
+    const last = this.touched.get(sid);
+    if (last !== undefined && now - last >= 0 && now - last < TOUCH_INTERVAL_MS) {
+      callback?.();
+      return Promise.resolve();
+    }
+    if (this.touched.size >= MAX_TOUCHED) this.touched.clear();
+    this.touched.set(sid, now);
     return settle(super.touch(sid, session, noop), callback, undefined);
   }
 
+  override set(sid: string, session: SessionData, callback?: Callback): Promise<void> {
+    // a saved session has its expiry moved too
+    this.touched.set(sid, Date.now());
+    return settle(super.set(sid, session, noop), callback, undefined);
+  }
+
   override destroy(sid: string, callback?: Callback): Promise<number> {
+    this.touched.delete(sid);
     return settle(super.destroy(sid, noop), callback, 0);
   }
 }
 
 const noop = () => {};
+const TOUCH_INTERVAL_MS = 60_000;
+const MAX_TOUCHED = 100_000;
 
 function settle<T>(work: Promise<T>, callback: Callback<T> | undefined, fallback: T): Promise<T> {
   return work.then(
