@@ -33,9 +33,14 @@ export async function up(knex: Knex): Promise<void> {
       BEGIN INSERT INTO data_changes DEFAULT VALUES; RETURN NULL; END $$`);
   }
   for (const table of await tablesOf(knex)) await trackRevision(knex, table);
+  // the home page counts every homologation's fiches and steps: read from these indexes alone, not from the tables' rows
+  await knex.schema.alterTable('steps', (t) => t.index(['fiche_id', 'status'], 'steps_fiche_status'));
+  await knex.schema.alterTable('fiches', (t) => t.index(['plan_id', 'status', 'target_date', 'condition_of'], 'fiches_plan_progress'));
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.alterTable('steps', (t) => t.dropIndex(['fiche_id', 'status'], 'steps_fiche_status'));
+  await knex.schema.alterTable('fiches', (t) => t.dropIndex(['plan_id', 'status', 'target_date', 'condition_of'], 'fiches_plan_progress'));
   for (const table of await tablesOf(knex)) await untrackRevision(knex, table);
   if (knex.client.config.client === 'pg') {
     await knex.raw('DROP FUNCTION note_data_change()');

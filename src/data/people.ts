@@ -1,3 +1,4 @@
+import { frenchOrder } from '../domain/words';
 import type { Knex } from 'knex';
 import type { Actor } from '../domain/roles';
 import type { Status } from '../domain/statuses';
@@ -26,7 +27,7 @@ export async function assigneeOptions(db: Knex): Promise<AssigneeOption[]> {
   return [
     ...users.map((u) => ({ value: `u${u.id}`, label: `${u.name} (compte)` })),
     ...people.map((p) => ({ value: `p${p.id}`, label: `${p.name}${p.function ? `, ${p.function}` : ''} (sans compte)` })),
-  ].sort((a, b) => a.label.localeCompare(b.label, 'fr'));
+  ].sort((a, b) => frenchOrder.compare(a.label, b.label));
 }
 
 export type PersonSaveResult = { ok: true; id: number } | { ok: false; reason: 'duplicate' | 'not_found' | 'in_use' };
@@ -150,7 +151,7 @@ export async function pendingHandovers(db: Knex): Promise<Handover[]> {
     entry.steps.push(assignedStepOf(r));
     byKey.set(from, entry);
   }
-  return [...byKey.values()].sort((a, b) => (a.kind === 'person' ? 1 : 0) - (b.kind === 'person' ? 1 : 0) || a.name.localeCompare(b.name, 'fr'));
+  return [...byKey.values()].sort((a, b) => (a.kind === 'person' ? 1 : 0) - (b.kind === 'person' ? 1 : 0) || frenchOrder.compare(a.name, b.name));
 }
 
 /** "u12" or "p3" as the assignee it names. */

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { type RolloutCell, type RolloutChange, type RolloutCounts, type RolloutPlan, changeText, countRollout, planRollout } from '../domain/rollout';
 import { type Actor, communeRestriction } from '../domain/roles';
 import { type EnvironmentRef, type Status, STATUS_LABELS } from '../domain/statuses';
-import { frenchCollator } from '../domain/words';
+import { frenchCollator, frenchOrder } from '../domain/words';
 import { bulkWrite } from './bulk';
 import { chunks, Refused } from './write';
 
@@ -37,7 +37,7 @@ export async function rolloutCells(db: Knex, fiche: Pick<RolloutFiche, 'id' | 'p
     );
   if (communeId !== null) query.where('instances.commune_id', communeId);
   const rows: Record<string, unknown>[] = await query;
-  rows.sort((a, b) => Number(a.service_position) - Number(b.service_position) || String(a.service_name).localeCompare(String(b.service_name), 'fr')
+  rows.sort((a, b) => Number(a.service_position) - Number(b.service_position) || frenchOrder.compare(String(a.service_name), String(b.service_name))
     || Number(a.environment_position ?? 1e9) - Number(b.environment_position ?? 1e9) || frenchCollator.compare(String(a.name), String(b.name)));
   return rows.map((r) => ({
     instanceId: Number(r.id), instanceName: String(r.name), serviceId: Number(r.service_id), serviceName: String(r.service_name),

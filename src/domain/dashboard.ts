@@ -12,7 +12,13 @@ export interface DashFiche {
   status: Status;
   targetDate: string | null;
   owners: { teamId: number; teamName: string }[];
+  /**
+   * Its steps; when `stepCounts` is given, only those that may be late (not done, their due date passed: the dashboard
+   * lists no other), the counts covering them all.
+   */
   steps: { label: string; status: Status; targetDate?: string | null; assigneeName?: string | null }[];
+  /** Steps done and in all, when `steps` holds only the late ones. */
+  stepCounts?: { done: number; total: number };
   strongEffects: string[];
   /** 'all' when the fiche concerns the whole perimeter. */
   instanceIds: number[] | 'all';
@@ -40,11 +46,15 @@ export interface DashFilters {
 /** What a fiche's scope touches: services, environments, communes. */
 export interface Reach { services: Map<number, string>; environments: Set<Environment>; communes: Set<number> }
 
+/** What the whole perimeter the reader may see touches (a fiche on the whole perimeter's reach), with the names. */
+export interface DashPerimeter { services: { id: number; name: string }[]; environments: Environment[]; communes: { id: number; name: string }[] }
+
 /**
- * The reach of every fiche, computed once: fiches on the whole perimeter share one value,
- * so the cost is the size of the scopes, not fiches × instances.
+ * The reach of every fiche, computed once: fiches on the whole perimeter share one value (the perimeter's), the
+ * others read their own instances (`instances`: those their scopes name), so the cost is the size of the scopes,
+ * not fiches × instances.
  */
-export function reachOf(fiches: readonly DashFiche[], instances: readonly DashInstance[]): Map<number, Reach> {
+export function reachOf(fiches: readonly DashFiche[], instances: readonly DashInstance[], perimeter: DashPerimeter): Map<number, Reach> {
   const byId = new Map(instances.map((i) => [i.id, i]));
   const reach = (list: Iterable<DashInstance>): Reach => {
     const r: Reach = { services: new Map(), environments: new Set(), communes: new Set() };
@@ -55,7 +65,9 @@ export function reachOf(fiches: readonly DashFiche[], instances: readonly DashIn
     }
     return r;
   };
-  const all = reach(instances);
+  const all: Reach = {
+    services: new Map(perimeter.services.map((sv) => [sv.id, sv.name])), environments: new Set(perimeter.environments), communes: new Set(perimeter.communes.map((c) => c.id)),
+  };
   return new Map(fiches.map((f) => [f.id, f.instanceIds === 'all' ? all : reach(f.instanceIds.flatMap((id) => byId.get(id) ?? []))]));
 }
 
@@ -85,19 +97,42 @@ export interface ReadinessComponent { key: string; label: string; value: number;
  */
 export const READINESS_WEIGHTS = { steps: 0.4, onTime: 0.25, strong: 0.2, done: 0.15 } as const;
 
+/** A fiche's steps done and in all: its counts when the loader gave them, else from its steps. */
+export function stepCountsOf(f: DashFiche): { done: number; total: number } {
+  return f.stepCounts ?? { done: f.steps.filter((s) => s.status === 'fait').length, total: f.steps.length };
+}
+
+/** Steps done and in all over the fiches given. */
+export function totalStepCounts(fiches: readonly DashFiche[]): { done: number; total: number } {
+  const sum = { done: 0, total: 0 };
+  for (const f of fiches) {
+    const c = stepCountsOf(f);
+    sum.done += c.done;
+    sum.total += c.total;
+  }
+  return sum;
+}
+
 export function readiness(fiches: readonly DashFiche[], today: string): { index: number; components: ReadinessComponent[] } {
-  const steps = fiches.flatMap((f) => f.steps);
-  const stepsDone = steps.filter((s) => s.status === 'fait').length;
+  const { done: stepsDone, total: stepsTotal } = totalStepCounts(fiches);
   const lateCount = fiches.filter((f) => late(f, today)).length;
   const strong = fiches.flatMap((f) => f.strongEffects.map(() => f.status));
   const strongOpen = strong.filter((s) => s !== 'fait').length;
   const done = fiches.filter((f) => f.status === 'fait').length;
+  return readinessOfCounts({ fiches: fiches.length, done, late: lateCount, steps: stepsTotal, stepsDone, strong: strong.length, strongOpen });
+}
+
+/** What the readiness index is computed from: the fiches, their steps and strong side effects, counted. */
+export interface ReadinessCounts { fiches: number; done: number; late: number; steps: number; stepsDone: number; strong: number; strongOpen: number }
+
+/** The readiness index from counts (the home page counts its homologations' fiches in SQL). */
+export function readinessOfCounts(c: ReadinessCounts): { index: number; components: ReadinessComponent[] } {
   const share = (n: number, d: number, empty = 0) => (d === 0 ? empty : n / d);
   const parts: [keyof typeof READINESS_WEIGHTS, string, number, string][] = [
-    ['steps', 'Actions faites', share(stepsDone, steps.length), `${plural(steps.length - stepsDone, 'action reste', 'actions restent')} à faire.`],
-    ['onTime', 'Fiches dans les délais', share(fiches.length - lateCount, fiches.length), `${plural(lateCount, 'fiche', 'fiches')} en retard à replanifier ou terminer.`],
-    ['strong', 'Effets de bord forts levés', share(strong.length - strongOpen, strong.length, 1), `${plural(strongOpen, 'effet de bord fort', 'effets de bord forts')} sur des fiches non terminées, à arbitrer.`],
-    ['done', 'Fiches terminées', share(done, fiches.length), `${plural(fiches.length - done, 'fiche non terminée', 'fiches non terminées')}.`],
+    ['steps', 'Actions faites', share(c.stepsDone, c.steps), `${plural(c.steps - c.stepsDone, 'action reste', 'actions restent')} à faire.`],
+    ['onTime', 'Fiches dans les délais', share(c.fiches - c.late, c.fiches), `${plural(c.late, 'fiche', 'fiches')} en retard à replanifier ou terminer.`],
+    ['strong', 'Effets de bord forts levés', share(c.strong - c.strongOpen, c.strong, 1), `${plural(c.strongOpen, 'effet de bord fort', 'effets de bord forts')} sur des fiches non terminées, à arbitrer.`],
+    ['done', 'Fiches terminées', share(c.done, c.fiches), `${plural(c.fiches - c.done, 'fiche non terminée', 'fiches non terminées')}.`],
   ];
   const components = parts.map(([key, label, value, advice]) => {
     const weight = READINESS_WEIGHTS[key];
@@ -123,7 +158,8 @@ export interface ComingItem { date: string; kind: 'fiche' | 'jalon'; label: stri
 
 export function coming(fiches: readonly DashFiche[], milestones: readonly { dueDate: string; title: string; done: boolean }[], today: string): ComingItem[] {
   const limit = (days: number) => format(addDays(parseISO(today), days), 'yyyy-MM-dd');
-  const windowOf = (d: string): 30 | 60 | 90 | null => (d < today ? null : d <= limit(30) ? 30 : d <= limit(60) ? 60 : d <= limit(90) ? 90 : null);
+  const [in30, in60, in90] = [limit(30), limit(60), limit(90)];
+  const windowOf = (d: string): 30 | 60 | 90 | null => (d < today ? null : d <= in30 ? 30 : d <= in60 ? 60 : d <= in90 ? 90 : null);
   const items: ComingItem[] = [];
   for (const f of fiches) {
     const w = f.targetDate && f.status !== 'fait' ? windowOf(f.targetDate) : null;
@@ -177,24 +213,76 @@ export function communeRolloutStatus(counts: { done: number; total: number }): S
   return counts.done === counts.total ? 'fait' : counts.done > 0 ? 'en_cours' : 'non_demarre';
 }
 
+/** The communes having instances in the perimeter, in French order. */
+function communesOf(perimeter: DashPerimeter): [number, string][] {
+  const collator = new Intl.Collator('fr');
+  return perimeter.communes.map((c): [number, string] => [c.id, c.name]).sort((a, b) => collator.compare(a[1], b[1]));
+}
+
+/** One commune's row of the matrix: the status of each fiche touching its instances (its own rollout's when followed), or null. */
+function matrixRow(id: number, name: string, fiches: readonly DashFiche[], reach: Map<number, Reach>) {
+  const counts = fiches.map((f) => (reach.get(f.id)!.communes.has(id) ? f.rollout?.byCommune.get(id) ?? null : null));
+  return {
+    communeId: id, communeName: name,
+    cells: fiches.map((f, i) => (!reach.get(f.id)!.communes.has(id) ? null : counts[i] ? communeRolloutStatus(counts[i]!) : f.status)),
+    counts,
+  };
+}
+export type MatrixRow = ReturnType<typeof matrixRow>;
+
 /**
  * One row per commune: the status of each fiche touching its instances, or null. For a fiche followed per instance,
  * the commune's own rollout (its instances done of its instances in scope) and the status it makes.
  */
-export function communeMatrix(fiches: readonly DashFiche[], instances: readonly DashInstance[], reach: Map<number, Reach>) {
-  const communes = new Map<number, string>();
-  for (const i of instances) if (i.communeId !== null) communes.set(i.communeId, i.communeName ?? '');
-  const collator = new Intl.Collator('fr');
-  return [...communes]
-    .sort((a, b) => collator.compare(a[1], b[1]))
-    .map(([id, name]) => {
-      const counts = fiches.map((f) => (reach.get(f.id)!.communes.has(id) ? f.rollout?.byCommune.get(id) ?? null : null));
-      return {
-        communeId: id, communeName: name,
-        cells: fiches.map((f, i) => (!reach.get(f.id)!.communes.has(id) ? null : counts[i] ? communeRolloutStatus(counts[i]!) : f.status)),
-        counts,
-      };
-    });
+export function communeMatrix(fiches: readonly DashFiche[], perimeter: DashPerimeter, reach: Map<number, Reach>): MatrixRow[] {
+  return communesOf(perimeter).map(([id, name]) => matrixRow(id, name, fiches, reach));
+}
+
+/** The matrix's rows of the communes given only, in their order. */
+export function matrixRows(communes: readonly { communeId: number; communeName: string }[], fiches: readonly DashFiche[], reach: Map<number, Reach>): MatrixRow[] {
+  return communes.map((c) => matrixRow(c.communeId, c.communeName, fiches, reach));
+}
+
+export interface CommuneStanding { communeId: number; communeName: string; fiches: number; open: number; late: number }
+
+/**
+ * Each commune's standing, the most to follow first: the fiches touching its instances, those not done there (a
+ * fiche followed per instance: not all of the commune's instances done), and of those the ones whose target date
+ * has passed; ordered by late, then not done, most first, then in French order. The same cells as the matrix,
+ * counted without drawing it: a fiche on the whole perimeter counts once for every commune.
+ */
+export function communeStandings(fiches: readonly DashFiche[], perimeter: DashPerimeter, reach: Map<number, Reach>, today: string): CommuneStanding[] {
+  const communes = communesOf(perimeter);
+  const open = (s: Status) => s !== 'fait';
+  const isLateAt = (f: DashFiche, s: Status) => s !== 'fait' && f.targetDate !== null && f.targetDate < today;
+  const everywhere = { fiches: 0, open: 0, late: 0 };
+  const own = new Map<number, { fiches: number; open: number; late: number }>();
+  const add = (id: number, f: DashFiche, s: Status) => {
+    const c = own.get(id) ?? { fiches: 0, open: 0, late: 0 };
+    c.fiches += 1;
+    if (open(s)) c.open += 1;
+    if (isLateAt(f, s)) c.late += 1;
+    own.set(id, c);
+  };
+  for (const f of fiches) {
+    const r = reach.get(f.id)!;
+    if (f.instanceIds === 'all' && !f.rollout) {
+      // the same cell for every commune having instances: counted once
+      everywhere.fiches += 1;
+      if (open(f.status)) everywhere.open += 1;
+      if (isLateAt(f, f.status)) everywhere.late += 1;
+      continue;
+    }
+    for (const id of r.communes) {
+      const counts = f.rollout?.byCommune.get(id);
+      add(id, f, counts ? communeRolloutStatus(counts) : f.status);
+    }
+  }
+  // communes come in French order; the sort is stable, so equals stay in that order
+  return communes.map(([id, name]) => {
+    const c = own.get(id);
+    return { communeId: id, communeName: name, fiches: everywhere.fiches + (c?.fiches ?? 0), open: everywhere.open + (c?.open ?? 0), late: everywhere.late + (c?.late ?? 0) };
+  }).sort((a, b) => b.late - a.late || b.open - a.open);
 }
 
 /** The fiches followed per instance, with their counts. */

@@ -1,3 +1,4 @@
+import { frenchOrder } from './words';
 export const STATUSES = ['non_demarre', 'en_cours', 'bloque', 'fait'] as const;
 export type Status = (typeof STATUSES)[number];
 
@@ -37,7 +38,7 @@ export function environmentLabel(environments: readonly EnvironmentRef[], code: 
 /** The environments of rows that carry their label and position (joined from the list), in the list's order. */
 export function environmentsOf(rows: readonly { environment: Environment; environmentLabel: string; environmentPosition: number }[]): EnvironmentRef[] {
   const byCode = new Map(rows.map((r) => [r.environment, { code: r.environment, label: r.environmentLabel, position: r.environmentPosition }]));
-  return [...byCode.values()].sort((a, b) => a.position - b.position || a.label.localeCompare(b.label, 'fr'));
+  return [...byCode.values()].sort((a, b) => a.position - b.position || frenchOrder.compare(a.label, b.label));
 }
 
 /** The environments present among the codes given, in the list's order; unknown codes last, by code. */

@@ -1,3 +1,4 @@
+import { frenchOrder } from '../../domain/words';
 import { type Request, Router } from 'express';
 import { type AuditAction, type AuditFilter, auditEntityTypes, searchAudit } from '../../data/audit';
 import { auditChanges } from '../../domain/audit';
@@ -84,7 +85,7 @@ export function journalRouter(ctx: AppContext): Router {
       csvLink: `/admin/journal.csv${filtered ? `?${queryString(query)}` : ''}`,
       actionOptions: [{ value: '', label: 'Toutes les actions' }, ...ACTIONS.map((a) => ({ value: a, label: AUDIT_ACTION_LABELS[a] }))],
       typeOptions: [{ value: '', label: 'Tous les objets' }, ...[...new Set([...types, ...(query.objet ? [query.objet] : [])])]
-        .map((t) => ({ value: t, label: entityTypeLabel(t) })).sort((a, b) => a.label.localeCompare(b.label, 'fr'))],
+        .map((t) => ({ value: t, label: entityTypeLabel(t) })).sort((a, b) => frenchOrder.compare(a.label, b.label))],
       AUDIT_ACTION_LABELS, entityTypeLabel,
     });
   });
