@@ -119,6 +119,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(passport.session());
   app.use(idleTimeout(ctx));
   app.use(takeNotice);
+  // A page already computed for this session in this state, at this revision, is sent from here: what follows (uploads,
+  // form token check, the sign-in and account gates) let it through when it was computed, and would again.
+  app.use(cache.serve);
   app.use(identityUpload);
   app.use(planImportUpload);
   app.use(evidenceUpload(ctx.config.evidence));
@@ -156,7 +159,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/', (_req, res) => res.redirect('/homologations'));
   app.use(requireSignIn);
   app.use(requireAccountReady);
-  app.use(cache.serve);
   app.use(accountRouter(ctx));
   app.use(setupRouter(ctx));
   app.use(homologationsRouter(ctx));

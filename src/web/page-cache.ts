@@ -88,12 +88,14 @@ export class PageCache {
     return value;
   }
 
-  /** Middleware, after sign-in and before the routers: serves a page already computed, or keeps the one computed now. */
+  /** Middleware, once the session and its user are known: serves a page already computed, or keeps the one computed now. */
   readonly serve = (req: Request, res: Response, next: NextFunction): void => {
     const revision = res.locals.revision as number | undefined;
     if ((req.method !== 'GET' && req.method !== 'HEAD') || revision === undefined || !req.user || res.locals.flash || NEVER.test(req.path)) return next();
     const minute = Math.floor(this.options.now().getTime() / 60_000);
-    const key = [revision, minute, req.sessionID, req.user.id, req.user.role, req.secure ? 's' : '', req.originalUrl].join('\n');
+    const session = sessionState(req, false);
+    // the session's whole state: a page computed before a flag was set (a second factor to enrol…) is not the page after
+    const key = [revision, minute, req.sessionID, req.user.id, req.user.role, req.secure ? 's' : '', req.originalUrl, session].join('\n');
     const hit = this.pages.get(key);
     if (hit) {
       // most recently used last
@@ -103,7 +105,7 @@ export class PageCache {
       return;
     }
     const token = req.session?.csrfToken;
-    const session = sessionState(req, token === undefined);
+    const before = sessionState(req, token === undefined);
     const headers = res.getHeaderNames().join('\n');
     const render = res.render.bind(res) as (view: string, options?: object, callback?: (err: Error | null, html: string) => void) => void;
     res.render = ((view: string, options?: object | ((err: Error | null, html: string) => void), callback?: (err: Error | null, html: string) => void) => {
@@ -114,7 +116,7 @@ export class PageCache {
         const page = { body: html, etag: etagOf(html), bytes: Buffer.byteLength(html) };
         // the session's form token, written by its first page, is the one every later page of the session holds
         const unchanged = res.statusCode === 200 && revision === this.current && res.getHeaderNames().join('\n') === headers
-          && sessionState(req, token === undefined) === session;
+          && sessionState(req, token === undefined) === before;
         if (unchanged) this.keep(key, page);
         send(res, page);
       });
