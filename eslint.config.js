@@ -18,7 +18,7 @@ const queryRules = (methods) => [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'screenshots/', 'public/'] },
+  { ignores: ['node_modules/', 'data/', 'screenshots/', 'public/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -306,8 +306,8 @@ describe('the plan export (XLSX, ODS, CSV), the import template and the committe
     expect(communePage).not.to.include('dossier.zip');
   });
 
-  it('the writer: an ISO day in a date column is a date, anything else stays a text; a number stays a number', () => {
-    const buf = writeWorkbook([{ name: 'T', columns: [{ header: 'D', kind: 'date' }, { header: 'N', kind: 'number' }], rows: [['2026-02-30', 3], ['31/12/2026', -2], ['2024-02-29', null]] }], 'xlsx');
+  it('the writer: an ISO day in a date column is a date, anything else stays a text; a number stays a number', async () => {
+    const buf = await writeWorkbook([{ name: 'T', columns: [{ header: 'D', kind: 'date' }, { header: 'N', kind: 'number' }], rows: [['2026-02-30', 3], ['31/12/2026', -2], ['2024-02-29', null]] }], 'xlsx');
     const ws = XLSX.read(buf).Sheets.T!;
     expect(ws.A2).to.include({ t: 's', v: '2026-02-30' });
     expect(ws.A3).to.include({ t: 's', v: '31/12/2026' });

@@ -1,4 +1,7 @@
-import { addDays, addMonths, format, parseISO } from 'date-fns';
+import { addDays } from 'date-fns/addDays';
+import { addMonths } from 'date-fns/addMonths';
+import { format } from 'date-fns/format';
+import { parseISO } from 'date-fns/parseISO';
 import type { Knex } from 'knex';
 import type { AuditActor } from '../../src/data/audit';
 import { createFiche, addNote, type FicheInput } from '../../src/data/fiches';

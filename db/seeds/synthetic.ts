@@ -1,4 +1,5 @@
-import { addDays, format } from 'date-fns';
+import { addDays } from 'date-fns/addDays';
+import { format } from 'date-fns/format';
 import type { Knex } from 'knex';
 import { passwordHasher } from '../../src/security/passwords';
 

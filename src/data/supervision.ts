@@ -1,6 +1,6 @@
 // The queries of the supervision dashboard: dormant accounts, frozen accounts, who works most, sign-in failures.
 // Knex only, for SQLite and PostgreSQL alike; instants are ISO strings in text columns, so they compare as text.
-import { subMonths } from 'date-fns';
+import { subMonths } from 'date-fns/subMonths';
 import type { Knex } from 'knex';
 import type { Role } from '../domain/roles';
 import { localDate } from '../domain/schedule';

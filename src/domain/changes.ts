@@ -1,4 +1,5 @@
-import { format, parseISO } from 'date-fns';
+import { format } from 'date-fns/format';
+import { parseISO } from 'date-fns/parseISO';
 import { plural } from './words';
 import { SIDE_EFFECT_LABELS, STATUS_LABELS, type SideEffectLevel, type Status } from './statuses';
 

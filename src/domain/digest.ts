@@ -1,4 +1,6 @@
-import { addDays, format, parseISO } from 'date-fns';
+import { addDays } from 'date-fns/addDays';
+import { format } from 'date-fns/format';
+import { parseISO } from 'date-fns/parseISO';
 import { answerState, atYourPlace, awaitsAnswer, type StoredAnswer, strongEffects } from './commune-answers';
 import { isLate, ownersSummary, type Owner, type SideEffect, type Step, stepsProgress } from './fiche';
 import { rolloutShort } from './rollout';

@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
-import { getISOWeek, getISOWeekYear } from 'date-fns';
+import { getISOWeek } from 'date-fns/getISOWeek';
+import { getISOWeekYear } from 'date-fns/getISOWeekYear';
 
 export const FREQUENCIES = ['none', 'weekly', 'monthly'] as const;
 export type Frequency = (typeof FREQUENCIES)[number];

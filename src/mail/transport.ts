@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 
 export interface OutgoingMail {
   messageId: string;
@@ -24,11 +24,13 @@ export class DeliveryError extends Error {
 }
 
 export function smtpMailer(url: string): Mailer {
-  const transport = nodemailer.createTransport(url);
+  // nodemailer loaded with the first message sent, not at the server's start (most rounds send nothing)
+  let transport: Promise<Transporter> | null = null;
   return {
     async send(mail) {
+      transport ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport(url));
       try {
-        await transport.sendMail({
+        await (await transport).sendMail({
           messageId: mail.messageId, from: mail.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, headers: mail.headers,
         });
       } catch (err) {
@@ -39,7 +41,7 @@ export function smtpMailer(url: string): Mailer {
       }
     },
     close() {
-      transport.close();
+      void transport?.then((t) => t.close());
     },
   };
 }

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
-import QRCode from 'qrcode';
 
 const PERIOD = 30;
 const ISSUER = "Plan d'action RGS";
@@ -14,7 +13,11 @@ export const newTotpSecret = (): string => new Secret({ size: 20 }).base32;
 export const totpUri = (secret: string, email: string): string => totpOf(secret, email).toString();
 
 /** The QR code of that address, as inline SVG markup (no script, no style: fits the strict CSP). */
-export const qrSvg = (uri: string): Promise<string> => QRCode.toString(uri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' });
+export async function qrSvg(uri: string): Promise<string> {
+  // qrcode (and its PNG encoder) loaded when a QR code is first drawn, at the second factor's enrolment only
+  const { default: QRCode } = await import('qrcode');
+  return QRCode.toString(uri, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' });
+}
 
 /** The code an app shows at an instant: for tests and the enrolment check. */
 export const totpCode = (secret: string, at: Date): string => totpOf(secret).generate({ timestamp: at.getTime() });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import type { Knex } from 'knex';
 import type { MailConfig } from '../config';
 import type { ServiceDeps } from './deps';

@@ -1,4 +1,4 @@
-import { subMonths } from 'date-fns';
+import { subMonths } from 'date-fns/subMonths';
 import type { Knex } from 'knex';
 import type { MailConfig } from '../config';
 import { type Contact, subscribedContacts } from '../data/contacts';

@@ -1,6 +1,6 @@
-import * as XLSX from '@e965/xlsx';
 import { Unzip, UnzipInflate, UnzipPassThrough, zipSync } from 'fflate';
 import { IMPORT_LIMITS } from '../domain/plan-sheets';
+import { loadSheetJs, type SheetJs } from './sheetjs';
 
 /**
  * Reads an uploaded spreadsheet (XLSX, ODS or CSV) as plain tables, treating it as hostile:
@@ -36,15 +36,15 @@ const thousands = (n: number) => n.toLocaleString('fr-FR').replace(/\u202f/g, '\
 const TOO_MANY_ROWS = (name: string) =>
   `La feuille « ${name} » dépasse ${thousands(IMPORT_LIMITS.rows)} lignes : découpez le fichier (par exemple une feuille des fiches et une feuille des étapes) et importez-le en plusieurs fois.`;
 
-export function readSpreadsheet(data: Buffer): ReadResult {
+export async function readSpreadsheet(data: Buffer): Promise<ReadResult> {
   if (data.length === 0) return fail('Le fichier est vide : choisissez un fichier XLSX, ODS ou CSV qui contient le plan.');
   if (data.length > IMPORT_LIMITS.fileBytes) return fail(`Le fichier dépasse ${mb(IMPORT_LIMITS.fileBytes)} : importez-le en plusieurs parties.`);
-  if (data[0] === 0x50 && data[1] === 0x4b && data[2] === 0x03 && data[3] === 0x04) return readZipped(data);
+  if (data[0] === 0x50 && data[1] === 0x4b && data[2] === 0x03 && data[3] === 0x04) return readZipped(await loadSheetJs(), data);
   const text = decodeText(data);
   if (text === undefined) {
     return fail("Ce fichier n'est ni un classeur XLSX ou ODS, ni un fichier CSV : enregistrez-le depuis votre tableur au format XLSX, ODS ou CSV.");
   }
-  return readCsv(text);
+  return readCsv(await loadSheetJs(), text);
 }
 
 /** UTF-8 (with or without its byte-order mark) when it is valid, else Windows-1252; undefined for binary data. */
@@ -71,22 +71,22 @@ function separatorOf(text: string): string {
   return counts[0]!.n > 0 ? counts[0]!.s : ';';
 }
 
-function readCsv(text: string): ReadResult {
+function readCsv(XLSX: typeof SheetJs, text: string): ReadResult {
   // a line count before parsing: a file of 100,000 short lines is refused without building them
   let lines = 0;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
     if (++lines > IMPORT_LIMITS.rows * 4 + 1) return fail(TOO_MANY_ROWS('CSV'));
   }
-  let book: XLSX.WorkBook;
+  let book: SheetJs.WorkBook;
   try {
-    book = XLSX.read(text, { type: 'string', raw: true, dense: true, FS: separatorOf(text), cellFormula: false, cellHTML: false, sheetRows: IMPORT_LIMITS.rows + 12 } as XLSX.ParsingOptions);
+    book = XLSX.read(text, { type: 'string', raw: true, dense: true, FS: separatorOf(text), cellFormula: false, cellHTML: false, sheetRows: IMPORT_LIMITS.rows + 12 } as SheetJs.ParsingOptions);
   } catch {
     return fail("Le fichier CSV n'a pas pu être lu : vérifiez qu'il a été enregistré au format CSV (séparateur point-virgule ou virgule).");
   }
-  return sheetsOf(book, 'csv');
+  return sheetsOf(XLSX, book, 'csv');
 }
 
-function readZipped(data: Buffer): ReadResult {
+function readZipped(XLSX: typeof SheetJs, data: Buffer): ReadResult {
   const NOT_A_SPREADSHEET = "Ce fichier compressé n'est pas un classeur XLSX ou ODS : enregistrez-le depuis votre tableur au format XLSX, ODS ou CSV.";
   const BOMB = `Le classeur décompressé dépasserait ${mb(IMPORT_LIMITS.unzippedBytes)} : ce n'est pas un plan d'action ordinaire, il est refusé.`;
   const unzipped = unzipBounded(data);
@@ -108,7 +108,7 @@ function readZipped(data: Buffer): ReadResult {
     }
   }
   // macros and embedded objects are not read: only the sheets' values are
-  let book: XLSX.WorkBook;
+  let book: SheetJs.WorkBook;
   try {
     const checked = Buffer.from(zipSync(entries, { level: 0 }));
     book = XLSX.read(checked, {
@@ -118,7 +118,7 @@ function readZipped(data: Buffer): ReadResult {
   } catch {
     return fail("Le classeur n'a pas pu être lu : enregistrez-le à nouveau depuis votre tableur au format XLSX ou ODS.");
   }
-  return sheetsOf(book, format);
+  return sheetsOf(XLSX, book, format);
 }
 
 /**
@@ -167,7 +167,7 @@ function unzipBounded(data: Buffer): Record<string, Uint8Array> | 'bomb' | 'entr
 
 interface DenseSheet { '!data'?: (({ t: string; v?: unknown } | undefined)[] | undefined)[]; '!fullref'?: string; '!ref'?: string }
 
-function sheetsOf(book: XLSX.WorkBook, format: 'xlsx' | 'ods' | 'csv'): ReadResult {
+function sheetsOf(XLSX: typeof SheetJs, book: SheetJs.WorkBook, format: 'xlsx' | 'ods' | 'csv'): ReadResult {
   if (book.SheetNames.length > IMPORT_LIMITS.sheets) return fail(`Le classeur a plus de ${IMPORT_LIMITS.sheets} feuilles : gardez celles du plan.`);
   const sheets: ReadSheet[] = [];
   for (const name of book.SheetNames) {

@@ -1,5 +1,5 @@
-import * as XLSX from '@e965/xlsx';
 import { strFromU8, strToU8, unzipSync, type Zippable, zipSync } from 'fflate';
+import { loadSheetJs, type SheetJs } from './sheetjs';
 
 /**
  * Writes workbooks (XLSX, ODS) from plain tables: a header row frozen at the top, a filter over the table, columns
@@ -54,7 +54,7 @@ export function serialDay(serial: number): string {
   return new Date(Date.UTC(1899, 11, 30) + serial * 86_400_000).toISOString().slice(0, 10);
 }
 
-function cellOf(value: CellValue, kind: CellKind): XLSX.CellObject | null {
+function cellOf(value: CellValue, kind: CellKind): SheetJs.CellObject | null {
   if (value === null || value === undefined || value === '') return null;
   if (typeof value === 'number') return Number.isFinite(value) ? { t: 'n', v: value } : null;
   if (kind === 'date') {
@@ -80,8 +80,8 @@ function widthOf(column: SheetColumn, index: number, rows: readonly (readonly Ce
   return Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, longest + 2));
 }
 
-function worksheetOf(table: SheetTable): XLSX.WorkSheet {
-  const ws: XLSX.WorkSheet = {};
+function worksheetOf(XLSX: typeof SheetJs, table: SheetTable): SheetJs.WorkSheet {
+  const ws: SheetJs.WorkSheet = {};
   const width = table.columns.length;
   table.columns.forEach((c, col) => {
     ws[XLSX.utils.encode_cell({ r: 0, c: col })] = { t: 's', v: c.header };
@@ -100,13 +100,14 @@ function worksheetOf(table: SheetTable): XLSX.WorkSheet {
 }
 
 /** The workbook as a file of the format: the sheets in order, each with its header row frozen and a filter. */
-export function writeWorkbook(tables: readonly SheetTable[], format: SpreadsheetFormat): Buffer {
+export async function writeWorkbook(tables: readonly SheetTable[], format: SpreadsheetFormat): Promise<Buffer> {
   if (!tables.length) throw new Error('Un classeur a au moins une feuille.');
+  const XLSX = await loadSheetJs();
   const wb = XLSX.utils.book_new();
-  for (const t of tables) XLSX.utils.book_append_sheet(wb, worksheetOf(t), t.name);
+  for (const t of tables) XLSX.utils.book_append_sheet(wb, worksheetOf(XLSX, t), t.name);
   wb.Props = { Title: tables.map((t) => t.name).join(', ') };
   const raw = XLSX.write(wb, { type: 'buffer', bookType: format, compression: true, bookSST: true }) as Buffer;
-  return format === 'xlsx' ? finishXlsx(raw) : finishOds(raw, tables);
+  return format === 'xlsx' ? finishXlsx(raw) : finishOds(XLSX, raw, tables);
 }
 
 // ---------------------------------------------------------------- post-processing (what SheetJS CE does not write)
@@ -132,13 +133,12 @@ function finishXlsx(raw: Buffer): Buffer {
 const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 /** A sheet's name in an ODF range address: quoted, a quote doubled. */
 const odfSheet = (name: string) => `'${name.replace(/'/g, "''")}'`;
-const columnLetters = (n: number) => XLSX.utils.encode_col(n);
 
 /**
  * ODS: date cells as dates (SheetJS writes the serial number with a date style), a filter per sheet (a database
  * range with its buttons) and the header row frozen (the view settings, which SheetJS does not write).
  */
-function finishOds(raw: Buffer, tables: readonly SheetTable[]): Buffer {
+function finishOds(XLSX: typeof SheetJs, raw: Buffer, tables: readonly SheetTable[]): Buffer {
   const files = unzipSync(new Uint8Array(raw));
   let content = strFromU8(files['content.xml']!);
 
@@ -164,7 +164,7 @@ function finishOds(raw: Buffer, tables: readonly SheetTable[]): Buffer {
   content = content.replace(/(<table:table table:name=")([^"]*)"/g, (_all, start: string, name: string) => `${start}${name.replace(/&apos;/g, "'")}"`);
 
   const ranges = tables.map((t, i) => {
-    const last = `${columnLetters(Math.max(t.columns.length - 1, 0))}${Math.max(t.rows.length, 1) + 1}`;
+    const last = `${XLSX.utils.encode_col(Math.max(t.columns.length - 1, 0))}${Math.max(t.rows.length, 1) + 1}`;
     const sheet = odfSheet(t.name);
     return `<table:database-range table:name="__Anonymous_Sheet_DB__${i}" table:target-range-address="${escapeXml(`${sheet}.A1:${sheet}.${last}`)}" table:display-filter-buttons="true"/>`;
   }).join('');

@@ -2,8 +2,9 @@
 // the views only draw what these functions return.
 import { scaleBand, scaleLinear, scaleTime } from 'd3-scale';
 import { line } from 'd3-shape';
-import { format, parseISO } from 'date-fns';
-import { fr } from 'date-fns/locale';
+import { format } from 'date-fns/format';
+import { parseISO } from 'date-fns/parseISO';
+import { fr } from 'date-fns/locale/fr';
 
 /** 1234.5 → "1 234,5": the French decimal comma and thousands space on every number a chart shows. */
 export function chartNumber(value: number): string {

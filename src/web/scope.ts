@@ -1,4 +1,4 @@
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { type FicheDetail, getFiche } from '../data/fiches';

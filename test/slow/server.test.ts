@@ -26,7 +26,8 @@ const children: ChildProcess[] = [];
 function start(env: NodeJS.ProcessEnv): Run {
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ['NODE_ENV', 'SESSION_SECRET', 'DATABASE_URL', 'TEST_DATABASE_URL', 'PORT', 'DATA_DIR', 'SMTP_URL', 'PUBLIC_URL']) delete base[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // scripts/start.mjs: the bundle of the server (built first if a source changed), run by node alone
+  const child = spawn(process.execPath, ['scripts/start.mjs'], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';
@@ -66,8 +67,8 @@ async function stop(run: Run) {
 
 const count = async (db: Knex, table: string) => Number((await db(table).count({ n: '*' }).first())!.n);
 
-describe('starting the server (src/server.ts)', function () {
-  // Starting tsx takes a couple of seconds; loading the demo plan hashes a password.
+describe('starting the server (npm start: scripts/start.mjs, src/server.ts bundled)', function () {
+  // A start that has to build the bundle first takes a second or two; loading the demo plan hashes a password.
   this.timeout(60_000);
 
   const dirs: string[] = [];

@@ -1,4 +1,5 @@
-import { isValid, parseISO } from 'date-fns';
+import { isValid } from 'date-fns/isValid';
+import { parseISO } from 'date-fns/parseISO';
 import type { AuditAction, AuditFilter } from '../../data/audit';
 import { addDays, localMidnight } from '../../data/supervision';
 import { str } from './fields';

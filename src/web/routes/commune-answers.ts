@@ -1,4 +1,4 @@
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { type Request, type Response, Router } from 'express';
 import {
   addCommuneNote, answerSideEffects, communeStepsOfFiches, communeStepStatuses, concernedCommunes, setCommuneSteps, sideEffectAnswers, strongEffectsOf,

@@ -1,4 +1,4 @@
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { type Request, type Response, Router } from 'express';
 import {
   addNote, createFiche, deleteFiche, type FicheDetail, findByNumber, getFiche, listFiches, listNotes, scopeInstanceIds, updateFiche,

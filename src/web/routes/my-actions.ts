@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { type Request, type Response, Router } from 'express';
-import { createEvents, type EventAttributes } from 'ics';
+import type { EventAttributes } from 'ics';
 import {
   actionsDigestOf, fichesOfMyTeams, hasIcsToken, setActionsDigest, setAssignedStepStatus, setIcsTokenHash, userByIcsTokenHash,
 } from '../../data/my-actions';
@@ -44,7 +44,8 @@ export function myActionsFeedRouter(ctx: AppContext): Router {
         start: [y, m, d], end: [next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate()],
       };
     });
-    const { error, value } = events.length ? createEvents(events) : { error: null, value: 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:plan-homologation\r\nEND:VCALENDAR\r\n' };
+    // ics (and its validation library) loaded with the first feed read, not at the server's start
+    const { error, value } = events.length ? (await import('ics')).createEvents(events) : { error: null, value: 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:plan-homologation\r\nEND:VCALENDAR\r\n' };
     if (error || !value) throw new Error(`Calendrier impossible : ${String(error)}`);
     res.type('text/calendar; charset=utf-8').set({ 'Cache-Control': 'private, no-store', 'Content-Disposition': 'inline; filename="mes-actions.ics"' }).send(value);
   });

@@ -1,4 +1,4 @@
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { type Response, Router } from 'express';
 import { once } from 'node:events';
 import { strToU8, Zip, ZipDeflate, ZipPassThrough } from 'fflate';
@@ -21,7 +21,7 @@ import type { IdentityLocals } from '../identity';
 import { scopeOf } from '../scope';
 
 /** The workbook of tables, as the writer takes them. */
-export function workbookOf(tables: readonly ExportTable[], fmt: SpreadsheetFormat): Buffer {
+export function workbookOf(tables: readonly ExportTable[], fmt: SpreadsheetFormat): Promise<Buffer> {
   return writeWorkbook(tables.map((t) => ({ name: t.name, columns: t.columns.map((c) => ({ header: c.header, kind: c.kind })), rows: t.rows })), fmt);
 }
 
@@ -65,13 +65,13 @@ export function planExportRouter(ctx: AppContext): Router {
   for (const fmt of ['xlsx', 'ods'] as const) {
     router.get(`/export.${fmt}`, async (_req, res) => {
       const snapshot = await snapshotOf(res);
-      sendFile(res, workbookOf(exportTables(snapshot), fmt), SPREADSHEET_TYPES[fmt], fileName(res, `.${fmt}`));
+      sendFile(res, await workbookOf(exportTables(snapshot), fmt), SPREADSHEET_TYPES[fmt], fileName(res, `.${fmt}`));
     });
 
     router.get(`/import/modele.${fmt}`, async (_req, res) => {
       const { hom, restriction } = scopeOf(res);
       const refs = await templateReferences(ctx.db, hom.id, restriction);
-      sendFile(res, workbookOf(templateTables(refs), fmt), SPREADSHEET_TYPES[fmt], `modele-import-${slugOf(hom.title)}.${fmt}`);
+      sendFile(res, await workbookOf(templateTables(refs), fmt), SPREADSHEET_TYPES[fmt], `modele-import-${slugOf(hom.title)}.${fmt}`);
     });
   }
 
@@ -102,7 +102,7 @@ export function planExportRouter(ctx: AppContext): Router {
       contents.push(`- ${name} : l'ordre du jour de la séance « ${meeting.title} » du ${dmy(meeting.startsAt)}${meeting.heldAt ? ' (séance tenue : son ordre du jour figé)' : ''}.`);
     }
     const workbook = fileName(res, '.xlsx');
-    files.push({ name: workbook, data: workbookOf(exportTables(snapshot), 'xlsx'), level: 0 });
+    files.push({ name: workbook, data: await workbookOf(exportTables(snapshot), 'xlsx'), level: 0 });
     contents.push(`- ${workbook} : le plan d'action en tableur (fiches, étapes, effets de bord, porteurs, risques, calendrier, comités, décisions).`);
     const decision = signatures[0];
     if (decision) {

@@ -81,7 +81,7 @@ export function planImportRouter(ctx: AppContext): Router {
     if (!/\.(xlsx|ods|csv|txt)$/i.test(sent.name)) {
       return renderForm(res, 415, 'Le fichier doit être un classeur XLSX (Excel), ODS (LibreOffice) ou un fichier CSV.');
     }
-    const read = readSpreadsheet(sent.data);
+    const read = await readSpreadsheet(sent.data);
     if (!read.ok) return renderForm(res, 422, read.error);
     if (read.sheets.every((s) => s.rows.length === 0)) return renderForm(res, 422, 'Le fichier ne contient aucune ligne : remplissez le modèle, puis importez-le.');
     const { hom } = scopeOf(res);

@@ -1,5 +1,5 @@
 import { type Response, Router } from 'express';
-import { subMonths } from 'date-fns';
+import { subMonths } from 'date-fns/subMonths';
 import { getSecuritySettings } from '../../data/security-settings';
 import {
   daysBefore, freezeHistory, frozenUsers, inactiveUsers, loginFailuresByDay, mostActiveUsers, mostFrozen,
