@@ -1,5 +1,6 @@
-import { format, parseISO } from 'date-fns';
-import { fr } from 'date-fns/locale';
+import { format } from 'date-fns/format';
+import { parseISO } from 'date-fns/parseISO';
+import { fr } from 'date-fns/locale/fr';
 // The committee agenda (ordre du jour), as a display-ready model: the HTML page, the PDF and the
 // frozen record of a held meeting are all made from this one JSON-serialisable value.
 import { ANSWER_STATE_LABELS, type AnswerState, answersSummary } from './commune-answers';

@@ -1,5 +1,6 @@
-import { format, parseISO } from 'date-fns';
-import { fr } from 'date-fns/locale';
+import { format } from 'date-fns/format';
+import { parseISO } from 'date-fns/parseISO';
+import { fr } from 'date-fns/locale/fr';
 import { countsPhrase } from '../domain/agenda';
 import { de, plural, shorten, withEnvironment } from '../domain/words';
 import { periodLabel } from '../domain/schedule';
