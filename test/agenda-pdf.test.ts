@@ -1,5 +1,9 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { expect } from 'chai';
 import { extractText, getDocumentProxy, getMeta } from 'unpdf';
+import { fontsOf } from '../src/agenda/pdf';
+import { woffToSfnt } from '../src/agenda/pdf-fonts';
 import { aFiche } from './builders';
 import { ACCOUNTS, type Agent, freshApp, signIn, type TestApp } from './helpers';
 
@@ -81,6 +85,11 @@ describe('agenda PDF', () => {
     expect(pdf.totalPages).to.be.at.most(2 * 50 + 8).and.at.most(70);
     expectDeckLayout(pdf, 50);
     expect(pdf.text.join('\n')).to.contain('Fiche action n°50 : ');
+    // the whole agenda, when the page on screen details its fiches a few at a time (test/agenda-pages.test.ts); the
+    // contents, laid out before the fiches but written once they are, give each fiche's page
+    const starts = fichePages(pdf.bodies, 50);
+    const contents = pdf.bodies.slice(0, starts[0]! - 1).join('\n');
+    starts.forEach((page, i) => expect(contents, `contents, fiche n°${i + 1}`).to.match(new RegExp(`Fiche action n°${i + 1} : [^\\n]+ ${page}(\\n|$)`)));
   });
 
   it('is a tagged PDF (PDF/UA) in French, with its title shown', async () => {
@@ -100,5 +109,37 @@ describe('agenda PDF', () => {
     await t.db('organisation_identity').where({ id: 1 }).update({ nature: 'etat' });
     const state = (await pdfOf(editor, await nextMeeting(t))).bytes.toString('latin1');
     expect(state).to.match(/\/BaseFont \/[A-Z]{6}\+Marianne/).and.not.contain('Atkinson');
+  });
+});
+
+describe('the PDF machinery', () => {
+  it('unwraps the WOFF fonts into the sfnt they carry: each table whole, its checksum as recorded', () => {
+    for (const dsfr of [false, true]) {
+      const { regular } = fontsOf({ dsfr, accent: '#000091' });
+      const sfnt = woffToSfnt(readFileSync(regular));
+      const tables = sfnt.readUInt16BE(4);
+      expect(tables).to.be.greaterThan(5);
+      for (let i = 0; i < tables; i++) {
+        const at = 12 + 16 * i;
+        const tag = sfnt.toString('latin1', at, at + 4);
+        const [checksum, offset, length] = [sfnt.readUInt32BE(at + 4), sfnt.readUInt32BE(at + 8), sfnt.readUInt32BE(at + 12)];
+        expect(offset % 4, tag).to.equal(0);
+        // the checksum of a table, its 'head' counted without its checkSumAdjustment
+        const data = Buffer.concat([sfnt.subarray(offset, offset + length), Buffer.alloc((4 - (length % 4)) % 4)]);
+        if (tag === 'head') data.writeUInt32BE(0, 8);
+        let sum = 0;
+        for (let k = 0; k < data.length; k += 4) sum = (sum + data.readUInt32BE(k)) >>> 0;
+        expect(sum, `${tag} of ${path.basename(regular)}`).to.equal(checksum);
+      }
+    }
+  });
+
+  it('loads pdfkit with the first PDF, never with the server: no module imports it statically', () => {
+    const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
+      const p = path.join(dir, f);
+      return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+    });
+    const offenders = files(path.resolve('src')).filter((f) => /^import\s+(?!type\b)[^;]*from\s+'(pdfkit|fontkit)'/m.test(readFileSync(f, 'utf8')));
+    expect(offenders).to.deep.equal([]);
   });
 });

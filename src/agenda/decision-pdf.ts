@@ -1,5 +1,5 @@
-import PDFDocument from 'pdfkit';
-import { fontsOf, type PdfLook, printable } from './pdf';
+import { fontsOf, loadPdfkit, type PdfLook, printable } from './pdf';
+import { fontData } from './pdf-fonts';
 
 /** The homologation decision as the committee's dossier holds it: every field already in words (labels, dates). */
 export interface DecisionSheet {
@@ -21,15 +21,16 @@ const MARGIN = 60;
 const PDF_UA = 'PDF/UA' as unknown as PDFKit.Mixins.PDFSubsets;
 
 /** The decision on one A4 page (more if its conditions are long), tagged for screen readers, in the agenda's look. */
-export function renderDecisionPdf(d: DecisionSheet, look: PdfLook): Promise<Buffer> {
+export async function renderDecisionPdf(d: DecisionSheet, look: PdfLook): Promise<Buffer> {
+  const PDFDocument = await loadPdfkit();
   const doc = new PDFDocument({
     size: 'A4', margins: { top: MARGIN, bottom: MARGIN, left: MARGIN, right: MARGIN },
     pdfVersion: '1.7', tagged: true, subset: PDF_UA, displayTitle: true, lang: 'fr-FR',
     info: { Title: `Décision d'homologation — ${d.planTitle}`, Author: d.organisation, Subject: d.planTitle },
   });
   const fonts = fontsOf(look);
-  doc.registerFont('regular', fonts.regular);
-  doc.registerFont('bold', fonts.bold);
+  doc.registerFont('regular', fontData(fonts.regular));
+  doc.registerFont('bold', fontData(fonts.bold));
   const say = (t: string) => (look.dsfr ? t : printable(t));
   const chunks: Buffer[] = [];
   doc.on('data', (c: Buffer) => chunks.push(c));

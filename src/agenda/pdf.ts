@@ -1,15 +1,16 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import PDFDocument from 'pdfkit';
+import type PDFKitDocument from 'pdfkit';
 import { type Agenda, type AgendaSection, environmentCounts, evidenceLine, stepLine } from '../domain/agenda';
 import type { RiskRow } from '../domain/risk-committee';
+import { fontData } from './pdf-fonts';
 
 const modules = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules');
 
 /**
  * How the document looks: the State's (Marianne, its blue) for a State service only; otherwise the neutral identity's
- * font (Atkinson Hyperlegible) and the organisation's accent. Fonts as WOFF (pdfkit reads WOFF, not WOFF2), embedded,
- * as PDF/UA requires (the standard 14 are not).
+ * font (Atkinson Hyperlegible) and the organisation's accent. Fonts as WOFF (not WOFF2), unwrapped once per process
+ * (pdf-fonts.ts) and embedded, as PDF/UA requires (the standard 14 are not).
  */
 export interface PdfLook { dsfr: boolean; accent: string }
 
@@ -48,28 +49,53 @@ type Doc = PDFKit.PDFDocument;
 const PDF_UA = 'PDF/UA' as unknown as PDFKit.Mixins.PDFSubsets;
 type Struct = PDFKit.PDFStructureElement;
 
+let loading: Promise<typeof PDFKitDocument> | null = null;
+
+/**
+ * pdfkit (and fontkit under it), loaded with the first PDF asked for or the first page offering one, never at the
+ * server's start: it is a large module, and most processes never make a PDF.
+ */
+export function loadPdfkit(): Promise<typeof PDFKitDocument> {
+  loading ??= import('pdfkit').then((m) => m.default, (err: unknown) => {
+    loading = null;
+    throw err;
+  });
+  return loading;
+}
+
+/**
+ * Loads pdfkit and reads the look's fonts in the background, when a page offering the PDF is shown: the PDF asked
+ * for next need not wait for them. A failure is met again, and reported, by the PDF itself.
+ */
+export function preparePdf(look: PdfLook): void {
+  loadPdfkit().then(() => {
+    const fonts = fontsOf(look);
+    fontData(fonts.regular);
+    fontData(fonts.bold);
+  }).catch(() => undefined);
+}
+
 /**
  * The agenda as a PDF, in pure JavaScript (pdfkit), laid out as a committee deck is read: A4 landscape, a cover
  * with the table of contents, the opening sections flowing on, each fiche from the top of a page, headings kept with
  * what follows, page numbers and the meeting's date in every footer. Tagged (PDF/UA) for screen readers.
  */
 export async function renderAgendaPdf(agenda: Agenda, look: PdfLook): Promise<Buffer> {
-  // Two passes: the table of contents needs the page of each entry, known once laid out; each entry's height does
-  // not depend on its number, so the second pass lays out exactly as the first.
-  const first = layout(agenda, look, null);
-  await first.done;
-  return layout(agenda, look, first.pages).done;
+  return layout(await loadPdfkit(), agenda, look);
 }
 
-function layout(agenda: Agenda, look: PdfLook, tocPages: number[] | null): { done: Promise<Buffer>; pages: number[] } {
+function layout(PDFDocument: typeof PDFKitDocument, agenda: Agenda, look: PdfLook): Promise<Buffer> {
+  const fonts = fontsOf(look);
   const doc = new PDFDocument({
+    // no default font: pdfkit's (Helvetica, never used here) parsed its metrics file for each document
+    font: null as unknown as string,
     size: 'A4', layout: 'landscape', margins: MARGIN, bufferPages: true,
     pdfVersion: '1.7', tagged: true, subset: PDF_UA, displayTitle: true, lang: 'fr-FR',
     info: { Title: `${agenda.meetingTitle} — ordre du jour`, Author: agenda.organisation, Subject: agenda.planTitle },
   });
-  const fonts = fontsOf(look);
-  doc.registerFont('regular', fonts.regular);
-  doc.registerFont('bold', fonts.bold);
+  // the fonts' bytes, read and unwrapped once per process (pdf-fonts.ts)
+  doc.registerFont('regular', fontData(fonts.regular));
+  doc.registerFont('bold', fontData(fonts.bold));
   if (!look.dsfr) {
     // every string goes through text() or is measured by heightOfString(): both see what the neutral font can print
     const text = doc.text.bind(doc);
@@ -99,13 +125,18 @@ function layout(agenda: Agenda, look: PdfLook, tocPages: number[] | null): { don
 
   // table of contents
   const entries = agenda.sections.map((s) => (s.key === 'fiche' ? `Fiche action n°${s.fiche.number} : ${s.fiche.title}` : s.title));
+  const heights = entries.map((entry) => w.tocEntryHeight(entry));
   // the contents stay with the cover when they fit below it, else start their own page
-  const tocHeight = entries.reduce((sum, entry) => sum + w.tocEntryHeight(entry), 0);
-  w.heading(root, 'H2', 'Sommaire', 18, tocHeight <= w.pageRoom() - 40 ? tocHeight : w.tocEntryHeight(entries[0] ?? ''), true);
+  const tocHeight = heights.reduce((sum, h) => sum + h, 0);
+  w.heading(root, 'H2', 'Sommaire', 18, tocHeight <= w.pageRoom() - 40 ? tocHeight : (heights[0] ?? 0), true);
   const toc = doc.struct('TOC');
   root.add(toc);
-  entries.forEach((entry, i) => w.tocEntry(toc, entry, tocPages ? String(tocPages[i]) : '…'));
-  toc.end();
+  // One layout, not two: an entry's height does not depend on its page number, so the pages the contents take are
+  // known before the sections are laid out. They are left blank, and the entries written on them (in the order they
+  // are read) once the sections have given their pages.
+  const tocPage = w.pageNumber() - 1;
+  const tocPlaces = w.flow(heights);
+  for (let i = 1; i < tocPlaces.pageCount; i++) doc.addPage();
 
   let previous: AgendaSection['key'] | null = null;
   for (const section of agenda.sections) {
@@ -116,11 +147,19 @@ function layout(agenda: Agenda, look: PdfLook, tocPages: number[] | null): { don
     const sect = doc.struct('Sect');
     root.add(sect);
     const heading = section.key === 'fiche' ? `${section.title} : ${section.fiche.title}` : section.title;
-    w.heading(sect, 'H2', heading, section.key === 'fiche' ? 18 : 20, w.firstBlockHeight(section));
+    w.heading(sect, 'H2', heading, section.key === 'fiche' ? 18 : 20, () => w.firstBlockHeight(section));
     pages.push(w.pageNumber());
     body(w, sect, section, agenda.previousMeeting !== null, agenda.signature === true);
     sect.end();
   }
+
+  // the contents, on the pages kept for them
+  entries.forEach((entry, i) => {
+    const place = tocPlaces.places[i]!;
+    doc.switchToPage(tocPage + place.page);
+    w.tocEntry(toc, entry, String(pages[i]), place.y);
+  });
+  toc.end();
   root.end();
 
   // footers, once every page exists; artifacts, not content, for screen readers
@@ -137,7 +176,7 @@ function layout(agenda: Agenda, look: PdfLook, tocPages: number[] | null): { don
     doc.page.margins.bottom = MARGIN.bottom;
   }
   doc.end();
-  return { done, pages };
+  return done;
 }
 
 interface TextStyle { size?: number; color?: string; font?: 'regular' | 'bold'; gap?: number }
@@ -163,9 +202,28 @@ class Writer {
     if (height > this.room() && this.doc.y > MARGIN.top + 1) this.doc.addPage();
   }
 
+  /**
+   * Whether keep() leaves anything at most `bound` high where it is (it fits below, or the page is still empty).
+   * Then what is placed need not be measured: measuring every block to place it doubled the work of laying out
+   * the text, when only the blocks near the foot of a page can move.
+   */
+  fits(bound: number) {
+    return bound <= this.room() || this.doc.y <= MARGIN.top + 1;
+  }
+
+  /** Heights already measured: a block is measured to place it (keep()), then often again by what precedes it. */
+  private readonly measured = new Map<string, number>();
+
   measure(text: string, { size = BODY, font = 'regular', gap = 4 }: TextStyle = {}, indent = 0) {
+    // the font set as a measure leaves it: what follows (moveDown) reads its line height
     this.doc.font(font).fontSize(size);
-    return this.doc.heightOfString(text || '—', { width: this.width - indent }) + gap;
+    const key = `${font} ${size} ${indent} ${text || '—'}`;
+    let height = this.measured.get(key);
+    if (height === undefined) {
+      height = this.doc.heightOfString(text || '—', { width: this.width - indent });
+      this.measured.set(key, height);
+    }
+    return height + gap;
   }
 
   /** The height the heading must be followed by on its page: the whole block when short, else its first lines. */
@@ -173,10 +231,17 @@ class Writer {
     return height <= KEEP_TOGETHER ? height : 3 * BODY * 1.3;
   }
 
-  /** `next`: the height of what follows, kept with the heading whole when short, else its first lines. */
-  heading(parent: Struct, tag: string, text: string, size: number, next: number, whole = false) {
+  /**
+   * `next`: the height of what follows, kept with the heading whole when short, else its first lines; given as a
+   * function, measured only when the heading is near the foot of the page.
+   */
+  heading(parent: Struct, tag: string, text: string, size: number, next: number | (() => number), whole = false) {
     const gap = tag === 'H1' ? 10 : 8;
-    this.keep(this.measure(text, { font: 'bold', size, gap }) + (whole ? next : Writer.keptWith(next)));
+    const own = this.measure(text, { font: 'bold', size, gap });
+    if (whole || typeof next === 'number' || !this.fits(own + KEEP_TOGETHER)) {
+      const following = typeof next === 'number' ? next : next();
+      this.keep(own + (whole ? following : Writer.keptWith(following)));
+    }
     parent.add(this.doc.struct(tag, {}, () => {
       this.doc.font('bold').fontSize(size).fillColor(this.headingColour).text(text, MARGIN.left, this.doc.y, { width: this.width, paragraphGap: gap });
     }));
@@ -184,16 +249,20 @@ class Writer {
   }
 
   /** A bold label (H3) and what it introduces, kept together. */
-  label(parent: Struct, text: string, next: number) {
+  label(parent: Struct, text: string, next: number | (() => number)) {
+    // the space above it is read in the font the measure of what follows leaves (body text), measured or not
+    if (typeof next === 'function') this.doc.font('regular').fontSize(BODY);
     this.doc.moveDown(0.3);
     this.heading(parent, 'H3', text, 12, next);
   }
 
   p(parent: Struct, text: string, style: TextStyle = {}) {
     const { size = BODY, color = 'black', font = 'regular', gap = 4 } = style;
-    const height = this.measure(text, style);
-    // a short paragraph moves whole; a long one flows, but not from the very foot of a page
-    this.keep(height <= KEEP_TOGETHER ? height : 2 * size * 1.3);
+    // a short paragraph moves whole; a long one flows, but not from the very foot of a page (only there measured)
+    if (!this.fits(Math.max(KEEP_TOGETHER, 2 * size * 1.3))) {
+      const height = this.measure(text, style);
+      this.keep(height <= KEEP_TOGETHER ? height : 2 * size * 1.3);
+    }
     parent.add(this.doc.struct('P', {}, () => {
       this.doc.font(font).fontSize(size).fillColor(color).text(text || '—', MARGIN.left, this.doc.y, { width: this.width, paragraphGap: gap });
     }));
@@ -203,7 +272,7 @@ class Writer {
   /** "Label : value" on one paragraph, the label in bold. */
   field(parent: Struct, name: string, value: string) {
     const text = `${name} : ${value || '—'}`;
-    this.keep(Writer.keptWith(this.measure(text)));
+    if (!this.fits(KEEP_TOGETHER)) this.keep(Writer.keptWith(this.measure(text)));
     parent.add(this.doc.struct('P', {}, () => {
       this.doc.font('bold').fontSize(BODY).fillColor(this.headingColour).text(`${name} : `, MARGIN.left, this.doc.y, { width: this.width, continued: true, paragraphGap: 4 })
         .font('regular').fillColor('black').text(value || '—');
@@ -220,10 +289,13 @@ class Writer {
     const textOf = (i: number) => `${numbered ? `${i + 1}.` : '•'} ${items[i]}`;
     items.forEach((_item, i) => {
       const text = textOf(i);
-      const height = Writer.keptWith(this.measure(text, { gap: 3 }, 12));
       // the last item never starts a page alone: the one before goes with it
-      const last = i === items.length - 2 ? Writer.keptWith(this.measure(textOf(i + 1), { gap: 3 }, 12)) : 0;
-      this.keep(height + last);
+      const withLast = i === items.length - 2;
+      if (!this.fits(withLast ? 2 * KEEP_TOGETHER : KEEP_TOGETHER)) {
+        const height = Writer.keptWith(this.measure(text, { gap: 3 }, 12));
+        const last = withLast ? Writer.keptWith(this.measure(textOf(i + 1), { gap: 3 }, 12)) : 0;
+        this.keep(height + last);
+      }
       const li = this.doc.struct('LI');
       l.add(li);
       li.add(this.doc.struct('LBody', {}, () => {
@@ -297,14 +369,31 @@ class Writer {
   }
 
   tocEntryHeight(entry: string) {
-    this.doc.font('regular').fontSize(BODY);
-    return this.doc.heightOfString(entry, { width: this.width - 70 }) + 4;
+    return this.measure(entry, { gap: 4 }, 70);
   }
 
-  tocEntry(toc: Struct, entry: string, page: string) {
-    this.keep(this.tocEntryHeight(entry));
+  /**
+   * Where blocks of these heights fall, flowing from the current position as keep() moves them (a block that does
+   * not fit below starts the next page): each one's page (0 for the current one) and its top.
+   */
+  flow(heights: number[]): { places: { page: number; y: number }[]; pageCount: number } {
+    const bottom = this.doc.page.height - MARGIN.bottom;
+    let page = 0;
+    let y = this.doc.y;
+    const places = heights.map((h) => {
+      if (h > bottom - y && y > MARGIN.top + 1) { page += 1; y = MARGIN.top; }
+      const place = { page, y };
+      y += h;
+      return place;
+    });
+    return { places, pageCount: page + 1 };
+  }
+
+  /** An entry of the contents at `y` on the current page, its page number on the right. */
+  tocEntry(toc: Struct, entry: string, page: string, y: number) {
+    this.doc.x = MARGIN.left;
+    this.doc.y = y;
     toc.add(this.doc.struct('TOCI', {}, () => {
-      const y = this.doc.y;
       this.doc.font('regular').fontSize(BODY).fillColor('black');
       this.doc.text(entry, MARGIN.left, y, { width: this.width - 70 });
       const after = this.doc.y;
@@ -350,12 +439,13 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean, s
       w.list(sect, s.lines.map((l) => `${l.service}, géré par ${l.teams} : ${environmentCounts(l).map((e) => `${e.count} en ${e.label.toLocaleLowerCase('fr')}`).join(', ')}`));
       if (s.communes.length) w.field(sect, 'Communes partenaires', s.communes.join(', '));
       if (s.reminder) {
-        w.label(sect, 'Rappel', w.measure(s.reminder));
+        w.label(sect, 'Rappel', () => w.measure(s.reminder));
         w.p(sect, s.reminder);
       }
       return;
     }
     case 'calendrier':
+      // measured first, as they were: an empty list leaves the heading's font for the space above the label
       w.label(sect, "Le travail s'est déroulé ainsi", w.listHeight(s.done));
       w.list(sect, s.done);
       w.label(sect, 'Reste à faire', w.listHeight(s.toDo));
@@ -378,17 +468,17 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean, s
       }
       if (withChanges && s.changes.length) {
         const changes = s.changes.map((c) => `Risque n°${c.number} : ${c.title} — ${c.changes.join(' ')}`);
-        w.label(sect, 'Risques : depuis la dernière séance', w.listHeight(changes));
+        w.label(sect, 'Risques : depuis la dernière séance', () => w.listHeight(changes));
         w.list(sect, changes);
       }
       return;
     }
     case 'fiche': {
       const f = s.fiche;
-      w.label(sect, 'Constat réalisé', w.measure(f.finding));
+      w.label(sect, 'Constat réalisé', () => w.measure(f.finding));
       w.p(sect, f.finding);
       const steps = f.steps.map((st) => `${st.position} – ${stepLine(st)}`);
-      w.label(sect, 'Actions', steps.length ? w.listHeight(steps) : w.measure('—'));
+      w.label(sect, 'Actions', () => (steps.length ? w.listHeight(steps) : w.measure('—')));
       if (steps.length) w.list(sect, steps);
       else w.p(sect, '—');
       w.field(sect, 'Date cible', `${f.targetDate}${f.late ? ' — en retard' : ''}`);
@@ -396,7 +486,7 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean, s
       if (f.rollout) w.field(sect, 'Déploiement par instance', f.rollout);
       if (evidenceLine(f)) w.field(sect, 'Pièces justificatives', evidenceLine(f)!);
       if (f.conclusion || f.conclusionCounts.length) {
-        w.label(sect, "Conclusion de l'étude", (f.conclusion ? w.measure(f.conclusion) : 0) + w.listHeight(f.conclusionCounts));
+        w.label(sect, "Conclusion de l'étude", () => (f.conclusion ? w.measure(f.conclusion) : 0) + w.listHeight(f.conclusionCounts));
         if (f.conclusion) w.p(sect, f.conclusion);
         w.list(sect, f.conclusionCounts);
       }
@@ -406,7 +496,7 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean, s
       if (f.sideEffects.length === 0) w.field(sect, 'Effets de bord pressentis', 'aucun');
       else {
         const effects = f.sideEffects.map((e) => `${e.levelLabel} : ${e.description}`);
-        w.label(sect, 'Effets de bord pressentis', w.listHeight(effects));
+        w.label(sect, 'Effets de bord pressentis', () => w.listHeight(effects));
         w.list(sect, effects);
       }
       if (f.communeAnswers && (f.communeAnswersTotal ?? f.communeAnswers.length) > 0) {
@@ -419,7 +509,7 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean, s
           ...f.communeAnswers.map((a) => `${a.commune} : ${a.text}`),
           ...(unlisted > 0 ? [`${unlisted} autre${unlisted > 1 ? 's' : ''} commune${unlisted > 1 ? 's' : ''} concernée${unlisted > 1 ? 's' : ''} sans réponse (liste sur la page de la fiche)`] : []),
         ];
-        w.label(sect, 'Prise en compte des effets de bord forts par les communes', w.measure(summary, { font: signature ? 'bold' : 'regular' }) + w.listHeight(answers.slice(0, 3)));
+        w.label(sect, 'Prise en compte des effets de bord forts par les communes', () => w.measure(summary, { font: signature ? 'bold' : 'regular' }) + w.listHeight(answers.slice(0, 3)));
         w.p(sect, summary, { font: signature ? 'bold' : 'regular' });
         w.list(sect, answers);
       }
@@ -427,7 +517,7 @@ function body(w: Writer, sect: Struct, s: AgendaSection, withChanges: boolean, s
         const since = [...f.changes, ...(f.communeNotes ?? []).map((n) => n.text)];
         if (since.length === 0) w.field(sect, 'Depuis la dernière séance', 'aucun changement.');
         else {
-          w.label(sect, 'Depuis la dernière séance', w.listHeight(since));
+          w.label(sect, 'Depuis la dernière séance', () => w.listHeight(since));
           w.list(sect, since);
         }
       }
