@@ -68,7 +68,11 @@ describe('SQL queries per page do not grow with the data', function () {
     const smallMeeting = Number((await small.db('meetings').orderBy('starts_at', 'desc').first()).id);
     const pages = [
       ['/homologations/1', '/homologations/1'],
+      // the fiche list searched, filtered, and a page of it (beyond the demo's last: its last page)
+      ['/homologations/1?q=1&page=2', '/homologations/1?q=1&page=2'],
+      ['/homologations/1?avancement=en_cours&page=2', '/homologations/1?avancement=en_cours&page=2'],
       ['/homologations/1/tableau-de-bord', '/homologations/1/tableau-de-bord'],
+      ['/homologations/1/tableau-de-bord?export=communes', '/homologations/1/tableau-de-bord?export=communes'],
       [`/homologations/1/fiches/${await ficheIdByNumber(small.db, 1)}`, `/homologations/1/fiches/${large.ficheIds[1]}`],
       // a fiche followed per instance (its rollout counts on its page)
       [`/homologations/1/fiches/${await ficheIdByNumber(small.db, 3)}`, `/homologations/1/fiches/${large.ficheIds[0]}`],

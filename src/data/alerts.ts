@@ -42,6 +42,15 @@ export async function listAlerts(db: Knex, filter: { open?: boolean; limit?: num
   }));
 }
 
+/** How many alerts there are, open ones only if asked, of one homologation if given. */
+export async function countAlerts(db: Knex, filter: { open?: boolean; planId?: number } = {}): Promise<number> {
+  const q = db('alerts').join('fiches', 'fiches.id', 'alerts.fiche_id');
+  if (filter.open) q.whereNull('alerts.acknowledged_at').whereNull('alerts.resolved_at');
+  if (filter.planId !== undefined) q.where('fiches.plan_id', filter.planId);
+  const row = await q.count({ n: '*' }).first() as { n: number | string } | undefined;
+  return Number(row?.n ?? 0);
+}
+
 export async function getAlert(db: Knex, id: number): Promise<Alert | undefined> {
   return (await listAlerts(db, { id, limit: 1 }))[0];
 }

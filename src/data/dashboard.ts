@@ -1,13 +1,16 @@
 import type { Knex } from 'knex';
 import { sortFrench } from '../domain/words';
-import type { DashFiche, DashInstance } from '../domain/dashboard';
+import type { DashFiche, DashInstance, DashPerimeter } from '../domain/dashboard';
 import type { EnvironmentRef, Status } from '../domain/statuses';
-import { stepsWithAssignees, visibleTo } from './fiches';
+import { visibleTo } from './fiches';
 import { rolloutSummaries } from './rollout';
 
 export interface DashboardData {
   fiches: DashFiche[];
+  /** The instances the fiches' own scopes name (not those on the whole perimeter), within the perimeter the reader sees. */
   instances: DashInstance[];
+  /** What the perimeter the reader may see touches: services, environments, communes. */
+  perimeter: DashPerimeter;
   milestones: { dueDate: string; title: string; done: boolean }[];
   teams: { id: number; name: string }[];
   services: { id: number; name: string }[];
@@ -21,23 +24,46 @@ export interface DashboardData {
 /**
  * Everything the dashboard needs in a fixed number of queries, whatever the size of the plan:
  * the visible fiches and, through sub-queries on them, their steps, owners, strong side effects and scope.
+ * With `today`, a fiche's steps are only those late that day (all the dashboard lists), with its counts of steps done
+ * and in all (`stepCounts`); without, every step.
  */
-export async function loadDashboard(db: Knex, planId: number, communeId: number | null): Promise<DashboardData> {
+export async function loadDashboard(db: Knex, planId: number, communeId: number | null, options: { today?: string } = {}): Promise<DashboardData> {
   const visible = () => visibleTo(db('fiches').where('fiches.plan_id', planId), db, communeId).select('fiches.id');
-  const instanceQuery = db('instances')
-    .join('services', 'services.id', 'instances.service_id')
-    .leftJoin('communes', 'communes.id', 'instances.commune_id')
-    .select('instances.id', 'instances.service_id', 'instances.environment', 'instances.commune_id', 'services.name as service_name', 'communes.name as commune_name');
-  instanceQuery.whereIn('instances.id', db('plan_instances').where('plan_id', planId).select('instance_id'));
-  if (communeId !== null) instanceQuery.where('instances.commune_id', communeId);
-  const [fiches, steps, owners, effects, scope, instanceRows, milestones, teams, services, communes, progress, environments] = await Promise.all([
+  // the plan's instances (a commune's staff: its own), never read one by one: what they touch, and the instances the
+  // fiches' own scopes name with their fiche (thousands of instances on the whole perimeter are not read)
+  const perimeter = () => {
+    const q = db('instances').whereIn('instances.id', db('plan_instances').where('plan_id', planId).select('instance_id'));
+    if (communeId !== null) q.where('instances.commune_id', communeId);
+    return q;
+  };
+  // from the fiches to their instances (SQLite would otherwise start from the perimeter's instances and probe every fiche)
+  const scopeQuery = visibleTo(db('fiches').where('fiches.plan_id', planId), db, communeId)
+    .join('fiche_instances', 'fiche_instances.fiche_id', 'fiches.id').join('instances', 'instances.id', 'fiche_instances.instance_id')
+    .whereExists(db('plan_instances').select(db.raw('1')).whereRaw('plan_instances.plan_id = fiches.plan_id').whereRaw('plan_instances.instance_id = instances.id'))
+    .select('fiche_instances.fiche_id', 'instances.id', 'instances.service_id', 'instances.environment', 'instances.commune_id');
+  if (communeId !== null) scopeQuery.where('instances.commune_id', communeId);
+  // the columns the dashboard reads only (steps.* holds a dozen more: twice the time at 10,000 steps)
+  const stepQuery = db('steps').leftJoin('users as step_user', 'step_user.id', 'steps.assignee_user_id').leftJoin('people as step_person', 'step_person.id', 'steps.assignee_person_id')
+    .whereIn('steps.fiche_id', visible()).orderBy(['steps.fiche_id', 'steps.position'])
+    .select('steps.fiche_id', 'steps.label', 'steps.status', 'steps.target_date', 'step_user.name as assignee_user_name', 'step_person.name as assignee_person_name');
+  if (options.today !== undefined) {
+    // late as isStepLate says: not done, and its own date, else its fiche's, passed
+    stepQuery.join('fiches', 'fiches.id', 'steps.fiche_id').whereNot('steps.status', 'fait')
+      .whereRaw('coalesce(steps.target_date, fiches.target_date) < ?', [options.today]);
+  }
+  const countQuery = options.today === undefined ? Promise.resolve([]) : db('steps').whereIn('fiche_id', visible()).groupBy('fiche_id')
+    .select('fiche_id', db.raw('count(*) as total'), db.raw("sum(case when status = 'fait' then 1 else 0 end) as done"));
+  const [fiches, steps, stepCounts, owners, effects, scope, perimeterServices, perimeterEnvironments, perimeterCommunes, milestones, teams, services, communes, progress, environments] = await Promise.all([
     db('fiches').whereIn('id', visible()).select('id', 'number', 'title', 'status', 'target_date', 'scope_all').orderBy('number'),
-    stepsWithAssignees(db).whereIn('steps.fiche_id', visible()).orderBy(['steps.fiche_id', 'steps.position']),
+    stepQuery,
+    countQuery as Promise<{ fiche_id: number; total: number | string; done: number | string | null }[]>,
     db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').whereIn('fiche_owners.fiche_id', visible())
       .select('fiche_owners.fiche_id', 'teams.id as team_id', 'teams.name as team_name'),
     db('side_effects').whereIn('fiche_id', visible()).where('level', 'fort').select('fiche_id', 'description').orderBy(['fiche_id', 'position']),
-    db('fiche_instances').whereIn('fiche_id', visible()).select('fiche_id', 'instance_id'),
-    instanceQuery,
+    scopeQuery as Promise<{ fiche_id: number; id: number; service_id: number; environment: string; commune_id: number | null }[]>,
+    perimeter().distinct('instances.service_id'),
+    perimeter().distinct('instances.environment'),
+    perimeter().whereNotNull('instances.commune_id').distinct('instances.commune_id'),
     db('milestones').where('plan_id', planId).select('due_date', 'title', 'done').orderBy('due_date'),
     db('teams').select('id', 'name').orderBy('name'),
     db('services').select('id', 'name').orderBy(['position', 'name']),
@@ -56,10 +82,21 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     return map;
   };
   const stepsBy = group(steps, (r) => Number(r.fiche_id));
+  const countsBy = options.today === undefined ? null
+    : new Map(stepCounts.map((c) => [Number(c.fiche_id), { done: Number(c.done ?? 0), total: Number(c.total) }]));
   const ownersBy = group(owners, (r) => Number(r.fiche_id));
   const effectsBy = group(effects, (r) => Number(r.fiche_id));
   const scopeBy = group(scope, (r) => Number(r.fiche_id));
-  const visibleInstances = new Set(instanceRows.map((r) => Number(r.id)));
+  const serviceNames = new Map(services.map((sv) => [Number(sv.id), String(sv.name)]));
+  const communeNames = new Map(communes.map((c) => [Number(c.id), String(c.name)]));
+  const named = new Map<number, DashInstance>();
+  for (const r of scope) {
+    if (named.has(Number(r.id))) continue;
+    named.set(Number(r.id), {
+      id: Number(r.id), serviceId: Number(r.service_id), serviceName: serviceNames.get(Number(r.service_id)) ?? '', environment: String(r.environment),
+      communeId: r.commune_id === null ? null : Number(r.commune_id), communeName: r.commune_id === null ? null : communeNames.get(Number(r.commune_id)) ?? null,
+    });
+  }
   const envs = environments.map((e) => ({ code: String(e.code), label: String(e.label), position: Number(e.position) }));
   // the fiches followed per instance: their counts (a commune's agent, its own instances')
   const rollout = await rolloutSummaries(db, visible(), envs, communeId);
@@ -71,15 +108,18 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
         label: s.label as string, status: s.status as Status, targetDate: (s.target_date as string | null) ?? null,
         assigneeName: (s.assignee_user_name as string | null) ?? (s.assignee_person_name as string | null) ?? null,
       })),
+      ...(countsBy ? { stepCounts: countsBy.get(Number(f.id)) ?? { done: 0, total: 0 } } : {}),
       strongEffects: (effectsBy.get(Number(f.id)) ?? []).map((e) => e.description as string),
-      // a commune agent's view of a fiche's scope is limited to its own instances
-      instanceIds: f.scope_all ? 'all' : (scopeBy.get(Number(f.id)) ?? []).map((s) => Number(s.instance_id)).filter((id) => visibleInstances.has(id)),
+      // a commune agent's view of a fiche's scope is limited to its own instances (the scope's query reads no other)
+      instanceIds: f.scope_all ? 'all' : (scopeBy.get(Number(f.id)) ?? []).map((s) => Number(s.id)),
       ...(rollout.has(Number(f.id)) ? { rollout: rollout.get(Number(f.id))! } : {}),
     })),
-    instances: instanceRows.map((r) => ({
-      id: Number(r.id), serviceId: Number(r.service_id), serviceName: r.service_name, environment: r.environment,
-      communeId: r.commune_id === null ? null : Number(r.commune_id), communeName: r.commune_name ?? null,
-    })),
+    instances: [...named.values()],
+    perimeter: {
+      services: perimeterServices.map((r) => ({ id: Number(r.service_id), name: serviceNames.get(Number(r.service_id)) ?? '' })),
+      environments: perimeterEnvironments.map((r) => String(r.environment)),
+      communes: perimeterCommunes.map((r) => ({ id: Number(r.commune_id), name: communeNames.get(Number(r.commune_id)) ?? '' })),
+    },
     milestones: milestones.map((m) => ({ dueDate: m.due_date, title: m.title, done: Boolean(m.done) })),
     // French order for the filters' lists (the query's ORDER BY compares bytes: Écully would follow Vénissieux)
     teams: sortFrench(teams.map((t) => ({ id: Number(t.id), name: String(t.name) })), (t) => t.name),

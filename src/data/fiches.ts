@@ -140,11 +140,19 @@ export async function ownersOf(db: Knex, ficheIds: number[]): Promise<Map<number
   return byFiche;
 }
 
+/** A fiche's row as the lists read it. */
+export interface FicheListRow { id: number; number: number; title: string; status: Status; target_date: string | null }
+
 /** The plan's fiches, in number order, with owners and step counts: three queries whatever the size. */
 export async function listFiches(db: Knex, planId: number, communeId: number | null): Promise<FicheSummary[]> {
-  const rows: { id: number; number: number; title: string; status: Status; target_date: string | null }[] = await visibleTo(db('fiches').where('fiches.plan_id', planId), db, communeId)
+  const rows: FicheListRow[] = await visibleTo(db('fiches').where('fiches.plan_id', planId), db, communeId)
     .select('fiches.id', 'fiches.number', 'fiches.title', 'fiches.status', 'fiches.target_date')
     .orderBy('fiches.number');
+  return summariesOf(db, rows);
+}
+
+/** The fiches given, in their order, with their owners and step counts: two queries whatever their number (none for none). */
+export async function summariesOf(db: Knex, rows: readonly FicheListRow[]): Promise<FicheSummary[]> {
   const ids = rows.map((r) => Number(r.id));
   const [owners, counts] = await Promise.all([
     ownersOf(db, ids),

@@ -146,12 +146,19 @@ export function readinessOfCounts(c: ReadinessCounts): { index: number; componen
  * fiche on time may hold a late step, and a late fiche's steps due later are not. `since` is the earliest date passed.
  */
 export function lateFiches(fiches: readonly DashFiche[], today: string) {
-  return fiches.map((f) => {
-    const lateSteps = f.steps.filter((s) => isStepLate(s, f.targetDate, today)).map((s) => ({ ...s, due: stepDue(s, f.targetDate)! }));
-    const dates = [...(late(f, today) ? [f.targetDate!] : []), ...lateSteps.map((s) => s.due)].sort();
-    return { fiche: f, lateSteps, since: dates[0] };
-  }).filter((l): l is typeof l & { since: string } => l.since !== undefined)
-    .sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : a.fiche.number - b.fiche.number));
+  const out: { fiche: DashFiche; lateSteps: (DashFiche['steps'][number] & { due: string })[]; since: string }[] = [];
+  for (const f of fiches) {
+    let since = late(f, today) ? f.targetDate! : undefined;
+    const lateSteps: (DashFiche['steps'][number] & { due: string })[] = [];
+    for (const s of f.steps) {
+      if (!isStepLate(s, f.targetDate, today)) continue;
+      const due = stepDue(s, f.targetDate)!;
+      lateSteps.push({ ...s, due });
+      if (since === undefined || due < since) since = due;
+    }
+    if (since !== undefined) out.push({ fiche: f, lateSteps, since });
+  }
+  return out.sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : a.fiche.number - b.fiche.number));
 }
 
 export interface ComingItem { date: string; kind: 'fiche' | 'jalon'; label: string; ficheId?: number; window: 30 | 60 | 90 }

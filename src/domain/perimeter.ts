@@ -56,3 +56,35 @@ export function perimeterTable(instances: readonly InstanceRow[], environments: 
   const columns = presentEnvironments(environments, instances.map((i) => i.environment));
   return { columns, lines: build(instances).map(({ line, counts }) => ({ ...line, counts: columns.map((c) => counts.get(c.code) ?? 0) })) };
 }
+
+/** Instances of the perimeter counted per service, environment and managing team (of which `communal` in a commune). */
+export interface PerimeterGroup { serviceId: number; serviceName: string; environment: Environment; teamName: string; instances: number; communal: number }
+
+/**
+ * The perimeter table from counted groups, as perimeterTable builds it from every instance: one column per environment
+ * present, in the organisation's order; per service its counts, its teams in the order they first appear (the groups
+ * come in the instance list's order) and whether communes' instances are among them.
+ */
+export function perimeterTableOfGroups(groups: readonly PerimeterGroup[], environments: readonly EnvironmentRef[]): {
+  columns: EnvironmentRef[];
+  lines: { serviceId: number; serviceName: string; counts: number[]; teams: string[]; communal: boolean }[];
+  instances: number;
+} {
+  const columns = presentEnvironments(environments, groups.map((g) => g.environment));
+  const lines = new Map<number, { serviceId: number; serviceName: string; byEnv: Map<Environment, number>; teams: string[]; communal: boolean }>();
+  for (const g of groups) {
+    let line = lines.get(g.serviceId);
+    if (!line) {
+      line = { serviceId: g.serviceId, serviceName: g.serviceName, byEnv: new Map(), teams: [], communal: false };
+      lines.set(g.serviceId, line);
+    }
+    line.byEnv.set(g.environment, (line.byEnv.get(g.environment) ?? 0) + g.instances);
+    if (!line.teams.includes(g.teamName)) line.teams.push(g.teamName);
+    if (g.communal > 0) line.communal = true;
+  }
+  return {
+    columns,
+    lines: [...lines.values()].map(({ byEnv, ...line }) => ({ ...line, counts: columns.map((c) => byEnv.get(c.code) ?? 0) })),
+    instances: groups.reduce((n, g) => n + g.instances, 0),
+  };
+}

@@ -1,22 +1,39 @@
 import { differenceInCalendarDays, parseISO } from 'date-fns';
 import { rolloutPhrase } from '../domain/rollout';
 import type { Knex } from 'knex';
-import { listAlerts } from '../data/alerts';
+import { type Alert, countAlerts, listAlerts } from '../data/alerts';
 import { type DashboardData, loadDashboard } from '../data/dashboard';
 import {
-  applyFilters, byEnvironment, rolloutFiches, byService as countByService, coming, communeMatrix, countByStatus, type DashFiche, type DashFilters, groupCounts,
-  isEnvironment, isStatusValue, lateFiches, openStrongEffects, reachOf, readiness, stepsTrend,
+  applyFilters, byEnvironment, rolloutFiches, byService as countByService, coming, communeMatrix, communeStandings, countByStatus, type DashFiche, type DashFilters,
+  groupCounts, isEnvironment, isStatusValue, lateFiches, type MatrixRow, matrixRows, openStrongEffects, reachOf, readiness, stepsTrend, totalStepCounts,
 } from '../domain/dashboard';
 import { ownersSummary } from '../domain/fiche';
 import { STATUS_LABELS, STATUSES } from '../domain/statuses';
+import { frenchCollator } from '../domain/words';
 
 /** The tables of the dashboard that export to CSV, by the name in the URL (?export=…). */
-export const DASHBOARD_EXPORTS = ['statuts', 'retards', 'a-venir', 'equipes', 'services', 'environnements', 'communes', 'effets-forts', 'calendrier', 'tendance', 'indice'] as const;
+export const DASHBOARD_EXPORTS = [
+  'statuts', 'retards', 'a-venir', 'equipes', 'services', 'environnements', 'communes', 'effets-forts', 'calendrier', 'tendance', 'indice', 'deploiements',
+] as const;
 export type DashboardExport = (typeof DASHBOARD_EXPORTS)[number];
 
-/** The on-screen commune matrix stays readable at national scale; the CSV export has every row and column. */
-export const MATRIX_ROWS = 100;
+/**
+ * What the screen shows of the long tables, so that the page stays one a person reads at national scale (and weighs
+ * the same for 50 fiches or 500, for 20 communes or 1,000); each table's CSV export has every row and column.
+ * The commune matrix: the communes with the most late, then not done, fiches first, and the first fiches.
+ */
+export const MATRIX_ROWS = 20;
 export const MATRIX_COLUMNS = 40;
+/** The late fiches: the oldest first, each with its first late actions. */
+export const LATE_SHOWN = 20;
+export const LATE_STEPS_SHOWN = 5;
+/** The fiches followed per instance, and the open strong side effects. */
+export const ROLLOUTS_SHOWN = 30;
+export const STRONG_SHOWN = 30;
+/** The calendar's chart and its table of dates. */
+export const CALENDAR_SHOWN = 60;
+/** Above this many communes, the commune filter is a field where one types the commune's name, not a list of them all. */
+export const COMMUNE_LIST_MAX = 100;
 
 /** A CSV cell: a text, or a number that stays a number. */
 export type Cell = string | number | null;
@@ -46,8 +63,7 @@ const orList = (labels: string[]) => (labels.length > 1 ? `${labels.slice(0, -1)
 function readFilters(raw: DashboardQuery, data: DashboardData): { filters: DashFilters; query: Record<string, string>; exported: DashboardExport | '' } | string {
   const filters: DashFilters = {};
   const query: Record<string, string> = {};
-  const ids = (name: 'equipe' | 'service' | 'commune', label: string, known: { id: number }[]): number | undefined | string => {
-    const v = raw[name];
+  const ids = (name: 'equipe' | 'service' | 'commune', label: string, known: { id: number }[], v = raw[name]): number | undefined | string => {
     if (!v) return undefined;
     if (!/^\d{1,9}$/.test(v) || !known.some((k) => k.id === Number(v))) return `Filtre inconnu : ${label} « ${v} » n'existe pas. Choisissez une valeur dans la liste des filtres.`;
     query[name] = v;
@@ -57,7 +73,14 @@ function readFilters(raw: DashboardQuery, data: DashboardData): { filters: DashF
   if (typeof team === 'string') return team;
   const service = ids('service', 'le service', data.services);
   if (typeof service === 'string') return service;
-  const commune = ids('commune', 'la commune', data.communes);
+  // a commune may also be given by its name, typed in the filter's field when the communes are too many for a list
+  let communeValue = raw.commune.trim();
+  if (communeValue && !/^\d{1,9}$/.test(communeValue)) {
+    const named = data.communes.find((c) => frenchCollator.compare(c.name, communeValue) === 0);
+    if (!named) return `Filtre inconnu : la commune « ${communeValue} » n'existe pas. Vérifiez son nom, ou laissez le champ vide pour voir toutes les communes.`;
+    communeValue = String(named.id);
+  }
+  const commune = ids('commune', 'la commune', data.communes, communeValue);
   if (typeof commune === 'string') return commune;
   filters.team = team;
   filters.service = service;
@@ -79,40 +102,71 @@ function readFilters(raw: DashboardQuery, data: DashboardData): { filters: DashF
   return { filters, query, exported: exported as DashboardExport | '' };
 }
 
+/** Calendar days from one date (yyyy-MM-dd) to another, as differenceInCalendarDays, without a Date per call in local time. */
+function daysBetween(from: string, to: string): number {
+  const day = (iso: string) => Date.UTC(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)) - 1, Number(iso.slice(8, 10))) / 86_400_000;
+  return /^\d{4}-\d{2}-\d{2}$/.test(from) && /^\d{4}-\d{2}-\d{2}$/.test(to) ? day(to) - day(from) : differenceInCalendarDays(parseISO(to), parseISO(from));
+}
+
 function buildModel(data: DashboardData, filters: DashFilters, today: string, base: string) {
-  const reach = reachOf(data.fiches, data.instances);
+  const reach = reachOf(data.fiches, data.instances, data.perimeter);
   const fiches = applyFilters(data.fiches, reach, filters);
-  const steps = fiches.flatMap((f) => f.steps);
+  const { done: stepsDone, total: stepsTotal } = totalStepCounts(fiches);
   const late = lateFiches(fiches, today).map((l) => ({
-    ...l, daysLate: differenceInCalendarDays(parseISO(today), parseISO(l.since)),
+    ...l, daysLate: daysBetween(l.since, today),
     owner: ownersSummary(l.fiche.owners.map((o) => ({ ...o, serviceId: null, serviceName: null }))),
   }));
+  const lateIds = new Set(late.map((l) => l.fiche.id));
   const teamNames = new Map(data.teams.map((t) => [t.id, t.name]));
-  const matrix = communeMatrix(fiches, data.instances, reach);
   const shown = new Set(fiches.map((f) => f.id));
   const calendar = [
-    ...fiches.filter((f) => f.targetDate).map((f) => ({ label: `Fiche n°${f.number} : ${f.title}`, kind: 'fiche' as const, date: f.targetDate!, late: late.some((l) => l.fiche.id === f.id), done: f.status === 'fait', href: `${base}/fiches/${f.id}` as string | null })),
+    ...fiches.filter((f) => f.targetDate).map((f) => ({ label: `Fiche n°${f.number} : ${f.title}`, kind: 'fiche' as const, date: f.targetDate!, late: lateIds.has(f.id), done: f.status === 'fait', href: `${base}/fiches/${f.id}` as string | null })),
     ...data.milestones.map((m) => ({ label: m.title, kind: 'jalon' as const, date: m.dueDate, late: !m.done && m.dueDate < today, done: m.done, href: null })),
   ].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+  const standings = communeStandings(fiches, data.perimeter, reach, today);
+  // the commune filtered on comes first, whatever its standing
+  const shownStandings = [
+    ...standings.filter((c) => c.communeId === filters.commune), ...standings.filter((c) => c.communeId !== filters.commune),
+  ].slice(0, MATRIX_ROWS);
+  const matrixFiches = fiches.slice(0, MATRIX_COLUMNS) as DashFiche[];
+  const strong = openStrongEffects(fiches);
+  const rollouts = rolloutFiches(fiches).map((r) => ({ ...r, phrase: rolloutPhrase(r.counts) }));
+  // the whole matrix (communes × fiches) is drawn for its CSV export only, when asked for
+  let matrix: MatrixRow[] | undefined;
   return {
     data, fiches, today,
     ready: readiness(fiches, today),
     statusCounts: countByStatus(fiches),
-    stepsDone: steps.filter((s) => s.status === 'fait').length,
-    stepsTotal: steps.length,
+    stepsDone,
+    stepsTotal,
     late,
+    /** The late fiches as shown on screen: the oldest LATE_SHOWN, each with its first LATE_STEPS_SHOWN late actions. */
+    screenLate: late.slice(0, LATE_SHOWN).map((l) => ({ ...l, lateStepsShown: l.lateSteps.slice(0, LATE_STEPS_SHOWN) })),
     soon: coming(fiches, data.milestones, today),
     byTeam: groupCounts(fiches, (f) => f.owners.map((o) => o.teamId), (id) => teamNames.get(id) ?? '?'),
     byService: countByService(fiches, reach),
     byEnv: byEnvironment(fiches, reach, data.environments),
-    matrix,
-    /** The matrix as shown on screen: at most MATRIX_ROWS communes and MATRIX_COLUMNS fiches. */
-    screenMatrix: matrix.slice(0, MATRIX_ROWS).map((r) => ({ ...r, cells: r.cells.slice(0, MATRIX_COLUMNS), counts: r.counts.slice(0, MATRIX_COLUMNS) })),
-    matrixFiches: fiches.slice(0, MATRIX_COLUMNS) as DashFiche[],
-    strong: openStrongEffects(fiches),
-    rollouts: rolloutFiches(fiches).map((r) => ({ ...r, phrase: rolloutPhrase(r.counts) })),
+    /** Every commune's row of the matrix, every fiche (the CSV export's). */
+    get matrix(): MatrixRow[] {
+      matrix ??= communeMatrix(fiches, data.perimeter, reach);
+      return matrix;
+    },
+    /** The communes with their counts, the most late first (all of them: the count of the matrix's rows). */
+    standings,
+    /**
+     * The matrix as shown on screen: the MATRIX_ROWS communes with the most late, then not done, fiches (the commune
+     * filtered on first), on the first MATRIX_COLUMNS fiches, with their counts over all the fiches.
+     */
+    screenMatrix: matrixRows(shownStandings, matrixFiches, reach)
+      .map((r, i) => ({ ...r, late: shownStandings[i]!.late, open: shownStandings[i]!.open, concerned: shownStandings[i]!.fiches })),
+    matrixFiches,
+    strong,
+    screenStrong: strong.slice(0, STRONG_SHOWN),
+    rollouts,
+    screenRollouts: rollouts.slice(0, ROLLOUTS_SHOWN),
     trend: stepsTrend(data.stepEvents.filter((e) => shown.has(e.ficheId)), today),
     calendar,
+    screenCalendar: calendar.slice(0, CALENDAR_SHOWN),
   };
 }
 
@@ -123,15 +177,23 @@ function buildModel(data: DashboardData, filters: DashFilters, today: string, ba
 export async function dashboardOf(
   db: Knex, input: { planId: number; communeId: number | null; query: DashboardQuery; today: string; base: string },
 ): Promise<DashboardResult> {
-  const data = await loadDashboard(db, input.planId, input.communeId);
+  const data = await loadDashboard(db, input.planId, input.communeId, { today: input.today });
   const read = readFilters(input.query, data);
   if (typeof read === 'string') return { ok: false, message: read };
   return { ok: true, model: buildModel(data, read.filters, input.today, input.base), ...read };
 }
 
-/** Late-fiche alerts still open: the Métropole teams' business, commune agents do not see them. */
-export async function dashboardAlerts(db: Knex, planId: number, communeId: number | null) {
-  return communeId === null ? listAlerts(db, { open: true, planId }) : [];
+/** The open alerts the dashboard lists, the latest first; the alerts page has them all. */
+export const ALERTS_SHOWN = 20;
+
+/**
+ * Late-fiche alerts still open, the latest ALERTS_SHOWN and how many in all: the Métropole teams' business, commune
+ * agents do not see them.
+ */
+export async function dashboardAlerts(db: Knex, planId: number, communeId: number | null): Promise<{ shown: Alert[]; total: number }> {
+  if (communeId !== null) return { shown: [], total: 0 };
+  const [shown, total] = await Promise.all([listAlerts(db, { open: true, planId, limit: ALERTS_SHOWN }), countAlerts(db, { open: true, planId })]);
+  return { shown, total };
 }
 
 function countsTable(label: string, groups: { label: string; counts: Record<string, number> }[]): Cell[][] {
@@ -151,6 +213,7 @@ export function dashboardTable(m: DashboardModel, name: DashboardExport): Cell[]
     case 'effets-forts': return [['Fiche', 'Intitulé', 'Avancement', 'Effet de bord fort'], ...m.strong.map((e) => [e.fiche.number, e.fiche.title, STATUS_LABELS[e.fiche.status], e.description])];
     case 'calendrier': return [['Date', 'Type', 'Intitulé', 'État'], ...m.calendar.map((c) => [c.date, c.kind === 'fiche' ? 'Date cible' : 'Jalon', c.label, c.done ? 'Fait' : c.late ? 'En retard' : 'À venir'])];
     case 'tendance': return [['Mois', 'Actions faites'], ...m.trend.map((t) => [t.month, t.done])];
+    case 'deploiements': return [['Fiche', 'Intitulé', 'Instances faites', 'Instances', 'Détail'], ...m.rollouts.map((r) => [r.fiche.number, r.fiche.title, r.counts.done, r.counts.total, r.phrase])];
     case 'indice': return [['Composante', 'Part', 'Poids', 'Points'], ...m.ready.components.map((c) => [c.label, c.value.toFixed(3), c.weight, c.points.toFixed(2)]), ['Indice', '', '', m.ready.index.toFixed(2)]];
   }
 }

@@ -8,6 +8,9 @@ import { ownersByTeam, ownersSummary } from '../domain/fiche';
 import { ROLE_LABELS } from '../domain/roles';
 import { SIDE_EFFECT_LABELS, STATUS_BADGES, STATUS_LABELS } from '../domain/statuses';
 
+/** A calendar date as stored (yyyy-MM-dd), month and day in range; anything else goes through date-fns. */
+const PLAIN_DATE = /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+
 /** Plain functions the views may call: formatting only, never a query. */
 export const viewHelpers = {
   STATUS_LABELS,
@@ -17,9 +20,11 @@ export const viewHelpers = {
   ownersSummary,
   ownersByTeam,
   countsPhrase,
-  /** 2026-06-30 → 30/06/2026 */
+  /** 2026-06-30 → 30/06/2026 (a plain date is only reordered: long lists of dates do not parse each one) */
   date(value: string | null | undefined): string {
     if (!value) return '—';
+    const plain = PLAIN_DATE.exec(value);
+    if (plain) return `${plain[3]}/${plain[2]}/${plain[1]}`;
     return format(parseISO(value), 'dd/MM/yyyy');
   },
   /** 2026-06-30 → juin 2026 */

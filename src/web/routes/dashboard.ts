@@ -2,7 +2,10 @@ import { format } from 'date-fns';
 import { Router } from 'express';
 import { READINESS_WEIGHTS } from '../../domain/dashboard';
 import { STATUS_LABELS, STATUSES } from '../../domain/statuses';
-import { dashboardAlerts, dashboardOf, dashboardTable, MATRIX_COLUMNS, MATRIX_ROWS } from '../../services/dashboard';
+import {
+  ALERTS_SHOWN, CALENDAR_SHOWN, COMMUNE_LIST_MAX, dashboardAlerts, dashboardOf, dashboardTable, LATE_SHOWN, LATE_STEPS_SHOWN, MATRIX_COLUMNS, MATRIX_ROWS,
+  ROLLOUTS_SHOWN, STRONG_SHOWN,
+} from '../../services/dashboard';
 import { dashboardRisks } from '../../services/risk-committee';
 import { barChart, lineChart, timeline } from '../charts';
 import type { AppContext } from '../context';
@@ -31,18 +34,25 @@ export function dashboardRouter(ctx: AppContext): Router {
       return;
     }
 
-    const [openAlerts, risks] = await Promise.all([dashboardAlerts(ctx.db, plan.id, restriction), dashboardRisks(ctx.db, plan.id, restriction, today)]);
+    const [alerts, risks] = await Promise.all([dashboardAlerts(ctx.db, plan.id, restriction), dashboardRisks(ctx.db, plan.id, restriction, today)]);
     const queryString = (extra: Record<string, string>) => new URLSearchParams({ ...query, ...extra }).toString();
     res.render('dashboard/index', {
       title: 'Tableau de bord',
       plan, restricted: restriction !== null, filters, query, queryString, data: m.data, fiches: m.fiches, today,
+      // too many communes for a list: the filter is a field for the commune's name, showing the chosen one's
+      communeField: m.data.communes.length > COMMUNE_LIST_MAX,
+      communeName: filters.commune === undefined ? '' : m.data.communes.find((c) => c.id === filters.commune)?.name ?? '',
       ready: m.ready, weights: READINESS_WEIGHTS, statusCounts: m.statusCounts, stepsDone: m.stepsDone, stepsTotal: m.stepsTotal,
-      late: m.late, openAlerts, soon: m.soon, byTeam: m.byTeam, byService: m.byService, byEnv: m.byEnv, strong: m.strong, trend: m.trend, calendar: m.calendar, rollouts: m.rollouts,
-      matrix: m.screenMatrix, matrixTotal: m.matrix.length, MATRIX_ROWS, matrixFiches: m.matrixFiches, MATRIX_COLUMNS,
+      late: m.late, screenLate: m.screenLate, LATE_SHOWN, LATE_STEPS_SHOWN,
+      openAlerts: alerts.shown, alertCount: alerts.total, ALERTS_SHOWN,
+      soon: m.soon, byTeam: m.byTeam, byService: m.byService, byEnv: m.byEnv,
+      strong: m.strong, screenStrong: m.screenStrong, trend: m.trend, calendar: m.calendar, screenCalendar: m.screenCalendar,
+      rollouts: m.rollouts, screenRollouts: m.screenRollouts,
+      matrix: m.screenMatrix, matrixTotal: m.standings.length, MATRIX_ROWS, matrixFiches: m.matrixFiches, MATRIX_COLUMNS,
       statusChart: barChart(STATUSES.map((s) => ({ label: STATUS_LABELS[s], value: m.statusCounts[s], css: `app-bar--${s}` }))),
       trendChart: lineChart(m.trend.map((t) => ({ month: t.month, value: t.done }))),
-      timelineChart: timeline(m.calendar.slice(0, 60), today),
-      environments: m.data.environments, STATUSES, risks,
+      timelineChart: timeline(m.screenCalendar, today),
+      environments: m.data.environments, STATUSES, risks, ROLLOUTS_SHOWN, STRONG_SHOWN, CALENDAR_SHOWN,
     });
   });
 
