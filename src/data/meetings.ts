@@ -4,6 +4,8 @@ import type { FicheState } from '../domain/changes';
 import type { Actor } from '../domain/roles';
 import { endDateOf, isReadOnly, type Outcome, OUTCOME_LABELS, stateOf } from '../domain/homologation';
 import { conditionTitle } from '../domain/lifecycle';
+import type { Status } from '../domain/statuses';
+import { visibleTo } from './fiches';
 import { decisionOf } from './homologations';
 import { reads } from './reads';
 import { freezeAcceptedRisks, lockRiskSettings } from './risk-acceptance';
@@ -90,6 +92,21 @@ export async function getMeeting(db: Knex, id: number): Promise<Meeting | undefi
     attendees.map((a) => ({ userId: a.user_id ?? null, name: a.name, organisation: a.organisation })),
     fiches.map((f: { fiche_id: number }) => Number(f.fiche_id)),
   );
+}
+
+/** A fiche of a meeting's agenda, as its outline lists it. */
+export interface AgendaOutlineFiche { id: number; number: number; title: string; status: Status }
+
+/**
+ * The fiches a meeting's agenda details, in number order: the plan's for a meeting covering them all, else the
+ * meeting's own; with `communeId`, those that commune's staff may see. One statement.
+ */
+export async function meetingFiches(db: Knex, meeting: Pick<Meeting, 'id' | 'planId' | 'coversAll'>, communeId: number | null): Promise<AgendaOutlineFiche[]> {
+  const query = visibleTo(db('fiches').where('fiches.plan_id', meeting.planId), db, communeId);
+  if (!meeting.coversAll) query.whereIn('fiches.id', db('meeting_fiches').where('meeting_id', meeting.id).select('fiche_id'));
+  const rows: { id: number; number: number; title: string; status: Status }[] = await query
+    .select('fiches.id', 'fiches.number', 'fiches.title', 'fiches.status').orderBy('fiches.number');
+  return rows.map((r) => ({ id: Number(r.id), number: Number(r.number), title: String(r.title), status: r.status }));
 }
 
 export interface MeetingSummary { id: number; title: string; kind: MeetingKind; startsAt: string; endsAt: string; place: string; heldAt: string | null }

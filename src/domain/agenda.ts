@@ -129,7 +129,8 @@ export type AgendaSection =
       reminder: string;
     }
   | { key: 'calendrier'; title: string; done: string[]; toDo: string[] }
-  | { key: 'plan'; title: string; fiches: { number: number; title: string; status: string }[] }
+  /** ficheId: absent from agendas frozen before the agenda was read a page at a time. */
+  | { key: 'plan'; title: string; fiches: { ficheId?: number; number: number; title: string; status: string }[] }
   | { key: 'conditions'; title: string; decision: string; items: AgendaCondition[] }
   | ({ key: 'risques'; title: string } & AgendaRisks)
   | { key: 'fiche'; title: string; fiche: AgendaFiche }
@@ -202,7 +203,10 @@ export interface AgendaInput {
   perimeter: { serviceName: string; prod: number; recette: number; environments?: AgendaEnvironmentCount[]; teams: string[]; communes: string[] }[];
   communes: string[];
   milestones: { dueDate: string; title: string; done: boolean }[];
+  /** The fiches detailed: all of the meeting's, or those of one page of the agenda (then `outline` lists them all). */
   fiches: Omit<AgendaFiche, 'changes'>[];
+  /** Every fiche of the meeting, for the presentation of the plan, when `fiches` holds some of them only. */
+  outline?: { ficheId: number; number: number; title: string; status: string }[];
   changes: Map<number, string[]>;
   /** The conditions of the decision that counts, when it set some. */
   conditions?: { decision: string; items: AgendaCondition[] } | null;
@@ -245,7 +249,7 @@ export function buildAgenda(input: AgendaInput): Agenda {
       done: input.milestones.filter((x) => x.done).map((x) => `${capitalise(month(x.dueDate))} : ${x.title}`),
       toDo: input.milestones.filter((x) => !x.done).map((x) => `${capitalise(month(x.dueDate))} : ${x.title}`),
     }],
-    plan: [{ key: 'plan', title: SECTION_TITLES.plan, fiches: input.fiches.map((f) => ({ number: f.number, title: f.title, status: f.status })) }],
+    plan: [{ key: 'plan', title: SECTION_TITLES.plan, fiches: (input.outline ?? input.fiches).map((f) => ({ ficheId: f.ficheId, number: f.number, title: f.title, status: f.status })) }],
     fiches: [
       ...(risks ? [{ key: 'risques' as const, title: RISKS_TITLE, ...risks }] : []),
       ...(conditions ? [{ key: 'conditions' as const, title: CONDITIONS_TITLE, decision: conditions.decision, items: conditions.items }] : []),
@@ -298,7 +302,8 @@ export function restrictAgenda(agenda: Agenda, visible: { ficheIds: Set<number>;
   const numbers = new Set(agenda.sections.flatMap((s) => (s.key === 'fiche' && visible.ficheIds.has(s.fiche.ficheId) ? [s.fiche.number] : [])));
   const sections = agenda.sections.flatMap((s): AgendaSection[] => {
     if (s.key === 'fiche') return visible.ficheIds.has(s.fiche.ficheId) ? [{ ...s, fiche: ownCommuneOnly(s.fiche, visible.communeId ?? null, visible.communeName) }] : [];
-    if (s.key === 'plan') return [{ ...s, fiches: s.fiches.filter((f) => numbers.has(f.number)) }];
+    // a fiche of the plan by its id (an agenda read a page at a time details only that page's), else by its number
+    if (s.key === 'plan') return [{ ...s, fiches: s.fiches.filter((f) => (f.ficheId === undefined ? numbers.has(f.number) : visible.ficheIds.has(f.ficheId))) }];
     if (s.key === 'conditions') {
       const items = s.items.filter((c) => visible.ficheIds.has(c.ficheId));
       return items.length ? [{ ...s, items }] : [];

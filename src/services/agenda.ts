@@ -1,10 +1,10 @@
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import type { Knex } from 'knex';
 import { getFiches, listFiches } from '../data/fiches';
 import { concernedForAgenda, latestTeamNotes, notesSinceWithCommunes, sideEffectAnswers } from '../data/commune-answers';
 import { rolloutSummaries } from '../data/rollout';
 import { evidenceOfFiches } from '../data/evidence';
-import { ficheStatesAt, holdMeeting, type Meeting, previousMeeting } from '../data/meetings';
+import { type AgendaOutlineFiche, ficheStatesAt, holdMeeting, type Meeting, previousMeeting } from '../data/meetings';
 import type { Actor } from '../domain/roles';
 import type { Plan } from '../data/plans';
 import { communes, environmentList, instancesOfPlan, milestones } from '../data/referentials';
@@ -44,10 +44,20 @@ export async function holdMeetingNow(db: Knex, plan: Plan, meeting: Meeting, act
   return holdMeeting(db, meeting.id, await liveAgenda(db, plan, meeting, now), actor, now);
 }
 
-/** The live agenda of a meeting, built from today's plan (a held meeting shows its snapshot instead). */
-export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Date): Promise<Agenda> {
+/**
+ * Some of the fiches of a live agenda, detailed (a page of the agenda on screen): `outline` lists the meeting's
+ * fiches (meetingFiches: in order, those the reader may see), `only` the ids of those to detail.
+ */
+export interface AgendaPart { outline: readonly AgendaOutlineFiche[]; only: ReadonlySet<number> }
+
+/**
+ * The live agenda of a meeting, built from today's plan (a held meeting shows its snapshot instead): every fiche of
+ * the meeting detailed, or with `part` only some of them, the presentation of the plan still listing them all. A
+ * fiche's detail is the same either way: everything it shows is read for that fiche alone.
+ */
+export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Date, part?: AgendaPart): Promise<Agenda> {
   const today = format(now, 'yyyy-MM-dd');
-  const ids = new Set(await coveredFicheIds(db, meeting));
+  const ids = new Set(part ? part.outline.filter((f) => part.only.has(f.id)).map((f) => f.id) : await coveredFicheIds(db, meeting));
   // a fiche on the whole perimeter is written as such: the perimeter need not be read for each; the communes concerned,
   // their answers and the rollout counts are read once for all the fiches
   const [details, lastNotes, evidence, concerned, answers, environments] = await reads(db,
@@ -97,12 +107,21 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
   if (previous) {
     const since = instantOf(previous.startsAt);
     const [states, notes] = await reads(db, () => ficheStatesAt(db, [...ids], since), () => notesSinceWithCommunes(db, [...ids], since));
+    // each fiche's notes, in their order, grouped once (not filtered out of all the notes for each fiche)
+    const notesOf = new Map<number, typeof notes>();
+    for (const n of notes) {
+      const list = notesOf.get(n.ficheId);
+      if (list) list.push(n);
+      else notesOf.set(n.ficheId, [n]);
+    }
+    const fichesById = new Map(fiches.map((x) => [x.ficheId, x]));
     for (const f of details) {
+      const own = notesOf.get(f.id) ?? [];
       // the project team's notes among the changes; the communes' each labelled with its commune (a commune reads its own)
-      changes.set(f.id, changesSince(states.get(f.id), f, notes.filter((n) => n.ficheId === f.id && n.communeId === null)));
-      const fiche = fiches.find((x) => x.ficheId === f.id);
+      changes.set(f.id, changesSince(states.get(f.id), f, own.filter((n) => n.communeId === null)));
+      const fiche = fichesById.get(f.id);
       if (fiche) {
-        fiche.communeNotes = notes.filter((n) => n.ficheId === f.id && n.communeId !== null)
+        fiche.communeNotes = own.filter((n) => n.communeId !== null)
           .map((n) => ({ communeId: n.communeId!, text: `Point de la commune ${de(n.communeName ?? '')} du ${dmy(n.notedOn)} (${n.authorName}) : ${n.body}` }));
       }
     }
@@ -124,6 +143,7 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
     communes: communeList.filter((c) => withInstances.has(c.id)).map((c) => c.name).sort((a, b) => a.localeCompare(b, 'fr')),
     milestones: milestoneList,
     fiches,
+    ...(part ? { outline: part.outline.map((f) => ({ ficheId: f.id, number: f.number, title: f.title, status: STATUS_LABELS[f.status] })) } : {}),
     changes,
     conditions: conditionsOf(decided, today),
     risks,

@@ -1,15 +1,16 @@
 import { type Request, type Response, Router } from 'express';
 import { IcsError, meetingIcs } from '../../agenda/ics';
-import { renderAgendaPdf } from '../../agenda/pdf';
+import { preparePdf, renderAgendaPdf } from '../../agenda/pdf';
 import type { IdentityLocals } from '../identity';
 import { listFiches } from '../../data/fiches';
 import {
-  addDecision, createMeeting, getMeeting, listDecisions, listMeetings, listSignatures, type Meeting, recordSignature, setRecord, updateMeeting,
+  addDecision, createMeeting, getMeeting, listDecisions, listMeetings, listSignatures, type Meeting, meetingFiches, recordSignature, setRecord, updateMeeting,
 } from '../../data/meetings';
 import { communes, teams } from '../../data/referentials';
 import { listUsers } from '../../data/users';
 import { type Agenda, moveSection, normaliseOrder, restrictAgenda, SECTION_TITLES } from '../../domain/agenda';
-import { agendaOf, coveredFicheIds, holdMeetingNow } from '../../services/agenda';
+import { agendaOf, coveredFicheIds, holdMeetingNow, liveAgenda } from '../../services/agenda';
+import { agendaWindow, detailedNumbers, readAgendaPage, readFicheNumber, sectionsOfPage } from '../../domain/agenda-pages';
 import { withAcceptedRisks } from '../../services/risk-committee';
 import { actor } from '../auth';
 import type { AppContext } from '../context';
@@ -38,20 +39,22 @@ export function meetingsRouter(ctx: AppContext): Router {
   async function visibleMeeting(req: Request, res: Response): Promise<Meeting> {
     const meeting = belongs(res, await getMeeting(ctx.db, idParam(req.params.id, 'Cette séance')), 'Cette séance');
     const { restriction } = scopeOf(res);
-    if (restriction !== null) {
-      const visible = new Set((await listFiches(ctx.db, meeting.planId, restriction)).map((f) => f.id));
-      const covered = await coveredFicheIds(ctx.db, meeting);
-      if (!covered.some((id) => visible.has(id))) throw forbidden();
-    }
+    // a commune's staff: a meeting about none of the fiches they may see is not theirs
+    if (restriction !== null && (await meetingFiches(ctx.db, meeting, restriction)).length === 0) throw forbidden();
     return meeting;
+  }
+
+  /** What a commune's staff may read of an agenda (see restrictAgenda); null for everyone else, who read it whole. */
+  async function readerOf(res: Response): Promise<Parameters<typeof restrictAgenda>[1]> {
+    const { restriction, hom: plan } = scopeOf(res);
+    if (restriction === null) return null;
+    const [fiches, commune] = await Promise.all([listFiches(ctx.db, plan.id, restriction), communes.get(ctx.db, restriction)]);
+    return { ficheIds: new Set(fiches.map((f) => f.id)), communeName: commune?.name ?? null, communeId: restriction };
   }
 
   /** What of the agenda the signed-in user may read (see restrictAgenda). */
   async function readable(res: Response, agenda: Agenda): Promise<Agenda> {
-    const { restriction, hom: plan } = scopeOf(res);
-    if (restriction === null) return agenda;
-    const [fiches, commune] = await Promise.all([listFiches(ctx.db, plan.id, restriction), communes.get(ctx.db, restriction)]);
-    return restrictAgenda(agenda, { ficheIds: new Set(fiches.map((f) => f.id)), communeName: commune?.name ?? null, communeId: restriction });
+    return restrictAgenda(agenda, await readerOf(res));
   }
 
   async function formRefs(res: Response) {
@@ -113,8 +116,16 @@ export function meetingsRouter(ctx: AppContext): Router {
       listDecisions(ctx.db, meeting.id), listSignatures(ctx.db, plan.id), meeting.kind === 'signature' ? teams.list(ctx.db) : Promise.resolve([]),
     ]);
     const signatures = await withAcceptedRisks(ctx.db, allSignatures.filter((s) => s.meetingId === meeting.id), scope.restriction);
+    // an agenda read on several pages: the changes since the previous meeting are summed up here, each fiche linked to its detail
+    const pages = agendaWindow(detailedNumbers(agenda), 1);
+    preparePdf(res.locals.identity as IdentityLocals);
     res.status(status).render('meetings/show', {
       title: meeting.title, meeting, agenda, decisions: decisions.filter((d) => d.ficheId === null || visibleFiches.has(d.ficheId)),
+      agendaPaged: pages.pages > 1,
+      ficheHref: (number: number) => {
+        const page = pages.pageOf.get(number);
+        return `${scope.base}/seances/${meeting.id}/ordre-du-jour${page !== undefined && page > 1 ? `?page=${page}` : ''}#fiche-${number}`;
+      },
       // a commune's staff read the conditions they may see in the agenda, not the decision's full text
       signatures: signatures.map((s) => (scope.restriction === null ? s : { ...s, conditions: '' })),
       order: normaliseOrder(meeting.sectionOrder), SECTION_TITLES,
@@ -213,11 +224,53 @@ export function meetingsRouter(ctx: AppContext): Router {
     res.redirect(303, `${scope.base}/seances/${meeting.id}#signature`);
   });
 
+  // The agenda on screen, a page at a time (AGENDA_FICHES_PER_PAGE fiches detailed a page); the PDF is the whole of it.
   router.get('/seances/:id/ordre-du-jour', async (req, res) => {
+    const asked = readAgendaPage(req.query.page);
+    if ('error' in asked) throw new HttpError(400, asked.error);
     const meeting = await visibleMeeting(req, res);
-    const plan = scopeOf(res).hom;
-    const agenda = await readable(res, await agendaOf(ctx.db, plan, meeting, ctx.now()));
-    res.render('meetings/agenda', { title: `Ordre du jour — ${meeting.title}`, meeting, agenda });
+    const { hom: plan, restriction, base } = scopeOf(res);
+    const reader = await readerOf(res);
+    const address = `${base}/seances/${meeting.id}/ordre-du-jour`;
+    // a held meeting: its frozen agenda as the reader may read it; a live one: the fiches it details for this reader,
+    // only this page's read and detailed
+    const frozen = meeting.snapshot ? restrictAgenda(meeting.snapshot, reader) : null;
+    const outline = frozen ? null : await meetingFiches(ctx.db, meeting, restriction);
+    const numbers = frozen ? detailedNumbers(frozen) : outline!.map((f) => f.number);
+    const window = agendaWindow(numbers, asked.page);
+
+    // « Aller à la fiche » : the page detailing it, at its heading
+    let jump: { value: string; error: string | null } = { value: '', error: null };
+    if (typeof req.query.fiche === 'string') {
+      const number = readFicheNumber(req.query.fiche);
+      const target = number === null ? undefined : window.pageOf.get(number);
+      if (target !== undefined) return res.redirect(303, `${address}${target > 1 ? `?page=${target}` : ''}#fiche-${number}`);
+      jump = {
+        value: req.query.fiche.slice(0, 20),
+        error: number === null ? 'Saisissez le numéro de la fiche, par exemple 12.' : `La fiche n°${number} n'est pas détaillée dans cet ordre du jour.`,
+      };
+      res.status(number === null ? 400 : 404);
+    }
+
+    let agenda: Agenda;
+    if (frozen) agenda = frozen;
+    else {
+      const own = new Set(window.numbers);
+      const only = new Set(outline!.filter((f) => own.has(f.number)).map((f) => f.id));
+      agenda = restrictAgenda(await liveAgenda(ctx.db, plan, meeting, ctx.now(), { outline: outline!, only }), reader);
+    }
+    preparePdf(res.locals.identity as IdentityLocals);
+    const pageHref = (n: number) => `${address}${n > 1 ? `?page=${n}` : ''}`;
+    res.render('meetings/agenda', {
+      title: window.pages > 1 ? `Ordre du jour — ${meeting.title} — page ${window.page} sur ${window.pages}` : `Ordre du jour — ${meeting.title}`,
+      meeting, agenda: { ...agenda, sections: sectionsOfPage(agenda, window, normaliseOrder(meeting.sectionOrder)) }, window, jump, address, pageHref,
+      // a fiche's detail, on this page or another (an address relative to this one: 500 of them on the first page)
+      ficheHref: (number: number) => {
+        const page = window.pageOf.get(number);
+        if (page === undefined) return null;
+        return page === window.page ? `#fiche-${number}` : `?page=${page}#fiche-${number}`;
+      },
+    });
   });
 
   router.get('/seances/:id/ordre-du-jour.pdf', async (req, res) => {
