@@ -41,6 +41,8 @@ import { evidenceUpload } from './web/evidence-upload';
 import { myActionsFeedRouter, myActionsRouter } from './web/routes/my-actions';
 import { stepLinkRouter } from './web/routes/step-link';
 
+const SESSION_COOKIE = 'plan.sid';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** What createApp needs; the password hasher defaults to the production one. */
@@ -84,7 +86,10 @@ export function createApp(deps: AppDeps): express.Express {
   // a page rendered before the identity is read (an early error) wears the neutral one
   app.locals.identity = FALLBACK_IDENTITY;
   // the data's revision, read before anything else reads the data: what was computed at it is reused until it moves
-  const cache = new PageCache(ctx.db, { now: ctx.now });
+  const sessionStore = new ResilientSessionStore(ctx.db);
+  const cache = new PageCache(ctx.db, {
+    now: ctx.now, cookie: { name: SESSION_COOKIE, secret: ctx.config.sessionSecret }, touchedRecently: (sid) => sessionStore.touchedRecently(sid),
+  });
   app.use(cache.revision);
   app.use(loadIdentity(ctx.db, cache));
   const dsfr = express.Router();
@@ -94,9 +99,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(express.urlencoded({ extended: true, limit: '1mb', parameterLimit: 20000 }));
   const sessions = session({
-    name: 'plan.sid',
+    name: SESSION_COOKIE,
     secret: ctx.config.sessionSecret,
-    store: new ResilientSessionStore(ctx.db),
+    store: sessionStore,
     resave: false,
     saveUninitialized: false,
     rolling: true,

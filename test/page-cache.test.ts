@@ -199,6 +199,9 @@ describe(`pages reused until the data changes (${ENGINE})`, () => {
   });
 
   it('does not keep a page that showed a notice, nor serve one to a signed-out browser', async () => {
+    // a page this session keeps on the first app
+    await viaFirst('/homologations/1').expect(200);
+    expect((await request(t.app).get('/homologations/1').set('Cookie', cookie)).status).to.equal(200);
     const res = await postForm(editor, `/homologations/1/fiches/${ficheId}`, `/homologations/1/fiches/${ficheId}/notes`, { body: 'Encore un point.', notedOn: '2026-03-16', status: 'en_cours' });
     expect(res.status).to.equal(303);
     const withNotice = await editor.get(res.headers.location!).set('Sec-Fetch-Dest', 'document').expect(200);
@@ -209,6 +212,8 @@ describe(`pages reused until the data changes (${ENGINE})`, () => {
     const out = await editor.get('/homologations').expect(200);
     await editor.post('/deconnexion').type('form').send({ _csrf: csrfOf(out.text) }).expect(302);
     expect((await request(second).get('/homologations/1').set('Cookie', cookie)).status).to.equal(302);
+    // the page this session kept on the first app is not served to its cookie any more
+    expect((await request(t.app).get('/homologations/1').set('Cookie', cookie)).status).to.equal(302);
     editor = await signIn(t.app, ACCOUNTS.editor);
     const c = editor.jar.getCookie('plan.sid', { domain: '127.0.0.1', path: '/', secure: false, script: false });
     cookie = `plan.sid=${c!.value}`;

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
-import { readRevision } from '../data/revision';
+import { type HotReads, hotReads } from '../data/hot-reads';
 
 /**
  * Pages and per-request reads reused until the data changes. Every request reads the data's revision first (one
@@ -19,6 +19,10 @@ import { readRevision } from '../data/revision';
  */
 export interface PageCacheOptions {
   now: () => Date;
+  /** The session cookie's name and the secret that signs it (express-session's). */
+  cookie: { name: string; secret: string };
+  /** Whether this process wrote the session's expiry less than a minute ago (else the full path writes it). */
+  touchedRecently: (sid: string) => boolean;
   /** Bytes of pages kept (the least recently used go first). */
   maxBytes?: number;
 }
@@ -42,9 +46,11 @@ export class PageCache {
   private pages = new Map<string, Page>();
   private bytes = 0;
   private readonly maxBytes: number;
+  private readonly reads: HotReads;
 
-  constructor(private readonly db: Knex, private readonly options: PageCacheOptions) {
+  constructor(db: Knex, private readonly options: PageCacheOptions) {
     this.maxBytes = options.maxBytes ?? 32 * 1024 * 1024;
+    this.reads = hotReads(db);
   }
 
   /** Counters for tests and the bench: pages kept, their bytes, the revision last seen. */
@@ -56,12 +62,14 @@ export class PageCache {
    * Middleware, before anything reads the data: the revision this request works at. If the database does not answer,
    * the request goes on without one (nothing reused) and meets the failure where it did before.
    */
-  readonly revision = (_req: Request, res: Response, next: NextFunction): void => {
-    readRevision(this.db).then(
-      (n) => {
+  readonly revision = (req: Request, res: Response, next: NextFunction): void => {
+    this.reads.revision().then(
+      async (n) => {
         res.locals.revision = n;
         this.advance(n);
-        next();
+        const page = await this.early(req, n).catch(() => null);
+        if (page) send(res, page);
+        else next();
       },
       () => {
         res.locals.revision = undefined;
@@ -69,6 +77,35 @@ export class PageCache {
       },
     );
   };
+
+  /**
+   * A page kept for this very session in this very state, found from the cookie and the stored session alone, before
+   * the session middleware, the user's loading and the routers. Only when none of them would do anything but pass it
+   * through: the session signed in, no notice waiting, its expiry and last activity written less than a minute ago (else
+   * the full path writes them), and the same state as when the page was computed (so the same user, rights and flags).
+   */
+  private async early(req: Request, revision: number): Promise<Page | null> {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || NEVER.test(req.path) || this.pages.size === 0) return null;
+    const sid = signedSessionId(req.headers.cookie, this.options.cookie);
+    if (!sid || !this.options.touchedRecently(sid)) return null;
+    const session = await this.reads.session(sid);
+    if (!session || session.notice || !(session.passport as { user?: unknown } | undefined)?.user) return null;
+    const now = this.options.now().getTime();
+    const seenAt = typeof session.seenAt === 'number' ? session.seenAt : null;
+    if (seenAt === null || now - seenAt < 0 || now - seenAt >= 60_000) return null;
+    if (revision !== this.current) return null;
+    const key = this.keyOf(revision, sid, req, stateOf(session));
+    const page = this.pages.get(key);
+    if (!page) return null;
+    this.pages.delete(key);
+    this.pages.set(key, page);
+    return page;
+  }
+
+  private keyOf(revision: number, sid: string, req: Request, state: string): string {
+    const minute = Math.floor(this.options.now().getTime() / 60_000);
+    return [revision, minute, sid, req.secure ? 's' : '', req.originalUrl, state].join('\n');
+  }
 
   /**
    * A read reused by the requests of the same revision (the organisation's identity, a session's owner…). A request
@@ -92,10 +129,8 @@ export class PageCache {
   readonly serve = (req: Request, res: Response, next: NextFunction): void => {
     const revision = res.locals.revision as number | undefined;
     if ((req.method !== 'GET' && req.method !== 'HEAD') || revision === undefined || !req.user || res.locals.flash || NEVER.test(req.path)) return next();
-    const minute = Math.floor(this.options.now().getTime() / 60_000);
-    const session = sessionState(req, false);
-    // the session's whole state: a page computed before a flag was set (a second factor to enrol…) is not the page after
-    const key = [revision, minute, req.sessionID, req.user.id, req.user.role, req.secure ? 's' : '', req.originalUrl, session].join('\n');
+    // the session's whole state (its user, a second factor to enrol…): a page computed in one state is not the page of another
+    const key = this.keyOf(revision, req.sessionID, req, stateOf(req.session as unknown as Record<string, unknown>));
     const hit = this.pages.get(key);
     if (hit) {
       // most recently used last
@@ -165,4 +200,30 @@ function etagOf(body: string): string {
 function sessionState(req: Request, withoutToken: boolean): string {
   const { cookie: _cookie, csrfToken, ...rest } = (req.session ?? {}) as unknown as Record<string, unknown>;
   return JSON.stringify(withoutToken ? rest : { ...rest, csrfToken });
+}
+
+/** A session's state as a key: its fields but the cookie, in a fixed order (the stored JSON's or the live object's). */
+function stateOf(session: Record<string, unknown>): string {
+  return JSON.stringify(Object.keys(session).filter((k) => k !== 'cookie' && session[k] !== undefined).sort().map((k) => [k, session[k]]));
+}
+
+/** The session id of an express-session cookie (`s:<id>.<signature>`), if its signature is the secret's. */
+function signedSessionId(header: string | undefined, cookie: { name: string; secret: string }): string | null {
+  if (!header) return null;
+  const start = header.indexOf(`${cookie.name}=`);
+  if (start < 0 || (start > 0 && header[start - 1] !== ' ' && header[start - 1] !== ';')) return null;
+  const end = header.indexOf(';', start);
+  let value: string;
+  try {
+    value = decodeURIComponent(header.slice(start + cookie.name.length + 1, end < 0 ? undefined : end).trim());
+  } catch {
+    return null;
+  }
+  if (!value.startsWith('s:')) return null;
+  const dot = value.lastIndexOf('.');
+  if (dot < 3) return null;
+  const sid = value.slice(2, dot);
+  const given = Buffer.from(value.slice(dot + 1));
+  const expected = Buffer.from(createHmac('sha256', cookie.secret).update(sid).digest('base64').replace(/=+$/, ''));
+  return given.length === expected.length && timingSafeEqual(given, expected) ? sid : null;
 }

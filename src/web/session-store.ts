@@ -56,6 +56,13 @@ export class ResilientSessionStore extends ConnectSessionKnexStore {
     return settle(super.touch(sid, session, noop), callback, undefined);
   }
 
+  /** Whether this process wrote the session's expiry less than a minute ago. */
+  touchedRecently(sid: string): boolean {
+    const last = this.touched.get(sid);
+    const age = Date.now() - (last ?? 0);
+    return last !== undefined && age >= 0 && age < TOUCH_INTERVAL_MS;
+  }
+
   override set(sid: string, session: SessionData, callback?: Callback): Promise<void> {
     // a saved session has its expiry moved too
     this.touched.set(sid, Date.now());
