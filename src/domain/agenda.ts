@@ -200,7 +200,8 @@ export interface AgendaInput {
     kind?: string;
   };
   previousMeeting: { title: string; startsAt: string } | null;
-  perimeter: { serviceName: string; prod: number; recette: number; environments?: AgendaEnvironmentCount[]; teams: string[]; communes: string[] }[];
+  /** Per service: its counts, its managing teams, and whether communes' instances are among them. */
+  perimeter: { serviceName: string; prod: number; recette: number; environments?: AgendaEnvironmentCount[]; teams: string[]; communal: boolean }[];
   communes: string[];
   milestones: { dueDate: string; title: string; done: boolean }[];
   /** The fiches detailed: all of the meeting's, or those of one page of the agenda (then `outline` lists them all). */
@@ -239,7 +240,7 @@ export function buildAgenda(input: AgendaInput): Agenda {
       key: 'perimetre', title: SECTION_TITLES.perimetre,
       lines: input.perimeter.map((l) => ({
         service: l.serviceName, prod: l.prod, recette: l.recette, ...(l.environments ? { environments: l.environments } : {}),
-        teams: l.teams.join(', ') + (l.communes.length ? ' et les communes' : ''),
+        teams: l.teams.join(', ') + (l.communal ? ' et les communes' : ''),
       })),
       communes: input.communes,
       reminder: m.reminder || input.planReminder,

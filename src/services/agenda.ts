@@ -7,7 +7,8 @@ import { evidenceOfFiches } from '../data/evidence';
 import { type AgendaOutlineFiche, ficheStatesAt, holdMeeting, type Meeting, previousMeeting } from '../data/meetings';
 import type { Actor } from '../domain/roles';
 import type { Plan } from '../data/plans';
-import { communes, environmentList, instancesOfPlan, milestones } from '../data/referentials';
+import { perimeterCommunes, perimeterGroups } from '../data/perimeter';
+import { environmentList, milestones } from '../data/referentials';
 import { type Agenda, type AgendaCondition, type AgendaFiche, type AgendaRisks, ANSWERS_LISTED, buildAgenda } from '../domain/agenda';
 import { answerLines, answerSentence, answersSummary, strongEffects } from '../domain/commune-answers';
 import { de } from '../domain/words';
@@ -16,15 +17,18 @@ import { OUTCOME_LABELS } from '../domain/homologation';
 import { type DecisionConditions, decisionConditions } from '../data/lifecycle';
 import { changesSince } from '../domain/changes';
 import { isLate, isStepLate, ownersSummary, stepDue, stepsProgress } from '../domain/fiche';
-import { perimeterTable } from '../domain/perimeter';
+import { perimeterTableOfGroups } from '../domain/perimeter';
 import { localInstant } from '../domain/local-time';
-import { environmentsOf, SIDE_EFFECT_LABELS, STATUS_LABELS } from '../domain/statuses';
+import { SIDE_EFFECT_LABELS, STATUS_LABELS } from '../domain/statuses';
 import { reads } from '../data/reads';
 import { committeeRisks, riskHistoriesSince } from '../data/risk-committee';
 import { getRiskScales } from '../data/risks';
 import { criticalClassLabels, orPhrase, riskChanges, riskRows } from '../domain/risk-committee';
 
 const dmy = (d: string | null) => (d ? d.split('-').reverse().join('/') : '—');
+
+/** The agenda names every commune with instances in the perimeter: more than France has. */
+const ALL_COMMUNES = 100_000;
 
 /**
  * A local "2026-11-24T14:00" as the instant it names in the server's time zone (the plan's: the server sets it),
@@ -126,21 +130,26 @@ export async function liveAgenda(db: Knex, plan: Plan, meeting: Meeting, now: Da
       }
     }
   }
-  const [instanceList, communeList, milestoneList, decided, risks] = await reads(db,
-    () => instancesOfPlan(db, plan.id), () => communes.list(db), () => milestones.listWhere(db, 'plan_id', plan.id), () => decisionConditions(db, plan.id),
-    () => agendaRisks(db, plan.id, previous ? instantOf(previous.startsAt) : null, today),
+  // the perimeter counted in SQL (per service, environment and team), not read instance by instance (5,000 rows at
+  // national scale for a few lines); every commune with instances named
+  const [groups, withInstances, milestoneList, decided, risks] = await reads(db,
+    () => perimeterGroups(db, plan.id, null), () => perimeterCommunes(db, plan.id, null, ALL_COMMUNES), () => milestones.listWhere(db, 'plan_id', plan.id),
+    () => decisionConditions(db, plan.id), () => agendaRisks(db, plan.id, previous ? instantOf(previous.startsAt) : null, today),
   );
-  const withInstances = new Set(instanceList.map((i) => i.communeId));
   // the homologation's perimeter, one count per environment present, in the organisation's order
-  const perimeter = perimeterTable(instanceList, environmentsOf(instanceList));
+  const perimeter = perimeterTableOfGroups(groups, environments);
+  const countIn = (counts: number[], code: string) => counts[perimeter.columns.findIndex((c) => c.code === code)] ?? 0;
   return buildAgenda({
     organisation: plan.organisation,
     planTitle: plan.title,
     planReminder: plan.reminder,
     meeting,
     previousMeeting: previous ?? null,
-    perimeter: perimeter.lines.map((l) => ({ ...l, environments: perimeter.columns.map((c, k) => ({ label: c.label, count: l.counts[k]! })) })),
-    communes: communeList.filter((c) => withInstances.has(c.id)).map((c) => c.name).sort((a, b) => a.localeCompare(b, 'fr')),
+    perimeter: perimeter.lines.map((l) => ({
+      serviceName: l.serviceName, prod: countIn(l.counts, 'prod'), recette: countIn(l.counts, 'recette'), teams: l.teams, communal: l.communal,
+      environments: perimeter.columns.map((c, k) => ({ label: c.label, count: l.counts[k]! })),
+    })),
+    communes: withInstances.communes.map((c) => c.name).sort((a, b) => a.localeCompare(b, 'fr')),
     milestones: milestoneList,
     fiches,
     ...(part ? { outline: part.outline.map((f) => ({ ficheId: f.id, number: f.number, title: f.title, status: STATUS_LABELS[f.status] })) } : {}),
