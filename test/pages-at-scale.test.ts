@@ -3,10 +3,10 @@ import type { Express } from 'express';
 import type { Knex } from 'knex';
 import { generateSyntheticPlan } from '../db/seeds/synthetic';
 import { createApp } from '../src/app';
-import { loadDashboard } from '../src/data/dashboard';
+import { lateStepsOf, loadDashboard } from '../src/data/dashboard';
 import { visibleTo } from '../src/data/fiches';
 import { migrate } from '../src/db';
-import { lateFiches, readiness, totalStepCounts } from '../src/domain/dashboard';
+import { lateFiches, lateStepsDue, readiness, totalStepCounts } from '../src/domain/dashboard';
 import { LATE_SHOWN, MATRIX_ROWS } from '../src/services/dashboard';
 import { aUser } from './builders';
 import { type Agent, emptyDatabase, ENGINE, NOW, signIn, textOf, TEST_PASSWORDS } from './helpers';
@@ -201,14 +201,23 @@ describe(`the homologation's page and dashboard at national scale (${ENGINE})`, 
       expect(textOf(section)).to.contain(`et ${many[5]!.split(' | ').length - 5} autres actions en retard`);
     });
 
-    it('computes the same figures from the late actions and the counts as from every action', async () => {
-      const slim = await loadDashboard(db, planId, null, { today });
+    it('computes the same figures from the late actions counted in SQL as from every action read', async () => {
+      const counted = await loadDashboard(db, planId, null, { today, lateSteps: 'summary' });
+      const late = await loadDashboard(db, planId, null, { today });
       const full = await loadDashboard(db, planId, null);
-      expect(totalStepCounts(slim.fiches)).to.deep.equal(totalStepCounts(full.fiches)).and.deep.equal({ done: totalStepCounts(full.fiches).done, total: 10_000 });
-      expect(readiness(slim.fiches, today)).to.deep.equal(readiness(full.fiches, today));
-      const strip = (list: ReturnType<typeof lateFiches>) => list.map((l) => ({ id: l.fiche.id, since: l.since, steps: l.lateSteps }));
-      expect(strip(lateFiches(slim.fiches, today))).to.deep.equal(strip(lateFiches(full.fiches, today)));
-      expect(slim.fiches.reduce((n, f) => n + f.steps.length, 0)).to.be.below(full.fiches.reduce((n, f) => n + f.steps.length, 0));
+      for (const data of [counted, late]) {
+        expect(totalStepCounts(data.fiches)).to.deep.equal(totalStepCounts(full.fiches)).and.deep.equal({ done: totalStepCounts(full.fiches).done, total: 10_000 });
+        expect(readiness(data.fiches, today)).to.deep.equal(readiness(full.fiches, today));
+      }
+      const every = lateFiches(full.fiches, today);
+      expect(every.length, 'late fiches').to.be.above(100);
+      expect(counted.fiches.every((f) => f.steps.length === 0), 'no step read').to.equal(true);
+      expect(lateFiches(counted.fiches, today).map((l) => [l.fiche.id, l.since, l.lateStepCount])).to.deep.equal(every.map((l) => [l.fiche.id, l.since, l.lateSteps.length]));
+      expect(lateFiches(late.fiches, today).map((l) => [l.fiche.id, l.since, l.lateSteps])).to.deep.equal(every.map((l) => [l.fiche.id, l.since, l.lateSteps]));
+      // the late actions read afterwards for the fiches shown are those of a full read
+      const shown = every.slice(0, 20);
+      const read = await lateStepsOf(db, shown.map((l) => l.fiche.id), today);
+      expect(shown.map((l) => lateStepsDue(l.fiche, read.get(l.fiche.id) ?? [], today))).to.deep.equal(shown.map((l) => l.lateSteps));
     });
   });
 

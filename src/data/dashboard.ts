@@ -25,9 +25,13 @@ export interface DashboardData {
  * Everything the dashboard needs in a fixed number of queries, whatever the size of the plan:
  * the visible fiches and, through sub-queries on them, their steps, owners, strong side effects and scope.
  * With `today`, a fiche's steps are only those late that day (all the dashboard lists), with its counts of steps done
- * and in all (`stepCounts`); without, every step.
+ * and in all (`stepCounts`); without, every step. With `lateSteps: 'summary'` too, none of its steps: how many are late
+ * and since when (`lateStepSummary`), counted in SQL with the counts; the screen reads the late steps of the fiches it
+ * shows afterwards (lateStepsOf).
  */
-export async function loadDashboard(db: Knex, planId: number, communeId: number | null, options: { today?: string } = {}): Promise<DashboardData> {
+export async function loadDashboard(
+  db: Knex, planId: number, communeId: number | null, options: { today?: string; lateSteps?: 'all' | 'summary' } = {},
+): Promise<DashboardData> {
   const visible = () => visibleTo(db('fiches').where('fiches.plan_id', planId), db, communeId).select('fiches.id');
   // the plan's instances (a commune's staff: its own), never read one by one: what they touch, and the instances the
   // fiches' own scopes name with their fiche (thousands of instances on the whole perimeter are not read)
@@ -51,18 +55,31 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     stepQuery.join('fiches', 'fiches.id', 'steps.fiche_id').whereNot('steps.status', 'fait')
       .whereRaw('coalesce(steps.target_date, fiches.target_date) < ?', [options.today]);
   }
-  const countQuery = options.today === undefined ? Promise.resolve([]) : db('steps').whereIn('fiche_id', visible()).groupBy('fiche_id')
-    .select('fiche_id', db.raw('count(*) as total'), db.raw("sum(case when status = 'fait' then 1 else 0 end) as done"));
-  const [fiches, steps, stepCounts, owners, effects, scope, perimeterServices, perimeterEnvironments, perimeterCommunes, milestones, teams, services, communes, progress, environments] = await Promise.all([
+  const today = options.today;
+  const summary = today !== undefined && options.lateSteps === 'summary';
+  let countQuery: Promise<unknown[]> | Knex.QueryBuilder = Promise.resolve([]);
+  if (today !== undefined) {
+    const counts = db('steps').whereIn('steps.fiche_id', visible()).groupBy('steps.fiche_id')
+      .select('steps.fiche_id', db.raw('count(*) as total'), db.raw("sum(case when steps.status = 'fait' then 1 else 0 end) as done"));
+    if (summary) {
+      // the late steps counted with the others, in the same pass: how many, and the earliest date due among them
+      const lateNow = "steps.status <> 'fait' and coalesce(steps.target_date, fiches.target_date) < ?";
+      counts.join('fiches', 'fiches.id', 'steps.fiche_id').select(
+        db.raw(`sum(case when ${lateNow} then 1 else 0 end) as late_count`, [today]),
+        db.raw(`min(case when ${lateNow} then coalesce(steps.target_date, fiches.target_date) end) as late_since`, [today]),
+      );
+    }
+    countQuery = counts;
+  }
+  const [fiches, steps, stepCounts, owners, effects, scope, perimeterKinds, perimeterCommunes, milestones, teams, services, communes, progress, environments] = await Promise.all([
     db('fiches').whereIn('id', visible()).select('id', 'number', 'title', 'status', 'target_date', 'scope_all').orderBy('number'),
-    stepQuery,
-    countQuery as Promise<{ fiche_id: number; total: number | string; done: number | string | null }[]>,
+    summary ? Promise.resolve([] as Record<string, unknown>[]) : stepQuery,
+    countQuery as Promise<{ fiche_id: number; total: number | string; done: number | string | null; late_count?: number | string | null; late_since?: string | null }[]>,
     db('fiche_owners').join('teams', 'teams.id', 'fiche_owners.team_id').whereIn('fiche_owners.fiche_id', visible())
       .select('fiche_owners.fiche_id', 'teams.id as team_id', 'teams.name as team_name'),
     db('side_effects').whereIn('fiche_id', visible()).where('level', 'fort').select('fiche_id', 'description').orderBy(['fiche_id', 'position']),
     scopeQuery as Promise<{ fiche_id: number; id: number; service_id: number; environment: string; commune_id: number | null }[]>,
-    perimeter().distinct('instances.service_id'),
-    perimeter().distinct('instances.environment'),
+    perimeter().distinct('instances.service_id', 'instances.environment'),
     perimeter().whereNotNull('instances.commune_id').distinct('instances.commune_id'),
     db('milestones').where('plan_id', planId).select('due_date', 'title', 'done').orderBy('due_date'),
     db('teams').select('id', 'name').orderBy('name'),
@@ -84,6 +101,8 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
   const stepsBy = group(steps, (r) => Number(r.fiche_id));
   const countsBy = options.today === undefined ? null
     : new Map(stepCounts.map((c) => [Number(c.fiche_id), { done: Number(c.done ?? 0), total: Number(c.total) }]));
+  const lateBy = new Map(summary ? stepCounts.filter((c) => Number(c.late_count ?? 0) > 0)
+    .map((c) => [Number(c.fiche_id), { count: Number(c.late_count), since: String(c.late_since) }]) : []);
   const ownersBy = group(owners, (r) => Number(r.fiche_id));
   const effectsBy = group(effects, (r) => Number(r.fiche_id));
   const scopeBy = group(scope, (r) => Number(r.fiche_id));
@@ -109,6 +128,7 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
         assigneeName: (s.assignee_user_name as string | null) ?? (s.assignee_person_name as string | null) ?? null,
       })),
       ...(countsBy ? { stepCounts: countsBy.get(Number(f.id)) ?? { done: 0, total: 0 } } : {}),
+      ...(lateBy.has(Number(f.id)) ? { lateStepSummary: lateBy.get(Number(f.id))! } : {}),
       strongEffects: (effectsBy.get(Number(f.id)) ?? []).map((e) => e.description as string),
       // a commune agent's view of a fiche's scope is limited to its own instances (the scope's query reads no other)
       instanceIds: f.scope_all ? 'all' : (scopeBy.get(Number(f.id)) ?? []).map((s) => Number(s.id)),
@@ -116,8 +136,8 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     })),
     instances: [...named.values()],
     perimeter: {
-      services: perimeterServices.map((r) => ({ id: Number(r.service_id), name: serviceNames.get(Number(r.service_id)) ?? '' })),
-      environments: perimeterEnvironments.map((r) => String(r.environment)),
+      services: [...new Set(perimeterKinds.map((r) => Number(r.service_id)))].map((id) => ({ id, name: serviceNames.get(id) ?? '' })),
+      environments: [...new Set(perimeterKinds.map((r) => String(r.environment)))],
       communes: perimeterCommunes.map((r) => ({ id: Number(r.commune_id), name: communeNames.get(Number(r.commune_id)) ?? '' })),
     },
     milestones: milestones.map((m) => ({ dueDate: m.due_date, title: m.title, done: Boolean(m.done) })),
@@ -128,4 +148,26 @@ export async function loadDashboard(db: Knex, planId: number, communeId: number 
     environments: envs,
     stepEvents: progress.map((a) => ({ ficheId: Number(a.fiche_id), at: String(a.at), stepsDone: Number(a.steps_done) })),
   };
+}
+
+/**
+ * The steps late on `today` of the fiches given (not done, their own date, else their fiche's, passed), in their order,
+ * with who does them: what the dashboard lists of the late fiches it shows. One statement whatever their number.
+ */
+export async function lateStepsOf(db: Knex, ficheIds: readonly number[], today: string): Promise<Map<number, DashFiche['steps']>> {
+  const rows: Record<string, unknown>[] = await db('steps').join('fiches', 'fiches.id', 'steps.fiche_id')
+    .leftJoin('users as step_user', 'step_user.id', 'steps.assignee_user_id').leftJoin('people as step_person', 'step_person.id', 'steps.assignee_person_id')
+    .whereIn('steps.fiche_id', [...ficheIds]).whereNot('steps.status', 'fait').whereRaw('coalesce(steps.target_date, fiches.target_date) < ?', [today])
+    .select('steps.fiche_id', 'steps.label', 'steps.status', 'steps.target_date', 'step_user.name as assignee_user_name', 'step_person.name as assignee_person_name')
+    .orderBy(['steps.fiche_id', 'steps.position']);
+  const out = new Map<number, DashFiche['steps']>();
+  for (const r of rows) {
+    const list = out.get(Number(r.fiche_id)) ?? [];
+    list.push({
+      label: String(r.label), status: r.status as Status, targetDate: (r.target_date as string | null) ?? null,
+      assigneeName: (r.assignee_user_name as string | null) ?? (r.assignee_person_name as string | null) ?? null,
+    });
+    out.set(Number(r.fiche_id), list);
+  }
+  return out;
 }

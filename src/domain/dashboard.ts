@@ -17,8 +17,10 @@ export interface DashFiche {
    * lists no other), the counts covering them all.
    */
   steps: { label: string; status: Status; targetDate?: string | null; assigneeName?: string | null }[];
-  /** Steps done and in all, when `steps` holds only the late ones. */
+  /** Steps done and in all, when `steps` holds only the late ones (or none). */
   stepCounts?: { done: number; total: number };
+  /** When its late steps were counted rather than read (`steps` empty): how many, and the earliest date due among them. */
+  lateStepSummary?: { count: number; since: string };
   strongEffects: string[];
   /** 'all' when the fiche concerns the whole perimeter. */
   instanceIds: number[] | 'all';
@@ -141,22 +143,28 @@ export function readinessOfCounts(c: ReadinessCounts): { index: number; componen
   return { index: components.reduce((sum, c) => sum + c.points, 0), components };
 }
 
+export type LateStep = DashFiche['steps'][number] & { due: string };
+
+/** A fiche's late steps with the date each is due. */
+export function lateStepsDue(f: Pick<DashFiche, 'targetDate'>, steps: DashFiche['steps'], today: string): LateStep[] {
+  return steps.filter((s) => isStepLate(s, f.targetDate, today)).map((s) => ({ ...s, due: stepDue(s, f.targetDate)! }));
+}
+
 /**
  * The fiches that are late, or hold a late step: a step is late by its own date (its fiche's when it has none), so a
- * fiche on time may hold a late step, and a late fiche's steps due later are not. `since` is the earliest date passed.
+ * fiche on time may hold a late step, and a late fiche's steps due later are not. `since` is the earliest date passed;
+ * `lateSteps` those read (none when they were only counted: see lateStepSummary), `lateStepCount` how many in all.
  */
 export function lateFiches(fiches: readonly DashFiche[], today: string) {
-  const out: { fiche: DashFiche; lateSteps: (DashFiche['steps'][number] & { due: string })[]; since: string }[] = [];
+  const out: { fiche: DashFiche; lateSteps: LateStep[]; lateStepCount: number; since: string }[] = [];
   for (const f of fiches) {
     let since = late(f, today) ? f.targetDate! : undefined;
-    const lateSteps: (DashFiche['steps'][number] & { due: string })[] = [];
-    for (const s of f.steps) {
-      if (!isStepLate(s, f.targetDate, today)) continue;
-      const due = stepDue(s, f.targetDate)!;
-      lateSteps.push({ ...s, due });
-      if (since === undefined || due < since) since = due;
-    }
-    if (since !== undefined) out.push({ fiche: f, lateSteps, since });
+    const lateSteps = lateStepsDue(f, f.steps, today);
+    for (const s of lateSteps) if (since === undefined || s.due < since) since = s.due;
+    // late steps counted, not read: their count and earliest date
+    const summary = f.lateStepSummary;
+    if (summary && (since === undefined || summary.since < since)) since = summary.since;
+    if (since !== undefined) out.push({ fiche: f, lateSteps, lateStepCount: summary?.count ?? lateSteps.length, since });
   }
   return out.sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : a.fiche.number - b.fiche.number));
 }

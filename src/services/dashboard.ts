@@ -2,10 +2,10 @@ import { differenceInCalendarDays, parseISO } from 'date-fns';
 import { rolloutPhrase } from '../domain/rollout';
 import type { Knex } from 'knex';
 import { type Alert, countAlerts, listAlerts } from '../data/alerts';
-import { type DashboardData, loadDashboard } from '../data/dashboard';
+import { type DashboardData, lateStepsOf, loadDashboard } from '../data/dashboard';
 import {
   applyFilters, byEnvironment, rolloutFiches, byService as countByService, coming, communeMatrix, communeStandings, countByStatus, type DashFiche, type DashFilters,
-  groupCounts, isEnvironment, isStatusValue, lateFiches, type MatrixRow, matrixRows, openStrongEffects, reachOf, readiness, stepsTrend, totalStepCounts,
+  groupCounts, isEnvironment, isStatusValue, lateFiches, lateStepsDue, type MatrixRow, matrixRows, openStrongEffects, reachOf, readiness, stepsTrend, totalStepCounts,
 } from '../domain/dashboard';
 import { ownersSummary } from '../domain/fiche';
 import { STATUS_LABELS, STATUSES } from '../domain/statuses';
@@ -140,8 +140,8 @@ function buildModel(data: DashboardData, filters: DashFilters, today: string, ba
     stepsDone,
     stepsTotal,
     late,
-    /** The late fiches as shown on screen: the oldest LATE_SHOWN, each with its first LATE_STEPS_SHOWN late actions. */
-    screenLate: late.slice(0, LATE_SHOWN).map((l) => ({ ...l, lateStepsShown: l.lateSteps.slice(0, LATE_STEPS_SHOWN) })),
+    /** The late fiches as shown on screen: the oldest LATE_SHOWN (the same entries as `late`'s first). */
+    screenLate: late.slice(0, LATE_SHOWN),
     soon: coming(fiches, data.milestones, today),
     byTeam: groupCounts(fiches, (f) => f.owners.map((o) => o.teamId), (id) => teamNames.get(id) ?? '?'),
     byService: countByService(fiches, reach),
@@ -177,10 +177,17 @@ function buildModel(data: DashboardData, filters: DashFilters, today: string, ba
 export async function dashboardOf(
   db: Knex, input: { planId: number; communeId: number | null; query: DashboardQuery; today: string; base: string },
 ): Promise<DashboardResult> {
-  const data = await loadDashboard(db, input.planId, input.communeId, { today: input.today });
+  // the late steps: all of them for their export; else counted, and read for the late fiches the screen shows only
+  const every = input.query.export === 'retards';
+  const data = await loadDashboard(db, input.planId, input.communeId, { today: input.today, lateSteps: every ? 'all' : 'summary' });
   const read = readFilters(input.query, data);
   if (typeof read === 'string') return { ok: false, message: read };
-  return { ok: true, model: buildModel(data, read.filters, input.today, input.base), ...read };
+  const model = buildModel(data, read.filters, input.today, input.base);
+  if (!every) {
+    const steps = await lateStepsOf(db, model.screenLate.map((l) => l.fiche.id), input.today);
+    for (const l of model.screenLate) l.lateSteps = lateStepsDue(l.fiche, steps.get(l.fiche.id) ?? [], input.today);
+  }
+  return { ok: true, model, ...read };
 }
 
 /** The open alerts the dashboard lists, the latest first; the alerts page has them all. */
@@ -200,7 +207,10 @@ function countsTable(label: string, groups: { label: string; counts: Record<stri
   return [[label, ...STATUSES.map((s) => STATUS_LABELS[s]), 'Total'], ...groups.map((g) => [g.label, ...STATUSES.map((s) => g.counts[s] ?? 0), g.counts.total ?? 0])];
 }
 
-/** One table of the dashboard as CSV rows (header first), every row and column. */
+/**
+ * One table of the dashboard as CSV rows (header first), every row and column. The late fiches' actions ('retards')
+ * are all there when the model was read for that export (dashboardOf with export 'retards').
+ */
 export function dashboardTable(m: DashboardModel, name: DashboardExport): Cell[][] {
   switch (name) {
     case 'statuts': return [['Avancement', 'Fiches'], ...STATUSES.map((s) => [STATUS_LABELS[s], m.statusCounts[s]])];
