@@ -167,7 +167,7 @@ describe(`the agenda on screen, a page at a time (${ENGINE})`, function () {
     const res = await editor.get(`/homologations/1/seances/${meeting}`).expect(200);
     const text = textOf(res.text);
     expect(text).to.match(/Depuis la séance « [^»]+ », \d+ fiches? (a|ont) changé/);
-    expect(text).to.contain('Fiche n°1 :');
+    expect(text).to.contain('Fiche n°1 :').and.contain("Ordre du jour (à l'écran, par pages)");
     expect(res.text).to.match(new RegExp(`href="${url}\\?page=2#fiche-1"`));
   });
 
