@@ -6,9 +6,12 @@ import { format } from 'date-fns/format';
 import { parseISO } from 'date-fns/parseISO';
 import { fr } from 'date-fns/locale/fr';
 
-/** 1234.5 → "1 234,5": the French decimal comma and thousands space on every number a chart shows. */
+let frenchNumber: Intl.NumberFormat | undefined;
+
+/** 1234.5 → "1 234,5": the French decimal comma and thousands space on every number a chart shows (one formatter, made once). */
 export function chartNumber(value: number): string {
-  return new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 1 }).format(value);
+  frenchNumber ??= new Intl.NumberFormat('fr-FR', { maximumFractionDigits: 1 });
+  return frenchNumber.format(value);
 }
 
 /**
