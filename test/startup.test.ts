@@ -55,7 +55,7 @@ describe('the server as `npm start` runs it: one bundle of plain JavaScript (scr
     expect(own.length, 'an import.meta.url left as the bundle’s own').to.equal(uses.length);
     for (const relative of own) {
       const file = fileURLToPath(new URL(relative, pathToFileURL(bundle)));
-      expect(file.startsWith(path.join(root, 'src') + path.sep), file).to.equal(true);
+      expect(file.startsWith(root + path.sep) && !file.includes(`${path.sep}dist${path.sep}`), file).to.equal(true);
       expect(existsSync(file), file).to.equal(true);
     }
   });
