@@ -60,7 +60,7 @@ export async function signInWithMouse(page: Page, base: string, email: string): 
 export async function signedInPage(browser: Browser, base: string, email: string, options: { acceptDownloads?: boolean } = {}): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'fr-FR', ...options });
   const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
+  page.setDefaultTimeout(20_000);
   await signInWithMouse(page, base, email);
   return page;
 }

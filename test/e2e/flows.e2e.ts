@@ -21,7 +21,7 @@ describe('in a real browser (chromium)', function () {
   beforeEach(async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'fr-FR' });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(20_000);
   });
   afterEach(async () => page?.context().close());
 

@@ -43,7 +43,7 @@ describe('the two identities in a real browser (chromium), desktop and phone, ev
   const newPage = async (width: number) => {
     const context = await browser.newContext({ viewport: { width, height: width < 500 ? 800 : 900 }, locale: 'fr-FR' });
     const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(20_000);
     return page;
   };
 
