@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import type { Knex } from 'knex';
 import request from 'supertest';
 import type { Express } from 'express';
 import { createApp } from '../src/app';
@@ -249,5 +248,3 @@ function formFields(html: string): [string, string][] {
 function decode(s: string): string {
   return s.replace(/&#34;|&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
-
-export type { Knex };
