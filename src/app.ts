@@ -32,6 +32,7 @@ import { overviewRouter } from './web/routes/overview';
 import { planSettingsRouter } from './web/routes/plan-settings';
 import { setupRouter } from './web/routes/setup';
 import { viewHelpers } from './web/view-helpers';
+import { precompileViews, VIEW_OPTIONS } from './web/views-cache';
 import { PageCache } from './web/page-cache';
 import { dsfrOnly, FALLBACK_IDENTITY, loadIdentity } from './web/identity';
 import { legalRouter } from './web/routes/legal';
@@ -56,8 +57,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('view engine', 'ejs');
   app.engine('ejs', (file, data, cb) => {
     // compiled templates are cached (a template edit needs a restart), else every include is re-read and re-compiled
-    ejs.renderFile(file, data as ejs.Data, { cache: true, escape: ejs.escapeXML }, cb);
+    ejs.renderFile(file, data as ejs.Data, VIEW_OPTIONS, cb);
   });
+  // and compiled in the background from the start, not by the first view of each page
+  void precompileViews(path.join(root, 'views'));
   if (ctx.config.production) app.set('trust proxy', 1);
 
   app.use(
