@@ -18,6 +18,63 @@ export interface Config {
   schedulerIntervalSeconds: number;
   /** Evidence files: accepted kinds and maximum size (EVIDENCE_TYPES, EVIDENCE_MAX_MB); the defaults when absent. */
   evidence?: EvidenceLimits;
+  /** Sign-in through an OpenID Connect provider (ProConnect), when OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are set. */
+  oidc?: OidcConfig | null;
+}
+
+/** The OpenID Connect provider the app signs agents in with (ProConnect or any standard provider). */
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** What the button and pages call the provider ("ProConnect" by default). */
+  label: string;
+  scopes: string;
+  /** acr_values asked for (ProConnect: eidas1), none by default. */
+  acrValues: string | null;
+  /** The acr values that assert a sign-in with several factors (besides an amr holding mfa). */
+  mfaAcr: string[];
+  /** The provider verifies every address it asserts (ProConnect does, and sends no email_verified): OIDC_TRUSTS_EMAIL=1. */
+  trustsEmail: boolean;
+  /** The provider's userinfo answer is a signed JWT (ProConnect: RS256). */
+  signedUserinfo: string | null;
+  /** Where the provider sends the browser back: PUBLIC_URL + /connexion/oidc/retour, and after signing out: PUBLIC_URL + /connexion. */
+  redirectUri: string;
+  postLogoutRedirectUri: string;
+}
+
+/** ProConnect's scopes and the acr values it uses for a sign-in with a second factor. */
+export const PROCONNECT_SCOPES = 'openid email given_name usual_name siret';
+export const PROCONNECT_MFA_ACR = [
+  'eidas2', 'eidas3', 'https://proconnect.gouv.fr/assurance/self-asserted-2fa', 'https://proconnect.gouv.fr/assurance/consistency-checked-2fa',
+];
+
+/** OIDC_* from the environment: all three of issuer, client id and secret, or none (sign-in by password only). */
+export function loadOidcConfig(env: NodeJS.ProcessEnv, publicUrl: string): OidcConfig | null {
+  const issuer = env.OIDC_ISSUER?.trim() ?? '';
+  const clientId = env.OIDC_CLIENT_ID?.trim() ?? '';
+  const clientSecret = env.OIDC_CLIENT_SECRET?.trim() ?? '';
+  if (!issuer && !clientId && !clientSecret) return null;
+  if (!issuer || !clientId || !clientSecret) {
+    throw new ConfigError('Connexion par un fournisseur d’identité (ProConnect) : donnez ensemble OIDC_ISSUER, OIDC_CLIENT_ID et OIDC_CLIENT_SECRET, ou aucun des trois.');
+  }
+  if (!/^https?:\/\/[^\s/]+/.test(issuer)) throw new ConfigError('OIDC_ISSUER doit être une adresse http:// ou https:// (par exemple https://auth.agentconnect.gouv.fr/api/v2).');
+  if (env.NODE_ENV === 'production' && issuer.startsWith('http://') && !/^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(issuer)) {
+    throw new ConfigError('OIDC_ISSUER doit être en https:// en production.');
+  }
+  const list = (v: string | undefined) => (v ?? '').split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+  const signed = env.OIDC_USERINFO_SIGNED?.trim();
+  return {
+    issuer: issuer.replace(/\/+$/, ''), clientId, clientSecret,
+    label: env.OIDC_LABEL?.trim() || 'ProConnect',
+    scopes: env.OIDC_SCOPES?.trim() || PROCONNECT_SCOPES,
+    acrValues: env.OIDC_ACR_VALUES?.trim() || null,
+    mfaAcr: env.OIDC_MFA_ACR !== undefined ? list(env.OIDC_MFA_ACR) : PROCONNECT_MFA_ACR,
+    trustsEmail: /^(1|true|oui|yes)$/i.test(env.OIDC_TRUSTS_EMAIL?.trim() ?? ''),
+    signedUserinfo: signed === '0' || signed === '' || signed === undefined ? null : signed === '1' ? 'RS256' : signed,
+    redirectUri: `${publicUrl}/connexion/oidc/retour`,
+    postLogoutRedirectUri: `${publicUrl}/connexion`,
+  };
 }
 
 /** Where e-mails go and what their links point to. */
@@ -171,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mail: loadMailConfig(env, port),
     schedulerIntervalSeconds: positive(env, 'SCHEDULER_INTERVAL_SECONDS', 60, 86400),
     evidence: loadEvidenceLimits(env),
+    oidc: loadOidcConfig(env, loadMailConfig(env, port).publicUrl),
   };
 }
 

@@ -1,3 +1,4 @@
+import { askAccess } from '../src/data/identities';
 import { createHash, createHmac } from 'node:crypto';
 import { expect } from 'chai';
 import type { Express } from 'express';
@@ -412,6 +413,9 @@ const MATRIX: Record<string, PolicyName | Entry> = {
   'POST /ma-commune/utilisateurs/:id/reactiver': 'communeAdmin',
   'GET /ma-commune/utilisateurs/:id/supprimer': 'communeAdmin',
   'POST /ma-commune/utilisateurs/:id/supprimer': { policy: 'communeAdmin', isolate: true },
+  // an access request accepted (an account created) or refused: each allowed actor in its own app
+  'POST /ma-commune/demandes/:id/accepter': { policy: 'communeAdmin', isolate: true },
+  'POST /ma-commune/demandes/:id/refuser': { policy: 'communeAdmin', isolate: true },
 
   // ---- administration
   'GET /admin': 'admin',
@@ -680,6 +684,12 @@ async function prepare(t: TestApp): Promise<Fixtures> {
   if (!bronUser.ok) throw new Error("Création de l'agent de Bron impossible");
   const bronAgent = bronUser.id;
   const passwordLink = await issueToken(db, bronAgent, 'set', NOW);
+  // an access request waiting in each commune (agents signed in through an identity provider without an account)
+  const request = async (commune: number, who: string) => {
+    await askAccess(db, { communeId: commune, issuer: 'https://fournisseur.test', subject: who, email: `${who}@exemple.test`, name: who, siret: null }, NOW);
+    return Number((await db('access_requests').where({ subject: who }).first()).id);
+  };
+  const demandes = { own: await request(villeurbanne, 'demande-villeurbanne'), other: await request(bron, 'demande-bron') };
   const lastId = async (table: string) => Number((await db(table).orderBy('id', 'desc').first()).id);
 
   // homologation B and its members
@@ -759,6 +769,7 @@ async function prepare(t: TestApp): Promise<Fixtures> {
       equipes: { any: await lastId('teams') },
       'admin/communes': { any: bron },
       'ma-commune/utilisateurs': { own: Number(communeAgent.id), other: bronAgent },
+      'ma-commune/demandes': demandes,
       services: { any: await lastId('services') },
       instances: { any: await lastId('instances') },
       jalons: { any: await lastId('milestones') },

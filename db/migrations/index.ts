@@ -16,6 +16,7 @@ import * as m014 from './014_step_late_ack';
 import * as m015 from './015_comanagement';
 import * as m016 from './016_fiche_progress';
 import * as m017 from './017_data_revision';
+import * as m018 from './018_oidc';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -42,6 +43,7 @@ const migrations: Record<string, Migration> = {
   '015_comanagement': m015,
   '016_fiche_progress': m016,
   '017_data_revision': m017,
+  '018_oidc': m018,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -7,10 +7,13 @@ export type AuditAction =
   | 'import'
   // security events: kept for the retention period the admin sets, then purged
   | 'login' | 'logout' | 'login_failed' | 'freeze' | 'unfreeze' | 'password_change' | 'password_link' | 'totp_enrolled' | 'totp_reset'
-  | 'role_change' | 'suspend' | 'anonymize' | 'session_expired' | 'duplicate_account' | 'freeze_all';
+  | 'role_change' | 'suspend' | 'anonymize' | 'session_expired' | 'duplicate_account' | 'freeze_all'
+  // sign-in through an identity provider: an identity linked to an account, an agent's access request and its decision
+  | 'identity_link' | 'access_request';
 
 export const SECURITY_ACTIONS: readonly AuditAction[] = [
   'login', 'logout', 'login_failed', 'freeze', 'unfreeze', 'password_change', 'password_link', 'totp_enrolled', 'totp_reset', 'role_change', 'suspend', 'anonymize', 'session_expired', 'duplicate_account', 'freeze_all',
+  'identity_link', 'access_request',
 ];
 
 export interface AuditEntry {

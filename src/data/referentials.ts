@@ -5,7 +5,11 @@ import type { AuditActor } from './audit';
 import { auditedWrite, insertedId } from './write';
 
 export interface Team { id: number; name: string; description: string }
-export interface Commune { id: number; name: string; inseeCode: string | null }
+export interface Commune {
+  id: number; name: string; inseeCode: string | null;
+  /** Sign-in through the identity provider: the commune's SIRET and its agents' e-mail domain, and whether its unknown agents may ask for access. */
+  siret: string | null; agentDomain: string | null; accessRequests: boolean;
+}
 export interface Service { id: number; name: string; description: string; position: number }
 export interface Instance {
   id: number; serviceId: number; serviceName: string; environment: Environment; environmentLabel: string; environmentPosition: number; name: string;
@@ -111,13 +115,20 @@ export const teams = repository<Team, TeamInput>({
   sortKey: (v) => v.name,
 });
 
-export interface CommuneInput { name: string; inseeCode: string | null }
+export interface CommuneInput { name: string; inseeCode: string | null; siret?: string | null; agentDomain?: string | null; accessRequests?: boolean }
 export const communes = repository<Commune, CommuneInput>({
   table: 'communes',
   entityType: 'commune',
   select: (db) => db('communes').select('*').orderBy('name'),
-  fromRow: (r) => ({ id: Number(r.id), name: String(r.name), inseeCode: (r.insee_code as string | null) ?? null }),
-  toRow: (i) => ({ name: i.name, insee_code: i.inseeCode }),
+  fromRow: (r) => ({
+    id: Number(r.id), name: String(r.name), inseeCode: (r.insee_code as string | null) ?? null,
+    siret: (r.siret as string | null) ?? null, agentDomain: (r.agent_domain as string | null) ?? null, accessRequests: Boolean(r.access_requests),
+  }),
+  toRow: (i) => ({
+    name: i.name, insee_code: i.inseeCode,
+    ...(i.siret !== undefined ? { siret: i.siret } : {}), ...(i.agentDomain !== undefined ? { agent_domain: i.agentDomain } : {}),
+    ...(i.accessRequests !== undefined ? { access_requests: i.accessRequests } : {}),
+  }),
   label: (v) => v.name,
   sortKey: (v) => v.name,
 });

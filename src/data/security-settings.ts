@@ -13,6 +13,11 @@ export interface SecuritySettings {
   sessionIdleMinutes: number;
   /** The roles that must sign in with a second factor. */
   totpRoles: Role[];
+  /**
+   * Among those, the roles whose second factor must come from the identity provider (ProConnect asserting a
+   * multi-factor sign-in): signing in through the provider without it is refused, not completed with the local code.
+   */
+  providerMfaRoles: Role[];
   /** Supervision: active users who have not signed in for this long. */
   inactiveMonths: number;
   /** Security events (sign-ins, freezes…) older than this are purged. */
@@ -30,6 +35,7 @@ export async function getSecuritySettings(db: Knex): Promise<SecuritySettings> {
     lockoutMinutes: Number(r.lockout_minutes),
     sessionIdleMinutes: Number(r.session_idle_minutes),
     totpRoles: String(r.totp_roles).split(',').map((x) => x.trim()).filter(isRole),
+    providerMfaRoles: String(r.provider_mfa_roles ?? '').split(',').map((x) => x.trim()).filter(isRole),
     inactiveMonths: Number(r.inactive_months),
     auditRetentionMonths: Number(r.audit_retention_months),
   };
@@ -41,7 +47,7 @@ export async function saveSecuritySettings(db: Knex, s: SecuritySettings, actor:
     await trx('security_settings').where('id', 1).update({
       password_min_length: s.password.minLength, password_max_length: s.password.maxLength, password_classes: s.password.classes,
       password_history: s.password.history, password_max_age_days: s.password.maxAgeDays, lockout_threshold: s.lockoutThreshold,
-      lockout_minutes: s.lockoutMinutes, session_idle_minutes: s.sessionIdleMinutes, totp_roles: s.totpRoles.join(','),
+      lockout_minutes: s.lockoutMinutes, session_idle_minutes: s.sessionIdleMinutes, totp_roles: s.totpRoles.join(','), provider_mfa_roles: s.providerMfaRoles.join(','),
       inactive_months: s.inactiveMonths, audit_retention_months: s.auditRetentionMonths, updated_at: at.toISOString(),
     });
     await audit({ action: 'update', entityType: 'security_settings', entityId: 1, summary: 'Politique de sécurité des comptes', before, after: s });

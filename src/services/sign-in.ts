@@ -12,6 +12,8 @@ import { findCredentials, findCredentialsById, findUser, type User } from '../da
 import { type PasswordPolicy, passwordExpired, passwordProblem } from '../domain/password';
 import { sha256, verifyTotp } from '../security/totp';
 import { freezeNotifier, passwordLink } from './accounts';
+import { askAccess, communeAcceptingRequests, identityUsed, linkedUserId, linkIdentity } from '../data/identities';
+import type { OidcIdentity } from '../security/oidc';
 
 /** Sign-in failures from one source, all accounts together (password spraying), per quarter of an hour. */
 export const LOGIN_FAILURES_PER_SOURCE = 50;
@@ -72,6 +74,14 @@ export type ResetRequestResult =
   | { kind: 'too_many_requests' }
   /** The same answer whether or not the address is known; `deliver` (if any) stores and sends the link, to call once the answer is sent. */
   | { kind: 'answered'; deliver: (() => void) | null };
+
+export type ProviderSignInResult =
+  | SignedIn
+  /** Signed in at the provider without a second factor it vouches for: the local code is asked, as after a password. */
+  | SecondFactorAwaited
+  /** An unknown agent of a commune that lets its agents ask: the request waits for the commune's administrator. */
+  | { kind: 'requested'; commune: string; fresh: boolean }
+  | { kind: 'refused'; reason: 'unverified_email' | 'unknown' | 'suspended' | 'admin' | 'linked_elsewhere' | 'provider_mfa_required' };
 
 export type SetPasswordResult = { kind: 'link_unusable' } | { kind: 'invalid'; problem: string } | { kind: 'done' };
 
@@ -154,6 +164,52 @@ export function signInService(deps: SignInDeps) {
       }
       await unhit(db, sourceCounter);
       return passwordRight(profileOf(user), charged.charge, false, now);
+    },
+
+    /**
+     * A sign-in through the identity provider (ProConnect), its answer already checked (state, nonce, PKCE, signature,
+     * issuer, audience, expiry: security/oidc.ts). The identity (issuer, subject) finds its account; an identity not
+     * linked yet is linked by its verified address to an existing account, never to an administrator's (a provider
+     * account must not be enough to take the tool's administration); an unknown agent is refused, or asks for access
+     * when a commune lets its agents ask (matched by SIRET or address domain). The second factor: vouched for by the
+     * provider (an acr it lists, or an amr with mfa), else the local code as after a password, or refused for the roles
+     * that must bring it from the provider.
+     */
+    async signInWithProvider(input: { identity: OidcIdentity; label: string; mfaAcr: readonly string[]; trustsEmail: boolean; now: Date }): Promise<ProviderSignInResult> {
+      const { identity: id, label, now } = input;
+      const who = `${id.email ?? 'adresse inconnue'}, sujet ${id.subject} chez ${id.issuer}`;
+      const refuse = async (reason: Extract<ProviderSignInResult, { kind: 'refused' }>['reason'], userId: number | null, why: string) => {
+        await recordAudit(db, { actor: ANONYMOUS, at: now, action: 'login_failed', entityType: userId ? 'user' : 'session', entityId: userId, summary: `Échec de connexion par ${label} (${who}) : ${why}` });
+        return { kind: 'refused' as const, reason };
+      };
+      let userId = await linkedUserId(db, id.issuer, id.subject);
+      if (userId === null) {
+        const verified = id.emailVerified === true || (id.emailVerified === null && input.trustsEmail);
+        if (!id.email || !verified) return refuse('unverified_email', null, 'adresse électronique non vérifiée par le fournisseur');
+        const known = await findCredentials(db, id.email);
+        if (!known) {
+          const commune = await communeAcceptingRequests(db, { siret: id.siret, email: id.email });
+          if (!commune) return refuse('unknown', null, 'aucun compte pour cette adresse');
+          const fresh = await askAccess(db, { communeId: commune.id, issuer: id.issuer, subject: id.subject, email: id.email, name: id.name, siret: id.siret }, now);
+          return { kind: 'requested', commune: commune.name, fresh };
+        }
+        if (known.role === 'admin') return refuse('admin', known.id, 'un compte administrateur ne se lie pas à un fournisseur d’identité');
+        if (!known.active) return refuse('suspended', known.id, 'compte suspendu');
+        const linked = await linkIdentity(db, known.id, id.issuer, id.subject, now);
+        if (linked !== known.id) return refuse('linked_elsewhere', known.id, `le compte est déjà lié à une autre identité ${label}`);
+        await recordAudit(db, { actor: profileOf(known), at: now, action: 'identity_link', entityType: 'user', entityId: known.id, summary: `Compte lié à son identité ${label} (${who})` });
+        userId = known.id;
+      }
+      const user = await findUser(db, userId);
+      if (!user || !user.active) return refuse('suspended', userId, 'compte suspendu ou supprimé');
+      await identityUsed(db, id.issuer, id.subject, now);
+      const settings = await getSecuritySettings(db);
+      const vouched = id.amr.includes('mfa') || (id.acr !== null && input.mfaAcr.includes(id.acr));
+      if (vouched) return openSession(user, ` par ${label}, double authentification attestée par le fournisseur (sujet ${id.subject}${id.acr ? `, acr ${id.acr}` : ''})`, now);
+      if (settings.providerMfaRoles.includes(user.role)) return refuse('provider_mfa_required', user.id, `son rôle exige une double authentification attestée par ${label}`);
+      const creds = (await credentialsOf(db, user.id))!;
+      if (creds.totpSecret) return { kind: 'second_factor', userId: user.id, unlock: false };
+      return openSession(user, ` par ${label} (sujet ${id.subject})`, now);
     },
 
     /** The address an unlock link (e-mailed to the owner when the account froze) is for, while it may be used. */

@@ -18,7 +18,11 @@ declare global {
 declare module 'express-session' {
   interface SessionData {
     /** Password checked, second factor awaited. */
-    pending?: { userId: number; retour: string; at: number; unlock?: boolean; wrongCodes?: number };
+    pending?: { userId: number; retour: string; at: number; unlock?: boolean; wrongCodes?: number; idToken?: string };
+    /** On the way to the identity provider: what its answer must match (state, nonce, PKCE), one use. */
+    oidc?: import('../security/oidc').OidcPending;
+    /** Signed in through the identity provider: its ID token, to sign out of the provider too. */
+    oidcIdToken?: string;
     /** Signed in, but must first enrol a second factor (required for the role) or change an expired password. */
     mustEnrol?: boolean;
     mustChangePassword?: boolean;

@@ -17,6 +17,12 @@ export const communeForm = z.object({
   name: requiredText(150, 'Saisissez le nom de la commune.'),
   inseeCode: z.string().trim().regex(/^(\d[\dAB]\d{3})?$/, { error: 'Le code INSEE compte 5 caractères (par exemple 69266 ou 2A004).' })
     .transform((v) => v || null),
+  siret: z.string().transform((v) => v.replace(/\s/g, '')).pipe(z.string().regex(/^(\d{14})?$/, { error: 'Le SIRET compte 14 chiffres (par exemple 216 902 668 00013).' }))
+    .transform((v) => v || null),
+  agentDomain: z.string().trim().toLowerCase().transform((v) => v.replace(/^@/, ''))
+    .pipe(z.string().regex(/^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+)?$/, { error: 'Saisissez un nom de domaine, par exemple mairie-villeurbanne.fr (sans @).' }))
+    .transform((v) => v || null),
+  accessRequests: z.string().transform((v) => v === 'on'),
 });
 
 export const serviceForm = z.object({

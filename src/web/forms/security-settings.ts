@@ -20,6 +20,7 @@ const schema = z.object({
   lockoutMinutes: integer(0, 1440, 'La durée de blocage est comprise entre 0 (jusqu’au déblocage par un administrateur) et 1 440 minutes (24 heures).'),
   sessionIdleMinutes: integer(5, 480, "La durée d'inactivité est comprise entre 5 et 480 minutes (8 heures)."),
   totpRoles: z.array(z.enum(ROLES, { error: 'Choisissez des rôles dans la liste.' })),
+  providerMfaRoles: z.array(z.enum(ROLES, { error: 'Choisissez des rôles dans la liste.' })),
   inactiveMonths: integer(1, 24, 'La durée est comprise entre 1 et 24 mois.'),
   auditRetentionMonths: integer(1, 120, 'La durée de conservation est comprise entre 1 et 120 mois (10 ans).'),
 });
@@ -29,14 +30,14 @@ const NUMBER_FIELDS = [
 ] as const;
 
 /** The form's fields as typed: one string per number, the boxes ticked. */
-export type SecuritySettingsValues = Record<(typeof NUMBER_FIELDS)[number], string> & { totpRoles: string[] };
+export type SecuritySettingsValues = Record<(typeof NUMBER_FIELDS)[number], string> & { totpRoles: string[]; providerMfaRoles: string[] };
 
 /** The settings in force, as the form shows them. */
 export function securitySettingsValues(s: SecuritySettings): SecuritySettingsValues {
   return {
     minLength: String(s.password.minLength), maxLength: String(s.password.maxLength), classes: String(s.password.classes),
     history: String(s.password.history), maxAgeDays: String(s.password.maxAgeDays), lockoutThreshold: String(s.lockoutThreshold),
-    lockoutMinutes: String(s.lockoutMinutes), sessionIdleMinutes: String(s.sessionIdleMinutes), totpRoles: [...s.totpRoles],
+    lockoutMinutes: String(s.lockoutMinutes), sessionIdleMinutes: String(s.sessionIdleMinutes), totpRoles: [...s.totpRoles], providerMfaRoles: [...s.providerMfaRoles],
     inactiveMonths: String(s.inactiveMonths), auditRetentionMonths: String(s.auditRetentionMonths),
   };
 }
@@ -49,7 +50,7 @@ export function parseSecuritySettingsForm(body: unknown):
   | { ok: true; data: SecuritySettings; values: SecuritySettingsValues }
   | { ok: false; errors: FieldErrors; values: SecuritySettingsValues } {
   const source = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-  const values = { totpRoles: strings(source.totpRoles) } as SecuritySettingsValues;
+  const values = { totpRoles: strings(source.totpRoles), providerMfaRoles: strings(source.providerMfaRoles) } as SecuritySettingsValues;
   for (const f of NUMBER_FIELDS) values[f] = str(source[f]);
   const parsed = schema.safeParse(values);
   const errors = parsed.success ? {} : fieldErrors(parsed.error);
@@ -60,9 +61,11 @@ export function parseSecuritySettingsForm(body: unknown):
     errors.maxLength = `La longueur maximale ne peut pas être inférieure à la longueur minimale (${min} caractères).`;
   }
   // a role outside the list is reported once, on the group of boxes
-  for (const k of Object.keys(errors).filter((k) => k.startsWith('totpRoles.'))) {
-    errors.totpRoles = errors[k]!;
-    delete errors[k];
+  for (const group of ['totpRoles', 'providerMfaRoles']) {
+    for (const k of Object.keys(errors).filter((k) => k.startsWith(`${group}.`))) {
+      errors[group] = errors[k]!;
+      delete errors[k];
+    }
   }
   if (!parsed.success || Object.keys(errors).length) return { ok: false, errors, values };
   const d = parsed.data;
@@ -73,6 +76,7 @@ export function parseSecuritySettingsForm(body: unknown):
       lockoutThreshold: d.lockoutThreshold, lockoutMinutes: d.lockoutMinutes, sessionIdleMinutes: d.sessionIdleMinutes,
       // in the order of the list, each once
       totpRoles: ROLES.filter((r) => d.totpRoles.includes(r)),
+      providerMfaRoles: ROLES.filter((r) => d.providerMfaRoles.includes(r)),
       inactiveMonths: d.inactiveMonths, auditRetentionMonths: d.auditRetentionMonths,
     },
   };

@@ -64,10 +64,13 @@ const ENTITIES: Entity<{ id: number }, unknown>[] = [
     fields: [
       { name: 'name', label: 'Nom', type: 'text', required: true },
       { name: 'inseeCode', label: 'Code INSEE', type: 'text', hint: '5 caractères, facultatif (par exemple 69266)' },
+      { name: 'siret', label: 'SIRET de la commune', type: 'text', hint: '14 chiffres, facultatif : reconnaît ses agents qui se connectent par ProConnect' },
+      { name: 'agentDomain', label: 'Domaine des adresses de ses agents', type: 'text', hint: 'Facultatif, par exemple mairie-villeurbanne.fr : reconnaît aussi ses agents par leur adresse' },
+      { name: 'accessRequests', label: 'Accepter les demandes d’accès de ses agents', type: 'checkbox', hint: 'Un agent inconnu reconnu par le SIRET ou le domaine, connecté par ProConnect, dépose une demande que l’administrateur de la commune accepte ou refuse.' },
     ],
     schema: communeForm,
     toInput: (d) => d,
-    toValues: (c) => ({ name: c.name, inseeCode: c.inseeCode ?? '' }),
+    toValues: (c) => ({ name: c.name, inseeCode: c.inseeCode ?? '', siret: c.siret ?? '', agentDomain: c.agentDomain ?? '', accessRequests: c.accessRequests ? 'on' : '' }),
     columns: [{ label: 'Nom', value: (c) => c.name }, { label: 'Code INSEE', value: (c) => c.inseeCode ?? '—' }],
   }),
   entity({

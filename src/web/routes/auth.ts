@@ -7,6 +7,7 @@ import { SECOND_FACTOR_WAIT_MS, type SecondFactorAwaited, type SignedIn, signInS
 import { type AppContext, servicesOf } from '../context';
 import { forgottenPasswordForm, newPasswordForm, signInCodeForm, signInForm } from '../forms/auth';
 import { parseForm, str } from '../forms/fields';
+import { OidcRefused, OidcUnavailable, oidcClient } from '../../security/oidc';
 
 /** Only paths of this app: never an open redirect. */
 function safeReturn(value: unknown): string {
@@ -19,22 +20,39 @@ const TOO_MANY_FAILURES = 'Trop d’échecs de connexion depuis votre adresse r�
 const TOO_MANY_RESETS = 'Trop de demandes de lien depuis votre adresse réseau. Réessayez dans un quart d’heure.';
 const UNLOCK_TITLE = 'Connexion malgré le gel du compte';
 const CODE_TITLE = 'Double authentification';
+/** How long the browser may stay at the identity provider before its answer is no longer awaited. */
+const PROVIDER_WAIT_MS = 10 * 60_000;
+
+/** Why the provider's sign-in was refused, in words the agent can act on. */
+const PROVIDER_REFUSALS: Record<'unverified_email' | 'unknown' | 'suspended' | 'admin' | 'linked_elsewhere' | 'provider_mfa_required', (label: string, email: string) => string> = {
+  unverified_email: (label) => `${label} n’atteste pas que votre adresse électronique est vérifiée : elle ne peut pas servir à retrouver votre compte. Vérifiez votre adresse auprès de votre fournisseur d’identité, ou connectez-vous avec votre mot de passe.`,
+  unknown: (_label, email) => `Aucun compte n’est ouvert pour ${email || 'cette adresse'} dans cet outil, et votre organisation n’y accepte pas de demande d’accès. Demandez un compte à l’administrateur de votre commune ou de l’outil.`,
+  suspended: () => 'Votre compte est suspendu. Contactez l’administrateur de votre commune ou de l’outil.',
+  admin: (label) => `Un compte d’administrateur ne se lie pas automatiquement à ${label} : connectez-vous avec votre adresse électronique, votre mot de passe et votre second facteur.`,
+  linked_elsewhere: (label) => `Votre compte est déjà lié à une autre identité ${label}. Connectez-vous avec celle-ci, ou demandez à l’administrateur de l’outil de vérifier votre compte.`,
+  provider_mfa_required: (label) => `Votre rôle exige une double authentification attestée par ${label}. Reconnectez-vous en choisissant chez votre fournisseur d’identité une connexion avec un second facteur (code, application ou clé).`,
+};
 
 export function authRouter(ctx: AppContext): Router {
   const signIn = signInService(servicesOf(ctx));
   const router = Router();
+  const oidcConfig = ctx.config.oidc ?? null;
+  const provider = oidcConfig ? oidcClient(oidcConfig) : null;
+  const label = provider?.label ?? '';
+  const unavailable = () => `${label} ne répond pas pour le moment. Réessayez dans quelques minutes, ou connectez-vous avec votre adresse électronique et votre mot de passe si vous en avez un.`;
 
   const renderLogin = async (
     res: Response, status: number, values: { email: string; retour: string }, error?: string, notice?: string, fieldErrors: Record<string, string> = {},
   ) => {
     const demoAccounts = ctx.config.demo && (await hasDemoHomologation(ctx.db)) ? DEMO_ACCOUNTS : [];
-    res.status(status).render('auth/login', { title: 'Connexion', values, error, notice, fieldErrors, demoAccounts, demoPassword: DEMO_PASSWORD });
+    res.status(status).render('auth/login', { title: 'Connexion', values, error, notice, fieldErrors, demoAccounts, demoPassword: DEMO_PASSWORD, provider: label || null });
   };
 
   /** The session the service opened becomes this browser's; passport regenerates the session id: a session fixed before sign-in is worthless. */
-  const attach = async (req: Request, res: Response, { session }: SignedIn, retour: string) => {
+  const attach = async (req: Request, res: Response, { session }: SignedIn, retour: string, idToken?: string) => {
     await new Promise<void>((resolve, reject) => req.login({ ...session.user, sessionToken: session.sessionToken }, (e) => (e ? reject(e) : resolve())));
     req.session.seenAt = ctx.now().getTime();
+    if (idToken) req.session.oidcIdToken = idToken;
     req.session.mustEnrol = session.mustEnrol;
     req.session.mustChangePassword = session.mustChangePassword;
     if (session.mustEnrol) return res.redirect('/compte/double-authentification');
@@ -43,11 +61,11 @@ export function authRouter(ctx: AppContext): Router {
   };
 
   /** The password is right: the second factor next, or signed in. */
-  const passwordRight = async (req: Request, res: Response, result: SecondFactorAwaited | SignedIn, retour: string) => {
-    if (result.kind === 'signed_in') return attach(req, res, result, retour);
+  const passwordRight = async (req: Request, res: Response, result: SecondFactorAwaited | SignedIn, retour: string, idToken?: string) => {
+    if (result.kind === 'signed_in') return attach(req, res, result, retour, idToken);
     // the password is right; the session is opened only after the second factor
     await new Promise<void>((resolve, reject) => req.session.regenerate((e) => (e ? reject(e) : resolve())));
-    req.session.pending = { userId: result.userId, retour, at: ctx.now().getTime(), unlock: result.unlock };
+    req.session.pending = { userId: result.userId, retour, at: ctx.now().getTime(), unlock: result.unlock, ...(idToken ? { idToken } : {}) };
     res.redirect('/connexion/code');
   };
 
@@ -122,20 +140,75 @@ export function authRouter(ctx: AppContext): Router {
         return again(401, 'Code incorrect ou déjà utilisé. Saisissez le code affiché maintenant par votre application.');
       case 'signed_in':
         req.session.pending = undefined;
-        return attach(req, res, result, pending.retour);
+        return attach(req, res, result, pending.retour, pending.idToken);
     }
   });
 
+  // ---- sign-in through the identity provider (ProConnect), when configured ----
+
+  const providerPage = (res: Response, status: number, heading: string, text: string) =>
+    res.status(status).render('auth/provider', { title: heading, heading, text, provider: label, kind: status === 202 ? 'info' : 'warning' });
+
+  // only when configured: without a provider, these addresses do not exist
+  if (provider && oidcConfig) {
+    router.post('/connexion/oidc', async (req, res) => {
+      const retour = safeReturn((req.body as Record<string, unknown>).retour);
+      try {
+        const { url, pending } = await provider.start(retour, ctx.now().getTime());
+        req.session.oidc = pending;
+        res.redirect(303, url);
+      } catch (err) {
+        if (!(err instanceof OidcUnavailable)) throw err;
+        console.error(`Fournisseur d'identité injoignable : ${err.message}`);
+        await renderLogin(res, 503, { email: '', retour }, unavailable());
+      }
+    });
+
+    router.get('/connexion/oidc/retour', async (req, res) => {
+      const pending = req.session.oidc;
+      // one use: a replayed answer, or an answer for another browser, finds nothing to match
+      req.session.oidc = undefined;
+      const again = `La connexion par ${label} n’a pas abouti`;
+      if (!pending || ctx.now().getTime() - pending.at > PROVIDER_WAIT_MS) {
+        return renderLogin(res, 400, { email: '', retour: '/homologations' }, `${again} : cette réponse n’était pas attendue (demande expirée, déjà utilisée ou faite depuis un autre navigateur). Recommencez la connexion.`);
+      }
+      let identity;
+      try {
+        identity = await provider.finish(new URL(req.originalUrl, oidcConfig.redirectUri), pending, ctx.now().getTime());
+      } catch (err) {
+        if (err instanceof OidcUnavailable) return renderLogin(res, 503, { email: '', retour: pending.retour }, unavailable());
+        if (!(err instanceof OidcRefused)) throw err;
+        await recordAudit(ctx.db, { actor: { id: null, name: 'Anonyme' }, at: ctx.now(), action: 'login_failed', entityType: 'session', entityId: null, summary: `Échec de connexion par ${label} : réponse du fournisseur refusée (${err.message.slice(0, 300)})` });
+        return renderLogin(res, 401, { email: '', retour: pending.retour }, `${again} : la réponse du fournisseur n’a pas passé les contrôles de sécurité. Recommencez ; si cela se reproduit, prévenez votre administrateur.`);
+      }
+      const result = await signIn.signInWithProvider({ identity, label, mfaAcr: oidcConfig.mfaAcr, trustsEmail: oidcConfig.trustsEmail, now: ctx.now() });
+      switch (result.kind) {
+        case 'signed_in':
+        case 'second_factor':
+          return passwordRight(req, res, result, pending.retour, identity.idToken);
+        case 'requested':
+          return providerPage(res, 202, 'Demande d’accès transmise', result.fresh
+            ? `Vous n’avez pas encore de compte. Votre demande d’accès est transmise à l’administrateur de ${result.commune}, qui vous attribuera un rôle. Vous pourrez vous connecter avec ${label} dès qu’elle sera acceptée.`
+            : `Votre demande d’accès attend la décision de l’administrateur de ${result.commune}. Vous pourrez vous connecter avec ${label} dès qu’elle sera acceptée.`);
+        case 'refused':
+          return providerPage(res, 403, 'Connexion refusée', PROVIDER_REFUSALS[result.reason](label, identity.email ?? ''));
+      }
+    });
+  }
+
   router.post('/deconnexion', (req, res, next) => {
     const user = req.user;
+    const idToken = req.session?.oidcIdToken;
     req.logout((err) => {
       if (err) return next(err);
       req.session.destroy(() => {
         res.clearCookie('plan.sid');
-        if (user) {
-          recordAudit(ctx.db, { actor: user, at: ctx.now(), action: 'logout', entityType: 'session', entityId: user.id, summary: 'Déconnexion' })
-            .then(() => res.redirect('/connexion'), next);
-        } else res.redirect('/connexion');
+        // signed in through the provider: its session ends too (RP-initiated logout), then back to the sign-in page
+        const leave = async () => (idToken && provider ? (await provider.endSessionUrl(idToken, ctx.now().getTime())) ?? '/connexion' : '/connexion');
+        const audited = user
+          ? recordAudit(ctx.db, { actor: user, at: ctx.now(), action: 'logout', entityType: 'session', entityId: user.id, summary: idToken ? `Déconnexion (et de ${label})` : 'Déconnexion' })
+          : Promise.resolve();
+        audited.then(leave).then((to) => res.redirect(to), next);
       });
     });
   });

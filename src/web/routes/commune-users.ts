@@ -1,6 +1,7 @@
 import { type Request, type Response, Router } from 'express';
 import { communes } from '../../data/referentials';
 import { listUsers } from '../../data/users';
+import { accessRequests, decideAccess } from '../../data/identities';
 import { accountService, type CommuneAgentChange } from '../../services/accounts';
 import { actor, requirePermission } from '../auth';
 import { type AppContext, servicesOf } from '../context';
@@ -45,7 +46,7 @@ export function communeUsersRouter(ctx: AppContext): Router {
     const users = (await listUsers(ctx.db, { communeId })).filter((u) => !u.anonymizedAt);
     res.status(status).render('commune-users/index', {
       title: `Comptes de ${commune?.name ?? 'ma commune'}`, commune, users, now: ctx.now().toISOString(), me: actor(req),
-      values: extra.values ?? { name: '', email: '' }, errors: extra.errors ?? {},
+      values: extra.values ?? { name: '', email: '' }, errors: extra.errors ?? {}, requests: await accessRequests(ctx.db, communeId),
     });
   };
 
@@ -61,6 +62,21 @@ export function communeUsersRouter(ctx: AppContext): Router {
     const commune = await communes.get(ctx.db, communeId);
     res.status(201).render('commune-users/created', { title: "Compte d'agent demandé", commune, email: form.data.email, link: r.link });
   });
+
+  // the access requests of the commune's unknown agents (signed in through the identity provider): a commune agent's
+  // account, no more, as every account this administrator creates
+  for (const [path, accept] of [['accepter', true], ['refuser', false]] as const) {
+    router.post(`/ma-commune/demandes/:id/${path}`, async (req, res) => {
+      const communeId = ownCommune(req);
+      const r = await decideAccess(ctx.db, { requestId: idParam(req.params.id, 'Cette demande'), communeId, accept, role: 'commune' }, actor(req), ctx.now());
+      if (!r.ok && r.reason === 'not_found') throw notFound('Cette demande');
+      if (!r.ok && r.reason === 'forbidden') throw forbidden();
+      if (!r.ok && r.reason === 'decided') throw new HttpError(409, 'Cette demande a déjà reçu une décision (peut-être par un autre administrateur de la commune).');
+      if (!r.ok) throw new HttpError(409, 'Un compte existe déjà pour cette adresse : la demande ne peut pas être acceptée. Vérifiez la liste des comptes de la commune.');
+      notify(req, accept ? 'La demande est acceptée : l’agent peut se connecter par ProConnect.' : 'La demande est refusée.');
+      res.redirect(303, '/ma-commune/utilisateurs');
+    });
+  }
 
   router.post('/ma-commune/utilisateurs/:id/suspendre', async (req, res) => {
     ownCommune(req);

@@ -32,6 +32,8 @@ export const AUDIT_ACTION_LABELS: Record<AuditAction, string> = {
   anonymize: 'Anonymisation du compte',
   session_expired: 'Session expirée',
   duplicate_account: 'Création refusée : adresse déjà inscrite',
+  identity_link: "Compte lié à un fournisseur d'identité",
+  access_request: "Demande d'accès",
 };
 const ACTIONS = Object.keys(AUDIT_ACTION_LABELS) as AuditAction[];
 
