@@ -102,6 +102,14 @@ describe('sign-in through an identity provider (ProConnect, OpenID Connect)', fu
     expect(again.res.status).to.equal(302);
     expect(await t.db('user_identities').where({ user_id: user.id })).to.have.length(1);
     expect(await audit('identity_link', PEOPLE.editor.sub)).to.have.length(1);
+    // the supervision lists which account uses which method
+    const admin = await signIn(t.app, ACCOUNTS.admin);
+    const page = (await admin.get('/admin/supervision').expect(200)).text;
+    const active = Number((await t.db('users').where({ active: true }).count({ n: '*' }).first())!.n);
+    expect(page).to.include(`Comptes actifs : ${active - 1} par mot de passe seulement, 1 par mot de passe ou par ProConnect, 0 par ProConnect seulement`);
+    const row = /<tr data-user="(\d+)">.*?<\/tr>/s.exec(page.slice(page.indexOf('id="table-methodes"')));
+    expect(Number(row?.[1])).to.equal(Number(user.id));
+    expect(row?.[0]).to.include('Mot de passe et ProConnect').and.to.include(provider.issuer);
   });
 
   it('refuses a forged state: nothing is exchanged, nobody signed in', async () => {

@@ -137,3 +137,39 @@ function offset(at: Date, timeZone: string): number {
 
 /** The start of a look-back window of `days` days. */
 export const daysBefore = (now: Date, days: number) => new Date(now.getTime() - days * DAY);
+
+/** How accounts sign in: with a password, through an identity provider (ProConnect), both, or neither yet. */
+export interface SignInMethods {
+  counts: { password: number; provider: number; both: number; none: number };
+  /** The accounts linked to a provider, the latest used first (at most `limit`); `linkedTotal` counts them all. */
+  linked: (SupervisedUser & { issuer: string; linkedAt: string; lastUsedAt: string | null; password: boolean })[];
+  linkedTotal: number;
+}
+
+/** Active, not anonymised accounts by sign-in method, counted in SQL; the accounts linked to a provider listed. */
+export async function signInMethods(db: Knex, limit = 100): Promise<SignInMethods> {
+  const linked = db('user_identities').select(db.raw('1')).whereRaw('user_identities.user_id = users.id');
+  const [counts, rows, total] = await Promise.all([
+    db('users').where('active', true).whereNull('anonymized_at')
+      .select(db.raw("case when password_hash like '!%' then 0 else 1 end as pwd"))
+      .select(db.raw(`case when exists (${linked.toQuery()}) then 1 else 0 end as idp`))
+      .count({ n: '*' }).groupBy('pwd', 'idp'),
+    db('user_identities').join('users', 'users.id', 'user_identities.user_id').whereNull('users.anonymized_at')
+      .select(userColumns.map((c) => `users.${c}`)).select('user_identities.issuer', 'user_identities.created_at as linked_at', 'user_identities.last_used_at', 'users.password_hash')
+      .orderByRaw('coalesce(user_identities.last_used_at, user_identities.created_at) desc').limit(limit),
+    db('user_identities').join('users', 'users.id', 'user_identities.user_id').whereNull('users.anonymized_at').count({ n: '*' }).first(),
+  ]);
+  const out = { password: 0, provider: 0, both: 0, none: 0 };
+  for (const c of counts as { pwd: number | string; idp: number | string; n: number | string }[]) {
+    const key = Number(c.pwd) ? (Number(c.idp) ? 'both' : 'password') : (Number(c.idp) ? 'provider' : 'none');
+    out[key] += Number(c.n);
+  }
+  return {
+    counts: out,
+    linked: rows.map((r: Record<string, unknown>) => ({
+      ...toUser(r), issuer: String(r.issuer), linkedAt: String(r.linked_at), lastUsedAt: (r.last_used_at as string | null) ?? null,
+      password: !String(r.password_hash).startsWith('!'),
+    })),
+    linkedTotal: Number((total as { n: number | string } | undefined)?.n ?? 0),
+  };
+}

@@ -2,7 +2,7 @@ import { type Response, Router } from 'express';
 import { subMonths } from 'date-fns/subMonths';
 import { getSecuritySettings } from '../../data/security-settings';
 import {
-  daysBefore, freezeHistory, frozenUsers, inactiveUsers, loginFailuresByDay, mostActiveUsers, mostFrozen,
+  daysBefore, freezeHistory, frozenUsers, inactiveUsers, loginFailuresByDay, mostActiveUsers, mostFrozen, signInMethods,
 } from '../../data/supervision';
 import { accountService } from '../../services/accounts';
 import { ROLE_LABELS } from '../../domain/roles';
@@ -48,18 +48,19 @@ export function supervisionRouter(ctx: AppContext): Router {
     const now = ctx.now();
     const settings = await getSecuritySettings(ctx.db);
     const since = subMonths(now, HISTORY_MONTHS);
-    const [inactive, frozen, history, frequent, active, failures] = await Promise.all([
+    const [inactive, frozen, history, frequent, active, failures, methods] = await Promise.all([
       inactiveUsers(ctx.db, now, settings.inactiveMonths),
       frozenUsers(ctx.db, now),
       freezeHistory(ctx.db, since),
       mostFrozen(ctx.db, since),
       mostActiveUsers(ctx.db, daysBefore(now, Number(period))),
       loginFailuresByDay(ctx.db, now, FAILURE_DAYS, ctx.config.mail.timeZone),
+      signInMethods(ctx.db),
     ]);
     const label = (day: string) => `${day.slice(8, 10)}/${day.slice(5, 7)}`;
     res.status(status).render('supervision/index', {
       title: 'Supervision des comptes',
-      settings, inactive, frozen, history, frequent, active, failures,
+      settings, inactive, frozen, history, frequent, active, failures, methods, providerLabel: ctx.config.oidc?.label ?? 'ProConnect',
       failuresTotal: failures.reduce((n, f) => n + f.count, 0),
       failuresChart: barChart(failures.map((f) => ({ label: label(f.day), value: f.count, css: 'app-mark--late' }))),
       dayLabel: label,
