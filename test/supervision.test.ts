@@ -48,7 +48,7 @@ function section(html: string, id: string): string {
 
 const VALID = {
   minLength: '14', maxLength: '100', classes: '2', history: '8', maxAgeDays: '0', lockoutThreshold: '6', lockoutMinutes: '0',
-  sessionIdleMinutes: '20', totpRoles: ['admin', 'commune_admin'], inactiveMonths: '3', auditRetentionMonths: '6',
+  sessionIdleMinutes: '20', totpRoles: ['admin', 'commune_admin'], providerMfaRoles: ['commune_admin'], inactiveMonths: '3', auditRetentionMonths: '6',
 };
 
 describe('security settings page', () => {
@@ -118,7 +118,7 @@ describe('security settings page', () => {
     expect(res.headers.location).to.equal('/admin/securite?enregistre=1');
     expect(await getSecuritySettings(t.db)).to.deep.equal({
       password: { minLength: 14, maxLength: 100, classes: 2, history: 8, maxAgeDays: 0 },
-      lockoutThreshold: 6, lockoutMinutes: 0, sessionIdleMinutes: 20, totpRoles: ['admin', 'commune_admin'], inactiveMonths: 3, auditRetentionMonths: 6,
+      lockoutThreshold: 6, lockoutMinutes: 0, sessionIdleMinutes: 20, totpRoles: ['admin', 'commune_admin'], providerMfaRoles: ['commune_admin'], inactiveMonths: 3, auditRetentionMonths: 6,
     });
     const audit = await t.db('audit_log').where({ entity_type: 'security_settings' }).orderBy('id', 'desc').first();
     expect(audit.action).to.equal('update');
