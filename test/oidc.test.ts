@@ -233,6 +233,18 @@ describe('sign-in through an identity provider (ProConnect, OpenID Connect)', fu
     expect(await signedInAs(agent)).to.not.equal(null);
   });
 
+  it('takes the provider’s second factor for the local one: nothing to enrol for a role that requires one', async () => {
+    const settings = await getSecuritySettings(t.db);
+    await saveSecuritySettings(t.db, { ...settings, totpRoles: ['admin', 'editor'] }, SYSTEM, NOW);
+    const vouched = await signInAs(PEOPLE.editor, { acr: 'eidas2', amr: ['pwd', 'mfa'] });
+    expect(vouched.res.headers.location).to.equal('/homologations');
+    await vouched.agent.get('/homologations').expect(200);
+    // without it, the role's rule applies as after a password: enrol the local second factor first
+    provider.newBrowser();
+    const weak = await signInAs(PEOPLE.editor, { acr: 'eidas1', amr: ['pwd'] });
+    expect(weak.res.headers.location).to.equal('/compte/double-authentification');
+  });
+
   it('refuses a role that must bring its second factor from the provider without it, and accepts it with a multi-factor acr', async () => {
     const settings = await getSecuritySettings(t.db);
     await saveSecuritySettings(t.db, { ...settings, providerMfaRoles: ['editor'] }, SYSTEM, NOW);

@@ -103,14 +103,16 @@ export function signInService(deps: SignInDeps) {
   };
 
   /** The password (and second factor) are right: draws the token of the one session of this user and audits the sign-in. */
-  const openSession = async (user: User, how: string, at: Date): Promise<SignedIn> => {
+  const openSession = async (user: User, how: string, at: Date, options: { secondFactorVouched?: boolean; viaProvider?: boolean } = {}): Promise<SignedIn> => {
     const settings = await getSecuritySettings(db);
     const creds = (await credentialsOf(db, user.id))!;
     const sessionToken = await newSessionToken(db, user.id, at);
     const session = {
       user, sessionToken,
-      mustEnrol: settings.totpRoles.includes(user.role) && !creds.totpSecret,
-      mustChangePassword: passwordExpired(creds.passwordChangedAt, at, settings.password),
+      // a second factor the identity provider vouched for stands for the local one: nothing to enrol
+      mustEnrol: settings.totpRoles.includes(user.role) && !creds.totpSecret && !options.secondFactorVouched,
+      // an expired password is changed at a password sign-in; through the provider, the password was not used
+      mustChangePassword: !options.viaProvider && passwordExpired(creds.passwordChangedAt, at, settings.password),
     };
     await recordAudit(db, { actor: user, at, action: 'login', entityType: 'session', entityId: user.id, summary: `Connexion${how}` });
     return { kind: 'signed_in', session };
@@ -205,11 +207,11 @@ export function signInService(deps: SignInDeps) {
       await identityUsed(db, id.issuer, id.subject, now);
       const settings = await getSecuritySettings(db);
       const vouched = id.amr.includes('mfa') || (id.acr !== null && input.mfaAcr.includes(id.acr));
-      if (vouched) return openSession(user, ` par ${label}, double authentification attestée par le fournisseur (sujet ${id.subject}${id.acr ? `, acr ${id.acr}` : ''})`, now);
+      if (vouched) return openSession(user, ` par ${label}, double authentification attestée par le fournisseur (sujet ${id.subject}${id.acr ? `, acr ${id.acr}` : ''})`, now, { secondFactorVouched: true, viaProvider: true });
       if (settings.providerMfaRoles.includes(user.role)) return refuse('provider_mfa_required', user.id, `son rôle exige une double authentification attestée par ${label}`);
       const creds = (await credentialsOf(db, user.id))!;
       if (creds.totpSecret) return { kind: 'second_factor', userId: user.id, unlock: false };
-      return openSession(user, ` par ${label} (sujet ${id.subject})`, now);
+      return openSession(user, ` par ${label} (sujet ${id.subject})`, now, { viaProvider: true });
     },
 
     /** The address an unlock link (e-mailed to the owner when the account froze) is for, while it may be used. */
