@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { enrolTotp } from '../src/data/accounts';
+import { anonymizeUser, enrolTotp } from '../src/data/accounts';
+import { purgeSecurityEvents } from '../src/data/audit';
+import { askAccess, decideAccess } from '../src/data/identities';
 import { getSecuritySettings, saveSecuritySettings } from '../src/data/security-settings';
 import { loadOidcConfig } from '../src/config';
 import { newTotpSecret, totpCode } from '../src/security/totp';
@@ -276,6 +278,26 @@ describe('sign-in through an identity provider (ProConnect, OpenID Connect)', fu
     const home = await local.get('/homologations').expect(200);
     const localOut = await local.post('/deconnexion').type('form').send({ _csrf: csrfOf(home.text) });
     expect(localOut.headers.location).to.equal('/connexion');
+  });
+
+  it('forgets the provider’s subject with the account, and decided requests after the retention period', async () => {
+    const { res } = await signInAs(PEOPLE.editor);
+    expect(res.status).to.equal(302);
+    const user = await t.db('users').where({ email: ACCOUNTS.editor }).first();
+    expect(await anonymizeUser(t.db, Number(user.id), SYSTEM, NOW)).to.equal(true);
+    expect(await t.db('user_identities')).to.have.length(0);
+    // a refused request stays until the security events of its time are purged; a waiting one stays
+    const villeurbanne = Number((await t.db('communes').where({ name: 'Villeurbanne' }).first()).id);
+    const dsi = await t.db('users').where({ email: ACCOUNTS.communeAdmin }).first();
+    for (const who of ['refusee', 'en-attente']) {
+      await askAccess(t.db, { communeId: villeurbanne, issuer: provider.issuer, subject: who, email: `${who}@mairie.example.org`, name: who, siret: null }, NOW);
+    }
+    const refused = Number((await t.db('access_requests').where({ subject: 'refusee' }).first()).id);
+    expect(await decideAccess(t.db, { requestId: refused, communeId: villeurbanne, accept: false, role: 'commune' }, { id: Number(dsi.id), name: 'DSI', email: ACCOUNTS.communeAdmin }, NOW)).to.deep.equal({ ok: true, userId: null });
+    await purgeSecurityEvents(t.db, new Date(NOW.getTime() - 1000));
+    expect(await t.db('access_requests').orderBy('id').pluck('subject')).to.deep.equal(['refusee', 'en-attente']);
+    await purgeSecurityEvents(t.db, new Date(NOW.getTime() + 1000));
+    expect(await t.db('access_requests').pluck('subject')).to.deep.equal(['en-attente']);
   });
 
   it('says plainly when the provider is down, and the local sign-in still works', async () => {

@@ -347,6 +347,9 @@ export async function anonymizeUser(db: Knex, userId: number, actor: AuditActor,
     await trx('auth_tokens').where('user_id', userId).delete();
     await trx('login_sources').where('user_id', userId).delete();
     await trx('password_history').where('user_id', userId).delete();
+    // the identity provider's subject designates the person too: the link goes, and their access requests
+    await trx('user_identities').where('user_id', userId).delete();
+    await trx('access_requests').where('email', String(user.email)).delete();
     await trx('meeting_attendees').where('user_id', userId).update({ name: label });
     await trx('audit_log').where('user_id', userId).update({ actor: label });
     // snapshots in the audit trail (the account's own, meeting attendee lists…) and held agendas name them too

@@ -135,5 +135,7 @@ export async function auditEntityTypes(db: Knex): Promise<string[]> {
  * The business history (create, update, delete, note) is never purged: the committee's "since the last meeting" is rebuilt from it.
  */
 export async function purgeSecurityEvents(db: Knex, before: Date): Promise<number> {
+  // the access requests decided before then go too (an agent's name and address, kept no longer than the events about them)
+  await db('access_requests').whereNot('status', 'pending').where('decided_at', '<', before.toISOString()).delete();
   return db('audit_log').whereIn('action', SECURITY_ACTIONS).where('at', '<', before.toISOString()).delete();
 }
