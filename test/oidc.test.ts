@@ -104,6 +104,12 @@ describe('sign-in through an identity provider (ProConnect, OpenID Connect)', fu
     expect(again.res.status).to.equal(302);
     expect(await t.db('user_identities').where({ user_id: user.id })).to.have.length(1);
     expect(await audit('identity_link', PEOPLE.editor.sub)).to.have.length(1);
+    // the account page says so, and the personal data download holds the provider's identifier
+    const mine = (await again.agent.get('/compte').expect(200)).text;
+    expect(mine).to.include('Connexion par ProConnect');
+    const data = JSON.parse((await again.agent.get('/compte/donnees').expect(200)).text);
+    expect(data.identityProviders).to.have.length(1);
+    expect(data.identityProviders[0]).to.include({ issuer: provider.issuer, subject: PEOPLE.editor.sub });
     // the supervision lists which account uses which method
     const admin = await signIn(t.app, ACCOUNTS.admin);
     const page = (await admin.get('/admin/supervision').expect(200)).text;

@@ -396,6 +396,8 @@ export async function personalData(db: Knex, userId: number) {
     alertsAcknowledged: alerts,
     // the evidence files they added (each version), by title, file name and date: the files themselves are the homologation's
     evidenceUploaded: await uploadsBy(db, userId),
+    // the identity provider's identifier for them (ProConnect), when their account is linked to one
+    identityProviders: await db('user_identities').where('user_id', userId).select('issuer', 'subject', 'created_at as linked_at', 'last_used_at').orderBy('id'),
     auditTrail: audit,
     notKept: 'Mot de passe : seule une empreinte argon2id est conservée, jamais le mot de passe. Secret de double authentification et codes de secours : non exportés (ce sont des secrets).',
   };

@@ -25,16 +25,10 @@ export async function identityUsed(db: Knex, issuer: string, subject: string, at
   await db('user_identities').where({ issuer, subject }).update({ last_used_at: at.toISOString() });
 }
 
-/** The user ids with an identity linked to a provider, and when each was last used. */
-export async function identitiesByUser(db: Knex): Promise<Map<number, { issuer: string; lastUsedAt: string | null }[]>> {
-  const rows = await db('user_identities').select('user_id', 'issuer', 'last_used_at').orderBy('id');
-  const out = new Map<number, { issuer: string; lastUsedAt: string | null }[]>();
-  for (const r of rows) {
-    const list = out.get(Number(r.user_id)) ?? [];
-    list.push({ issuer: String(r.issuer), lastUsedAt: r.last_used_at ?? null });
-    out.set(Number(r.user_id), list);
-  }
-  return out;
+/** A user's identities at providers: where, since when, last used. */
+export async function identitiesOf(db: Knex, userId: number): Promise<{ issuer: string; createdAt: string; lastUsedAt: string | null }[]> {
+  const rows = await db('user_identities').where('user_id', userId).select('issuer', 'created_at', 'last_used_at').orderBy('id');
+  return rows.map((r: Record<string, unknown>) => ({ issuer: String(r.issuer), createdAt: String(r.created_at), lastUsedAt: (r.last_used_at as string | null) ?? null }));
 }
 
 /** The commune that lets an unknown agent ask for access: its SIRET is the agent's, or its agents' domain the address's. */

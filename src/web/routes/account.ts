@@ -1,5 +1,6 @@
 import { type Request, type Response, Router } from 'express';
 import { personalData } from '../../data/accounts';
+import { identitiesOf } from '../../data/identities';
 import { sourceOf } from '../../data/throttle';
 import { newTotpSecret, qrSvg, totpUri } from '../../security/totp';
 import { accountSecurityService, type SecondFactorStatus } from '../../services/account-security';
@@ -17,7 +18,8 @@ export function accountRouter(ctx: AppContext): Router {
 
   router.get('/compte', async (req, res) => {
     const { me, required, recoveryLeft } = await security.secondFactorStatus(actor(req).id);
-    res.render('account/index', { title: 'Mon compte', me, totpRequired: required, recoveryLeft });
+    const identities = await identitiesOf(ctx.db, me.id);
+    res.render('account/index', { title: 'Mon compte', me, totpRequired: required, recoveryLeft, identities, providerLabel: ctx.config.oidc?.label ?? 'ProConnect' });
   });
 
   // ---- password ----
