@@ -1,12 +1,13 @@
 import { expect } from 'chai';
 import request from 'supertest';
+import { createApp } from '../src/app';
 import { anonymizeUser, enrolTotp } from '../src/data/accounts';
 import { purgeSecurityEvents } from '../src/data/audit';
 import { askAccess, decideAccess } from '../src/data/identities';
 import { getSecuritySettings, saveSecuritySettings } from '../src/data/security-settings';
 import { loadOidcConfig } from '../src/config';
 import { newTotpSecret, totpCode } from '../src/security/totp';
-import { ACCOUNTS, type Agent, csrfOf, freshApp, NOW, signIn, type TestApp } from './helpers';
+import { ACCOUNTS, type Agent, csrfOf, freshApp, NOW, signIn, type TestApp, TEST_PASSWORDS } from './helpers';
 import { type RunningProvider, startOidcProvider } from './support/oidc-provider';
 
 const PUBLIC_URL = 'https://plan.metropole.example.org';
@@ -118,6 +119,18 @@ describe('sign-in through an identity provider (ProConnect, OpenID Connect)', fu
     const row = /<tr data-user="(\d+)">.*?<\/tr>/s.exec(page.slice(page.indexOf('id="table-methodes"')));
     expect(Number(row?.[1])).to.equal(Number(user.id));
     expect(row?.[0]).to.include('Mot de passe et ProConnect').and.to.include(provider.issuer);
+  });
+
+  it('ends a sign-in started on one app process on another (several processes over one database)', async () => {
+    const other = createApp({ db: t.openAnother(), config: t.config, now: () => NOW, passwords: TEST_PASSWORDS });
+    const started = await start();
+    provider.nextLogin({ sub: PEOPLE.editor.sub, amr: ['mfa'] });
+    const callback = new URL(await provider.authorize(started.location));
+    // the same browser (its cookie), the answer handled by the other process
+    const cookie = (await started.agent.get('/connexion')).request.cookies;
+    const res = await request(other).get(callback.pathname + callback.search).set('Cookie', cookie);
+    expect(res.status, res.text.slice(0, 300)).to.equal(302);
+    expect(res.headers.location).to.equal('/homologations');
   });
 
   it('refuses a forged state: nothing is exchanged, nobody signed in', async () => {
