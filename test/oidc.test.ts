@@ -6,6 +6,7 @@ import { purgeSecurityEvents } from '../src/data/audit';
 import { askAccess, decideAccess } from '../src/data/identities';
 import { getSecuritySettings, saveSecuritySettings } from '../src/data/security-settings';
 import { loadOidcConfig } from '../src/config';
+import { PROVIDER_STARTS_PER_SOURCE } from '../src/web/routes/auth';
 import { newTotpSecret, totpCode } from '../src/security/totp';
 import { ACCOUNTS, type Agent, csrfOf, freshApp, NOW, signIn, type TestApp, TEST_PASSWORDS } from './helpers';
 import { type RunningProvider, startOidcProvider } from './support/oidc-provider';
@@ -317,6 +318,18 @@ describe('sign-in through an identity provider (ProConnect, OpenID Connect)', fu
     expect(await t.db('access_requests').orderBy('id').pluck('subject')).to.deep.equal(['refusee', 'en-attente']);
     await purgeSecurityEvents(t.db, new Date(NOW.getTime() + 1000));
     expect(await t.db('access_requests').pluck('subject')).to.deep.equal(['en-attente']);
+  });
+
+  it(`refuses more than ${PROVIDER_STARTS_PER_SOURCE} sign-ins started from one network source in a quarter of an hour`, async () => {
+    const agent = request.agent(t.app);
+    const send = async () => {
+      const page = await agent.get('/connexion').expect(200);
+      return agent.post('/connexion/oidc').type('form').send({ _csrf: csrfOf(page.text), retour: '/homologations' });
+    };
+    for (let i = 0; i < PROVIDER_STARTS_PER_SOURCE; i++) expect((await send()).status).to.equal(303);
+    const refused = await send();
+    expect(refused.status).to.equal(429);
+    expect(refused.text).to.include('Trop de connexions par ProConnect commencées depuis votre adresse réseau');
   });
 
   it('says plainly when the provider is down, and the local sign-in still works', async () => {

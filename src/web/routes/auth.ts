@@ -2,7 +2,7 @@ import { type Request, type Response, Router } from 'express';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../../db/seeds/demo';
 import { recordAudit } from '../../data/audit';
 import { hasDemoHomologation } from '../../data/plans';
-import { sourceOf } from '../../data/throttle';
+import { hit, sourceOf } from '../../data/throttle';
 import { SECOND_FACTOR_WAIT_MS, type SecondFactorAwaited, type SignedIn, signInService } from '../../services/sign-in';
 import { type AppContext, servicesOf } from '../context';
 import { forgottenPasswordForm, newPasswordForm, signInCodeForm, signInForm } from '../forms/auth';
@@ -22,6 +22,8 @@ const UNLOCK_TITLE = 'Connexion malgré le gel du compte';
 const CODE_TITLE = 'Double authentification';
 /** How long the browser may stay at the identity provider before its answer is no longer awaited. */
 const PROVIDER_WAIT_MS = 10 * 60_000;
+/** Sign-ins through the provider started from one network source per quarter of an hour (each opens a session). */
+export const PROVIDER_STARTS_PER_SOURCE = 30;
 
 /** Why the provider's sign-in was refused, in words the agent can act on. */
 const PROVIDER_REFUSALS: Record<'unverified_email' | 'unknown' | 'suspended' | 'admin' | 'linked_elsewhere' | 'provider_mfa_required', (label: string, email: string) => string> = {
@@ -153,6 +155,9 @@ export function authRouter(ctx: AppContext): Router {
   if (provider && oidcConfig) {
     router.post('/connexion/oidc', async (req, res) => {
       const retour = safeReturn((req.body as Record<string, unknown>).retour);
+      if ((await hit(ctx.db, `oidc-start:${sourceOf(req.ip)}`, 15 * 60_000, ctx.now())) > PROVIDER_STARTS_PER_SOURCE) {
+        return renderLogin(res, 429, { email: '', retour }, `Trop de connexions par ${label} commencées depuis votre adresse réseau. Réessayez dans un quart d’heure.`);
+      }
       try {
         const { url, pending } = await provider.start(retour, ctx.now().getTime());
         req.session.oidc = pending;
