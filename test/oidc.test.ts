@@ -195,12 +195,19 @@ describe('sign-in through an identity provider (ProConnect, OpenID Connect)', fu
     expect(await audit('login_failed', `sujet ${PEOPLE.unverified.sub}`)).to.have.length(1);
   });
 
-  it('never links an administrator’s account', async () => {
+  it('never links an administrator’s account, nor lets in an account made administrator after its link', async () => {
     const { agent, res } = await signInAs(PEOPLE.admin);
     expect(res.status).to.equal(403);
     expect(res.text).to.include('Un compte d’administrateur ne se lie pas');
     expect(await signedInAs(agent)).to.equal(null);
     expect(await t.db('user_identities')).to.have.length(0);
+    provider.newBrowser();
+    expect((await signInAs(PEOPLE.editor)).res.status).to.equal(302);
+    await t.db('users').where({ email: ACCOUNTS.editor }).update({ role: 'admin' });
+    provider.newBrowser();
+    const promoted = await signInAs(PEOPLE.editor);
+    expect(promoted.res.status).to.equal(403);
+    expect(await signedInAs(promoted.agent)).to.equal(null);
   });
 
   it('refuses an unknown agent with a clear page when no commune takes requests', async () => {

@@ -204,6 +204,8 @@ export function signInService(deps: SignInDeps) {
       }
       const user = await findUser(db, userId);
       if (!user || !user.active) return refuse('suspended', userId, 'compte suspendu ou supprimé');
+      // an account made administrator after its link signs in by password and second factor too
+      if (user.role === 'admin') return refuse('admin', user.id, 'un compte administrateur ne se connecte pas par un fournisseur d’identité');
       await identityUsed(db, id.issuer, id.subject, now);
       const settings = await getSecuritySettings(db);
       const vouched = id.amr.includes('mfa') || (id.acr !== null && input.mfaAcr.includes(id.acr));
