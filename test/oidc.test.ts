@@ -260,6 +260,7 @@ describe('sign-in through an identity provider (ProConnect, OpenID Connect)', fu
     const done = await agent.post('/connexion/code').type('form').send({ _csrf: csrfOf(page.text), code: totpCode(secret, NOW) });
     expect(done.status).to.equal(302);
     expect(await signedInAs(agent)).to.not.equal(null);
+    expect(await audit('login', 'par ProConnect (double authentification)')).to.have.length(1);
   });
 
   it('takes the provider’s second factor for the local one: nothing to enrol for a role that requires one', async () => {

@@ -248,7 +248,7 @@ export function signInService(deps: SignInDeps) {
      * The second factor after a right password: a TOTP code, or a recovery code. A wrong one counts towards the
      * account's freeze; after an unlock link the freeze does not stop the code page, its own few tries do.
      */
-    async secondFactor(input: { userId: number; code: string; source: string; now: Date; unlock: boolean; wrongCodes?: number }): Promise<SecondFactorResult> {
+    async secondFactor(input: { userId: number; code: string; source: string; now: Date; unlock: boolean; wrongCodes?: number; provider?: string }): Promise<SecondFactorResult> {
       const { userId, code, source, now, unlock } = input;
       const user = await findUser(db, userId);
       const creds = await credentialsOf(db, userId);
@@ -269,6 +269,8 @@ export function signInService(deps: SignInDeps) {
         return { kind: 'wrong_code', wrongCodes };
       }
       await attemptSucceeded(db, user.id, charged.charge.source);
+      // after the identity provider (which vouched for no second factor): said so, and the password was not used
+      if (input.provider) return openSession(user, ` par ${input.provider}${how}`, now, { viaProvider: true });
       return openSession(user, `${how}${unlock ? UNLOCKED : ''}`, now);
     },
 

@@ -132,6 +132,7 @@ export function authRouter(ctx: AppContext): Router {
     if (!form.ok) return again(422, form.errors.code!);
     const result = await signIn.secondFactor({
       userId: pending.userId, code: form.data.code, source: sourceOf(req.ip), now: ctx.now(), unlock: Boolean(pending.unlock), wrongCodes: pending.wrongCodes,
+      ...(pending.idToken ? { provider: label } : {}),
     });
     switch (result.kind) {
       case 'refused':
