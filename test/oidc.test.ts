@@ -248,6 +248,19 @@ describe('sign-in through an identity provider (ProConnect, OpenID Connect)', fu
     await entered.agent.get('/homologations').expect(200);
   });
 
+  it('rolls an acceptance back when an account with the address was created meanwhile', async () => {
+    const villeurbanne = Number((await t.db('communes').where({ name: 'Villeurbanne' }).first()).id);
+    const dsi = await t.db('users').where({ email: ACCOUNTS.communeAdmin }).first();
+    await askAccess(t.db, { communeId: villeurbanne, issuer: provider.issuer, subject: 'sub-double', email: ACCOUNTS.viewer, name: 'Double', siret: null }, NOW);
+    const id = Number((await t.db('access_requests').first()).id);
+    const users = Number((await t.db('users').count({ n: '*' }).first())!.n);
+    expect(await decideAccess(t.db, { requestId: id, communeId: villeurbanne, accept: true, role: 'commune' }, { id: Number(dsi.id), name: 'DSI', email: ACCOUNTS.communeAdmin }, NOW))
+      .to.deep.equal({ ok: false, reason: 'duplicate' });
+    expect((await t.db('access_requests').first()).status).to.equal('pending');
+    expect(Number((await t.db('users').count({ n: '*' }).first())!.n)).to.equal(users);
+    expect(await t.db('user_identities')).to.have.length(0);
+  });
+
   it('asks the local code when the provider vouches for no second factor and the account has one', async () => {
     const user = await t.db('users').where({ email: ACCOUNTS.viewer }).first();
     const secret = newTotpSecret();

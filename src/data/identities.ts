@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { unusablePasswordHash } from './accounts';
 import { type AuditActor, recordAudit } from './audit';
-import { normaliseEmail } from './users';
-import { insertedId } from './write';
+import { createUser, normaliseEmail } from './users';
+import { auditedWrite, Refused } from './write';
 
 /** The account an identity of the provider (issuer, subject) is linked to, if any. */
 export async function linkedUserId(db: Knex, issuer: string, subject: string): Promise<number | null> {
@@ -96,40 +96,35 @@ export type Decision = { ok: true; userId: number | null } | { ok: false; reason
 
 /**
  * The commune's administrator decides on a waiting request of their commune. Accepted: an account with the role given
- * (no local password: the agent signs in through the provider), linked to the identity that asked. The request
- * changes only while it waits (a guarded update): two decisions at once make one.
+ * (no local password: the agent signs in through the provider), made as every account is (createUser), linked to the
+ * identity that asked. The request changes only while it waits (a guarded update): two decisions at once make one; an
+ * account created meanwhile with the same address rolls the decision back.
  */
 export async function decideAccess(
   db: Knex, input: { requestId: number; communeId: number; accept: boolean; role: 'commune' | 'commune_admin' }, actor: AuditActor & { id: number }, at: Date,
 ): Promise<Decision> {
-  try {
-    return await db.transaction(async (trx) => {
-      const row = await trx('access_requests').where({ id: input.requestId }).first();
-      if (!row) return { ok: false as const, reason: 'not_found' as const };
-      // another commune's request is not this administrator's to decide
-      if (Number(row.commune_id) !== input.communeId) return { ok: false as const, reason: 'forbidden' as const };
-      const moved = await trx('access_requests').where({ id: input.requestId, status: 'pending' })
-        .update({ status: input.accept ? 'accepted' : 'refused', decided_at: at.toISOString(), decided_by: actor.id });
-      if (!moved) return { ok: false as const, reason: 'decided' as const };
-      const req = requestOf(row);
-      if (!input.accept) {
-        await recordAudit(trx, { actor, at, action: 'access_request', entityType: 'commune', entityId: input.communeId, summary: `Demande d'accès de ${req.email} refusée` });
-        return { ok: true as const, userId: null };
-      }
-      const userId = insertedId(await trx('users').insert({
-        email: req.email, name: req.name, role: input.role, commune_id: input.communeId, active: true,
-        password_hash: unusablePasswordHash(), created_at: at.toISOString(), password_changed_at: null,
-      }).returning('id'));
-      await trx('user_identities').insert({ user_id: userId, issuer: req.issuer, subject: req.subject, created_at: at.toISOString(), last_used_at: null });
-      await recordAudit(trx, {
-        actor, at, action: 'access_request', entityType: 'user', entityId: userId,
-        summary: `Demande d'accès de ${req.email} acceptée (${input.role === 'commune' ? 'agent de commune' : 'administrateur de commune'}), compte lié à son identité ProConnect`,
-      });
-      return { ok: true as const, userId };
+  return auditedWrite<Decision, Decision>(db, { actor, at }, async (trx, audit) => {
+    const row = await trx('access_requests').where({ id: input.requestId }).first();
+    if (!row) return { ok: false, reason: 'not_found' };
+    // another commune's request is not this administrator's to decide
+    if (Number(row.commune_id) !== input.communeId) return { ok: false, reason: 'forbidden' };
+    const moved = await trx('access_requests').where({ id: input.requestId, status: 'pending' })
+      .update({ status: input.accept ? 'accepted' : 'refused', decided_at: at.toISOString(), decided_by: actor.id });
+    if (!moved) return { ok: false, reason: 'decided' };
+    const req = requestOf(row);
+    if (!input.accept) {
+      await audit({ action: 'access_request', entityType: 'commune', entityId: input.communeId, summary: `Demande d'accès de ${req.email} refusée` });
+      return { ok: true, userId: null };
+    }
+    const created = await createUser(trx, {
+      email: req.email, name: req.name, role: input.role, communeId: input.communeId, active: true, passwordHash: unusablePasswordHash(),
+    }, actor, at);
+    if (!created.ok) throw new Refused<Decision>({ ok: false, reason: 'duplicate' });
+    await trx('user_identities').insert({ user_id: created.id, issuer: req.issuer, subject: req.subject, created_at: at.toISOString(), last_used_at: null });
+    await audit({
+      action: 'access_request', entityType: 'user', entityId: created.id,
+      summary: `Demande d'accès de ${req.email} acceptée (${input.role === 'commune' ? 'agent de commune' : 'administrateur de commune'}), compte lié à son identité chez ${req.issuer}`,
     });
-  } catch (err) {
-    // an account with this address was created meanwhile
-    if (/unique|duplicate/i.test(String((err as Error).message))) return { ok: false, reason: 'duplicate' };
-    throw err;
-  }
+    return { ok: true, userId: created.id };
+  }, { unique: { ok: false, reason: 'duplicate' } });
 }

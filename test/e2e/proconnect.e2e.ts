@@ -1,11 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { loadOidcConfig } from '../../src/config';
 import { ACCOUNTS, freshApp, type TestApp } from '../helpers';
 import { type RunningProvider, startOidcProvider } from '../support/oidc-provider';
-import { checkPage } from './browser';
+import { checkPage, launchChromium } from './browser';
 
 /**
  * "S'identifier avec ProConnect" in a real browser (chromium), through a real local provider (the one `npm run
@@ -39,10 +39,7 @@ describe('sign-in through ProConnect in a real browser (chromium)', function () 
       oidc: loadOidcConfig({ OIDC_ISSUER: provider.issuer, OIDC_CLIENT_ID: 'plan-action-rgs', OIDC_CLIENT_SECRET: 'secret-du-client-e2e-0123456789', OIDC_USERINFO_SIGNED: 'RS256' }, base),
     });
     handler = t.app;
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
